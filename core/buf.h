@@ -1,0 +1,52 @@
+/*
+ * Internal: a growable byte buffer that allocates through a
+ * connectc_allocator. Not part of the public API.
+ */
+#ifndef CONNECTC_CORE_BUF_H
+#define CONNECTC_CORE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connectc/common.h"
+
+typedef struct cc_buf {
+  uint8_t *data; /* NULL until the first reservation */
+  size_t len;
+  size_t cap;
+} cc_buf;
+
+/* Zero-initialised buffers are valid and empty. */
+#define CC_BUF_INIT {NULL, 0, 0}
+
+/* Ensures room for `extra` more bytes beyond len (grows geometrically).
+ * Returns CONNECTC_OK or CONNECTC_ERR_NOMEM (also on size overflow). */
+int cc_buf_reserve(cc_buf *b, const connectc_allocator *a, size_t extra);
+int cc_buf_append(cc_buf *b, const connectc_allocator *a, const void *data, size_t len);
+int cc_buf_append_byte(cc_buf *b, const connectc_allocator *a, uint8_t byte);
+int cc_buf_append_str(cc_buf *b, const connectc_allocator *a, const char *s);
+/* Forgets the contents, keeps the memory. */
+static inline void cc_buf_clear(cc_buf *b) { b->len = 0; }
+/* Releases the memory. */
+void cc_buf_free(cc_buf *b, const connectc_allocator *a);
+/* Moves the contents out as a NUL-terminated string (the buffer becomes
+ * empty). Returns NULL on allocation failure. */
+char *cc_buf_take_cstr(cc_buf *b, const connectc_allocator *a);
+
+/* Allocation helpers that never return NULL for size 0 confusion: a
+ * request for 0 bytes allocates 1. */
+void *cc_malloc(const connectc_allocator *a, size_t size);
+void *cc_realloc(const connectc_allocator *a, void *ptr, size_t size);
+void cc_free(const connectc_allocator *a, void *ptr);
+char *cc_strndup(const connectc_allocator *a, const char *s, size_t len);
+/* Resolves NULL to the default allocator. */
+const connectc_allocator *cc_alloc_or_default(const connectc_allocator *a);
+
+/* ASCII case-insensitive comparisons (locale-independent). */
+int cc_ascii_casecmp_n(const char *a, const char *b, size_t n);
+int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen);
+static inline char cc_ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+#endif

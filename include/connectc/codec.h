@@ -1,0 +1,75 @@
+/*
+ * codec.h: how messages become bytes and back. A codec is a small vtable;
+ * the library ships the binary protobuf codec ("proto", on protobuf-c) and,
+ * in json.h's companion issue, the protobuf JSON codec ("json").
+ */
+#ifndef CONNECTC_CODEC_H
+#define CONNECTC_CODEC_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "connectc/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits and switches for decoding untrusted bytes. */
+typedef struct connectc_codec_options {
+  /* Deepest nesting of messages accepted (the top-level message is depth
+   * 1). Bytes nesting deeper are rejected before protobuf-c sees them.
+   * 0 means the default, CONNECTC_CODEC_DEFAULT_MAX_DEPTH. */
+  uint32_t max_depth;
+  /* JSON only: reject unknown fields instead of ignoring them. */
+  int reject_unknown_fields;
+} connectc_codec_options;
+
+#define CONNECTC_CODEC_DEFAULT_MAX_DEPTH 100
+
+typedef struct connectc_codec connectc_codec;
+
+struct connectc_codec {
+  /* Connect codec name, as in content types: "proto", "json". */
+  const char *name;
+  /* Serializes `msg`; writes a freshly allocated buffer (*out, *out_len,
+   * free with connectc_free(alloc, *out)). On failure fills `err`
+   * (internal). */
+  int (*marshal)(const connectc_codec *codec, const ProtobufCMessage *msg,
+                 const connectc_allocator *alloc, uint8_t **out, size_t *out_len,
+                 connectc_error *err);
+  /* Parses `data` as a message of type `desc`. On success *out is a new
+   * message allocated with `alloc`; free it with connectc_message_free.
+   * Malformed bytes fail with CONNECTC_ERR_PROTOCOL and `err` set to
+   * invalid_argument with a message a person can act on. */
+  int (*unmarshal)(const connectc_codec *codec, const ProtobufCMessageDescriptor *desc,
+                   const uint8_t *data, size_t len, const connectc_codec_options *opts,
+                   const connectc_allocator *alloc, ProtobufCMessage **out,
+                   connectc_error *err);
+};
+
+/* The binary protobuf codec (static storage). */
+const connectc_codec *connectc_codec_proto(void);
+
+/* Frees a message returned by a codec's unmarshal (NULL is ignored). */
+void connectc_message_free(ProtobufCMessage *msg, const connectc_allocator *alloc);
+
+/*
+ * Checks that protobuf wire bytes for `desc` nest message fields no deeper
+ * than `max_depth` (top level = 1), without allocating and without
+ * recursion on the C stack beyond max_depth frames. Only fields the
+ * descriptor knows as messages are descended into (protobuf-c keeps unknown
+ * fields as opaque bytes). Returns CONNECTC_OK, or CONNECTC_ERR_PROTOCOL
+ * with err = invalid_argument if the bytes nest too deep or are not
+ * well-formed wire format.
+ */
+int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                               size_t len, uint32_t max_depth, connectc_error *err);
+
+/* Adapts a connectc_allocator to protobuf-c's allocator type. */
+ProtobufCAllocator connectc_protobuf_allocator(const connectc_allocator *alloc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

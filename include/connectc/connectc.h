@@ -1,0 +1,13 @@
+/*
+ * connectc.h: the umbrella header. Include this, or the concern headers
+ * one by one.
+ */
+#ifndef CONNECTC_H
+#define CONNECTC_H
+
+#include "connectc/common.h"
+#include "connectc/compress.h"
+#include "connectc/envelope.h"
+#include "connectc/codec.h"
+
+#endif
