@@ -1,0 +1,74 @@
+/*
+ * Internal: pieces shared by the client and the server call state
+ * machines: an outbound byte queue, message framing with compression, and
+ * the inbound envelope reader with decompression and limits.
+ */
+#ifndef CONNECTC_CORE_CALL_INTERNAL_H
+#define CONNECTC_CORE_CALL_INTERNAL_H
+
+#include "buf.h"
+#include "connectc/call.h"
+#include "connectc/compress.h"
+#include "connectc/envelope.h"
+
+/* A FIFO of bytes to write: peek at the front, consume what was sent. */
+typedef struct cc_outq {
+  cc_buf buf;
+  size_t off; /* bytes already consumed from the front */
+} cc_outq;
+
+void cc_outq_peek(const cc_outq *q, const uint8_t **data, size_t *len);
+void cc_outq_consume(cc_outq *q, size_t n);
+/* Makes room for `extra` bytes at the back, compacting consumed space. */
+int cc_outq_reserve(cc_outq *q, const connectc_allocator *a, size_t extra);
+int cc_outq_append(cc_outq *q, const connectc_allocator *a, const void *data, size_t len);
+void cc_outq_free(cc_outq *q, const connectc_allocator *a);
+
+/* Limits with defaults applied. */
+connectc_call_limits cc_limits_resolve(const connectc_call_limits *in);
+/* The most compressed bytes accepted for a message of at most `max`. */
+size_t cc_compressed_bound(size_t max);
+
+/*
+ * Compresses `msg` with `comp` when comp is not identity and len >=
+ * min_bytes. On return *out and *out_len view either msg itself (*owned = NULL)
+ * or a new buffer (*owned, to free with cc_free) and *compressed says which.
+ */
+int cc_maybe_compress(connectc_compress_ctx *ctx, const connectc_allocator *a,
+                      connectc_compression comp, size_t min_bytes, const uint8_t *msg,
+                      size_t len, const uint8_t **out, size_t *out_len, uint8_t **owned,
+                      int *compressed);
+
+/* Appends one envelope (5-byte prefix + payload) holding `msg`, compressed
+ * per cc_maybe_compress, with `flags` OR-ed into the prefix. */
+int cc_frame_message(cc_outq *q, connectc_compress_ctx *ctx, const connectc_allocator *a,
+                     connectc_compression comp, size_t min_bytes, uint8_t flags,
+                     const uint8_t *msg, size_t len);
+
+/* Receives enveloped messages: decodes envelopes, checks flags and
+ * decompresses within the receive limit. */
+typedef struct cc_msg_reader {
+  connectc_envelope_decoder dec;
+  connectc_compression comp; /* negotiated encoding of the peer's messages */
+  size_t max_bytes;          /* receive limit, after decompression */
+  uint8_t allowed_flags;     /* flag bits the peer may set besides 0x01 */
+} cc_msg_reader;
+
+/* Called per message: flags of the envelope, the (decompressed) payload. */
+typedef int (*cc_msg_fn)(void *ud, uint8_t flags, const uint8_t *data, size_t len);
+
+void cc_msg_reader_init(cc_msg_reader *r, size_t max_bytes, uint8_t allowed_flags,
+                        const connectc_allocator *a);
+void cc_msg_reader_free(cc_msg_reader *r);
+/*
+ * Feeds bytes; invokes fn for every complete message. Stops early when fn
+ * returns non-zero (that value is returned). Protocol failures return a
+ * negative connectc_rv with `err` set.
+ */
+int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
+                       size_t len, cc_msg_fn fn, void *ud, connectc_error *err);
+
+/* Builds "application/<codec>" or "application/connect+<codec>". */
+int cc_add_content_type(connectc_headers *h, int streaming, const char *codec);
+
+#endif

@@ -1,0 +1,635 @@
+/*
+ * The server call state machine: an HTTP request in, validated as the
+ * Connect protocol demands; request messages out to the handler; the
+ * handler's messages, metadata and final status in; HTTP response bytes
+ * out.
+ *
+ * Validation order and the codes used follow connect-go's handler: 405 for
+ * a method the procedure does not accept, 415 for a content type it cannot
+ * handle, then (as Connect errors in the protocol's own framing) unknown
+ * compression (unimplemented), protocol version, GET parameters, codec and
+ * timeout (invalid_argument).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "call_internal.h"
+#include "protocol.h"
+#include "wire_error.h"
+
+static const char *const default_codecs[] = {"proto", "json", NULL};
+
+enum srv_state {
+  SRV_WAIT_HEAD = 0,
+  SRV_RECEIVING,  /* reading request messages */
+  SRV_HANDLING,   /* request fully read; the handler works */
+  SRV_FINISHED    /* response decided */
+};
+
+struct connectc_server_call {
+  connectc_allocator alloc;
+  connectc_server_config cfg;
+  connectc_call_limits limits;
+  const connectc_method_desc *method;
+  connectc_server_callbacks cb;
+  void *user_data;
+  connectc_compress_ctx *cctx;
+
+  enum srv_state state;
+  int recv_done;
+  int streaming;        /* the protocol framing in use (not unary) */
+  int is_get;
+  int64_t deadline;
+  int64_t timeout_ms;
+  const char *codec;    /* one of cfg.codecs */
+  connectc_headers req_headers;
+  connectc_compression req_comp;
+  connectc_compression resp_comp;
+
+  /* request body */
+  cc_buf unary_body;
+  cc_msg_reader reader;
+  size_t n_received;
+
+  /* response */
+  connectc_headers resp_headers;
+  connectc_headers resp_trailers;
+  connectc_headers head_headers; /* what goes on the wire */
+  int head_ready;
+  int status;
+  int64_t content_length;
+  cc_outq body;
+  int body_done;
+  size_t n_sent;
+  cc_buf unary_msg; /* unary: the response message until finish */
+  int unary_have_msg;
+};
+
+static int is_unary_request(connectc_stream_type st) {
+  return st == CONNECTC_STREAM_UNARY || st == CONNECTC_STREAM_SERVER;
+}
+static int is_unary_response(connectc_stream_type st) {
+  return st == CONNECTC_STREAM_UNARY || st == CONNECTC_STREAM_CLIENT;
+}
+
+int connectc_server_call_new(const connectc_server_config *cfg,
+                             const connectc_method_desc *method,
+                             const connectc_server_callbacks *cb, void *user_data,
+                             const connectc_allocator *alloc, connectc_server_call **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  if (method && (!method->procedure || (unsigned)method->stream_type > 3u))
+    return CONNECTC_ERR_ARGUMENT;
+  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  connectc_server_call *s = cc_malloc(a, sizeof *s);
+  if (!s) return CONNECTC_ERR_NOMEM;
+  memset(s, 0, sizeof *s);
+  s->alloc = *a;
+  if (cfg) s->cfg = *cfg;
+  if (!s->cfg.codecs) s->cfg.codecs = default_codecs;
+  s->limits = cc_limits_resolve(&s->cfg.limits);
+  s->method = method;
+  if (cb) s->cb = *cb;
+  s->user_data = user_data;
+  s->deadline = -1;
+  s->content_length = -1;
+  connectc_headers_init(&s->req_headers, &s->alloc);
+  connectc_headers_init(&s->resp_headers, &s->alloc);
+  connectc_headers_init(&s->resp_trailers, &s->alloc);
+  connectc_headers_init(&s->head_headers, &s->alloc);
+  cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
+  s->cctx = connectc_compress_ctx_new(&s->alloc);
+  if (!s->cctx) {
+    connectc_server_call_del(s);
+    return CONNECTC_ERR_NOMEM;
+  }
+  *out = s;
+  return CONNECTC_OK;
+}
+
+void connectc_server_call_del(connectc_server_call *s) {
+  if (!s) return;
+  connectc_allocator a = s->alloc;
+  connectc_compress_ctx_del(s->cctx);
+  connectc_headers_reset(&s->req_headers);
+  connectc_headers_reset(&s->resp_headers);
+  connectc_headers_reset(&s->resp_trailers);
+  connectc_headers_reset(&s->head_headers);
+  cc_msg_reader_free(&s->reader);
+  cc_buf_free(&s->unary_body, &a);
+  cc_buf_free(&s->unary_msg, &a);
+  cc_outq_free(&s->body, &a);
+  cc_free(&a, s);
+}
+
+/* ---- response building ---- */
+
+/* Appends the application's headers (refusing protocol-owned names) and,
+ * for unary responses, the trailers as "trailer-" headers. */
+static int add_app_metadata(connectc_server_call *s, int with_unary_trailers) {
+  connectc_headers *h = &s->head_headers;
+  for (size_t i = 0; i < s->resp_headers.len; i++) {
+    const connectc_header *e = &s->resp_headers.items[i];
+    if (cc_header_is_reserved(e->name, e->name_len)) continue;
+    int rv = connectc_headers_add(h, e->name, e->name_len, e->value, e->value_len);
+    if (rv) return rv;
+  }
+  if (!with_unary_trailers) return CONNECTC_OK;
+  cc_buf name = CC_BUF_INIT;
+  int rv = CONNECTC_OK;
+  for (size_t i = 0; rv == CONNECTC_OK && i < s->resp_trailers.len; i++) {
+    const connectc_header *e = &s->resp_trailers.items[i];
+    cc_buf_clear(&name);
+    rv = cc_buf_append(&name, &s->alloc, "trailer-", 8);
+    if (rv == CONNECTC_OK) rv = cc_buf_append(&name, &s->alloc, e->name, e->name_len);
+    if (rv == CONNECTC_OK)
+      rv = connectc_headers_add(h, (const char *)name.data, name.len, e->value, e->value_len);
+  }
+  cc_buf_free(&name, &s->alloc);
+  return rv;
+}
+
+static int add_accept_encoding(connectc_server_call *s, const char *name) {
+  const char *accept = connectc_compressions_accept_header();
+  if (!accept[0]) return CONNECTC_OK;
+  return connectc_headers_adds(&s->head_headers, name, accept);
+}
+
+/* Commits the head of a streaming response (200, connect+codec). */
+static int stream_head(connectc_server_call *s) {
+  if (s->head_ready) return CONNECTC_OK;
+  connectc_headers_reset(&s->head_headers);
+  int rv = cc_add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
+  if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
+    rv = connectc_headers_adds(&s->head_headers, "connect-content-encoding",
+                               connectc_compression_name(s->resp_comp));
+  if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "connect-accept-encoding");
+  if (rv == CONNECTC_OK) rv = add_app_metadata(s, 0);
+  if (rv) return rv;
+  s->status = 200;
+  s->content_length = -1;
+  s->head_ready = 1;
+  return CONNECTC_OK;
+}
+
+/* Writes a unary error response: HTTP status from the code, JSON body. */
+static int unary_error_response(connectc_server_call *s, const connectc_error *e) {
+  connectc_headers_reset(&s->head_headers);
+  cc_outq_free(&s->body, &s->alloc);
+  cc_buf json = CC_BUF_INIT;
+  int rv = cc_error_json_write(&json, &s->alloc, e);
+  if (rv == CONNECTC_OK)
+    rv = connectc_headers_adds(&s->head_headers, "content-type", "application/json");
+  if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "accept-encoding");
+  if (rv == CONNECTC_OK) rv = add_app_metadata(s, 1);
+  if (rv == CONNECTC_OK) rv = cc_outq_append(&s->body, &s->alloc, json.data, json.len);
+  s->status = connectc_code_to_http_status(e->code);
+  s->content_length = (int64_t)json.len;
+  cc_buf_free(&json, &s->alloc);
+  s->head_ready = 1;
+  return rv;
+}
+
+/* Ends the response with `e` (NULL: success). */
+static int finish_response(connectc_server_call *s, const connectc_error *e) {
+  if (s->state == SRV_FINISHED) return CONNECTC_ERR_STATE;
+  s->state = SRV_FINISHED;
+  s->body_done = 1;
+  int failed = e && e->code != CONNECTC_CODE_OK;
+  int rv;
+  if (!s->streaming) {
+    if (failed) return unary_error_response(s, e);
+    if (!s->unary_have_msg && s->method && is_unary_response(s->method->stream_type)) {
+      connectc_error m;
+      connectc_error_init(&m, &s->alloc);
+      connectc_error_set(&m, CONNECTC_CODE_INTERNAL, "the handler finished without a response message");
+      rv = unary_error_response(s, &m);
+      connectc_error_reset(&m);
+      return rv;
+    }
+    const uint8_t *p;
+    size_t plen;
+    uint8_t *owned;
+    int compressed;
+    rv = cc_maybe_compress(s->cctx, &s->alloc, s->resp_comp, s->limits.compress_min_bytes,
+                           s->unary_msg.data, s->unary_msg.len, &p, &plen, &owned, &compressed);
+    if (rv) return rv;
+    connectc_headers_reset(&s->head_headers);
+    rv = cc_add_content_type(&s->head_headers, 0, s->codec);
+    if (rv == CONNECTC_OK && compressed)
+      rv = connectc_headers_adds(&s->head_headers, "content-encoding",
+                                 connectc_compression_name(s->resp_comp));
+    if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "accept-encoding");
+    if (rv == CONNECTC_OK) rv = add_app_metadata(s, 1);
+    if (rv == CONNECTC_OK) rv = cc_outq_append(&s->body, &s->alloc, p, plen);
+    cc_free(&s->alloc, owned);
+    cc_buf_free(&s->unary_msg, &s->alloc);
+    s->status = 200;
+    s->content_length = (int64_t)plen;
+    s->head_ready = 1;
+    return rv;
+  }
+  rv = stream_head(s);
+  if (rv) return rv;
+  cc_buf json = CC_BUF_INIT;
+  rv = cc_end_stream_write(&json, &s->alloc, failed ? e : NULL, &s->resp_trailers);
+  if (rv == CONNECTC_OK)
+    rv = cc_frame_message(&s->body, s->cctx, &s->alloc, CONNECTC_COMPRESSION_IDENTITY, 0,
+                          CONNECTC_ENVELOPE_FLAG_END_STREAM, json.data, json.len);
+  cc_buf_free(&json, &s->alloc);
+  return rv;
+}
+
+static int fail_with(connectc_server_call *s, connectc_code code, const char *fmt, ...)
+    CONNECTC_PRINTF(3, 4);
+static int fail_with(connectc_server_call *s, connectc_code code, const char *fmt, ...) {
+  connectc_error e;
+  connectc_error_init(&e, &s->alloc);
+  va_list ap;
+  va_start(ap, fmt);
+  connectc_error_setv(&e, code, fmt, ap);
+  va_end(ap);
+  int rv = finish_response(s, &e);
+  connectc_error_reset(&e);
+  return rv;
+}
+
+/* A bare HTTP response with no Connect body (404, 405, 415). */
+static int raw_response(connectc_server_call *s, int status, const char *hname,
+                        const char *hvalue) {
+  s->state = SRV_FINISHED;
+  s->body_done = 1;
+  s->status = status;
+  s->content_length = 0;
+  connectc_headers_reset(&s->head_headers);
+  int rv = CONNECTC_OK;
+  if (hname) rv = connectc_headers_adds(&s->head_headers, hname, hvalue);
+  s->head_ready = 1;
+  return rv;
+}
+
+/* ---- request validation ---- */
+
+static const char *find_codec(const connectc_server_call *s, const char *name, size_t len) {
+  for (const char *const *c = s->cfg.codecs; *c; c++)
+    if (strlen(*c) == len && memcmp(*c, name, len) == 0) return *c;
+  return NULL;
+}
+
+static int refuse_content_type(connectc_server_call *s) {
+  cc_buf accept = CC_BUF_INIT;
+  int rv = CONNECTC_OK;
+  for (const char *const *c = s->cfg.codecs; rv == CONNECTC_OK && *c; c++) {
+    if (accept.len) rv = cc_buf_append(&accept, &s->alloc, ", ", 2);
+    if (rv == CONNECTC_OK) rv = cc_content_type_format(&accept, &s->alloc, s->streaming, *c);
+  }
+  char *v = rv == CONNECTC_OK ? cc_buf_take_cstr(&accept, &s->alloc) : NULL;
+  rv = raw_response(s, 415, v ? "accept-post" : NULL, v);
+  cc_free(&s->alloc, v);
+  cc_buf_free(&accept, &s->alloc);
+  return rv;
+}
+
+/* Picks the response compression as connect-go does: the request's own
+ * compression if any, else the first name in the accept list this build
+ * supports. */
+static connectc_compression pick_response_compression(connectc_compression req,
+                                                      const char *accept) {
+  if (req != CONNECTC_COMPRESSION_IDENTITY || !accept) return req;
+  const char *p = accept;
+  while (*p) {
+    while (*p == ',' || *p == ' ') p++;
+    const char *start = p;
+    while (*p && *p != ',' && *p != ' ') p++;
+    connectc_compression c;
+    if (p > start && connectc_compression_from_name(start, (size_t)(p - start), &c)) return c;
+  }
+  return CONNECTC_COMPRESSION_IDENTITY;
+}
+
+int connectc_server_call_recv_head(connectc_server_call *s, const char *http_method,
+                                   const char *query, const connectc_headers *headers,
+                                   int64_t now_ms) {
+  if (!s || !http_method || !headers) return CONNECTC_ERR_ARGUMENT;
+  if (s->state != SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  int rv = connectc_headers_append_all(&s->req_headers, headers);
+  if (rv) return rv;
+  s->state = SRV_RECEIVING;
+  if (!s->method) {
+    raw_response(s, 404, NULL, NULL);
+    return CONNECTC_ERR_PROTOCOL;
+  }
+  connectc_stream_type st = s->method->stream_type;
+  s->streaming = st != CONNECTC_STREAM_UNARY;
+  int get_ok = st == CONNECTC_STREAM_UNARY && s->method->no_side_effects;
+  if (strcmp(http_method, "GET") == 0 && get_ok) {
+    s->is_get = 1;
+  } else if (strcmp(http_method, "POST") != 0) {
+    raw_response(s, 405, "allow", get_ok ? "GET, POST" : "POST");
+    return CONNECTC_ERR_PROTOCOL;
+  }
+
+  /* Content type (POST) or encoding parameter (GET). */
+  cc_get_query q;
+  cc_buf qscratch = CC_BUF_INIT;
+  connectc_error qerr;
+  connectc_error_init(&qerr, &s->alloc);
+  int query_ok = 1;
+  if (s->is_get) {
+    query_ok = cc_get_query_parse(query ? query : "", query ? strlen(query) : 0, &qscratch,
+                                  &s->alloc, &q, &qerr) == CONNECTC_OK;
+    if (query_ok && q.encoding) s->codec = find_codec(s, q.encoding, strlen(q.encoding));
+  } else {
+    const char *ct = connectc_headers_get(headers, "content-type");
+    cc_content_type parsed;
+    if (!ct || cc_content_type_parse(ct, strlen(ct), &parsed) != CONNECTC_OK ||
+        parsed.streaming != s->streaming ||
+        !(s->codec = find_codec(s, parsed.codec, parsed.codec_len))) {
+      connectc_error_reset(&qerr);
+      refuse_content_type(s);
+      return CONNECTC_ERR_PROTOCOL;
+    }
+  }
+
+  /* Compression negotiation. */
+  const char *sent, *accept;
+  if (s->streaming) {
+    sent = connectc_headers_get(headers, "connect-content-encoding");
+    accept = connectc_headers_get(headers, "connect-accept-encoding");
+  } else {
+    sent = s->is_get ? (query_ok ? q.compression : NULL)
+                     : connectc_headers_get(headers, "content-encoding");
+    accept = connectc_headers_get(headers, "accept-encoding");
+  }
+  s->req_comp = CONNECTC_COMPRESSION_IDENTITY;
+  int failed = 0;
+  if (sent && sent[0] && strcmp(sent, "identity") != 0 &&
+      !connectc_compression_from_name(sent, strlen(sent), &s->req_comp)) {
+    fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unknown compression \"%s\": supported encodings are %s",
+              sent, connectc_compressions_accept_header());
+    failed = 1;
+  }
+  s->resp_comp = pick_response_compression(s->req_comp, accept);
+  s->reader.comp = s->req_comp;
+
+  /* Protocol version. */
+  if (!failed) {
+    const char *version = s->is_get ? (query_ok ? q.connect : NULL)
+                                    : connectc_headers_get(headers, "connect-protocol-version");
+    int required = s->cfg.require_protocol_header && st == CONNECTC_STREAM_UNARY;
+    const char *pname = s->is_get ? "connect" : "connect-protocol-version";
+    const char *want = s->is_get ? "v1" : "1";
+    if (!version && required) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT, "missing required %s: set %s to \"%s\"",
+                s->is_get ? "query parameter" : "header", pname, want);
+      failed = 1;
+    } else if (version && strcmp(version, want) != 0) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT, "%s must be \"%s\": got \"%s\"", pname, want,
+                version);
+      failed = 1;
+    }
+  }
+  /* GET query and codec. */
+  if (!failed && s->is_get && !query_ok) {
+    finish_response(s, &qerr);
+    failed = 1;
+  }
+  if (!failed && s->is_get && !s->codec) {
+    fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT, "invalid message encoding: \"%s\"", q.encoding);
+    failed = 1;
+  }
+  /* Timeout. */
+  const char *t = connectc_headers_get(headers, "connect-timeout-ms");
+  if (!failed && t) {
+    int64_t ms;
+    if (cc_timeout_parse(t, strlen(t), &ms) != CONNECTC_OK) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
+                "invalid connect-timeout-ms \"%s\": expected 1 to 10 digits", t);
+      failed = 1;
+    } else {
+      s->timeout_ms = ms;
+      s->deadline = now_ms + ms;
+    }
+  }
+  if (!failed && s->is_get) {
+    /* The message travels in the query: keep it as the unary body. */
+    rv = cc_buf_append(&s->unary_body, &s->alloc, q.message, q.message_len);
+    if (rv) {
+      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory buffering the GET message");
+      failed = 1;
+    }
+  }
+  cc_buf_free(&qscratch, &s->alloc);
+  connectc_error_reset(&qerr);
+  if (!s->codec) s->codec = s->cfg.codecs[0];
+  return failed ? CONNECTC_ERR_PROTOCOL : CONNECTC_OK;
+}
+
+/* ---- request body ---- */
+
+static int deliver(connectc_server_call *s, const uint8_t *data, size_t len) {
+  s->n_received++;
+  if (is_unary_request(s->method->stream_type) && s->n_received > 1) {
+    fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has multiple messages");
+    return 1;
+  }
+  if (s->cb.on_message && s->cb.on_message(s, data, len, s->user_data) != 0) {
+    if (s->state != SRV_FINISHED)
+      fail_with(s, CONNECTC_CODE_INTERNAL, "the handler refused the request message");
+    return 1;
+  }
+  return s->state == SRV_FINISHED;
+}
+
+static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_t len) {
+  (void)flags;
+  return deliver(ud, data, len);
+}
+
+int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data, size_t len) {
+  if (!s || (!data && len)) return CONNECTC_ERR_ARGUMENT;
+  if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  if (s->state != SRV_RECEIVING || s->recv_done || len == 0) return CONNECTC_OK;
+  if (!s->streaming) {
+    if (s->is_get) return CONNECTC_OK; /* a GET body is ignored */
+    size_t bound = cc_compressed_bound(s->limits.recv_max_bytes);
+    if (len > bound - s->unary_body.len) {
+      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                "message size %zu is larger than configured max %zu", s->unary_body.len + len,
+                s->limits.recv_max_bytes);
+      return CONNECTC_OK;
+    }
+    return cc_buf_append(&s->unary_body, &s->alloc, data, len);
+  }
+  connectc_error e;
+  connectc_error_init(&e, &s->alloc);
+  int rv = cc_msg_reader_feed(&s->reader, s->cctx, data, len, on_stream_message, s, &e);
+  if (rv < 0) {
+    if (e.code == CONNECTC_CODE_OK) e.code = CONNECTC_CODE_INTERNAL;
+    /* A peer's protocol violation on a request is the client's fault. */
+    if (rv == CONNECTC_ERR_PROTOCOL && e.code == CONNECTC_CODE_INTERNAL)
+      e.code = CONNECTC_CODE_INVALID_ARGUMENT;
+    if (s->state != SRV_FINISHED) finish_response(s, &e);
+  }
+  connectc_error_reset(&e);
+  return CONNECTC_OK;
+}
+
+int connectc_server_call_recv_end(connectc_server_call *s) {
+  if (!s) return CONNECTC_ERR_ARGUMENT;
+  if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  if (s->recv_done) return CONNECTC_OK;
+  s->recv_done = 1;
+  if (s->state != SRV_RECEIVING) return CONNECTC_OK;
+  if (!s->streaming) {
+    const uint8_t *p = s->unary_body.data;
+    size_t len = s->unary_body.len;
+    uint8_t *owned = NULL;
+    connectc_error e;
+    connectc_error_init(&e, &s->alloc);
+    if (s->req_comp != CONNECTC_COMPRESSION_IDENTITY && len > 0) {
+      int rv = connectc_decompress(s->cctx, s->req_comp, p, len, s->limits.recv_max_bytes,
+                                   &owned, &len, &e);
+      if (rv) {
+        if (e.code == CONNECTC_CODE_OK) e.code = CONNECTC_CODE_INTERNAL;
+        finish_response(s, &e);
+        connectc_error_reset(&e);
+        return CONNECTC_OK;
+      }
+      p = owned;
+    } else if (len > s->limits.recv_max_bytes) {
+      connectc_error_reset(&e);
+      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                "message size %zu is larger than configured max %zu", len,
+                s->limits.recv_max_bytes);
+      return CONNECTC_OK;
+    }
+    connectc_error_reset(&e);
+    s->state = SRV_HANDLING;
+    int stop = deliver(s, p, len);
+    cc_free(&s->alloc, owned);
+    cc_buf_free(&s->unary_body, &s->alloc);
+    if (stop) return CONNECTC_OK;
+  } else {
+    if (!connectc_envelope_decoder_idle(&s->reader.dec)) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
+                "protocol error: the request ended in the middle of a message envelope");
+      return CONNECTC_OK;
+    }
+    if (s->method->stream_type == CONNECTC_STREAM_SERVER && s->n_received == 0) {
+      fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has zero messages");
+      return CONNECTC_OK;
+    }
+    s->state = SRV_HANDLING;
+  }
+  if (s->cb.on_end) s->cb.on_end(s, s->user_data);
+  return CONNECTC_OK;
+}
+
+/* ---- accessors ---- */
+
+const connectc_headers *connectc_server_call_request_headers(const connectc_server_call *s) {
+  return &s->req_headers;
+}
+const char *connectc_server_call_codec(const connectc_server_call *s) { return s->codec; }
+int64_t connectc_server_call_deadline(const connectc_server_call *s) {
+  return s ? s->deadline : -1;
+}
+connectc_headers *connectc_server_call_response_headers(connectc_server_call *s) {
+  return &s->resp_headers;
+}
+connectc_headers *connectc_server_call_response_trailers(connectc_server_call *s) {
+  return &s->resp_trailers;
+}
+int connectc_server_call_is_finished(const connectc_server_call *s) {
+  return s ? s->state == SRV_FINISHED : 1;
+}
+
+void connectc_server_call_tick(connectc_server_call *s, int64_t now_ms) {
+  if (!s || s->state == SRV_FINISHED || s->state == SRV_WAIT_HEAD || s->deadline < 0) return;
+  if (now_ms < s->deadline) return;
+  connectc_error e;
+  connectc_error_init(&e, &s->alloc);
+  connectc_error_set(&e, CONNECTC_CODE_DEADLINE_EXCEEDED, "the deadline of %" PRId64 " ms passed",
+                     s->timeout_ms);
+  finish_response(s, &e);
+  if (s->cb.on_cancel) s->cb.on_cancel(s, &e, s->user_data);
+  connectc_error_reset(&e);
+}
+
+void connectc_server_call_cancel(connectc_server_call *s) {
+  if (!s) return;
+  int was_finished = s->state == SRV_FINISHED;
+  s->state = SRV_FINISHED;
+  s->body_done = 1;
+  if (was_finished) return;
+  connectc_error e;
+  connectc_error_init(&e, &s->alloc);
+  connectc_error_set(&e, CONNECTC_CODE_CANCELED, "the client went away");
+  if (s->cb.on_cancel) s->cb.on_cancel(s, &e, s->user_data);
+  connectc_error_reset(&e);
+}
+
+/* ---- response side ---- */
+
+int connectc_server_call_flush_headers(connectc_server_call *s) {
+  if (!s) return CONNECTC_ERR_ARGUMENT;
+  if (s->state == SRV_WAIT_HEAD || s->state == SRV_FINISHED || !s->streaming)
+    return CONNECTC_ERR_STATE;
+  return stream_head(s);
+}
+
+int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_t len) {
+  if (!s || (!msg && len)) return CONNECTC_ERR_ARGUMENT;
+  if (s->state == SRV_WAIT_HEAD || s->state == SRV_FINISHED) return CONNECTC_ERR_STATE;
+  if (is_unary_response(s->method->stream_type) && s->n_sent > 0) return CONNECTC_ERR_STATE;
+  if (s->limits.send_max_bytes && len > s->limits.send_max_bytes) {
+    fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "message size %zu exceeds sendMaxBytes %zu",
+              len, s->limits.send_max_bytes);
+    return CONNECTC_ERR_LIMIT;
+  }
+  s->n_sent++;
+  if (!s->streaming) {
+    s->unary_have_msg = 1;
+    return cc_buf_append(&s->unary_msg, &s->alloc, msg, len);
+  }
+  int rv = stream_head(s);
+  if (rv) return rv;
+  return cc_frame_message(&s->body, s->cctx, &s->alloc, s->resp_comp,
+                          s->limits.compress_min_bytes, 0, msg, len);
+}
+
+int connectc_server_call_finish(connectc_server_call *s, const connectc_error *err) {
+  if (!s) return CONNECTC_ERR_ARGUMENT;
+  if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  if (!err && s->streaming && s->method->stream_type == CONNECTC_STREAM_CLIENT &&
+      s->n_sent == 0) {
+    return fail_with(s, CONNECTC_CODE_INTERNAL, "the handler finished without a response message");
+  }
+  return finish_response(s, err);
+}
+
+int connectc_server_call_response_head(connectc_server_call *s, connectc_response_head *out) {
+  if (!s || !out) return CONNECTC_ERR_ARGUMENT;
+  if (!s->head_ready) return CONNECTC_ERR_STATE;
+  out->status = s->status;
+  out->headers = &s->head_headers;
+  out->content_length = s->content_length;
+  return CONNECTC_OK;
+}
+
+void connectc_server_call_body_peek(connectc_server_call *s, const uint8_t **data, size_t *len,
+                                    int *done) {
+  if (!s->head_ready) {
+    *data = NULL;
+    *len = 0;
+    *done = 0;
+    return;
+  }
+  cc_outq_peek(&s->body, data, len);
+  *done = s->body_done;
+}
+
+void connectc_server_call_body_consume(connectc_server_call *s, size_t n) {
+  cc_outq_consume(&s->body, n);
+}
