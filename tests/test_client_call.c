@@ -1,0 +1,539 @@
+/* The client call state machine: exact request bytes, and every kind of
+ * response (good, error, hostile) mapped to the right final status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "connectc/call.h"
+#include "connectc/envelope.h"
+
+typedef struct events {
+  int n_headers;
+  int n_messages;
+  char messages[8][64];
+  size_t message_lens[8];
+  int n_close;
+  connectc_code code;
+  char message[256];
+  char trailer_x[64];
+  int cancel_on_message;
+} events;
+
+static int on_headers(connectc_client_call *c, const connectc_headers *h, void *ud) {
+  (void)c;
+  (void)h;
+  ((events *)ud)->n_headers++;
+  return 0;
+}
+
+static int on_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  (void)c;
+  events *ev = ud;
+  if (ev->n_messages < 8 && len < 64) {
+    memcpy(ev->messages[ev->n_messages], data, len);
+    ev->messages[ev->n_messages][len] = 0;
+    ev->message_lens[ev->n_messages] = len;
+  }
+  ev->n_messages++;
+  return ev->cancel_on_message;
+}
+
+static void on_close(connectc_client_call *c, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)c;
+  events *ev = ud;
+  ev->n_close++;
+  ev->code = err->code;
+  snprintf(ev->message, sizeof ev->message, "%s", err->message ? err->message : "");
+  const char *t = connectc_headers_get(trailers, "x-trailer");
+  snprintf(ev->trailer_x, sizeof ev->trailer_x, "%s", t ? t : "");
+}
+
+static const connectc_client_callbacks callbacks = {on_headers, on_message, on_close};
+
+static connectc_client_call *new_call(connectc_stream_type st, const char *codec,
+                                      connectc_compression comp, events *ev) {
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.stream_type = st;
+  cfg.codec = codec;
+  cfg.send_compression = comp;
+  connectc_client_call *c = NULL;
+  memset(ev, 0, sizeof *ev);
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, ev, NULL, 1000, &c), CONNECTC_OK);
+  return c;
+}
+
+static void assert_header(const connectc_headers *h, size_t i, const char *name,
+                          const char *value) {
+  assert_true(i < h->len);
+  assert_string_equal(h->items[i].name, name);
+  assert_string_equal(h->items[i].value, value);
+}
+
+/* Feeds a response: status, headers given as name/value pairs, body. */
+static void respond(connectc_client_call *c, int status, const char *const *hdrs,
+                    const uint8_t *body, size_t len, size_t chunk) {
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  for (size_t i = 0; hdrs && hdrs[i]; i += 2)
+    assert_int_equal(connectc_headers_adds(&h, hdrs[i], hdrs[i + 1]), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_recv_head(c, status, &h), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  if (chunk == 0) chunk = len ? len : 1;
+  for (size_t off = 0; off < len; off += chunk) {
+    size_t n = len - off < chunk ? len - off : chunk;
+    assert_int_equal(connectc_client_call_recv_body(c, body + off, n), CONNECTC_OK);
+  }
+  assert_int_equal(connectc_client_call_recv_end(c), CONNECTC_OK);
+}
+
+static void test_unary_request_bytes(void **state) {
+  (void)state;
+  events ev;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.timeout_ms = 1500;
+  connectc_client_call *c = NULL;
+  memset(&ev, 0, sizeof ev);
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, &ev, NULL, 0, &c), CONNECTC_OK);
+  connectc_request_head head;
+  assert_int_equal(connectc_client_call_request_head(c, &head), CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_client_call_add_header(c, "X-Custom", "yes"), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_add_header(c, "Content-Type", "text/plain"),
+                   CONNECTC_ERR_ARGUMENT);
+  const uint8_t bin[] = {0, 1, 2, 0xff};
+  assert_int_equal(connectc_client_call_add_header_bin(c, "x-data-bin", bin, sizeof bin),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"\x0a\x02hi", 4), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"x", 1), CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_client_call_request_head(c, &head), CONNECTC_OK);
+  assert_string_equal(head.method, "POST");
+  assert_string_equal(head.path, "/demo.v1.Echo/Say");
+  assert_int_equal(head.content_length, 4);
+  const connectc_headers *h = head.headers;
+  assert_header(h, 0, "x-custom", "yes");
+  assert_header(h, 1, "x-data-bin", "AAEC/w");
+  assert_header(h, 2, "content-type", "application/proto");
+  assert_header(h, 3, "connect-protocol-version", "1");
+  assert_header(h, 4, "connect-timeout-ms", "1500");
+  const char *accept = connectc_compressions_accept_header();
+  if (accept[0]) {
+    assert_header(h, 5, "accept-encoding", accept);
+    assert_int_equal(h->len, 6);
+  } else {
+    assert_int_equal(h->len, 5);
+  }
+  const uint8_t *body;
+  size_t len;
+  int done;
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_int_equal(len, 4);
+  assert_memory_equal(body, "\x0a\x02hi", 4);
+  assert_int_equal(done, 1);
+  connectc_client_call_body_consume(c, 3);
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_int_equal(len, 1);
+  assert_int_equal(body[0], 'i');
+  connectc_client_call_body_consume(c, 1);
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_int_equal(len, 0);
+  assert_int_equal(connectc_client_call_deadline(c), 1500);
+  connectc_client_call_del(c);
+}
+
+static void test_stream_request_bytes(void **state) {
+  (void)state;
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_BIDI, "json", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  connectc_request_head head;
+  assert_int_equal(connectc_client_call_request_head(c, &head), CONNECTC_OK);
+  assert_int_equal(head.content_length, -1);
+  assert_header(head.headers, 0, "content-type", "application/connect+json");
+  assert_header(head.headers, 1, "connect-protocol-version", "1");
+  assert_int_equal(connectc_client_call_add_header(c, "x-late", "1"), CONNECTC_ERR_STATE);
+  const uint8_t *body;
+  size_t len;
+  int done;
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_int_equal(len, 0);
+  assert_int_equal(done, 0);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"{}", 2), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"{\"a\":1}", 7), CONNECTC_OK);
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  const uint8_t want[] = {0, 0, 0, 0, 2, '{', '}', 0, 0, 0, 0, 7, '{', '"', 'a', '"', ':', '1', '}'};
+  assert_int_equal(len, sizeof want);
+  assert_memory_equal(body, want, sizeof want);
+  assert_int_equal(done, 0);
+  connectc_client_call_body_consume(c, len);
+  assert_int_equal(connectc_client_call_close_send(c), CONNECTC_OK);
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_int_equal(len, 0);
+  assert_int_equal(done, 1);
+  connectc_client_call_del(c);
+}
+
+static void test_stream_request_gzip(void **state) {
+  (void)state;
+  if (!connectc_compression_supported(CONNECTC_COMPRESSION_GZIP)) return;
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_CLIENT, "proto", CONNECTC_COMPRESSION_GZIP, &ev);
+  connectc_request_head head;
+  assert_int_equal(connectc_client_call_request_head(c, &head), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(head.headers, "connect-content-encoding"), "gzip");
+  uint8_t msg[200];
+  memset(msg, 'a', sizeof msg);
+  assert_int_equal(connectc_client_call_send(c, msg, sizeof msg), CONNECTC_OK);
+  const uint8_t *body;
+  size_t len;
+  int done;
+  connectc_client_call_body_peek(c, &body, &len, &done);
+  assert_true(len > 5 && len < 100);
+  assert_int_equal(body[0], CONNECTC_ENVELOPE_FLAG_COMPRESSED);
+  connectc_client_call_del(c);
+}
+
+static void test_unary_success(void **state) {
+  (void)state;
+  for (size_t chunk = 1; chunk <= 3; chunk++) {
+    events ev;
+    connectc_client_call *c = new_call(CONNECTC_STREAM_UNARY, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+    assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+    const char *const hdrs[] = {"Content-Type", "application/proto", "Trailer-X-Trailer", "tv",
+                                "x-head", "hv", NULL};
+    respond(c, 200, hdrs, (const uint8_t *)"reply", 5, chunk);
+    assert_int_equal(ev.n_headers, 1);
+    assert_int_equal(ev.n_messages, 1);
+    assert_string_equal(ev.messages[0], "reply");
+    assert_int_equal(ev.n_close, 1);
+    assert_int_equal(ev.code, CONNECTC_CODE_OK);
+    assert_string_equal(ev.trailer_x, "tv");
+    assert_true(connectc_client_call_is_closed(c));
+    connectc_client_call_del(c);
+  }
+}
+
+static void test_unary_empty_body_is_empty_message(void **state) {
+  (void)state;
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_UNARY, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  assert_int_equal(connectc_client_call_send(c, NULL, 0), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/proto", NULL};
+  respond(c, 200, hdrs, NULL, 0, 0);
+  assert_int_equal(ev.n_messages, 1);
+  assert_int_equal(ev.message_lens[0], 0);
+  assert_int_equal(ev.code, CONNECTC_CODE_OK);
+  connectc_client_call_del(c);
+}
+
+static void test_unary_error_json(void **state) {
+  (void)state;
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_UNARY, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/json", "trailer-x-trailer", "t", NULL};
+  const char *body = "{\"code\":\"not_found\",\"message\":\"no such user\"}";
+  respond(c, 404, hdrs, (const uint8_t *)body, strlen(body), 7);
+  assert_int_equal(ev.n_messages, 0);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_NOT_FOUND);
+  assert_string_equal(ev.message, "no such user");
+  assert_string_equal(ev.trailer_x, "t");
+  connectc_client_call_del(c);
+}
+
+static void test_unary_error_not_connect(void **state) {
+  (void)state;
+  struct {
+    int status;
+    const char *ctype;
+    const char *body;
+    connectc_code code;
+    const char *message;
+  } cases[] = {
+      {503, "text/html", "<html>busy</html>", CONNECTC_CODE_UNAVAILABLE, "HTTP status 503"},
+      {400, "application/json", "not json", CONNECTC_CODE_INTERNAL, "HTTP status 400"},
+      {401, "application/json", "{\"message\":\"no code\"}", CONNECTC_CODE_UNAUTHENTICATED,
+       "HTTP status 401"},
+      {418, "text/plain", "", CONNECTC_CODE_UNKNOWN, "HTTP status 418"},
+      {200, "text/html", "<html/>", CONNECTC_CODE_UNKNOWN,
+       "invalid content-type: \"text/html\"; expecting \"application/proto\""},
+      {200, "application/json", "{}", CONNECTC_CODE_INTERNAL,
+       "invalid content-type: \"application/json\"; expecting \"application/proto\""},
+      {200, "application/connect+proto", "", CONNECTC_CODE_INTERNAL,
+       "invalid content-type: \"application/connect+proto\"; expecting \"application/proto\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    events ev;
+    connectc_client_call *c = new_call(CONNECTC_STREAM_UNARY, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+    assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+    const char *const hdrs[] = {"content-type", cases[i].ctype, NULL};
+    respond(c, cases[i].status, hdrs, (const uint8_t *)cases[i].body, strlen(cases[i].body), 0);
+    assert_int_equal(ev.n_close, 1);
+    assert_int_equal(ev.n_messages, 0);
+    assert_int_equal(ev.code, cases[i].code);
+    assert_string_equal(ev.message, cases[i].message);
+    connectc_client_call_del(c);
+  }
+}
+
+static void test_unary_unknown_encoding(void **state) {
+  (void)state;
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_UNARY, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/proto", "content-encoding", "snappy", NULL};
+  respond(c, 200, hdrs, (const uint8_t *)"x", 1, 0);
+  assert_int_equal(ev.code, CONNECTC_CODE_INTERNAL);
+  char want[200];
+  snprintf(want, sizeof want, "unknown encoding \"snappy\": accepted encodings are %s",
+           connectc_compressions_accept_header());
+  assert_string_equal(ev.message, want);
+  connectc_client_call_del(c);
+}
+
+static void test_unary_receive_limit(void **state) {
+  (void)state;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.limits.recv_max_bytes = 4;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, &ev, NULL, 0, &c), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/proto", NULL};
+  respond(c, 200, hdrs, (const uint8_t *)"12345", 5, 0);
+  assert_int_equal(ev.n_messages, 0);
+  assert_int_equal(ev.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(ev.message, "message size 5 is larger than configured max 4");
+  connectc_client_call_del(c);
+}
+
+/* Builds an envelope into out; returns its length. */
+static size_t env(uint8_t *out, uint8_t flags, const char *payload) {
+  size_t n = strlen(payload);
+  connectc_envelope_write_header(out, flags, (uint32_t)n);
+  memcpy(out + 5, payload, n);
+  return 5 + n;
+}
+
+static void test_stream_success(void **state) {
+  (void)state;
+  uint8_t body[256];
+  size_t n = env(body, 0, "one");
+  n += env(body + n, 0, "two");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{\"metadata\":{\"x-trailer\":[\"end\"]}}");
+  for (size_t chunk = 1; chunk <= n; chunk += 5) {
+    events ev;
+    connectc_client_call *c = new_call(CONNECTC_STREAM_SERVER, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+    assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+    const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+    respond(c, 200, hdrs, body, n, chunk);
+    assert_int_equal(ev.n_messages, 2);
+    assert_string_equal(ev.messages[0], "one");
+    assert_string_equal(ev.messages[1], "two");
+    assert_int_equal(ev.n_close, 1);
+    assert_int_equal(ev.code, CONNECTC_CODE_OK);
+    assert_string_equal(ev.trailer_x, "end");
+    connectc_client_call_del(c);
+  }
+}
+
+static void test_stream_end_error(void **state) {
+  (void)state;
+  uint8_t body[256];
+  size_t n = env(body, 0, "one");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM,
+           "{\"error\":{\"code\":\"resource_exhausted\",\"message\":\"slow down\"}}");
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_BIDI, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  respond(c, 200, hdrs, body, n, 0);
+  assert_int_equal(ev.n_messages, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(ev.message, "slow down");
+  connectc_client_call_del(c);
+}
+
+static void test_stream_hostile(void **state) {
+  (void)state;
+  uint8_t good_end[64], trailing[128], compressed[64], badflags[64], truncated[64];
+  size_t n_end = env(good_end, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{}");
+  size_t n_trailing = env(trailing, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{}");
+  n_trailing += env(trailing + n_trailing, 0, "late");
+  size_t n_comp = env(compressed, CONNECTC_ENVELOPE_FLAG_COMPRESSED, "zz");
+  size_t n_bad = env(badflags, 0x04, "x");
+  size_t n_trunc = env(truncated, 0, "abcdef") - 2;
+  struct {
+    connectc_stream_type st;
+    int status;
+    const char *ctype;
+    const uint8_t *body;
+    size_t len;
+    connectc_code code;
+    const char *message;
+  } cases[] = {
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+proto", (const uint8_t *)"", 0,
+       CONNECTC_CODE_INTERNAL,
+       "protocol error: the response ended without an end-of-stream message"},
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+proto", trailing, n_trailing,
+       CONNECTC_CODE_INTERNAL, "corrupt response: received data after the end-of-stream message"},
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+proto", compressed, n_comp,
+       CONNECTC_CODE_INTERNAL,
+       "protocol error: received a compressed message but no compression was negotiated"},
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+proto", badflags, n_bad,
+       CONNECTC_CODE_INTERNAL, "protocol error: invalid envelope flags 4"},
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+proto", truncated, n_trunc,
+       CONNECTC_CODE_INTERNAL,
+       "protocol error: the response ended in the middle of a message envelope"},
+      {CONNECTC_STREAM_SERVER, 503, "application/connect+proto", good_end, n_end,
+       CONNECTC_CODE_UNAVAILABLE, "HTTP status 503"},
+      {CONNECTC_STREAM_SERVER, 200, "text/plain", good_end, n_end, CONNECTC_CODE_UNKNOWN,
+       "invalid content-type: \"text/plain\"; expecting \"application/connect+proto\""},
+      {CONNECTC_STREAM_SERVER, 200, "application/connect+json", good_end, n_end,
+       CONNECTC_CODE_INTERNAL,
+       "invalid content-type: \"application/connect+json\"; expecting \"application/connect+proto\""},
+      {CONNECTC_STREAM_CLIENT, 200, "application/connect+proto", good_end, n_end,
+       CONNECTC_CODE_UNIMPLEMENTED, "unary response has zero messages"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    events ev;
+    connectc_client_call *c = new_call(cases[i].st, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+    const char *const hdrs[] = {"content-type", cases[i].ctype, NULL};
+    respond(c, cases[i].status, hdrs, cases[i].body, cases[i].len, 0);
+    assert_int_equal(ev.n_close, 1);
+    assert_int_equal(ev.code, cases[i].code);
+    assert_string_equal(ev.message, cases[i].message);
+    connectc_client_call_del(c);
+  }
+}
+
+static void test_client_stream_two_messages(void **state) {
+  (void)state;
+  uint8_t body[64];
+  size_t n = env(body, 0, "a");
+  n += env(body + n, 0, "b");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{}");
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_CLIENT, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  respond(c, 200, hdrs, body, n, 0);
+  assert_int_equal(ev.n_messages, 1);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_UNIMPLEMENTED);
+  assert_string_equal(ev.message, "unary response has multiple messages");
+  connectc_client_call_del(c);
+}
+
+static void test_deadline_cancel_and_close_once(void **state) {
+  (void)state;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.stream_type = CONNECTC_STREAM_SERVER;
+  cfg.timeout_ms = 50;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, &ev, NULL, 100, &c), CONNECTC_OK);
+  connectc_client_call_tick(c, 149);
+  assert_int_equal(ev.n_close, 0);
+  connectc_client_call_tick(c, 150);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_DEADLINE_EXCEEDED);
+  assert_string_equal(ev.message, "the deadline of 50 ms passed");
+  connectc_client_call_cancel(c);
+  connectc_client_call_fail(c, CONNECTC_CODE_UNAVAILABLE, "reset");
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  respond(c, 200, hdrs, NULL, 0, 0);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"x", 1), CONNECTC_ERR_STATE);
+  connectc_client_call_del(c);
+
+  c = new_call(CONNECTC_STREAM_BIDI, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  connectc_client_call_cancel(c);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_CANCELED);
+  connectc_client_call_del(c);
+
+  /* A callback that cancels from on_message. */
+  uint8_t body[64];
+  size_t n = env(body, 0, "a");
+  n += env(body + n, 0, "b");
+  c = new_call(CONNECTC_STREAM_SERVER, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  ev.cancel_on_message = 1;
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  respond(c, 200, hdrs, body, n, 0);
+  assert_int_equal(ev.n_messages, 1);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_CANCELED);
+  connectc_client_call_del(c);
+}
+
+static void test_send_limit(void **state) {
+  (void)state;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.stream_type = CONNECTC_STREAM_CLIENT;
+  cfg.limits.send_max_bytes = 3;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, &ev, NULL, 0, &c), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"abc", 3), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"abcd", 4), CONNECTC_ERR_LIMIT);
+  assert_int_equal(ev.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(ev.message, "message size 4 exceeds sendMaxBytes 3");
+  connectc_client_call_del(c);
+}
+
+static void test_bad_config(void **state) {
+  (void)state;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, NULL, NULL, NULL, 0, &c), CONNECTC_ERR_ARGUMENT);
+  cfg.procedure = "no-slash";
+  cfg.codec = "proto";
+  assert_int_equal(connectc_client_call_new(&cfg, NULL, NULL, NULL, 0, &c), CONNECTC_ERR_ARGUMENT);
+  cfg.procedure = "/a/b";
+  cfg.stream_type = CONNECTC_STREAM_BIDI;
+  cfg.use_get = 1;
+  assert_int_equal(connectc_client_call_new(&cfg, NULL, NULL, NULL, 0, &c), CONNECTC_ERR_ARGUMENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unary_request_bytes),
+      cmocka_unit_test(test_stream_request_bytes),
+      cmocka_unit_test(test_stream_request_gzip),
+      cmocka_unit_test(test_unary_success),
+      cmocka_unit_test(test_unary_empty_body_is_empty_message),
+      cmocka_unit_test(test_unary_error_json),
+      cmocka_unit_test(test_unary_error_not_connect),
+      cmocka_unit_test(test_unary_unknown_encoding),
+      cmocka_unit_test(test_unary_receive_limit),
+      cmocka_unit_test(test_stream_success),
+      cmocka_unit_test(test_stream_end_error),
+      cmocka_unit_test(test_stream_hostile),
+      cmocka_unit_test(test_client_stream_two_messages),
+      cmocka_unit_test(test_deadline_cancel_and_close_once),
+      cmocka_unit_test(test_send_limit),
+      cmocka_unit_test(test_bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
