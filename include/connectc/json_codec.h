@@ -1,0 +1,75 @@
+/*
+ * json_codec.h: the protobuf JSON mapping ("json" codec) over protobuf-c
+ * messages, and the type registry it needs.
+ *
+ * protobuf-c's descriptors lack what the JSON mapping needs: JSON field
+ * names, oneof grouping by name, map-entry marks and proto3 `optional`
+ * presence. The code generator (protoc-gen-connectc) emits that as one
+ * `connectc_message_info` per message, next to protoc-c's descriptor; it is
+ * the single source of truth. Generated code registers every message of a
+ * file in a registry (`<file>__register_types(reg)`), which the JSON codec
+ * uses to resolve message-typed fields and `google.protobuf.Any` payloads.
+ * The well-known types are built into the library and registered by
+ * connectc_type_registry_new().
+ */
+#ifndef CONNECTC_JSON_CODEC_H
+#define CONNECTC_JSON_CODEC_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "connectc/codec.h"
+#include "connectc/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the JSON mapping needs to know about one field, beyond protobuf-c's
+ * ProtobufCFieldDescriptor. */
+typedef struct connectc_json_field_info {
+  uint32_t number;        /* the field number (matches the protobuf-c field) */
+  const char *json_name;  /* lowerCamelCase, or the custom json_name */
+  int32_t oneof_index;    /* index into the message's oneof_names, or -1 */
+  uint8_t is_map;         /* a map field (repeated XxxEntry{key=1, value=2}) */
+  uint8_t proto3_optional;/* declared `optional` in proto3 (synthetic oneof) */
+} connectc_json_field_info;
+
+/* JSON metadata of one message type; static, generated. */
+typedef struct connectc_message_info {
+  const ProtobufCMessageDescriptor *descriptor;
+  const connectc_json_field_info *fields; /* in the order of descriptor->fields */
+  size_t n_fields;
+  const char *const *oneof_names;         /* real and synthetic oneofs */
+  size_t n_oneofs;
+} connectc_message_info;
+
+/* A registry of message types by full name ("pkg.Msg"). Not thread-safe
+ * to modify; safe to read from many threads once filled. */
+typedef struct connectc_type_registry connectc_type_registry;
+
+/* Creates a registry holding the well-known types. `alloc` may be NULL. */
+connectc_type_registry *connectc_type_registry_new(const connectc_allocator *alloc);
+void connectc_type_registry_del(connectc_type_registry *reg);
+/* Adds one message type (the info must outlive the registry). Adding the
+ * same full name twice with the same info is a no-op; with a different
+ * info it fails with CONNECTC_ERR_ARGUMENT. */
+int connectc_type_registry_add(connectc_type_registry *reg, const connectc_message_info *info);
+/* Looks a type up by full name (no "type.googleapis.com/" prefix). */
+const connectc_message_info *connectc_type_registry_find(const connectc_type_registry *reg,
+                                                         const char *full_name, size_t len);
+
+/*
+ * Creates the JSON codec bound to `reg` (borrowed; must outlive the codec).
+ * The codec's marshal/unmarshal follow codec.h; unmarshal failures are
+ * invalid_argument with the field path in the message
+ * ("eliza.v1.SayRequest.sentence: expected string, got number").
+ */
+connectc_codec *connectc_codec_json_new(const connectc_type_registry *reg,
+                                        const connectc_allocator *alloc);
+void connectc_codec_json_del(connectc_codec *codec);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
