@@ -1,0 +1,454 @@
+/*
+ * The libcurl client adapter: moves the bytes of sans-IO client calls
+ * over libcurl's multi interface. Everything protocol-related happens in
+ * the core; this file only translates between libcurl callbacks and the
+ * call's feed/peek functions.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connectc/curl.h"
+
+typedef struct xfer xfer;
+
+struct connectc_curl {
+  connectc_allocator alloc;
+  CURLM *multi;
+  char *base_url;
+  struct curl_blob ca, cert, key;
+  long connect_timeout_ms;
+  connectc_curl_loop loop;
+  int have_loop;
+  xfer *xfers; /* running transfers, doubly linked */
+  int running;
+  int dispatching; /* inside libcurl: handles must not be removed now */
+};
+
+struct xfer {
+  connectc_curl *t;
+  connectc_client_call *call;
+  CURL *easy;
+  struct curl_slist *slist;
+  char *url;
+  connectc_headers resp_headers;
+  connectc_headers trailers;
+  int status;
+  int head_done;    /* the final (non-1xx) header block was delivered */
+  int send_paused;
+  int recv_failed;  /* we aborted the transfer from the write callback */
+  xfer *prev, *next;
+};
+
+int64_t connectc_curl_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *t_malloc(connectc_curl *t, size_t n) { return t->alloc.malloc(n ? n : 1, t->alloc.user_data); }
+static void t_free(connectc_curl *t, void *p) {
+  if (p) t->alloc.free(p, t->alloc.user_data);
+}
+static char *t_strndup(connectc_curl *t, const char *s, size_t n) {
+  char *p = t_malloc(t, n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+/* ---- libcurl callbacks ---- */
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nitems;
+  size_t len = n;
+  while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+  if (connectc_client_call_is_closed(x->call)) return n;
+  if (len == 0) { /* end of a header block */
+    if (x->head_done) return n; /* end of trailers */
+    if (x->status >= 100 && x->status < 200) { /* 100 Continue and friends */
+      connectc_headers_reset(&x->resp_headers);
+      x->status = 0;
+      return n;
+    }
+    x->head_done = 1;
+    connectc_client_call_recv_head(x->call, x->status, &x->resp_headers);
+    return n;
+  }
+  if (!x->head_done && len > 5 && memcmp(buf, "HTTP/", 5) == 0) {
+    const char *sp = memchr(buf, ' ', len);
+    x->status = sp ? atoi(sp + 1) : 0;
+    connectc_headers_reset(&x->resp_headers);
+    return n;
+  }
+  const char *colon = memchr(buf, ':', len);
+  if (!colon) return n; /* not a header line: ignore */
+  size_t nlen = (size_t)(colon - buf);
+  const char *v = colon + 1;
+  const char *end = buf + len;
+  while (v < end && (*v == ' ' || *v == '\t')) v++;
+  while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  connectc_headers *dst = x->head_done ? &x->trailers : &x->resp_headers;
+  /* Invalid names or values are dropped, as HTTP libraries do. */
+  (void)connectc_headers_add(dst, buf, nlen, v, (size_t)(end - v));
+  return n;
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
+  xfer *x = ud;
+  size_t n = size * nmemb;
+  if (connectc_client_call_is_closed(x->call)) {
+    x->recv_failed = 1;
+    return 0; /* the outcome is known: stop the transfer */
+  }
+  if (!x->head_done) {
+    x->head_done = 1;
+    connectc_client_call_recv_head(x->call, x->status, &x->resp_headers);
+  }
+  if (connectc_client_call_recv_body(x->call, (const uint8_t *)ptr, n) != CONNECTC_OK) {
+    connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
+  }
+  if (connectc_client_call_is_closed(x->call)) {
+    /* Keep reading only if the body may still hold trailing data we must
+     * not care about: the call is final, so abort. */
+    x->recv_failed = 1;
+    return 0;
+  }
+  return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud) {
+  xfer *x = ud;
+  size_t cap = size * nitems;
+  if (connectc_client_call_is_closed(x->call)) return CURL_READFUNC_ABORT;
+  const uint8_t *data;
+  size_t len;
+  int done;
+  connectc_client_call_body_peek(x->call, &data, &len, &done);
+  if (len == 0) {
+    if (done) return 0;
+    x->send_paused = 1;
+    return CURL_READFUNC_PAUSE;
+  }
+  size_t n = len < cap ? len : cap;
+  memcpy(buf, data, n);
+  connectc_client_call_body_consume(x->call, n);
+  return n;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *socketp) {
+  (void)easy;
+  (void)socketp;
+  connectc_curl *t = ud;
+  int w = 0;
+  if (what == CURL_POLL_REMOVE) w = CONNECTC_CURL_WATCH_REMOVE;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) w |= CONNECTC_CURL_WATCH_IN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) w |= CONNECTC_CURL_WATCH_OUT;
+  t->loop.watch_socket(t->loop.user_data, (int)fd, w);
+  return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *ud) {
+  (void)multi;
+  connectc_curl *t = ud;
+  t->loop.set_timer(t->loop.user_data, timeout_ms);
+  return 0;
+}
+
+/* ---- transport ---- */
+
+static int blob_copy(connectc_curl *t, struct curl_blob *b, const char *data, size_t len) {
+  b->data = NULL;
+  b->len = 0;
+  b->flags = CURL_BLOB_COPY;
+  if (!data || !len) return CONNECTC_OK;
+  b->data = t_malloc(t, len);
+  if (!b->data) return CONNECTC_ERR_NOMEM;
+  memcpy(b->data, data, len);
+  b->len = len;
+  return CONNECTC_OK;
+}
+
+int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator *alloc,
+                      connectc_curl **out) {
+  if (!cfg || !cfg->base_url || !out) return CONNECTC_ERR_ARGUMENT;
+  if (cfg->loop && (!cfg->loop->watch_socket || !cfg->loop->set_timer))
+    return CONNECTC_ERR_ARGUMENT;
+  const connectc_allocator *a = alloc ? alloc : connectc_default_allocator();
+  connectc_curl *t = a->malloc(sizeof *t, a->user_data);
+  if (!t) return CONNECTC_ERR_NOMEM;
+  memset(t, 0, sizeof *t);
+  t->alloc = *a;
+  size_t blen = strlen(cfg->base_url);
+  while (blen && cfg->base_url[blen - 1] == '/') blen--;
+  t->base_url = t_strndup(t, cfg->base_url, blen);
+  int rv = t->base_url ? CONNECTC_OK : CONNECTC_ERR_NOMEM;
+  if (rv == CONNECTC_OK) rv = blob_copy(t, &t->ca, cfg->ca_pem, cfg->ca_pem_len);
+  if (rv == CONNECTC_OK) rv = blob_copy(t, &t->cert, cfg->client_cert_pem, cfg->client_cert_pem_len);
+  if (rv == CONNECTC_OK) rv = blob_copy(t, &t->key, cfg->client_key_pem, cfg->client_key_pem_len);
+  t->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+  if (rv == CONNECTC_OK) {
+    t->multi = curl_multi_init();
+    if (!t->multi) rv = CONNECTC_ERR_UNSUPPORTED;
+  }
+  if (rv == CONNECTC_OK && cfg->loop) {
+    t->loop = *cfg->loop;
+    t->have_loop = 1;
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
+  }
+  if (rv != CONNECTC_OK) {
+    connectc_curl_del(t);
+    return rv;
+  }
+  *out = t;
+  return CONNECTC_OK;
+}
+
+static void xfer_free(xfer *x) {
+  connectc_curl *t = x->t;
+  if (x->prev) x->prev->next = x->next;
+  else t->xfers = x->next;
+  if (x->next) x->next->prev = x->prev;
+  if (x->easy) {
+    curl_multi_remove_handle(t->multi, x->easy);
+    curl_easy_cleanup(x->easy);
+  }
+  curl_slist_free_all(x->slist);
+  t_free(t, x->url);
+  connectc_headers_reset(&x->resp_headers);
+  connectc_headers_reset(&x->trailers);
+  t_free(t, x);
+  t->running--;
+}
+
+void connectc_curl_del(connectc_curl *t) {
+  if (!t) return;
+  while (t->xfers) {
+    xfer *x = t->xfers;
+    connectc_client_call_cancel(x->call);
+    xfer_free(x);
+  }
+  if (t->multi) curl_multi_cleanup(t->multi);
+  t_free(t, t->base_url);
+  t_free(t, t->ca.data);
+  t_free(t, t->cert.data);
+  t_free(t, t->key.data);
+  t->alloc.free(t, t->alloc.user_data);
+}
+
+static xfer *find_xfer(connectc_curl *t, connectc_client_call *call) {
+  for (xfer *x = t->xfers; x; x = x->next)
+    if (x->call == call) return x;
+  return NULL;
+}
+
+static int add_header_line(xfer *x, const char *name, const char *value) {
+  size_t nl = strlen(name), vl = strlen(value);
+  char *line = t_malloc(x->t, nl + vl + 3);
+  if (!line) return CONNECTC_ERR_NOMEM;
+  memcpy(line, name, nl);
+  line[nl] = ':';
+  line[nl + 1] = ' ';
+  memcpy(line + nl + 2, value, vl + 1);
+  if (vl == 0) line[nl + 1] = 0; /* "Name:" removes a libcurl default header */
+  struct curl_slist *s = curl_slist_append(x->slist, line);
+  t_free(x->t, line);
+  if (!s) return CONNECTC_ERR_NOMEM;
+  x->slist = s;
+  return CONNECTC_OK;
+}
+
+int connectc_curl_start(connectc_curl *t, connectc_client_call *call) {
+  if (!t || !call) return CONNECTC_ERR_ARGUMENT;
+  if (connectc_client_call_is_closed(call) || find_xfer(t, call)) return CONNECTC_ERR_STATE;
+  connectc_request_head head;
+  int rv = connectc_client_call_request_head(call, &head);
+  if (rv) return rv;
+  xfer *x = t_malloc(t, sizeof *x);
+  if (!x) return CONNECTC_ERR_NOMEM;
+  memset(x, 0, sizeof *x);
+  x->t = t;
+  x->call = call;
+  connectc_headers_init(&x->resp_headers, &t->alloc);
+  connectc_headers_init(&x->trailers, &t->alloc);
+  x->next = t->xfers;
+  if (t->xfers) t->xfers->prev = x;
+  t->xfers = x;
+  t->running++;
+
+  size_t bl = strlen(t->base_url), pl = strlen(head.path);
+  x->url = t_malloc(t, bl + pl + 1);
+  x->easy = curl_easy_init();
+  if (!x->url || !x->easy) {
+    xfer_free(x);
+    return CONNECTC_ERR_NOMEM;
+  }
+  memcpy(x->url, t->base_url, bl);
+  memcpy(x->url + bl, head.path, pl + 1);
+
+  for (size_t i = 0; rv == CONNECTC_OK && i < head.headers->len; i++)
+    rv = add_header_line(x, head.headers->items[i].name, head.headers->items[i].value);
+  if (rv == CONNECTC_OK) rv = add_header_line(x, "Expect", ""); /* no 100-continue wait */
+  if (rv == CONNECTC_OK) rv = add_header_line(x, "Accept", "");
+  if (rv == CONNECTC_OK && head.content_length < 0)
+    rv = add_header_line(x, "Transfer-Encoding", "chunked");
+  if (rv) {
+    xfer_free(x);
+    return rv;
+  }
+  CURL *e = x->easy;
+  curl_easy_setopt(e, CURLOPT_URL, x->url);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "connectc/" CONNECTC_CURL_VERSION);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  if (strcmp(head.method, "GET") == 0) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, x);
+    if (head.content_length >= 0)
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)head.content_length);
+  }
+  if (t->ca.data) curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &t->ca);
+  if (t->cert.data) curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &t->cert);
+  if (t->key.data) curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &t->key);
+  int64_t deadline = connectc_client_call_deadline(call);
+  if (deadline >= 0) {
+    int64_t left = deadline - connectc_curl_now_ms();
+    /* A backstop: the call's own deadline closes it first when polled. */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 0 ? left + 50 : 1));
+  }
+  if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+    xfer_free(x);
+    return CONNECTC_ERR_NOMEM;
+  }
+  return CONNECTC_OK;
+}
+
+void connectc_curl_wake(connectc_curl *t, connectc_client_call *call) {
+  xfer *x = find_xfer(t, call);
+  if (!x) return;
+  if (connectc_client_call_is_closed(call)) {
+    /* Aborts the transfer and closes its connection; from inside a
+     * callback this is deferred to the end of the current dispatch. */
+    if (!t->dispatching) xfer_free(x);
+    return;
+  }
+  if (x->send_paused) {
+    x->send_paused = 0;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+  }
+}
+
+static connectc_code code_for_curl_error(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return CONNECTC_CODE_DEADLINE_EXCEEDED;
+    case CURLE_OUT_OF_MEMORY: return CONNECTC_CODE_RESOURCE_EXHAUSTED;
+    default: return CONNECTC_CODE_UNAVAILABLE;
+  }
+}
+
+/* Completes finished transfers and ticks deadlines. */
+static void reap(connectc_curl *t) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(t->multi, &left))) {
+    if (m->msg != CURLMSG_DONE) continue;
+    xfer *x = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    if (!x) continue;
+    CURLcode rc = m->data.result;
+    connectc_client_call *call = x->call;
+    if (!connectc_client_call_is_closed(call)) {
+      if (rc == CURLE_OK) {
+        if (!x->head_done) {
+          x->head_done = 1;
+          connectc_client_call_recv_head(call, x->status, &x->resp_headers);
+        }
+        if (x->trailers.len) connectc_client_call_recv_trailers(call, &x->trailers);
+        connectc_client_call_recv_end(call);
+      } else {
+        connectc_client_call_tick(call, connectc_curl_now_ms());
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+        connectc_client_call_fail(call, code_for_curl_error(rc), msg);
+      }
+    }
+    xfer_free(x);
+  }
+  int64_t now = connectc_curl_now_ms();
+  for (xfer *x = t->xfers, *next; x; x = next) {
+    next = x->next;
+    connectc_client_call_tick(x->call, now);
+    if (connectc_client_call_is_closed(x->call)) xfer_free(x);
+  }
+}
+
+int connectc_curl_poll(connectc_curl *t, int timeout_ms) {
+  if (t->have_loop) return CONNECTC_ERR_STATE;
+  int still = 0;
+  t->dispatching = 1;
+  curl_multi_perform(t->multi, &still);
+  t->dispatching = 0;
+  reap(t);
+  if (!t->running) return 0;
+  /* Wake early for the nearest call deadline. */
+  int64_t now = connectc_curl_now_ms();
+  for (xfer *x = t->xfers; x; x = x->next) {
+    int64_t d = connectc_client_call_deadline(x->call);
+    if (d >= 0 && d - now < timeout_ms) timeout_ms = d - now > 0 ? (int)(d - now) : 0;
+  }
+  curl_multi_poll(t->multi, NULL, 0, timeout_ms, NULL);
+  t->dispatching = 1;
+  curl_multi_perform(t->multi, &still);
+  t->dispatching = 0;
+  reap(t);
+  return t->running;
+}
+
+int connectc_curl_socket_action(connectc_curl *t, int fd, int events) {
+  int mask = 0, still = 0;
+  if (events & CONNECTC_CURL_WATCH_IN) mask |= CURL_CSELECT_IN;
+  if (events & CONNECTC_CURL_WATCH_OUT) mask |= CURL_CSELECT_OUT;
+  t->dispatching = 1;
+  curl_multi_socket_action(t->multi, (curl_socket_t)fd, mask, &still);
+  t->dispatching = 0;
+  reap(t);
+  return t->running;
+}
+
+int connectc_curl_timeout_action(connectc_curl *t) {
+  int still = 0;
+  t->dispatching = 1;
+  curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+  t->dispatching = 0;
+  reap(t);
+  return t->running;
+}
+
+int connectc_curl_running(const connectc_curl *t) { return t->running; }
+
+int connectc_curl_perform(connectc_curl *t, connectc_client_call *call) {
+  if (t->have_loop) return CONNECTC_ERR_STATE;
+  int rv = connectc_curl_start(t, call);
+  if (rv) return rv;
+  while (find_xfer(t, call)) connectc_curl_poll(t, 1000);
+  return CONNECTC_OK;
+}
