@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "connectc/router.h"
 #include "protocol.h"
 #include "wire_error.h"
 
@@ -64,6 +65,9 @@ struct connectc_server_call {
   size_t n_sent;
   cc_buf unary_msg; /* unary: the response message until finish */
   int unary_have_msg;
+
+  const connectc_transport_ops *tops;
+  void *tctx;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -632,4 +636,38 @@ void connectc_server_call_body_peek(connectc_server_call *s, const uint8_t **dat
 
 void connectc_server_call_body_consume(connectc_server_call *s, size_t n) {
   cc_outq_consume(&s->body, n);
+}
+
+void connectc_server_call_set_user_data(connectc_server_call *s, void *user_data) {
+  s->user_data = user_data;
+}
+void *connectc_server_call_user_data(const connectc_server_call *s) { return s->user_data; }
+const connectc_method_desc *connectc_server_call_method(const connectc_server_call *s) {
+  return s->method;
+}
+
+void connectc_server_call_set_transport(connectc_server_call *s,
+                                        const connectc_transport_ops *ops, void *ctx) {
+  s->tops = ops;
+  s->tctx = ctx;
+}
+
+void connectc_server_call_run(connectc_server_call *s,
+                              void (*fn)(connectc_server_call *call, void *arg), void *arg) {
+  if (!s->tops) {
+    fn(s, arg);
+    return;
+  }
+  s->tops->lock(s->tctx);
+  fn(s, arg);
+  s->tops->wake(s->tctx);
+  s->tops->unlock(s->tctx);
+}
+
+void connectc_server_call_ref(connectc_server_call *s) {
+  if (s->tops && s->tops->ref) s->tops->ref(s->tctx);
+}
+
+void connectc_server_call_unref(connectc_server_call *s) {
+  if (s->tops && s->tops->unref) s->tops->unref(s->tctx);
 }

@@ -9,5 +9,7 @@
 #include "connectc/compress.h"
 #include "connectc/envelope.h"
 #include "connectc/codec.h"
+#include "connectc/call.h"
+#include "connectc/router.h"
 
 #endif

@@ -1,0 +1,486 @@
+/*
+ * The libmicrohttpd server adapter: moves bytes between MHD connections and
+ * the router's sans-IO server calls.
+ *
+ * Per request, one `req` holds the server call and a mutex. Everything that
+ * touches the call takes the mutex: MHD callbacks, the deadline ticker, and
+ * asynchronous handlers (through connectc_server_call_run). When the call
+ * has nothing to send yet, the connection is suspended; wake() resumes it.
+ * A req is reference-counted so that an asynchronous handler may outlive the
+ * client's connection safely.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "connectc/microhttpd.h"
+
+typedef struct req req;
+
+struct connectc_mhd_embed {
+  connectc_router *router;
+  size_t max_discard;
+  pthread_mutex_t mu; /* guards the list of live requests and `stopping` */
+  pthread_cond_t idle;
+  req *live;
+  size_t n_live;
+  int stopping;
+  pthread_t ticker;
+  int ticker_started;
+};
+
+struct req {
+  connectc_mhd_embed *e;
+  struct MHD_Connection *conn;
+  connectc_server_call *call;
+  pthread_mutex_t mu;
+  int refs;
+  int suspended;
+  int ended;     /* recv_end was called */
+  int queued;    /* a response was queued */
+  int completed; /* MHD is done with the connection's request */
+  size_t discarded;
+  req *prev, *next; /* in e->live */
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- request lifetime ---- */
+
+static void req_unref_locked_list(req *r);
+
+static void req_ref(req *r) {
+  pthread_mutex_lock(&r->mu);
+  r->refs++;
+  pthread_mutex_unlock(&r->mu);
+}
+
+static void req_unref(req *r) {
+  pthread_mutex_lock(&r->mu);
+  int left = --r->refs;
+  pthread_mutex_unlock(&r->mu);
+  if (left == 0) req_unref_locked_list(r);
+}
+
+/* Frees a request nobody references any more. */
+static void req_unref_locked_list(req *r) {
+  connectc_mhd_embed *e = r->e;
+  pthread_mutex_lock(&e->mu);
+  if (r->prev) r->prev->next = r->next;
+  else e->live = r->next;
+  if (r->next) r->next->prev = r->prev;
+  e->n_live--;
+  if (e->n_live == 0) pthread_cond_broadcast(&e->idle);
+  pthread_mutex_unlock(&e->mu);
+  connectc_router_call_del(e->router, r->call);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+}
+
+static void t_lock(void *ctx) { pthread_mutex_lock(&((req *)ctx)->mu); }
+static void t_unlock(void *ctx) { pthread_mutex_unlock(&((req *)ctx)->mu); }
+/* Called with r->mu held. */
+static void t_wake(void *ctx) {
+  req *r = ctx;
+  if (r->suspended && !r->completed) {
+    r->suspended = 0;
+    MHD_resume_connection(r->conn);
+  }
+}
+static void t_ref(void *ctx) { req_ref(ctx); }
+static void t_unref(void *ctx) { req_unref(ctx); }
+
+static const connectc_transport_ops transport_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+
+/* ---- request head ---- */
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+  (void)kind;
+  connectc_headers *h = cls;
+  if (key && value) (void)connectc_headers_adds(h, key, value);
+  return MHD_YES;
+}
+
+typedef struct query_buf {
+  char *data;
+  size_t len, cap;
+  int oom;
+} query_buf;
+
+static void qb_put(query_buf *q, const char *s, size_t n) {
+  if (q->oom) return;
+  if (q->len + n + 1 > q->cap) {
+    size_t ncap = q->cap ? q->cap * 2 : 256;
+    while (ncap < q->len + n + 1) ncap *= 2;
+    char *p = realloc(q->data, ncap);
+    if (!p) {
+      q->oom = 1;
+      return;
+    }
+    q->data = p;
+    q->cap = ncap;
+  }
+  memcpy(q->data + q->len, s, n);
+  q->len += n;
+  q->data[q->len] = 0;
+}
+
+static void qb_escape(query_buf *q, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        c == '-' || c == '_' || c == '.' || c == '~') {
+      qb_put(q, (const char *)&c, 1);
+    } else {
+      char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+      qb_put(q, esc, 3);
+    }
+  }
+}
+
+/* MHD hands us the query already split and unescaped; rebuild a canonical
+ * query string for the core's parser. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value) {
+  (void)kind;
+  query_buf *q = cls;
+  if (!key) return MHD_YES;
+  if (q->len) qb_put(q, "&", 1);
+  qb_escape(q, key);
+  if (value) {
+    qb_put(q, "=", 1);
+    qb_escape(q, value);
+  }
+  return MHD_YES;
+}
+
+static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const char *url,
+                    const char *method) {
+  req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->e = e;
+  r->conn = conn;
+  r->refs = 1; /* MHD's reference, dropped in connectc_mhd_completed */
+  pthread_mutex_init(&r->mu, NULL);
+  if (connectc_router_call_new(e->router, url, strlen(url), &r->call) != CONNECTC_OK) {
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    return NULL;
+  }
+  connectc_server_call_set_transport(r->call, &transport_ops, r);
+  pthread_mutex_lock(&e->mu);
+  r->next = e->live;
+  if (e->live) e->live->prev = r;
+  e->live = r;
+  e->n_live++;
+  pthread_mutex_unlock(&e->mu);
+
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, &h);
+  query_buf q = {NULL, 0, 0, 0};
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+  pthread_mutex_lock(&r->mu);
+  (void)connectc_server_call_recv_head(r->call, method, q.oom ? "" : (q.data ? q.data : NULL),
+                                       &h, now_ms());
+  pthread_mutex_unlock(&r->mu);
+  free(q.data);
+  connectc_headers_reset(&h);
+  return r;
+}
+
+/* ---- response ---- */
+
+static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  req *r = cls;
+  ssize_t n;
+  pthread_mutex_lock(&r->mu);
+  const uint8_t *data;
+  size_t len;
+  int done;
+  connectc_server_call_body_peek(r->call, &data, &len, &done);
+  if (len) {
+    size_t k = len < max ? len : max;
+    memcpy(buf, data, k);
+    connectc_server_call_body_consume(r->call, k);
+    n = (ssize_t)k;
+  } else if (done) {
+    n = MHD_CONTENT_READER_END_OF_STREAM;
+  } else {
+    /* Nothing to send yet: sleep until the handler wakes us (a reader
+     * returning 0 would make MHD spin). */
+    r->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    n = 0;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return n;
+}
+
+/* Queues the response if the call has decided its head. Called with r->mu
+ * held. Returns MHD_NO on a fatal error. */
+static enum MHD_Result maybe_queue(req *r) {
+  connectc_response_head head;
+  if (connectc_server_call_response_head(r->call, &head) != CONNECTC_OK) {
+    /* Finished without a response: the call was abandoned; close. */
+    if (connectc_server_call_is_finished(r->call)) return MHD_NO;
+    r->suspended = 1;
+    MHD_suspend_connection(r->conn);
+    return MHD_YES;
+  }
+  struct MHD_Response *resp;
+  const uint8_t *data;
+  size_t len;
+  int done;
+  connectc_server_call_body_peek(r->call, &data, &len, &done);
+  if (done && head.content_length >= 0 && (int64_t)len == head.content_length) {
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+    connectc_server_call_body_consume(r->call, len);
+  } else {
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_body, r, NULL);
+  }
+  if (!resp) return MHD_NO;
+  for (size_t i = 0; i < head.headers->len; i++)
+    MHD_add_response_header(resp, head.headers->items[i].name, head.headers->items[i].value);
+  enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)head.status, resp);
+  MHD_destroy_response(resp);
+  r->queued = 1;
+  return ok;
+}
+
+enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
+                                    const char *url, const char *method,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **req_cls) {
+  req *r = *req_cls;
+  if (!r) {
+    r = req_new(e, connection, url, method);
+    if (!r) return MHD_NO;
+    *req_cls = r;
+    return MHD_YES; /* queue nothing on the first call */
+  }
+  enum MHD_Result ok = MHD_YES;
+  pthread_mutex_lock(&r->mu);
+  if (*upload_data_size) {
+    if (connectc_server_call_is_finished(r->call)) {
+      r->discarded += *upload_data_size;
+      if (r->discarded > e->max_discard) ok = MHD_NO; /* close rather than read forever */
+    } else {
+      (void)connectc_server_call_recv_body(r->call, (const uint8_t *)upload_data,
+                                           *upload_data_size);
+    }
+    *upload_data_size = 0;
+  } else if (!r->queued) {
+    if (!r->ended) {
+      r->ended = 1;
+      (void)connectc_server_call_recv_end(r->call); /* synchronous handlers run here */
+    }
+    ok = maybe_queue(r);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return ok;
+}
+
+void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
+                            enum MHD_RequestTerminationCode toe) {
+  (void)e;
+  (void)toe;
+  req *r = *req_cls;
+  if (!r) return;
+  *req_cls = NULL;
+  pthread_mutex_lock(&r->mu);
+  r->completed = 1;
+  /* A call not finished when its connection ends lost its client. */
+  if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+  pthread_mutex_unlock(&r->mu);
+  req_unref(r);
+}
+
+/* ---- deadlines ---- */
+
+static void *ticker_main(void *arg) {
+  connectc_mhd_embed *e = arg;
+  struct timespec tick = {0, 5 * 1000 * 1000};
+  for (;;) {
+    pthread_mutex_lock(&e->mu);
+    if (e->stopping && e->n_live == 0) {
+      pthread_mutex_unlock(&e->mu);
+      break;
+    }
+    int64_t now = now_ms();
+    for (req *r = e->live; r; r = r->next) {
+      pthread_mutex_lock(&r->mu);
+      int64_t d = connectc_server_call_deadline(r->call);
+      if (d >= 0 && now >= d && !connectc_server_call_is_finished(r->call)) {
+        connectc_server_call_tick(r->call, now);
+        t_wake(r);
+      }
+      pthread_mutex_unlock(&r->mu);
+    }
+    int quit = e->stopping == 2;
+    pthread_mutex_unlock(&e->mu);
+    if (quit) break;
+    nanosleep(&tick, NULL);
+  }
+  return NULL;
+}
+
+connectc_mhd_embed *connectc_mhd_embed_new(connectc_router *router,
+                                           const connectc_mhd_config *cfg) {
+  if (!router) return NULL;
+  connectc_mhd_embed *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->router = router;
+  e->max_discard = cfg && cfg->max_discard_bytes ? cfg->max_discard_bytes : 1024 * 1024;
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->idle, NULL);
+  if (pthread_create(&e->ticker, NULL, ticker_main, e) == 0) e->ticker_started = 1;
+  return e;
+}
+
+void connectc_mhd_embed_del(connectc_mhd_embed *e) {
+  if (!e) return;
+  pthread_mutex_lock(&e->mu);
+  e->stopping = 2;
+  pthread_mutex_unlock(&e->mu);
+  if (e->ticker_started) pthread_join(e->ticker, NULL);
+  pthread_cond_destroy(&e->idle);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
+}
+
+/* ---- the ready server ---- */
+
+struct connectc_mhd_server {
+  struct MHD_Daemon *daemon;
+  connectc_mhd_embed *embed;
+  char *cert;
+  char *key;
+  unsigned grace_ms;
+  uint16_t port;
+};
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **req_cls) {
+  (void)version;
+  connectc_mhd_server *s = cls;
+  return connectc_mhd_handle(s->embed, connection, url, method, upload_data, upload_data_size,
+                             req_cls);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)connection;
+  connectc_mhd_server *s = cls;
+  connectc_mhd_completed(s->embed, req_cls, toe);
+}
+
+static void server_free(connectc_mhd_server *s) {
+  connectc_mhd_embed_del(s->embed);
+  free(s->cert);
+  free(s->key);
+  free(s);
+}
+
+int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
+                       connectc_mhd_server **out) {
+  if (!router || !out) return CONNECTC_ERR_ARGUMENT;
+  connectc_mhd_config c;
+  memset(&c, 0, sizeof c);
+  if (cfg) c = *cfg;
+  if ((c.tls_cert_pem == NULL) != (c.tls_key_pem == NULL)) return CONNECTC_ERR_ARGUMENT;
+  connectc_mhd_server *s = calloc(1, sizeof *s);
+  if (!s) return CONNECTC_ERR_NOMEM;
+  s->grace_ms = c.shutdown_grace_ms ? c.shutdown_grace_ms : 5000;
+  s->embed = connectc_mhd_embed_new(router, &c);
+  if (!s->embed) {
+    free(s);
+    return CONNECTC_ERR_NOMEM;
+  }
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(c.port);
+  if (inet_pton(AF_INET, c.bind_address ? c.bind_address : "127.0.0.1", &addr.sin_addr) != 1) {
+    server_free(s);
+    return CONNECTC_ERR_ARGUMENT;
+  }
+  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+  if (c.tls_cert_pem) {
+    flags |= MHD_USE_TLS;
+    s->cert = strdup(c.tls_cert_pem);
+    s->key = strdup(c.tls_key_pem);
+    if (!s->cert || !s->key) {
+      server_free(s);
+      return CONNECTC_ERR_NOMEM;
+    }
+  }
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, &addr},
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : 2), NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(c.connection_timeout_s ? c.connection_timeout_s : 60), NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(c.max_connections ? c.max_connections : 1024), NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(64 * 1024), NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+      {s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
+      {s->key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  s->daemon = MHD_start_daemon(flags, c.port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                               MHD_OPTION_END);
+  if (!s->daemon) {
+    server_free(s);
+    return CONNECTC_ERR_UNSUPPORTED;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = info ? info->port : c.port;
+  *out = s;
+  return CONNECTC_OK;
+}
+
+uint16_t connectc_mhd_port(const connectc_mhd_server *s) { return s->port; }
+
+void connectc_mhd_stop(connectc_mhd_server *s) {
+  if (!s) return;
+  connectc_mhd_embed *e = s->embed;
+  MHD_quiesce_daemon(s->daemon); /* stop accepting; keep serving */
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += s->grace_ms / 1000;
+  deadline.tv_nsec += (long)(s->grace_ms % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&e->mu);
+  e->stopping = 1;
+  while (e->n_live > 0) {
+    if (pthread_cond_timedwait(&e->idle, &e->mu, &deadline) == ETIMEDOUT) break;
+  }
+  /* Whatever is left: cancel and resume, so MHD can close it. */
+  for (req *r = e->live; r; r = r->next) {
+    pthread_mutex_lock(&r->mu);
+    if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+    t_wake(r);
+    pthread_mutex_unlock(&r->mu);
+  }
+  pthread_mutex_unlock(&e->mu);
+  MHD_stop_daemon(s->daemon);
+  server_free(s);
+}

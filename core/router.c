@@ -1,0 +1,98 @@
+/* The router: procedure path -> route, and server call creation. */
+#include <string.h>
+
+#include "buf.h"
+#include "connectc/router.h"
+
+struct connectc_router {
+  connectc_allocator alloc;
+  connectc_server_config cfg;
+  connectc_route *routes;
+  size_t n, cap;
+};
+
+/* The route and per-call data behind each call the router created. */
+typedef struct routed_call {
+  const connectc_route *route;
+  void *call_data;
+} routed_call;
+
+connectc_router *connectc_router_new(const connectc_server_config *cfg,
+                                     const connectc_allocator *alloc) {
+  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  connectc_router *r = cc_malloc(a, sizeof *r);
+  if (!r) return NULL;
+  memset(r, 0, sizeof *r);
+  r->alloc = *a;
+  if (cfg) r->cfg = *cfg;
+  return r;
+}
+
+void connectc_router_del(connectc_router *r) {
+  if (!r) return;
+  connectc_allocator a = r->alloc;
+  cc_free(&a, r->routes);
+  cc_free(&a, r);
+}
+
+const connectc_route *connectc_router_find(const connectc_router *r, const char *path,
+                                           size_t len) {
+  /* Linear: services have tens of methods; a hash can replace this
+   * without changing the API if profiles ever show it. */
+  for (size_t i = 0; i < r->n; i++) {
+    const char *p = r->routes[i].method->procedure;
+    if (strlen(p) == len && memcmp(p, path, len) == 0) return &r->routes[i];
+  }
+  return NULL;
+}
+
+int connectc_router_add(connectc_router *r, const connectc_route *route) {
+  if (!r || !route || !route->method || !route->method->procedure ||
+      route->method->procedure[0] != '/')
+    return CONNECTC_ERR_ARGUMENT;
+  const char *p = route->method->procedure;
+  if (connectc_router_find(r, p, strlen(p))) return CONNECTC_ERR_ARGUMENT;
+  if (r->n == r->cap) {
+    size_t ncap = r->cap ? r->cap * 2 : 16;
+    connectc_route *nr = cc_realloc(&r->alloc, r->routes, ncap * sizeof *nr);
+    if (!nr) return CONNECTC_ERR_NOMEM;
+    r->routes = nr;
+    r->cap = ncap;
+  }
+  r->routes[r->n++] = *route;
+  return CONNECTC_OK;
+}
+
+int connectc_router_call_new(connectc_router *r, const char *path, size_t len,
+                             connectc_server_call **out) {
+  if (!r || !out || (!path && len)) return CONNECTC_ERR_ARGUMENT;
+  const connectc_route *route = connectc_router_find(r, path, len);
+  connectc_server_call *call = NULL;
+  int rv = connectc_server_call_new(&r->cfg, route ? route->method : NULL,
+                                    route ? &route->callbacks : NULL, NULL, &r->alloc, &call);
+  if (rv) return rv;
+  if (route) {
+    void *data = route->route_data;
+    if (route->call_new) {
+      data = route->call_new(route->route_data, call);
+      if (!data) {
+        connectc_server_call_del(call);
+        return CONNECTC_ERR_NOMEM;
+      }
+    }
+    connectc_server_call_set_user_data(call, data);
+  }
+  *out = call;
+  return CONNECTC_OK;
+}
+
+void connectc_router_call_del(connectc_router *r, connectc_server_call *call) {
+  if (!call) return;
+  const connectc_method_desc *m = connectc_server_call_method(call);
+  if (r && m) {
+    const connectc_route *route = connectc_router_find(r, m->procedure, strlen(m->procedure));
+    if (route && route->call_new && route->call_del)
+      route->call_del(route->route_data, connectc_server_call_user_data(call));
+  }
+  connectc_server_call_del(call);
+}

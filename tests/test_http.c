@@ -1,0 +1,433 @@
+/* The two adapters end to end over real sockets: the libcurl client
+ * talking to the libmicrohttpd server, for every stream type, errors,
+ * compression, Connect GET, TLS, deadlines and asynchronous handlers. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "connectc/curl.h"
+#include "connectc/microhttpd.h"
+
+#ifndef CERT_DIR
+#error "CERT_DIR must point at tests/certs"
+#endif
+
+/* ---- server: an upper-casing echo service ---- */
+
+static const connectc_method_desc m_say = {"/test.v1.Echo/Say", CONNECTC_STREAM_UNARY, 1};
+static const connectc_method_desc m_list = {"/test.v1.Echo/List", CONNECTC_STREAM_SERVER, 0};
+static const connectc_method_desc m_chat = {"/test.v1.Echo/Chat", CONNECTC_STREAM_BIDI, 0};
+static const connectc_method_desc m_sum = {"/test.v1.Echo/Sum", CONNECTC_STREAM_CLIENT, 0};
+static const connectc_method_desc m_fail = {"/test.v1.Echo/Fail", CONNECTC_STREAM_UNARY, 0};
+static const connectc_method_desc m_slow = {"/test.v1.Echo/Slow", CONNECTC_STREAM_UNARY, 0};
+static const connectc_method_desc m_async = {"/test.v1.Echo/Async", CONNECTC_STREAM_SERVER, 0};
+
+static void upper(const uint8_t *in, size_t len, char *out) {
+  for (size_t i = 0; i < len; i++)
+    out[i] = (char)(in[i] >= 'a' && in[i] <= 'z' ? in[i] - 32 : in[i]);
+  out[len] = 0;
+}
+
+static int echo_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
+  (void)ud;
+  char buf[256];
+  if (len >= sizeof buf) len = sizeof buf - 1;
+  upper(data, len, buf);
+  const connectc_method_desc *m = connectc_server_call_method(s);
+  int times = m == &m_list ? 3 : 1;
+  for (int i = 0; i < times; i++) connectc_server_call_send(s, (const uint8_t *)buf, len);
+  return 0;
+}
+
+static void echo_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  const char *x = connectc_headers_get(connectc_server_call_request_headers(s), "x-echo");
+  if (x) {
+    connectc_headers_adds(connectc_server_call_response_headers(s), "x-echo", x);
+    connectc_headers_adds(connectc_server_call_response_trailers(s), "x-echo-trailer", x);
+  }
+  connectc_server_call_finish(s, NULL);
+}
+
+static int sum_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
+  (void)s;
+  (void)data;
+  *(size_t *)ud += len;
+  return 0;
+}
+
+static void sum_end(connectc_server_call *s, void *ud) {
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%zu", *(size_t *)ud);
+  connectc_server_call_send(s, (const uint8_t *)buf, (size_t)n);
+  connectc_server_call_finish(s, NULL);
+}
+
+static void *sum_new(void *route_data, connectc_server_call *call) {
+  (void)route_data;
+  (void)call;
+  return calloc(1, sizeof(size_t));
+}
+static void sum_del(void *route_data, void *call_data) {
+  (void)route_data;
+  free(call_data);
+}
+
+static void fail_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  connectc_error_set(&e, CONNECTC_CODE_NOT_FOUND, "no such thing: \xe2\x98\x83");
+  const uint8_t detail[] = {1, 2, 3};
+  connectc_error_add_detail(&e, "test.v1.Detail", detail, sizeof detail);
+  connectc_server_call_finish(s, &e);
+  connectc_error_reset(&e);
+}
+
+static void slow_end(connectc_server_call *s, void *ud) {
+  (void)s;
+  (void)ud; /* never answers: the deadline must end the call */
+}
+
+/* Asynchronous handler: a thread sends three messages 10 ms apart. */
+typedef struct async_job {
+  connectc_server_call *call;
+  int i;
+} async_job;
+
+static void async_send(connectc_server_call *s, void *arg) {
+  async_job *j = arg;
+  char msg[16];
+  int n = snprintf(msg, sizeof msg, "tick %d", j->i);
+  connectc_server_call_send(s, (const uint8_t *)msg, (size_t)n);
+  if (j->i == 2) connectc_server_call_finish(s, NULL);
+}
+
+static void *async_thread(void *arg) {
+  async_job *j = arg;
+  struct timespec d = {0, 10 * 1000 * 1000};
+  for (j->i = 0; j->i < 3; j->i++) {
+    nanosleep(&d, NULL);
+    connectc_server_call_run(j->call, async_send, j);
+  }
+  connectc_server_call_unref(j->call);
+  free(j);
+  return NULL;
+}
+
+static void async_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  async_job *j = calloc(1, sizeof *j);
+  j->call = s;
+  connectc_server_call_ref(s);
+  pthread_t t;
+  pthread_create(&t, NULL, async_thread, j);
+  pthread_detach(t);
+}
+
+static connectc_router *make_router(void) {
+  connectc_router *r = connectc_router_new(NULL, NULL);
+  const connectc_route routes[] = {
+      {&m_say, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
+      {&m_list, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
+      {&m_chat, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
+      {&m_sum, {sum_message, sum_end, NULL}, sum_new, sum_del, NULL},
+      {&m_fail, {NULL, fail_end, NULL}, NULL, NULL, NULL},
+      {&m_slow, {NULL, slow_end, NULL}, NULL, NULL, NULL},
+      {&m_async, {NULL, async_end, NULL}, NULL, NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+    assert_int_equal(connectc_router_add(r, &routes[i]), CONNECTC_OK);
+  return r;
+}
+
+/* ---- client side ---- */
+
+typedef struct result {
+  int n;
+  char msgs[8][64];
+  connectc_code code;
+  char message[256];
+  char header[64];
+  char trailer[64];
+  size_t n_details;
+  char detail_type[64];
+} result;
+
+static int c_headers(connectc_client_call *c, const connectc_headers *h, void *ud) {
+  (void)c;
+  result *r = ud;
+  const char *x = connectc_headers_get(h, "x-echo");
+  snprintf(r->header, sizeof r->header, "%s", x ? x : "");
+  return 0;
+}
+
+static int c_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  (void)c;
+  result *r = ud;
+  if (r->n < 8 && len < 64) {
+    memcpy(r->msgs[r->n], data, len);
+    r->msgs[r->n][len] = 0;
+  }
+  r->n++;
+  return 0;
+}
+
+static void c_close(connectc_client_call *c, const connectc_error *err,
+                    const connectc_headers *trailers, void *ud) {
+  (void)c;
+  result *r = ud;
+  r->code = err->code;
+  snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
+  r->n_details = err->n_details;
+  if (err->n_details) snprintf(r->detail_type, sizeof r->detail_type, "%s", err->details[0].type);
+  const char *t = connectc_headers_get(trailers, "x-echo-trailer");
+  snprintf(r->trailer, sizeof r->trailer, "%s", t ? t : "");
+}
+
+typedef struct fixture {
+  connectc_router *router;
+  connectc_mhd_server *server;
+  connectc_mhd_server *tls_server;
+  char url[64];
+  char tls_url[64];
+  char *ca;
+} fixture;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  if (buf) buf[n] = 0;
+  fclose(f);
+  return buf;
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  f->router = make_router();
+  assert_int_equal(connectc_mhd_start(NULL, f->router, &f->server), CONNECTC_OK);
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u", (unsigned)connectc_mhd_port(f->server));
+  char *cert = slurp(CERT_DIR "/server.pem");
+  char *key = slurp(CERT_DIR "/server.key");
+  f->ca = slurp(CERT_DIR "/ca.pem");
+  assert_non_null(cert);
+  assert_non_null(key);
+  assert_non_null(f->ca);
+  connectc_mhd_config tcfg;
+  memset(&tcfg, 0, sizeof tcfg);
+  tcfg.tls_cert_pem = cert;
+  tcfg.tls_key_pem = key;
+  assert_int_equal(connectc_mhd_start(&tcfg, f->router, &f->tls_server), CONNECTC_OK);
+  snprintf(f->tls_url, sizeof f->tls_url, "https://127.0.0.1:%u",
+           (unsigned)connectc_mhd_port(f->tls_server));
+  free(cert);
+  free(key);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  connectc_mhd_stop(f->server);
+  connectc_mhd_stop(f->tls_server);
+  connectc_router_del(f->router);
+  free(f->ca);
+  free(f);
+  return 0;
+}
+
+static connectc_curl *client_for(fixture *f, int tls) {
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = tls ? f->tls_url : f->url;
+  if (tls) {
+    cfg.ca_pem = f->ca;
+    cfg.ca_pem_len = strlen(f->ca);
+  }
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  return t;
+}
+
+/* Runs one call; msgs is NULL-terminated. */
+static void run_call(connectc_curl *t, const connectc_method_desc *m, const char *codec,
+                     connectc_compression comp, int use_get, int64_t timeout_ms,
+                     const char *const *msgs, result *r) {
+  static const connectc_client_callbacks cb = {c_headers, c_message, c_close};
+  memset(r, 0, sizeof *r);
+  r->code = (connectc_code)-1;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = m->procedure;
+  cfg.stream_type = m->stream_type;
+  cfg.codec = codec;
+  cfg.send_compression = comp;
+  cfg.use_get = use_get;
+  cfg.timeout_ms = timeout_ms;
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &cb, r, NULL, connectc_curl_now_ms(), &c),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_call_add_header(c, "x-echo", "hi"), CONNECTC_OK);
+  for (size_t i = 0; msgs[i]; i++)
+    assert_int_equal(connectc_client_call_send(c, (const uint8_t *)msgs[i], strlen(msgs[i])),
+                     CONNECTC_OK);
+  if (m->stream_type == CONNECTC_STREAM_CLIENT || m->stream_type == CONNECTC_STREAM_BIDI)
+    assert_int_equal(connectc_client_call_close_send(c), CONNECTC_OK);
+  assert_int_equal(connectc_curl_perform(t, c), CONNECTC_OK);
+  assert_true(connectc_client_call_is_closed(c));
+  connectc_client_call_del(c);
+}
+
+static void test_unary(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  const char *const one[] = {"hello", NULL};
+  result r;
+  for (int i = 0; i < 3; i++) { /* connection reuse */
+    run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+    assert_int_equal(r.code, CONNECTC_CODE_OK);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.msgs[0], "HELLO");
+    assert_string_equal(r.header, "hi");
+    assert_string_equal(r.trailer, "hi");
+  }
+  connectc_curl_del(t);
+}
+
+static void test_streams(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  const char *const one[] = {"abc", NULL};
+  const char *const three[] = {"x", "yy", "zzz", NULL};
+  result r;
+  run_call(t, &m_list, "json", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 3);
+  assert_string_equal(r.msgs[2], "ABC");
+  assert_string_equal(r.trailer, "hi");
+  run_call(t, &m_chat, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, three, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 3);
+  assert_string_equal(r.msgs[0], "X");
+  assert_string_equal(r.msgs[2], "ZZZ");
+  run_call(t, &m_sum, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, three, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(r.msgs[0], "6");
+  connectc_curl_del(t);
+}
+
+static void test_compression(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  char big[1000];
+  memset(big, 'q', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  const char *const one[] = {big, NULL};
+  for (int c = 1; c < CONNECTC_COMPRESSION_COUNT; c++) {
+    if (!connectc_compression_supported((connectc_compression)c)) continue;
+    result r;
+    run_call(t, &m_say, "proto", (connectc_compression)c, 0, 0, one, &r);
+    assert_int_equal(r.code, CONNECTC_CODE_OK);
+    run_call(t, &m_chat, "proto", (connectc_compression)c, 0, 0, one, &r);
+    assert_int_equal(r.code, CONNECTC_CODE_OK);
+    assert_int_equal(r.n, 1);
+  }
+  connectc_curl_del(t);
+}
+
+static void test_errors_and_get(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  const char *const one[] = {"q", NULL};
+  result r;
+  run_call(t, &m_fail, "json", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_NOT_FOUND);
+  assert_string_equal(r.message, "no such thing: \xe2\x98\x83");
+  assert_int_equal(r.n_details, 1);
+  assert_string_equal(r.detail_type, "test.v1.Detail");
+  static const connectc_method_desc missing = {"/test.v1.Echo/Missing", CONNECTC_STREAM_UNARY, 0};
+  run_call(t, &missing, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_UNIMPLEMENTED);
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 1, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "Q");
+  run_call(t, &m_say, "json", CONNECTC_COMPRESSION_IDENTITY, 1, 0,
+           (const char *const[]){"{\"a\": \"b c+d\"}", NULL}, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "{\"A\": \"B C+D\"}");
+  connectc_curl_del(t);
+}
+
+static void test_tls(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 1);
+  const char *const one[] = {"secret", NULL};
+  result r;
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "SECRET");
+  run_call(t, &m_list, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 3);
+  connectc_curl_del(t);
+  /* Without the CA the handshake must fail: unavailable. */
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = f->tls_url;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_UNAVAILABLE);
+  connectc_curl_del(t);
+}
+
+static void test_deadline_and_async(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  const char *const one[] = {"q", NULL};
+  result r;
+  run_call(t, &m_slow, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 200, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_DEADLINE_EXCEEDED);
+  run_call(t, &m_async, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 3);
+  assert_string_equal(r.msgs[0], "tick 0");
+  assert_string_equal(r.msgs[2], "tick 2");
+  /* The unreachable server: unavailable. */
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = "http://127.0.0.1:1";
+  connectc_curl *bad = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &bad), CONNECTC_OK);
+  run_call(bad, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_UNAVAILABLE);
+  connectc_curl_del(bad);
+  connectc_curl_del(t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unary),         cmocka_unit_test(test_streams),
+      cmocka_unit_test(test_compression),   cmocka_unit_test(test_errors_and_get),
+      cmocka_unit_test(test_tls),           cmocka_unit_test(test_deadline_and_async),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
