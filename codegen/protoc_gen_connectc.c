@@ -1,0 +1,739 @@
+/*
+ * protoc-gen-connectc: the connectc protoc plugin.
+ *
+ * Reads a CodeGeneratorRequest on stdin and answers a
+ * CodeGeneratorResponse on stdout. For every file to generate,
+ * "<name>.proto", it emits "<name>.connect.h" and "<name>.connect.c", which
+ * sit next to protoc-c's "<name>.pb-c.h" / "<name>.pb-c.c" and hold:
+ *
+ *  - per message (nested and map-entry messages included): the JSON
+ *    metadata the connectc JSON codec needs (connectc_message_info);
+ *  - per file: "<file>__register_types()", registering those messages and
+ *    those of the imported files (google/protobuf/ files excepted);
+ *  - per service: one connectc_method_desc per method, with the input and
+ *    output message descriptors, and an array of all methods.
+ *
+ * Naming rules are documented in codegen/README.md. What the generator
+ * cannot handle (groups, protobuf-c's c_package option, unknown syntax) is
+ * refused with CodeGeneratorResponse.error naming the file and element.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cg_util.h"
+#include "google/protobuf/compiler/plugin.pb-c.h"
+#include "google/protobuf/descriptor.pb-c.h"
+
+typedef Google__Protobuf__Compiler__CodeGeneratorRequest Request;
+typedef Google__Protobuf__Compiler__CodeGeneratorResponse Response;
+typedef Google__Protobuf__Compiler__CodeGeneratorResponse__File ResponseFile;
+typedef Google__Protobuf__FileDescriptorProto FileProto;
+typedef Google__Protobuf__DescriptorProto MsgProto;
+typedef Google__Protobuf__FieldDescriptorProto FieldProto;
+typedef Google__Protobuf__ServiceDescriptorProto ServiceProto;
+typedef Google__Protobuf__MethodDescriptorProto MethodProto;
+
+#define PLUGIN_NAME "protoc-gen-connectc"
+
+/* protobuf-c's file option extension (protobuf-c.proto: pb_c_file = 1019)
+ * and the fields of ProtobufCFileOptions we look at. */
+#define PBC_FILE_OPTIONS_EXT 1019u
+#define PBC_NO_GENERATE 1u
+#define PBC_C_PACKAGE 6u
+
+/* One message of the request, by full name (no leading dot). */
+typedef struct msg_entry {
+  char *full_name;
+  const MsgProto *msg;
+  const FileProto *file;
+} msg_entry;
+
+typedef struct gen_ctx {
+  const Request *req;
+  msg_entry *msgs;
+  size_t n_msgs;
+  cg_str err; /* the first error, for CodeGeneratorResponse.error */
+  /* Symbols emitted for the current file, to refuse collisions. */
+  char **syms;
+  size_t n_syms;
+} gen_ctx;
+
+static int fail(gen_ctx *ctx, const char *fmt, ...) CG_PRINTF(2, 3);
+static int fail(gen_ctx *ctx, const char *fmt, ...) {
+  va_list ap;
+  if (ctx->err.len) return -1;
+  va_start(ap, fmt);
+  cg_str_vprintf(&ctx->err, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request indexing                                                    */
+/* ------------------------------------------------------------------ */
+
+static char *join_name(const char *prefix, const char *name) {
+  cg_str s = {0};
+  if (prefix && *prefix) {
+    cg_str_puts(&s, prefix);
+    cg_str_putc(&s, '.');
+  }
+  cg_str_puts(&s, name);
+  return cg_str_take(&s);
+}
+
+static void index_msgs(gen_ctx *ctx, const FileProto *file, const char *scope,
+                       MsgProto *const *msgs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const MsgProto *m = msgs[i];
+    char *full = join_name(scope, m->name ? m->name : "");
+    ctx->msgs = cg_xrealloc(ctx->msgs, (ctx->n_msgs + 1) * sizeof *ctx->msgs);
+    ctx->msgs[ctx->n_msgs].full_name = full;
+    ctx->msgs[ctx->n_msgs].msg = m;
+    ctx->msgs[ctx->n_msgs].file = file;
+    ctx->n_msgs++;
+    index_msgs(ctx, file, full, m->nested_type, m->n_nested_type);
+  }
+}
+
+/* Looks a message up by a type_name as protoc writes it (".pkg.Msg"). */
+static const msg_entry *find_msg(const gen_ctx *ctx, const char *type_name) {
+  if (!type_name) return NULL;
+  if (*type_name == '.') type_name++;
+  for (size_t i = 0; i < ctx->n_msgs; i++)
+    if (strcmp(ctx->msgs[i].full_name, type_name) == 0) return &ctx->msgs[i];
+  return NULL;
+}
+
+static const FileProto *find_file(const gen_ctx *ctx, const char *name) {
+  for (size_t i = 0; i < ctx->req->n_proto_file; i++)
+    if (ctx->req->proto_file[i]->name && strcmp(ctx->req->proto_file[i]->name, name) == 0)
+      return ctx->req->proto_file[i];
+  return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* protobuf-c file options, seen as unknown fields of FileOptions      */
+/* ------------------------------------------------------------------ */
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+  uint64_t v = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    uint8_t b;
+    if (*p >= end) return -1;
+    b = *(*p)++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = v;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Scans a serialized ProtobufCFileOptions for c_package and no_generate. */
+static void scan_pbc_options(const uint8_t *p, const uint8_t *end, int *has_c_package,
+                             int *no_generate) {
+  while (p < end) {
+    uint64_t key, v;
+    if (read_varint(&p, end, &key) != 0) return;
+    switch (key & 7u) {
+      case 0:
+        if (read_varint(&p, end, &v) != 0) return;
+        if ((key >> 3) == PBC_NO_GENERATE) *no_generate = v != 0;
+        break;
+      case 1:
+        if (end - p < 8) return;
+        p += 8;
+        break;
+      case 2:
+        if (read_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p)) return;
+        if ((key >> 3) == PBC_C_PACKAGE) *has_c_package = 1;
+        p += v;
+        break;
+      case 5:
+        if (end - p < 4) return;
+        p += 4;
+        break;
+      default:
+        return;
+    }
+  }
+}
+
+static void pbc_file_options(const FileProto *f, int *has_c_package, int *no_generate) {
+  *has_c_package = 0;
+  *no_generate = 0;
+  if (!f->options) return;
+  for (size_t i = 0; i < f->options->base.n_unknown_fields; i++) {
+    const ProtobufCMessageUnknownField *u = &f->options->base.unknown_fields[i];
+    const uint8_t *p = u->data, *end = u->data + u->len;
+    uint64_t len;
+    if (u->tag != PBC_FILE_OPTIONS_EXT || u->wire_type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+      continue;
+    /* protobuf-c keeps the length prefix in the unknown field's data. */
+    if (read_varint(&p, end, &len) != 0 || len != (uint64_t)(end - p)) p = u->data;
+    scan_pbc_options(p, end, has_c_package, no_generate);
+  }
+}
+
+static int is_google_protobuf(const char *name) {
+  return strncmp(name, "google/protobuf/", 16) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+/* "connectrpc/conformance/v1/service.proto" -> "connectrpc/conformance/v1/service" */
+static char *file_base(const char *name) {
+  size_t n = strlen(name);
+  char *b = cg_xstrdup(name);
+  if (n > 6 && strcmp(name + n - 6, ".proto") == 0) b[n - 6] = '\0';
+  return b;
+}
+
+/* The file's C prefix: its path without ".proto", every character other
+ * than [A-Za-z0-9_] replaced by '_'. */
+static char *file_symbol(const char *name) {
+  char *b = file_base(name);
+  for (char *p = b; *p; p++) {
+    char c = *p;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) *p = '_';
+  }
+  return b;
+}
+
+static char *upper(const char *s) {
+  char *u = cg_xstrdup(s);
+  for (char *p = u; *p; p++)
+    if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+  return u;
+}
+
+/* "connectrpc.conformance.v1" + "ConformanceService" ->
+ * "connectrpc_conformance_v1_conformance_service_" */
+static char *service_prefix(const char *package, const char *service) {
+  cg_str s = {0};
+  const char *p = package ? package : "";
+  while (*p) {
+    const char *dot = strchr(p, '.');
+    size_t n = dot ? (size_t)(dot - p) : strlen(p);
+    char *piece = cg_xmalloc(n + 1);
+    memcpy(piece, p, n);
+    piece[n] = '\0';
+    if (n) {
+      cg_camel_to_lower(&s, piece);
+      cg_str_putc(&s, '_');
+    }
+    free(piece);
+    p += n;
+    if (*p == '.') p++;
+  }
+  cg_camel_to_lower(&s, service);
+  cg_str_putc(&s, '_');
+  return cg_str_take(&s);
+}
+
+/* Records an emitted symbol; fails when another element already produced
+ * the same C name. */
+static int claim(gen_ctx *ctx, const char *file, const char *sym, const char *what) {
+  for (size_t i = 0; i < ctx->n_syms; i++)
+    if (strcmp(ctx->syms[i], sym) == 0)
+      return fail(ctx, "%s: %s: the generated C name %s is already used by another element",
+                  file, what, sym);
+  ctx->syms = cg_xrealloc(ctx->syms, (ctx->n_syms + 1) * sizeof *ctx->syms);
+  ctx->syms[ctx->n_syms++] = cg_xstrdup(sym);
+  return 0;
+}
+
+static void reset_syms(gen_ctx *ctx) {
+  for (size_t i = 0; i < ctx->n_syms; i++) free(ctx->syms[i]);
+  free(ctx->syms);
+  ctx->syms = NULL;
+  ctx->n_syms = 0;
+}
+
+/* The lowerCamelCase JSON name protoc would compute; used only when the
+ * request lacks json_name (protoc always fills it). */
+static char *default_json_name(const char *name) {
+  cg_str s = {0};
+  int up = 0;
+  for (const char *p = name; *p; p++) {
+    if (*p == '_') {
+      up = 1;
+    } else if (up && *p >= 'a' && *p <= 'z') {
+      cg_str_putc(&s, (char)(*p - 'a' + 'A'));
+      up = 0;
+    } else {
+      cg_str_putc(&s, *p);
+      up = 0;
+    }
+  }
+  return cg_str_take(&s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+static int cmp_field_number(const void *a, const void *b) {
+  const FieldProto *fa = *(const FieldProto *const *)a;
+  const FieldProto *fb = *(const FieldProto *const *)b;
+  return (fa->number > fb->number) - (fa->number < fb->number);
+}
+
+static int is_map_field(const gen_ctx *ctx, const FieldProto *f) {
+  const msg_entry *e;
+  if (f->label != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED ||
+      f->type != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_MESSAGE)
+    return 0;
+  e = find_msg(ctx, f->type_name);
+  return e && e->msg->options && e->msg->options->has_map_entry && e->msg->options->map_entry;
+}
+
+/* Emits the metadata of one message into `c` and its declaration into
+ * `h`, and its info symbol into `infos`. */
+static int gen_message(gen_ctx *ctx, const FileProto *file, const msg_entry *e, cg_str *h,
+                       cg_str *c, cg_str *infos) {
+  const MsgProto *m = e->msg;
+  char *lower = cg_full_name_to_lower(e->full_name);
+  cg_str sym = {0};
+  const FieldProto **sorted = NULL;
+  int rc = -1;
+
+  /* Nested `extend` blocks do not change the message's layout; extension
+   * fields are not part of the JSON metadata (see README). */
+  cg_str_printf(&sym, "%s__message_info", lower);
+  {
+    cg_str what = {0};
+    int bad;
+    cg_str_printf(&what, "message %s", e->full_name);
+    bad = claim(ctx, file->name, sym.data, what.data);
+    cg_str_free(&what);
+    if (bad) goto out;
+  }
+
+  sorted = cg_xmalloc((m->n_field ? m->n_field : 1) * sizeof *sorted);
+  for (size_t i = 0; i < m->n_field; i++) {
+    const FieldProto *f = m->field[i];
+    if (f->type == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_GROUP) {
+      fail(ctx, "%s: message %s, field %s: groups are not supported by " PLUGIN_NAME, file->name,
+           e->full_name, f->name ? f->name : "");
+      goto out;
+    }
+    if (f->has_oneof_index && (f->oneof_index < 0 || (size_t)f->oneof_index >= m->n_oneof_decl)) {
+      fail(ctx, "%s: message %s, field %s: oneof_index %d out of range", file->name, e->full_name,
+           f->name ? f->name : "", f->oneof_index);
+      goto out;
+    }
+    sorted[i] = f;
+  }
+  /* protoc-c orders a descriptor's fields by number. */
+  qsort(sorted, m->n_field, sizeof *sorted, cmp_field_number);
+
+  cg_str_printf(h, "/* %s */\nextern const connectc_message_info %s;\n", e->full_name, sym.data);
+
+  cg_str_printf(c, "/* %s */\n", e->full_name);
+  if (m->n_field > 0) {
+    cg_str_printf(c, "static const connectc_json_field_info %s__json_fields[%zu] = {\n", lower,
+                  m->n_field);
+    for (size_t i = 0; i < m->n_field; i++) {
+      const FieldProto *f = sorted[i];
+      char *dflt = NULL;
+      const char *json = f->json_name;
+      if (!json) json = dflt = default_json_name(f->name ? f->name : "");
+      cg_str_printf(c, "  {.number = %d, .json_name = ", f->number);
+      cg_str_c_literal(c, json);
+      cg_str_printf(c, ", .oneof_index = %d, .is_map = %d, .proto3_optional = %d},\n",
+                    f->has_oneof_index ? f->oneof_index : -1, is_map_field(ctx, f),
+                    f->has_proto3_optional && f->proto3_optional ? 1 : 0);
+      free(dflt);
+    }
+    cg_str_puts(c, "};\n");
+  }
+  if (m->n_oneof_decl > 0) {
+    cg_str_printf(c, "static const char *const %s__oneof_names[%zu] = {\n", lower,
+                  m->n_oneof_decl);
+    for (size_t i = 0; i < m->n_oneof_decl; i++) {
+      cg_str_puts(c, "  ");
+      cg_str_c_literal(c, m->oneof_decl[i]->name ? m->oneof_decl[i]->name : "");
+      cg_str_puts(c, ",\n");
+    }
+    cg_str_puts(c, "};\n");
+  }
+  cg_str_printf(c, "const connectc_message_info %s = {\n", sym.data);
+  cg_str_printf(c, "  .descriptor = &%s__descriptor,\n", lower);
+  if (m->n_field > 0)
+    cg_str_printf(c, "  .fields = %s__json_fields,\n  .n_fields = %zu,\n", lower, m->n_field);
+  else
+    cg_str_puts(c, "  .fields = NULL,\n  .n_fields = 0,\n");
+  if (m->n_oneof_decl > 0)
+    cg_str_printf(c, "  .oneof_names = %s__oneof_names,\n  .n_oneofs = %zu,\n", lower,
+                  m->n_oneof_decl);
+  else
+    cg_str_puts(c, "  .oneof_names = NULL,\n  .n_oneofs = 0,\n");
+  cg_str_puts(c, "};\n\n");
+  cg_str_printf(infos, "    &%s,\n", sym.data);
+  rc = 0;
+out:
+  free(sorted);
+  free(lower);
+  cg_str_free(&sym);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Services                                                            */
+/* ------------------------------------------------------------------ */
+
+static const char *stream_type_name(const MethodProto *m) {
+  int cs = m->has_client_streaming && m->client_streaming;
+  int ss = m->has_server_streaming && m->server_streaming;
+  if (cs && ss) return "CONNECTC_STREAM_BIDI";
+  if (cs) return "CONNECTC_STREAM_CLIENT";
+  if (ss) return "CONNECTC_STREAM_SERVER";
+  return "CONNECTC_STREAM_UNARY";
+}
+
+static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *svc, cg_str *h,
+                       cg_str *c) {
+  const char *sname = svc->name ? svc->name : "";
+  char *full = join_name(file->package, sname);
+  char *prefix = service_prefix(file->package, sname);
+  char *uprefix = upper(prefix);
+  cg_str sym = {0}, arr = {0}, svc_what = {0};
+  int rc = -1;
+
+  cg_str_printf(&svc_what, "service %s", full);
+  cg_str_printf(&sym, "%smethod", prefix);
+  if (claim(ctx, file->name, sym.data, svc_what.data) != 0) goto out;
+  cg_str_printf(h,
+                "/* ---- service %s ---- */\n\n"
+                "#define %sNAME \"%s\"\n"
+                "#define %sMETHOD_COUNT %zu\n\n"
+                "/* One method of %s: its connectc_method_desc and its message types. */\n"
+                "typedef struct %s {\n"
+                "  connectc_method_desc desc;\n"
+                "  const ProtobufCMessageDescriptor *input;\n"
+                "  const ProtobufCMessageDescriptor *output;\n"
+                "} %s;\n\n",
+                full, uprefix, full, uprefix, svc->n_method, full, sym.data, sym.data);
+  cg_str_printf(c, "/* ---- service %s ---- */\n\n", full);
+
+  for (size_t i = 0; i < svc->n_method; i++) {
+    const MethodProto *m = svc->method[i];
+    const char *mname = m->name ? m->name : "";
+    const msg_entry *in = find_msg(ctx, m->input_type);
+    const msg_entry *outm = find_msg(ctx, m->output_type);
+    char *in_lower, *out_lower;
+    int nse = m->options && m->options->has_idempotency_level &&
+              m->options->idempotency_level ==
+                  GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS;
+    cg_str msym = {0};
+    if (!in || !outm) {
+      fail(ctx, "%s: service %s, method %s: unknown %s type %s", file->name, full, mname,
+           in ? "output" : "input", in ? m->output_type : m->input_type);
+      goto out;
+    }
+    cg_str_printf(&msym, "%smethod_", prefix);
+    cg_camel_to_lower(&msym, mname);
+    {
+      cg_str what = {0};
+      int bad;
+      cg_str_printf(&what, "service %s, method %s", full, mname);
+      bad = claim(ctx, file->name, msym.data, what.data);
+      cg_str_free(&what);
+      if (bad) {
+        cg_str_free(&msym);
+        goto out;
+      }
+    }
+    in_lower = cg_full_name_to_lower(in->full_name);
+    out_lower = cg_full_name_to_lower(outm->full_name);
+    cg_str_printf(h, "/* rpc %s(%s%s) returns (%s%s) */\nextern const %s %s;\n", mname,
+                  m->has_client_streaming && m->client_streaming ? "stream " : "", in->full_name,
+                  m->has_server_streaming && m->server_streaming ? "stream " : "",
+                  outm->full_name, sym.data, msym.data);
+    cg_str_printf(c,
+                  "const %s %s = {\n"
+                  "  .desc = {\n"
+                  "    .procedure = \"/%s/%s\",\n"
+                  "    .stream_type = %s,\n"
+                  "    .no_side_effects = %d,\n"
+                  "  },\n"
+                  "  .input = &%s__descriptor,\n"
+                  "  .output = &%s__descriptor,\n"
+                  "};\n\n",
+                  sym.data, msym.data, full, mname, stream_type_name(m), nse, in_lower, out_lower);
+    cg_str_printf(&arr, "  &%s,\n", msym.data);
+    free(in_lower);
+    free(out_lower);
+    cg_str_free(&msym);
+  }
+  if (svc->n_method > 0) {
+    cg_str sarr = {0};
+    cg_str_printf(&sarr, "%smethods", prefix);
+    if (claim(ctx, file->name, sarr.data, svc_what.data) != 0) {
+      cg_str_free(&sarr);
+      goto out;
+    }
+    cg_str_printf(h, "/* Every method of %s, in declaration order. */\n"
+                  "extern const %s *const %s[%sMETHOD_COUNT];\n\n",
+                  full, sym.data, sarr.data, uprefix);
+    cg_str_printf(c, "const %s *const %s[%sMETHOD_COUNT] = {\n%s};\n\n", sym.data, sarr.data,
+                  uprefix, arr.data);
+    cg_str_free(&sarr);
+  } else {
+    cg_str_puts(h, "\n");
+  }
+  rc = 0;
+out:
+  free(full);
+  free(prefix);
+  free(uprefix);
+  cg_str_free(&sym);
+  cg_str_free(&arr);
+  cg_str_free(&svc_what);
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Whether importers call the register function of `name`. */
+static int registers_import(const gen_ctx *ctx, const char *name) {
+  const FileProto *f;
+  int has_c_package, no_generate;
+  if (is_google_protobuf(name)) return 0;
+  f = find_file(ctx, name);
+  if (!f) return 0;
+  pbc_file_options(f, &has_c_package, &no_generate);
+  return !no_generate;
+}
+
+static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
+  const char *name = file->name;
+  char *base = file_base(name);
+  char *fsym = file_symbol(name);
+  char *guard_upper = upper(fsym);
+  cg_str h = {0}, c = {0}, infos = {0}, reg = {0};
+  int rc = -1, has_c_package, no_generate;
+
+  reset_syms(ctx);
+  pbc_file_options(file, &has_c_package, &no_generate);
+  if (no_generate) {
+    rc = 0; /* protoc-c emits nothing for it either */
+    goto out;
+  }
+  if (has_c_package) {
+    fail(ctx, "%s: the protobuf-c option c_package is not supported by " PLUGIN_NAME, name);
+    goto out;
+  }
+  if (file->syntax && strcmp(file->syntax, "proto2") != 0 &&
+      strcmp(file->syntax, "proto3") != 0) {
+    fail(ctx, "%s: syntax \"%s\" is not supported by " PLUGIN_NAME, name, file->syntax);
+    goto out;
+  }
+  if (!((fsym[0] >= 'a' && fsym[0] <= 'z') || (fsym[0] >= 'A' && fsym[0] <= 'Z'))) {
+    fail(ctx, "%s: the file name must start with a letter to derive C names from it", name);
+    goto out;
+  }
+
+  cg_str_printf(&h,
+                "/* Code generated by " PLUGIN_NAME ". DO NOT EDIT.\n"
+                " * source: %s */\n"
+                "#ifndef CONNECTC_GEN_%s_CONNECT_H\n"
+                "#define CONNECTC_GEN_%s_CONNECT_H\n\n"
+                "#include \"connectc/call.h\"\n"
+                "#include \"connectc/json_codec.h\"\n"
+                "#include \"%s.pb-c.h\"\n\n"
+                "#ifdef __cplusplus\n"
+                "extern \"C\" {\n"
+                "#endif\n\n",
+                name, guard_upper, guard_upper, base);
+  cg_str_printf(&c,
+                "/* Code generated by " PLUGIN_NAME ". DO NOT EDIT.\n"
+                " * source: %s */\n"
+                "#include \"%s.connect.h\"\n",
+                name, base);
+  for (size_t i = 0; i < file->n_dependency; i++)
+    if (registers_import(ctx, file->dependency[i])) {
+      char *dbase = file_base(file->dependency[i]);
+      cg_str_printf(&c, "#include \"%s.connect.h\"\n", dbase);
+      free(dbase);
+    }
+  cg_str_puts(&c, "\n#include <stddef.h>\n\n");
+
+  /* Messages, in the order index_msgs() walked them: declaration order,
+   * each message followed by its nested messages. */
+  if (ctx->n_msgs) cg_str_puts(&h, "/* ---- JSON metadata of the messages ---- */\n\n");
+  for (size_t i = 0; i < ctx->n_msgs; i++)
+    if (ctx->msgs[i].file == file &&
+        gen_message(ctx, file, &ctx->msgs[i], &h, &c, &infos) != 0)
+      goto out;
+
+  /* The register function. */
+  cg_str_printf(&reg, "%s__register_types", fsym);
+  if (claim(ctx, name, reg.data, "register function") != 0) goto out;
+  cg_str_printf(&h,
+                "\n/*\n"
+                " * Registers the JSON metadata of every message of\n"
+                " * %s in `reg`, after calling the register\n"
+                " * function of each imported file (google/protobuf/ files excepted:\n"
+                " * the library registers the well-known types itself). Registering\n"
+                " * twice is harmless. Returns CONNECTC_OK or the first error of\n"
+                " * connectc_type_registry_add().\n"
+                " */\n"
+                "int %s(connectc_type_registry *reg);\n\n",
+                name, reg.data);
+  cg_str_printf(&c, "int %s(connectc_type_registry *reg) {\n", reg.data);
+  {
+    size_t n_deps = 0;
+    for (size_t i = 0; i < file->n_dependency; i++)
+      n_deps += (size_t)registers_import(ctx, file->dependency[i]);
+    if (infos.len)
+      cg_str_printf(&c, "  static const connectc_message_info *const infos[] = {\n%s  };\n",
+                    infos.data);
+    if (infos.len || n_deps) cg_str_puts(&c, "  int rc;\n");
+    else cg_str_puts(&c, "  (void)reg;\n");
+    for (size_t i = 0; i < file->n_dependency; i++)
+      if (registers_import(ctx, file->dependency[i])) {
+        char *dsym = file_symbol(file->dependency[i]);
+        cg_str_printf(&c,
+                      "  rc = %s__register_types(reg);\n"
+                      "  if (rc != CONNECTC_OK) return rc;\n",
+                      dsym);
+        free(dsym);
+      }
+    if (infos.len)
+      cg_str_puts(&c,
+                  "  for (size_t i = 0; i < sizeof infos / sizeof infos[0]; i++) {\n"
+                  "    rc = connectc_type_registry_add(reg, infos[i]);\n"
+                  "    if (rc != CONNECTC_OK) return rc;\n"
+                  "  }\n");
+  }
+  cg_str_puts(&c, "  return CONNECTC_OK;\n}\n\n");
+
+  for (size_t i = 0; i < file->n_service; i++)
+    if (gen_service(ctx, file, file->service[i], &h, &c) != 0) goto out;
+
+  cg_str_printf(&h,
+                "#ifdef __cplusplus\n"
+                "}\n"
+                "#endif\n\n"
+                "#endif\n");
+  /* No trailing blank line in the .c file. */
+  while (c.len >= 2 && c.data[c.len - 1] == '\n' && c.data[c.len - 2] == '\n')
+    c.data[--c.len] = '\0';
+
+  {
+    cg_str hn = {0}, cn = {0};
+    ResponseFile *fh = cg_xmalloc(sizeof *fh), *fc = cg_xmalloc(sizeof *fc);
+    google__protobuf__compiler__code_generator_response__file__init(fh);
+    google__protobuf__compiler__code_generator_response__file__init(fc);
+    cg_str_printf(&hn, "%s.connect.h", base);
+    cg_str_printf(&cn, "%s.connect.c", base);
+    fh->name = cg_str_take(&hn);
+    fh->content = cg_str_take(&h);
+    fc->name = cg_str_take(&cn);
+    fc->content = cg_str_take(&c);
+    resp->file = cg_xrealloc(resp->file, (resp->n_file + 2) * sizeof *resp->file);
+    resp->file[resp->n_file++] = fh;
+    resp->file[resp->n_file++] = fc;
+  }
+  rc = 0;
+out:
+  free(base);
+  free(fsym);
+  free(guard_upper);
+  cg_str_free(&h);
+  cg_str_free(&c);
+  cg_str_free(&infos);
+  cg_str_free(&reg);
+  return rc;
+}
+
+static void free_response_files(Response *resp) {
+  for (size_t i = 0; i < resp->n_file; i++) {
+    free(resp->file[i]->name);
+    free(resp->file[i]->content);
+    free(resp->file[i]);
+  }
+  free(resp->file);
+  resp->file = NULL;
+  resp->n_file = 0;
+}
+
+int main(int argc, char **argv) {
+  uint8_t *in = NULL;
+  size_t in_len = 0;
+  Request *req;
+  Response resp;
+  gen_ctx ctx;
+  int code;
+
+  if (argc > 1) {
+    if (strcmp(argv[1], "--version") == 0) {
+      puts(PLUGIN_NAME " " CONNECTC_VERSION_STRING);
+      return 0;
+    }
+    fprintf(stderr,
+            "usage: protoc --plugin=protoc-gen-connectc=PATH --connectc_out=DIR FILES...\n"
+            "%s is a protoc plugin: it reads a CodeGeneratorRequest on stdin.\n",
+            argv[0]);
+    return 2;
+  }
+  if (cg_read_all(STDIN_FILENO, &in, &in_len) != 0) {
+    perror(PLUGIN_NAME ": reading the request from stdin");
+    return 1;
+  }
+  req = google__protobuf__compiler__code_generator_request__unpack(NULL, in_len, in);
+  free(in);
+  if (!req) {
+    fputs(PLUGIN_NAME ": stdin is not a valid CodeGeneratorRequest; run it from protoc\n",
+          stderr);
+    return 1;
+  }
+
+  memset(&ctx, 0, sizeof ctx);
+  ctx.req = req;
+  google__protobuf__compiler__code_generator_response__init(&resp);
+  resp.has_supported_features = 1;
+  resp.supported_features =
+      GOOGLE__PROTOBUF__COMPILER__CODE_GENERATOR_RESPONSE__FEATURE__FEATURE_PROTO3_OPTIONAL;
+
+  for (size_t i = 0; i < req->n_proto_file; i++) {
+    const FileProto *f = req->proto_file[i];
+    index_msgs(&ctx, f, f->package, f->message_type, f->n_message_type);
+  }
+
+  if (req->parameter && *req->parameter) {
+    fail(&ctx, "unknown " PLUGIN_NAME " parameter \"%s\" (it takes none)", req->parameter);
+  } else {
+    for (size_t i = 0; i < req->n_file_to_generate; i++) {
+      const FileProto *f = find_file(&ctx, req->file_to_generate[i]);
+      if (!f) {
+        fail(&ctx, "%s: not among the request's proto_file", req->file_to_generate[i]);
+        break;
+      }
+      if (gen_file(&ctx, f, &resp) != 0) break;
+    }
+  }
+  if (ctx.err.len) {
+    free_response_files(&resp);
+    resp.error = ctx.err.data;
+  }
+  code = cg_write_response(&resp);
+
+  free_response_files(&resp);
+  cg_str_free(&ctx.err);
+  reset_syms(&ctx);
+  for (size_t i = 0; i < ctx.n_msgs; i++) free(ctx.msgs[i].full_name);
+  free(ctx.msgs);
+  google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
+  return code;
+}
