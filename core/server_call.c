@@ -276,7 +276,7 @@ static int raw_response(connectc_server_call *s, int status, const char *hname,
 
 static const char *find_codec(const connectc_server_call *s, const char *name, size_t len) {
   for (const char *const *c = s->cfg.codecs; *c; c++)
-    if (strlen(*c) == len && memcmp(*c, name, len) == 0) return *c;
+    if (cc_ascii_eq_nocase(*c, strlen(*c), name, len)) return *c;
   return NULL;
 }
 
