@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The test command: builds and tests connectc every way CI cares about.
+#   gcc and clang builds (warnings are errors) with the cmocka suite,
+#   an ASan+UBSan build with the suite, a build without brotli and zstd,
+#   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
+#   the install test (find_package and pkg-config, shared and static),
+#   and buf generate with the local plugins.
+# Ends with one line "N passed, M failed" summing every ctest run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${JOBS:-2}
+fuzz_seconds=${FUZZ_SECONDS:-10}
+passed=0
+failed=0
+steps_failed=()
+
+note() { printf '\n=== %s\n' "$*"; }
+
+# ctest in $1; adds its counts to the totals.
+run_ctest() {
+  local dir=$1 log
+  log=$(mktemp)
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    steps_failed+=("ctest in $dir did not run")
+    failed=$((failed + 1))
+  else
+    local f total
+    f=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + total - f))
+    failed=$((failed + f))
+    [ "$f" -eq 0 ] || steps_failed+=("ctest in $dir: $f failed")
+  fi
+  rm -f "$log"
+}
+
+# configure+build: $1 = dir, rest = cmake args (CC from the environment).
+build() {
+  local dir=$1
+  shift
+  if ! cmake -S . -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1; then
+    cat "$dir.configure.log"
+    steps_failed+=("configure $dir")
+    return 1
+  fi
+  if ! cmake --build "$dir" -j"$jobs"; then
+    steps_failed+=("build $dir")
+    return 1
+  fi
+}
+
+mkdir -p build
+
+note "gcc build"
+CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/gcc
+
+note "clang build"
+CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/clang
+
+note "ASan+UBSan build"
+if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_ctest build/asan
+fi
+
+note "build without brotli and zstd"
+CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF \
+  -DCONNECTC_CONFORMANCE=OFF && run_ctest build/minimal
+
+note "libFuzzer harnesses (${fuzz_seconds}s each)"
+if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF \
+  -DCONNECTC_CONFORMANCE=OFF; then
+  if ! FUZZ_SECONDS=$fuzz_seconds fuzz/run_all.sh build/fuzz/fuzz; then
+    steps_failed+=("fuzzing")
+    failed=$((failed + 1))
+  fi
+fi
+
+note "install test"
+if tests/install/run.sh build/gcc; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("install test")
+  failed=$((failed + 1))
+fi
+
+note "buf generate with the local plugins"
+if tests/codegen/buf_test.sh build/gcc/codegen; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("buf generate test")
+  failed=$((failed + 1))
+fi
+
+echo
+if [ ${#steps_failed[@]} -ne 0 ]; then
+  printf 'FAILED: %s\n' "${steps_failed[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ ${#steps_failed[@]} -eq 0 ] && [ "$failed" -eq 0 ]
