@@ -32,12 +32,20 @@ for c in "$src"/core/*.c; do
     "${dep_cflags[@]+"${dep_cflags[@]}"}" -c "$c" -o "$o"
   objs+=("$o")
 done
+# The well-known types (google.protobuf.Value is the recursive message the
+# proto harness uses), generated with protoc-c as the CMake build does.
+wkt_inc=$(dirname "$(dirname "$(find /usr/include -name struct.proto -path '*google/protobuf/*' | head -1)")")
+mkdir -p "$WORK/wkt"
+protoc -I"$wkt_inc" --c_out="$WORK/wkt" google/protobuf/struct.proto
+"$CC" "${cflags[@]}" -std=c11 -I"$WORK/wkt" "${dep_cflags[@]+"${dep_cflags[@]}"}" \
+  -c "$WORK/wkt/google/protobuf/struct.pb-c.c" -o "$WORK/struct.pb-c.o"
+objs+=("$WORK/struct.pb-c.o")
 rm -f "$WORK/libconnectc_fuzz.a"
 ar rcs "$WORK/libconnectc_fuzz.a" "${objs[@]}"
 
 for h in "$src"/fuzz/fuzz_*.c; do
   name=$(basename "${h%.c}")
-  "$CC" "${cflags[@]}" -std=c11 -I"$src/include" -I"$src/core" "$h" "$WORK/libconnectc_fuzz.a" \
+  "$CC" "${cflags[@]}" -std=c11 -I"$src/include" -I"$src/core" -I"$WORK/wkt" "$h" "$WORK/libconnectc_fuzz.a" \
     "${engine[@]}" "${dep_libs[@]}" -o "$OUT/$name"
   if [ -d "$src/fuzz/corpus/$name" ]; then
     (cd "$src/fuzz/corpus/$name" && zip -q -r "$OUT/${name}_seed_corpus.zip" . ) 2>/dev/null ||

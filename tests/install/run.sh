@@ -33,7 +33,9 @@ read -r -a cf <<<"$(pkg-config --cflags connectc)"
 read -r -a lf <<<"$(pkg-config --libs connectc)"
 cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$here/main.c" -o "$work/pc_shared" "${lf[@]}"
 LD_LIBRARY_PATH="$prefix/lib:$libdir" check "$work/pc_shared"
-read -r -a sf <<<"$(pkg-config --static --libs connectc)"
+read -r -a sf0 <<<"$(pkg-config --static --libs connectc)"
+sf=()
+for f in "${sf0[@]}"; do [ "$f" = "-lconnectc" ] || sf+=("$f"); done
 cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$here/main.c" -o "$work/pc_static" \
   -Wl,-Bstatic -lconnectc -Wl,-Bdynamic "${sf[@]}"
 ldd "$work/pc_static" | grep -q libconnectc && { echo "pc_static links libconnectc.so"; exit 1; }

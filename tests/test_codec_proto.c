@@ -1,0 +1,226 @@
+/* The binary protobuf codec and its nesting-depth bound, on the recursive
+ * well-known type google.protobuf.Value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "connectc/codec.h"
+#include "google/protobuf/struct.pb-c.h"
+
+/* Appends a varint. */
+static size_t put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  do {
+    uint8_t b = (uint8_t)(v & 0x7f);
+    v >>= 7;
+    p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+  } while (v);
+  return n;
+}
+
+/* Wraps `inner` (a Value) in Value{list_value: ListValue{values: [inner]}}
+ * `levels` times; each wrap adds two levels of nesting. */
+static uint8_t *nest(size_t levels, size_t *len_out) {
+  size_t cap = 16 + levels * 24;
+  uint8_t *a = malloc(cap), *b = malloc(cap);
+  size_t len = 2;
+  a[0] = 0x08; /* null_value = 0 */
+  a[1] = 0x00;
+  for (size_t i = 0; i < levels; i++) {
+    uint8_t hdr[12];
+    size_t h = 0;
+    hdr[h++] = 0x0a; /* ListValue.values */
+    h += put_varint(hdr + h, len);
+    size_t lv = h + len;
+    size_t n = 0;
+    b[n++] = 0x32; /* Value.list_value */
+    n += put_varint(b + n, lv);
+    memcpy(b + n, hdr, h);
+    memcpy(b + n + h, a, len);
+    len = n + h + len;
+    uint8_t *t = a;
+    a = b;
+    b = t;
+  }
+  free(b);
+  *len_out = len;
+  return a;
+}
+
+static void test_round_trip(void **state) {
+  (void)state;
+  Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
+  v.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+  v.string_value = "hello";
+  const connectc_codec *c = connectc_codec_proto();
+  assert_string_equal(c->name, "proto");
+  uint8_t *out = NULL;
+  size_t len = 0;
+  assert_int_equal(c->marshal(c, &v.base, NULL, &out, &len, NULL), CONNECTC_OK);
+  assert_int_equal(len, 7);
+  assert_memory_equal(out, "\x1a\x05hello", 7);
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, out, len, NULL, NULL, &m, NULL),
+                   CONNECTC_OK);
+  Google__Protobuf__Value *back = (Google__Protobuf__Value *)m;
+  assert_int_equal(back->kind_case, GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE);
+  assert_string_equal(back->string_value, "hello");
+  connectc_message_free(m, NULL);
+  connectc_free(NULL, out);
+  /* Empty input is the empty message. */
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, NULL, 0, NULL, NULL, &m, NULL),
+                   CONNECTC_OK);
+  connectc_message_free(m, NULL);
+}
+
+static void test_depth_bound(void **state) {
+  (void)state;
+  const connectc_codec *c = connectc_codec_proto();
+  connectc_codec_options opts = {10, 0};
+  size_t len;
+  /* 4 wraps = depth 9: accepted at max 10 and 9, refused at 8. */
+  uint8_t *b = nest(4, &len);
+  assert_int_equal(connectc_proto_check_depth(&google__protobuf__value__descriptor, b, len, 9, NULL),
+                   CONNECTC_OK);
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  assert_int_equal(connectc_proto_check_depth(&google__protobuf__value__descriptor, b, len, 8, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_int_equal(e.code, CONNECTC_CODE_INVALID_ARGUMENT);
+  assert_string_equal(e.message,
+                      "unmarshal into google.protobuf.Value: message nesting exceeds the maximum "
+                      "depth of 8");
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, b, len, &opts, NULL, &m, &e),
+                   CONNECTC_OK);
+  connectc_message_free(m, NULL);
+  free(b);
+  /* 5000 wraps: far deeper than protobuf-c's stack could take; refused
+   * with the default bound, before protobuf-c sees it. */
+  b = nest(5000, &len);
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, b, len, NULL, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_string_equal(e.message,
+                      "unmarshal into google.protobuf.Value: message nesting exceeds the maximum "
+                      "depth of 100");
+  free(b);
+  connectc_error_reset(&e);
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  struct {
+    const char *bytes;
+    size_t len;
+    const char *problem;
+  } cases[] = {
+      {"\x08", 1, "truncated or overlong varint"},
+      {"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 11, "truncated or overlong varint"},
+      {"\x1a\x05hel", 5, "length-delimited field runs past the end"},
+      {"\x1a", 1, "truncated or overlong length"},
+      {"\x11\x00\x00", 3, "truncated fixed64"},
+      {"\x15\x00", 2, "truncated fixed32"},
+      {"\x0b", 1, "groups are not supported"},
+      {"\x0e", 1, "invalid wire type"},
+      {"\x00\x00", 2, "invalid field number"},
+      {"\x32\x03\x0a\x05x", 5, "length-delimited field runs past the end"},
+  };
+  const connectc_codec *c = connectc_codec_proto();
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor,
+                                  (const uint8_t *)cases[i].bytes, cases[i].len, NULL, NULL, &m, &e),
+                     CONNECTC_ERR_PROTOCOL);
+    assert_null(m);
+    assert_int_equal(e.code, CONNECTC_CODE_INVALID_ARGUMENT);
+    char want[256];
+    snprintf(want, sizeof want, "unmarshal into google.protobuf.Value: invalid protobuf wire format: %s",
+             cases[i].problem);
+    assert_string_equal(e.message, want);
+    connectc_error_reset(&e);
+  }
+  /* Well-formed wire format with a wrong wire type for a known field. */
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor,
+                                (const uint8_t *)"\x1d\x00\x00\x00\x00", 5, NULL, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_string_equal(e.message,
+                      "unmarshal into google.protobuf.Value: field values do not match the message type");
+  connectc_error_reset(&e);
+  /* Unknown fields are skipped by the walk (not descended) and kept. */
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor,
+                                (const uint8_t *)"\xfa\x01\x02\x32\x00\x08\x00", 7, NULL, NULL, &m, NULL),
+                   CONNECTC_OK);
+  assert_int_equal(protobuf_c_message_get_packed_size(m), 7);
+  connectc_message_free(m, NULL);
+}
+
+/* An allocator that fails after `budget` allocations. */
+typedef struct budget {
+  int left;
+  int live;
+} budget;
+static void *b_malloc(size_t n, void *ud) {
+  budget *b = ud;
+  if (b->left-- <= 0) return NULL;
+  b->live++;
+  return malloc(n);
+}
+static void *b_realloc(void *p, size_t n, void *ud) {
+  budget *b = ud;
+  if (b->left-- <= 0) return NULL;
+  if (!p) b->live++;
+  return realloc(p, n);
+}
+static void b_free(void *p, void *ud) {
+  budget *b = ud;
+  if (p) b->live--;
+  free(p);
+}
+
+static void test_allocation_failures(void **state) {
+  (void)state;
+  Google__Protobuf__ListValue lv = GOOGLE__PROTOBUF__LIST_VALUE__INIT;
+  Google__Protobuf__Value items[3] = {GOOGLE__PROTOBUF__VALUE__INIT, GOOGLE__PROTOBUF__VALUE__INIT,
+                                      GOOGLE__PROTOBUF__VALUE__INIT};
+  Google__Protobuf__Value *ptrs[3] = {&items[0], &items[1], &items[2]};
+  for (int i = 0; i < 3; i++) {
+    items[i].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+    items[i].string_value = "abc";
+  }
+  lv.n_values = 3;
+  lv.values = ptrs;
+  const connectc_codec *c = connectc_codec_proto();
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  assert_int_equal(c->marshal(c, &lv.base, NULL, &bytes, &len, NULL), CONNECTC_OK);
+  for (int n = 0; n < 20; n++) {
+    budget b = {n, 0};
+    connectc_allocator a = {b_malloc, b_realloc, b_free, &b};
+    ProtobufCMessage *m = NULL;
+    int rv = c->unmarshal(c, &google__protobuf__list_value__descriptor, bytes, len, NULL, &a, &m, NULL);
+    if (rv == CONNECTC_OK) connectc_message_free(m, &a);
+    assert_int_equal(b.live, 0);
+  }
+  connectc_free(NULL, bytes);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_depth_bound),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_allocation_failures),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

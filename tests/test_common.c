@@ -1,0 +1,128 @@
+/* Codes, HTTP status mapping, error values, header lists, base64. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base64.h"
+#include "connectc/common.h"
+
+static void test_codes(void **state) {
+  (void)state;
+  static const char *const names[] = {
+      "ok", "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
+      "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+      "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
+      "unauthenticated"};
+  static const int http[] = {200, 499, 500, 400, 504, 404, 409, 403, 429,
+                             400, 409, 400, 501, 500, 503, 500, 401};
+  for (int i = 0; i <= 16; i++) {
+    assert_string_equal(connectc_code_name((connectc_code)i), names[i]);
+    assert_int_equal(connectc_code_to_http_status((connectc_code)i), http[i]);
+    connectc_code c = CONNECTC_CODE_OK;
+    assert_int_equal(connectc_code_from_name(names[i], strlen(names[i]), &c), i == 0 ? 0 : 1);
+    if (i) assert_int_equal(c, i);
+  }
+  assert_null(connectc_code_name((connectc_code)17));
+  connectc_code c;
+  assert_int_equal(connectc_code_from_name("Internal", 8, &c), 0);
+  assert_int_equal(connectc_code_from_name("internal2", 9, &c), 0);
+  struct {
+    int status;
+    connectc_code code;
+  } m[] = {{400, CONNECTC_CODE_INTERNAL},        {401, CONNECTC_CODE_UNAUTHENTICATED},
+           {403, CONNECTC_CODE_PERMISSION_DENIED}, {404, CONNECTC_CODE_UNIMPLEMENTED},
+           {429, CONNECTC_CODE_UNAVAILABLE},      {502, CONNECTC_CODE_UNAVAILABLE},
+           {503, CONNECTC_CODE_UNAVAILABLE},      {504, CONNECTC_CODE_UNAVAILABLE},
+           {500, CONNECTC_CODE_UNKNOWN},          {418, CONNECTC_CODE_UNKNOWN},
+           {200, CONNECTC_CODE_UNKNOWN},          {0, CONNECTC_CODE_UNKNOWN}};
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+    assert_int_equal(connectc_code_from_http_status(m[i].status), m[i].code);
+  assert_string_equal(connectc_strerror(CONNECTC_ERR_LIMIT), "configured limit exceeded");
+  assert_string_equal(connectc_strerror(-999), "unknown error");
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  connectc_error e, f;
+  connectc_error_init(&e, NULL);
+  connectc_error_init(&f, NULL);
+  assert_int_equal(connectc_error_set(&e, CONNECTC_CODE_ABORTED, "retry %d of %s", 3, "five"),
+                   CONNECTC_OK);
+  assert_string_equal(e.message, "retry 3 of five");
+  const uint8_t v[] = {0, 1, 2};
+  assert_int_equal(connectc_error_add_detail(&e, "a.B", v, 3), CONNECTC_OK);
+  assert_int_equal(connectc_error_add_detail(&e, "c.D", NULL, 0), CONNECTC_OK);
+  assert_int_equal(connectc_error_copy(&f, &e), CONNECTC_OK);
+  connectc_error_reset(&e);
+  assert_int_equal(e.code, CONNECTC_CODE_OK);
+  assert_null(e.message);
+  assert_int_equal(f.code, CONNECTC_CODE_ABORTED);
+  assert_int_equal(f.n_details, 2);
+  assert_string_equal(f.details[0].type, "a.B");
+  assert_memory_equal(f.details[0].value, v, 3);
+  assert_null(f.details[1].value);
+  assert_int_equal(connectc_error_set_message(&f, CONNECTC_CODE_INTERNAL, "x\0y", 3), CONNECTC_OK);
+  assert_int_equal(f.code, CONNECTC_CODE_INTERNAL);
+  assert_int_equal(f.n_details, 2);
+  connectc_error_reset(&f);
+}
+
+static void test_headers(void **state) {
+  (void)state;
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  assert_int_equal(connectc_headers_adds(&h, "X-Foo", "1"), CONNECTC_OK);
+  assert_int_equal(connectc_headers_adds(&h, "x-foo", "2"), CONNECTC_OK);
+  assert_int_equal(connectc_headers_adds(&h, "Other", ""), CONNECTC_OK);
+  assert_string_equal(h.items[0].name, "x-foo");
+  assert_string_equal(connectc_headers_get(&h, "X-FOO"), "1");
+  assert_int_equal(connectc_headers_count(&h, "x-foo"), 2);
+  assert_string_equal(connectc_headers_get_nth(&h, "x-foo", 1)->value, "2");
+  assert_null(connectc_headers_get_nth(&h, "x-foo", 2));
+  assert_null(connectc_headers_get(&h, "missing"));
+  assert_int_equal(connectc_headers_adds(&h, "bad name", "v"), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_adds(&h, "", "v"), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_adds(&h, "x", "a\r\nb: c"), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_add(&h, "x", 1, "a\0b", 3), CONNECTC_ERR_ARGUMENT);
+  const uint8_t bin[] = {0xff, 0x00, 0xfe};
+  assert_int_equal(connectc_headers_add_bin(&h, "x-data-bin", bin, 3), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(&h, "x-data-bin"), "/wD+");
+  assert_int_equal(connectc_headers_add_bin(&h, "x-data", bin, 3), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_adds(&h, "y-bin", "_wD-"), CONNECTC_OK);   /* URL-safe */
+  assert_int_equal(connectc_headers_adds(&h, "z-bin", "/wD+=="), CONNECTC_OK);
+  assert_int_equal(connectc_headers_adds(&h, "w-bin", "!!"), CONNECTC_OK);
+  uint8_t *out;
+  size_t len;
+  const char *names[] = {"x-data-bin", "y-bin"};
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(connectc_headers_get_bin(&h, names[i], 0, &out, &len), CONNECTC_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(out, bin, 3);
+    connectc_free(NULL, out);
+  }
+  assert_int_equal(connectc_headers_get_bin(&h, "z-bin", 0, &out, &len), CONNECTC_ERR_PROTOCOL);
+  assert_int_equal(connectc_headers_get_bin(&h, "w-bin", 0, &out, &len), CONNECTC_ERR_PROTOCOL);
+  assert_int_equal(connectc_headers_get_bin(&h, "nope-bin", 0, &out, &len), CONNECTC_ERR_ARGUMENT);
+  connectc_headers copy;
+  connectc_headers_init(&copy, NULL);
+  assert_int_equal(connectc_headers_append_all(&copy, &h), CONNECTC_OK);
+  assert_int_equal(copy.len, h.len);
+  assert_int_equal(connectc_headers_del(&copy, "X-foo"), 2);
+  assert_int_equal(copy.len, h.len - 2);
+  connectc_headers_reset(&copy);
+  connectc_headers_reset(&h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_codes),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_headers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
