@@ -524,6 +524,9 @@ static void finish_unary(connectc_client_call *c) {
     connectc_error werr;
     connectc_error_init(&werr, &c->alloc);
     if (cc_error_json_parse((const char *)p, len, &werr) == CONNECTC_OK) {
+      /* No (known) code in the body: the HTTP status decides, as in
+       * connect-go; the message is kept. */
+      if (werr.code == CONNECTC_CODE_OK) werr.code = connectc_code_from_http_status(c->http_status);
       close_with_error(c, &werr);
     } else {
       close_with(c, connectc_code_from_http_status(c->http_status), "HTTP status %d",

@@ -21,11 +21,14 @@ int cc_error_json_write(cc_buf *out, const connectc_allocator *alloc, const conn
 /*
  * Parses an error JSON body into `out` (initialised by the caller; its
  * previous contents replaced). Detail values are decoded from standard or
- * URL-safe base64, padded or not. Unknown members are ignored. Returns
- * CONNECTC_OK, or CONNECTC_ERR_PROTOCOL when the bytes are not a Connect
- * error (not JSON, not an object, "code" missing or not a known code name,
- * wrong member types): callers then fall back to the HTTP status mapping.
- * Depth bounded; never allocates more than a small multiple of len.
+ * URL-safe base64, padded or not; a detail type given as a type URL keeps
+ * only the name after its last '/'. Unknown members (e.g. "debug") are
+ * ignored. A missing or unknown "code" leaves out->code at
+ * CONNECTC_CODE_OK and keeps the message and details, as connect-go does:
+ * the caller picks the code (from the HTTP status). Returns CONNECTC_OK,
+ * or CONNECTC_ERR_PROTOCOL when the bytes are not an error object at all
+ * (not JSON, not an object, members of the wrong JSON type, bad base64).
+ * Depth is bounded (16).
  */
 int cc_error_json_parse(const char *in, size_t len, connectc_error *out);
 
@@ -37,11 +40,12 @@ int cc_end_stream_write(cc_buf *out, const connectc_allocator *alloc, const conn
 
 /*
  * Parses an end-of-stream message. On success `err` holds the error (code
- * OK if there was none) and `metadata` (initialised by the caller) gains the
- * trailers. Malformed end-of-stream JSON returns CONNECTC_ERR_PROTOCOL and
- * sets `err` to an internal... (see wire_error.c for the exact code and
- * message, which follow connect-go). Metadata values must be arrays of
- * strings; names must be valid header names.
+ * OK if there was none; an "error" object without a known code gives
+ * `unknown`) and `metadata` (initialised by the caller) gains the
+ * trailers. Malformed end-of-stream JSON returns CONNECTC_ERR_PROTOCOL
+ * with `err` set to internal "unmarshal end stream message: <problem>"
+ * (connect-go's wording). Metadata values must be arrays of strings and
+ * names valid header names.
  */
 int cc_end_stream_parse(const char *in, size_t len, connectc_error *err,
                         connectc_headers *metadata);

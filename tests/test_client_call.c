@@ -261,8 +261,9 @@ static void test_unary_error_not_connect(void **state) {
   } cases[] = {
       {503, "text/html", "<html>busy</html>", CONNECTC_CODE_UNAVAILABLE, "HTTP status 503"},
       {400, "application/json", "not json", CONNECTC_CODE_INTERNAL, "HTTP status 400"},
+      /* A JSON error without a code: the status picks it, the message stays. */
       {401, "application/json", "{\"message\":\"no code\"}", CONNECTC_CODE_UNAUTHENTICATED,
-       "HTTP status 401"},
+       "no code"},
       {418, "text/plain", "", CONNECTC_CODE_UNKNOWN, "HTTP status 418"},
       {200, "text/html", "<html/>", CONNECTC_CODE_UNKNOWN,
        "invalid content-type: \"text/html\"; expecting \"application/proto\""},

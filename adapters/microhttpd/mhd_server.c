@@ -9,7 +9,7 @@
  * A req is reference-counted so that an asynchronous handler may outlive the
  * client's connection safely.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -174,7 +174,13 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   r->e = e;
   r->conn = conn;
   r->refs = 1; /* MHD's reference, dropped in connectc_mhd_completed */
-  pthread_mutex_init(&r->mu, NULL);
+  /* Recursive: handlers run inside our callbacks with the lock held, and
+   * may call connectc_server_call_run/ref themselves. */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&r->mu, &attr);
+  pthread_mutexattr_destroy(&attr);
   if (connectc_router_call_new(e->router, url, strlen(url), &r->call) != CONNECTC_OK) {
     pthread_mutex_destroy(&r->mu);
     free(r);

@@ -59,10 +59,11 @@ void connectc_envelope_decoder_reset(connectc_envelope_decoder *d);
  *   1  a complete envelope is in *out; *consumed may be < len: call again
  *      with the rest;
  *   0  all input consumed, no complete envelope yet;
- *  <0  CONNECTC_ERR_PROTOCOL (flag bits other than 0x01|0x02 set;
- *      err = invalid_argument... see envelope.c), CONNECTC_ERR_LIMIT
- *      (declared length over max_len; err = resource_exhausted naming both
- *      numbers), CONNECTC_ERR_NOMEM. Errors are sticky.
+ *  <0  CONNECTC_ERR_LIMIT (declared length over max_len; err =
+ *      resource_exhausted "message size N is larger than configured max M",
+ *      before any allocation), CONNECTC_ERR_NOMEM. Errors are sticky.
+ * The decoder returns whatever flags the envelope carries; judging them
+ * (compressed without an encoding, unknown bits) is the caller's job.
  * Growth of the internal buffer follows the bytes actually received,
  * never the declared length alone.
  */
