@@ -537,6 +537,7 @@ static void finish_unary(connectc_client_call *c) {
     return;
   }
   if (!unary_payload(c, &p, &len, &owned)) return;
+  if (!p) p = (const uint8_t *)""; /* callbacks never see NULL */
   int stop = deliver_message(c, p, len);
   cc_free(&c->alloc, owned);
   if (!stop) close_call(c); /* success: err is still OK */

@@ -279,7 +279,9 @@ typedef struct outbuf {
 static int out_room(outbuf *o) {
   if (o->len < o->cap) return 1;
   size_t limit = o->max == SIZE_MAX ? SIZE_MAX : o->max + 1;
-  size_t ncap = o->cap ? (o->cap > limit / 2 ? limit : o->cap * 2) : (limit < 4096 ? limit : 4096);
+  /* Double, but jump straight to the limit when the next doubling would
+   * come close to it, so that the last move is never limit -> limit + 1. */
+  size_t ncap = o->cap ? (o->cap > limit / 3 ? limit : o->cap * 2) : (limit < 4096 ? limit : 4096);
   if (ncap <= o->cap) return 0;
   uint8_t *p = cc_realloc(o->a, o->data, ncap);
   if (!p) return 0;

@@ -101,7 +101,7 @@ int connectc_envelope_decode(connectc_envelope_decoder *d, const uint8_t *in, si
   *consumed = used;
   if (d->buf_len < d->len) return 0;
   out->flags = d->flags;
-  out->payload = d->buf;
+  out->payload = d->buf ? d->buf : (const uint8_t *)""; /* never NULL */
   out->len = d->len;
   d->hdr_have = 0; /* ready for the next envelope; the buffer stays valid */
   return 1;

@@ -510,6 +510,7 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
     }
     connectc_error_reset(&e);
     s->state = SRV_HANDLING;
+    if (!p) p = (const uint8_t *)""; /* callbacks never see NULL */
     int stop = deliver(s, p, len);
     cc_free(&s->alloc, owned);
     cc_buf_free(&s->unary_body, &s->alloc);

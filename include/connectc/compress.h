@@ -60,6 +60,10 @@ void connectc_compress_ctx_set_level(connectc_compress_ctx *ctx, connectc_compre
                                      int level);
 
 /*
+ * Known limitation: brotli 1.0.9's encoder terminates the process (exit)
+ * when one of its allocations fails; its decoder reports failures. With
+ * an allocator that may fail, prefer gzip or zstd for sending.
+ *
  * Compresses `in[0..in_len)` with `c`, writing a freshly allocated buffer
  * (*out, *out_len) allocated with the context's allocator; the caller frees
  * it with connectc_free(alloc, *out). For identity the bytes are copied.
