@@ -87,16 +87,16 @@ static long new_token(parser *p, cc_json_type type, size_t start) {
     if (p->err)
       connectc_error_set(p->err, CONNECTC_CODE_INVALID_ARGUMENT,
                          "JSON document has more than %zu values", p->max_tokens);
-    return -CONNECTC_ERR_LIMIT;
+    return CONNECTC_ERR_LIMIT;
   }
   if (p->n == p->cap) {
     size_t ncap = p->cap ? p->cap * 2 : 16;
-    if (ncap > SIZE_MAX / sizeof(cc_json_token)) return -CONNECTC_ERR_NOMEM;
+    if (ncap > SIZE_MAX / sizeof(cc_json_token)) return CONNECTC_ERR_NOMEM;
     cc_json_token *t = cc_realloc(p->alloc, p->toks, ncap * sizeof *t);
     if (!t) {
       if (p->err)
         connectc_error_set(p->err, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory parsing JSON");
-      return -CONNECTC_ERR_NOMEM;
+      return CONNECTC_ERR_NOMEM;
     }
     p->toks = t;
     p->cap = ncap;
@@ -114,7 +114,7 @@ static long new_token(parser *p, cc_json_type type, size_t start) {
 static int parse_string(parser *p) {
   size_t start = p->pos + 1;
   long ti = new_token(p, CC_JSON_STRING, start);
-  if (ti < 0) return (int)-ti;
+  if (ti < 0) return (int)ti;
   int escaped = 0;
   size_t i = start;
   const uint8_t *s = (const uint8_t *)p->in;
@@ -212,7 +212,7 @@ static int parse_number(parser *p) {
     while (i < p->len && is_digit(s[i])) i++;
   }
   long ti = new_token(p, CC_JSON_NUMBER, p->pos);
-  if (ti < 0) return (int)-ti;
+  if (ti < 0) return (int)ti;
   p->toks[ti].end = (uint32_t)i;
   p->pos = i;
   return CONNECTC_OK;
@@ -222,7 +222,7 @@ static int parse_literal(parser *p, const char *word, cc_json_type type) {
   size_t n = strlen(word);
   if (p->len - p->pos < n || memcmp(p->in + p->pos, word, n) != 0) return syntax(p, "a value");
   long ti = new_token(p, type, p->pos);
-  if (ti < 0) return (int)-ti;
+  if (ti < 0) return (int)ti;
   p->toks[ti].end = (uint32_t)(p->pos + n);
   p->pos += n;
   return CONNECTC_OK;
@@ -282,7 +282,7 @@ int cc_json_parse(const char *in, size_t len, const cc_json_limits *limits,
         }
         long ti = new_token(&p, c == '{' ? CC_JSON_OBJECT : CC_JSON_ARRAY, p.pos);
         if (ti < 0) {
-          rv = (int)-ti;
+          rv = (int)ti;
           break;
         }
         if (depth == stack_cap) {
