@@ -9,8 +9,10 @@
  * the single source of truth. Generated code registers every message of a
  * file in a registry (`<file>__register_types(reg)`), which the JSON codec
  * uses to resolve message-typed fields and `google.protobuf.Any` payloads.
- * The well-known types are built into the library and registered by
- * connectc_type_registry_new().
+ *
+ * Status: the registry is implemented; the JSON codec itself (and the
+ * registration of the well-known types it handles specially) is the next
+ * piece of work and not in this build yet.
  */
 #ifndef CONNECTC_JSON_CODEC_H
 #define CONNECTC_JSON_CODEC_H
@@ -47,7 +49,7 @@ typedef struct connectc_message_info {
  * to modify; safe to read from many threads once filled. */
 typedef struct connectc_type_registry connectc_type_registry;
 
-/* Creates a registry holding the well-known types. `alloc` may be NULL. */
+/* Creates an empty registry. `alloc` may be NULL. */
 connectc_type_registry *connectc_type_registry_new(const connectc_allocator *alloc);
 void connectc_type_registry_del(connectc_type_registry *reg);
 /* Adds one message type (the info must outlive the registry). Adding the
