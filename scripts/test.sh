@@ -4,7 +4,7 @@
 #   an ASan+UBSan build with the suite, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   and buf generate with the local plugins.
+#   the Eliza demo over HTTP, and buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +86,14 @@ if tests/install/run.sh build/gcc; then
   passed=$((passed + 1))
 else
   steps_failed+=("install test")
+  failed=$((failed + 1))
+fi
+
+note "Eliza demo over HTTP (the README's first command)"
+if scripts/demo.sh; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("eliza demo")
   failed=$((failed + 1))
 fi
 

@@ -26,6 +26,9 @@ cmake --build "$work/cmake" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib" check "$work/cmake/consumer_shared"
 ldd "$work/cmake/consumer_static" | grep -q libconnectc && { echo "consumer_static links libconnectc.so"; exit 1; }
 check "$work/cmake/consumer_static"
+got=$(LD_LIBRARY_PATH="$prefix/lib" "$work/cmake/consumer_adapters")
+[ "$got" = "adapters unimplemented" ] || { echo "install test: consumer_adapters printed '$got'"; exit 1; }
+echo "install test: consumer_adapters ok"
 
 libdir=$(find "$prefix" -name connectc.pc -printf '%h\n' | head -1)
 export PKG_CONFIG_PATH="$libdir"
@@ -40,4 +43,9 @@ cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$here/main.c" -o "$work/pc_static"
   -Wl,-Bstatic -lconnectc -Wl,-Bdynamic "${sf[@]}"
 ldd "$work/pc_static" | grep -q libconnectc && { echo "pc_static links libconnectc.so"; exit 1; }
 check "$work/pc_static"
+cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags connectc-curl connectc-microhttpd) \
+  "$here/adapters_main.c" -o "$work/pc_adapters" $(pkg-config --libs connectc-curl connectc-microhttpd)
+got=$(LD_LIBRARY_PATH="$prefix/lib:$libdir" "$work/pc_adapters")
+[ "$got" = "adapters unimplemented" ] || { echo "install test: pc_adapters printed '$got'"; exit 1; }
+echo "install test: pc_adapters ok"
 echo "install test: passed"

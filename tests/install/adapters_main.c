@@ -1,0 +1,42 @@
+/* A consumer of the installed adapters: starts a server on a free port,
+ * calls an unknown procedure on it with the client, expects unimplemented. */
+#include <connectc/curl.h>
+#include <connectc/microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+
+static void on_close(connectc_client_call *c, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)c;
+  (void)trailers;
+  *(connectc_code *)ud = err->code;
+}
+
+int main(void) {
+  connectc_router *router = connectc_router_new(NULL, NULL);
+  connectc_mhd_server *srv = NULL;
+  if (connectc_mhd_start(NULL, router, &srv) != CONNECTC_OK) return 1;
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)connectc_mhd_port(srv));
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  if (connectc_curl_new(&cfg, NULL, &t) != CONNECTC_OK) return 1;
+  connectc_client_config cc;
+  memset(&cc, 0, sizeof cc);
+  cc.procedure = "/no.Such/Method";
+  cc.codec = "proto";
+  connectc_code code = CONNECTC_CODE_OK;
+  connectc_client_callbacks cb = {NULL, NULL, on_close};
+  connectc_client_call *call = NULL;
+  connectc_client_call_new(&cc, &cb, &code, NULL, connectc_curl_now_ms(), &call);
+  connectc_client_call_send(call, NULL, 0);
+  connectc_curl_perform(t, call);
+  connectc_client_call_del(call);
+  connectc_curl_del(t);
+  connectc_mhd_stop(srv);
+  connectc_router_del(router);
+  printf("adapters %s\n", connectc_code_name(code));
+  return code == CONNECTC_CODE_UNIMPLEMENTED ? 0 : 1;
+}
