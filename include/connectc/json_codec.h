@@ -10,9 +10,12 @@
  * file in a registry (`<file>__register_types(reg)`), which the JSON codec
  * uses to resolve message-typed fields and `google.protobuf.Any` payloads.
  *
- * Status: the registry is implemented; the JSON codec itself (and the
- * registration of the well-known types it handles specially) is the next
- * piece of work and not in this build yet.
+ * Status: every field kind (scalars, enums, bytes, repeated, maps, oneofs,
+ * proto3 optional, nested messages) is supported both ways. The special
+ * JSON forms of the well-known types (Any, Timestamp, Duration, Struct,
+ * Value, ListValue, wrappers, FieldMask) are not yet: such messages are
+ * refused with CONNECTC_ERR_UNSUPPORTED (code unimplemented) rather than
+ * written in a form other implementations would misread.
  */
 #ifndef CONNECTC_JSON_CODEC_H
 #define CONNECTC_JSON_CODEC_H
@@ -61,6 +64,18 @@ const connectc_message_info *connectc_type_registry_find(const connectc_type_reg
                                                          const char *full_name, size_t len);
 
 /*
+ * Output: JSON names of the generator's metadata; 64-bit integers as
+ * strings; floats in the shortest form that reads back exactly ("NaN",
+ * "Infinity", "-Infinity" as strings); bytes as padded standard base64;
+ * enums by name (unknown numbers as numbers); proto3 defaults omitted,
+ * oneof members and proto3 optional fields written whenever set.
+ * Input: JSON or proto field names; integers as numbers or strings
+ * (exponents allowed when the value is integral; exact range checks);
+ * bytes in standard or URL-safe base64, padded or not; enums by name or
+ * number; null leaves a field at its default (refused inside repeated
+ * fields and maps); unknown fields ignored unless opts->reject_unknown_fields.
+ * A type missing from the registry is an error (internal), never guessed.
+ *
  * Creates the JSON codec bound to `reg` (borrowed; must outlive the codec).
  * The codec's marshal/unmarshal follow codec.h; unmarshal failures are
  * invalid_argument with the field path in the message

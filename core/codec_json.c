@@ -1,0 +1,735 @@
+/*
+ * The protobuf JSON mapping ("json" codec) over protobuf-c messages.
+ *
+ * Field names, oneof membership and map entries come from the generated
+ * connectc_message_info of each type, looked up by full name in the
+ * codec's registry (a type that is not registered is an error, never a
+ * guess). Parsing uses the strict reader in json.h, so time is linear in
+ * the input and nesting is bounded.
+ *
+ * Not yet here: the special JSON forms of the well-known types (Any,
+ * Timestamp, Duration, Struct/Value/ListValue, wrappers, FieldMask);
+ * such messages are refused with CONNECTC_ERR_UNSUPPORTED rather than
+ * written in a form other implementations would misread.
+ */
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "connectc/json_codec.h"
+#include "json.h"
+
+typedef struct json_codec {
+  connectc_codec base; /* first: the codec pointer is the json_codec pointer */
+  const connectc_type_registry *reg;
+  connectc_allocator alloc;
+} json_codec;
+
+/* ---- shared ---- */
+
+static int is_special_wkt(const char *name) {
+  static const char *const names[] = {
+      "google.protobuf.Any",         "google.protobuf.Timestamp",   "google.protobuf.Duration",
+      "google.protobuf.Struct",      "google.protobuf.Value",       "google.protobuf.ListValue",
+      "google.protobuf.FieldMask",   "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
+      "google.protobuf.Int64Value",  "google.protobuf.UInt64Value", "google.protobuf.Int32Value",
+      "google.protobuf.UInt32Value", "google.protobuf.BoolValue",   "google.protobuf.StringValue",
+      "google.protobuf.BytesValue",  NULL};
+  for (size_t i = 0; names[i]; i++)
+    if (strcmp(names[i], name) == 0) return 1;
+  return 0;
+}
+
+/* Looks up the JSON metadata of a type; fails with a clear error. */
+static const connectc_message_info *info_for(const json_codec *jc,
+                                             const ProtobufCMessageDescriptor *desc,
+                                             connectc_error *err, int *rv) {
+  if (is_special_wkt(desc->name)) {
+    if (err)
+      connectc_error_set(err, CONNECTC_CODE_UNIMPLEMENTED,
+                         "%s: the JSON form of this well-known type is not supported yet",
+                         desc->name);
+    *rv = CONNECTC_ERR_UNSUPPORTED;
+    return NULL;
+  }
+  const connectc_message_info *info =
+      connectc_type_registry_find(jc->reg, desc->name, strlen(desc->name));
+  if (!info || info->n_fields != desc->n_fields) {
+    if (err)
+      connectc_error_set(err, CONNECTC_CODE_INTERNAL,
+                         "%s: type is not registered with the JSON codec (call the generated "
+                         "<file>__register_types)",
+                         desc->name);
+    *rv = CONNECTC_ERR_ARGUMENT;
+    return NULL;
+  }
+  return info;
+}
+
+/* ---- encoding ---- */
+
+typedef struct enc {
+  const json_codec *jc;
+  const connectc_allocator *a;
+  cc_buf out;
+  connectc_error *err;
+  uint32_t max_depth;
+} enc;
+
+static int put(enc *e, const char *s) { return cc_buf_append_str(&e->out, e->a, s); }
+
+/* Writes a double in the shortest form that reads back exactly; the
+ * non-finite values as the JSON mapping's strings. */
+static int put_double(enc *e, double d, int is_float) {
+  if (isnan(d)) return put(e, "\"NaN\"");
+  if (isinf(d)) return put(e, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  char buf[40];
+  for (int prec = is_float ? 1 : 15; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, d);
+    /* snprintf follows the locale's decimal point; JSON's is '.'. */
+    const char *dp = localeconv()->decimal_point;
+    if (dp && dp[0] && dp[0] != '.' && !dp[1]) {
+      char *p = strchr(buf, dp[0]);
+      if (p) *p = '.';
+    }
+    double back;
+    if (cc_json_text_double(buf, strlen(buf), &back) == CONNECTC_OK &&
+        (is_float ? (float)back == (float)d : back == d))
+      break;
+  }
+  return put(e, buf);
+}
+
+static int enc_message(enc *e, const ProtobufCMessage *m, uint32_t depth);
+
+/* Writes one value of field f stored at p (not repeated). */
+static int enc_value(enc *e, const ProtobufCFieldDescriptor *f, const void *p, uint32_t depth) {
+  char buf[32];
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+      snprintf(buf, sizeof buf, "%d", (int)*(const int32_t *)p);
+      return put(e, buf);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+      snprintf(buf, sizeof buf, "%u", (unsigned)*(const uint32_t *)p);
+      return put(e, buf);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+      snprintf(buf, sizeof buf, "\"%lld\"", (long long)*(const int64_t *)p);
+      return put(e, buf);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+      snprintf(buf, sizeof buf, "\"%llu\"", (unsigned long long)*(const uint64_t *)p);
+      return put(e, buf);
+    case PROTOBUF_C_TYPE_FLOAT: return put_double(e, (double)*(const float *)p, 1);
+    case PROTOBUF_C_TYPE_DOUBLE: return put_double(e, *(const double *)p, 0);
+    case PROTOBUF_C_TYPE_BOOL: return put(e, *(const protobuf_c_boolean *)p ? "true" : "false");
+    case PROTOBUF_C_TYPE_ENUM: {
+      int32_t v = *(const int32_t *)p;
+      const ProtobufCEnumValue *ev =
+          protobuf_c_enum_descriptor_get_value((const ProtobufCEnumDescriptor *)f->descriptor, v);
+      if (ev) {
+        int rv = cc_buf_append_byte(&e->out, e->a, '"');
+        if (rv == CONNECTC_OK) rv = put(e, ev->name);
+        if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, '"');
+        return rv;
+      }
+      snprintf(buf, sizeof buf, "%d", (int)v); /* unknown values as numbers */
+      return put(e, buf);
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *s = *(char *const *)p;
+      return cc_json_write_string(&e->out, e->a, s ? s : "", s ? strlen(s) : 0);
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+      const ProtobufCBinaryData *b = p;
+      int rv = cc_buf_append_byte(&e->out, e->a, '"');
+      if (rv == CONNECTC_OK) rv = cc_b64_encode(&e->out, e->a, b->data, b->len, CC_B64_STD, 1);
+      if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, '"');
+      return rv;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+      const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+      if (!sub) return put(e, "{}");
+      return enc_message(e, sub, depth + 1);
+    }
+  }
+  return CONNECTC_ERR_ARGUMENT;
+}
+
+static size_t elem_size(ProtobufCType t) {
+  switch (t) {
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return 8;
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+    default: return 4;
+  }
+}
+
+/* 1 if a proto3 singular field holds its default value (omitted). */
+static int is_default(const ProtobufCFieldDescriptor *f, const void *p) {
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *s = *(char *const *)p;
+      return !s || !s[0];
+    }
+    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE: return *(ProtobufCMessage *const *)p == NULL;
+    case PROTOBUF_C_TYPE_FLOAT: {
+      float v = *(const float *)p;
+      return v == 0 && !signbit(v);
+    }
+    case PROTOBUF_C_TYPE_DOUBLE: {
+      double v = *(const double *)p;
+      return v == 0 && !signbit(v);
+    }
+    default: {
+      size_t n = elem_size(f->type);
+      const uint8_t *b = p;
+      for (size_t i = 0; i < n; i++)
+        if (b[i]) return 0;
+      return 1;
+    }
+  }
+}
+
+/* Writes a map key (always a JSON string). */
+static int enc_map_key(enc *e, const ProtobufCFieldDescriptor *kf, const void *p) {
+  if (kf->type == PROTOBUF_C_TYPE_STRING) return enc_value(e, kf, p, 0);
+  int rv = cc_buf_append_byte(&e->out, e->a, '"');
+  if (rv) return rv;
+  size_t start = e->out.len;
+  rv = enc_value(e, kf, p, 0);
+  if (rv) return rv;
+  /* 64-bit keys were already quoted: drop the inner quotes. */
+  if (e->out.len - start >= 2 && e->out.data[start] == '"') {
+    memmove(e->out.data + start, e->out.data + start + 1, e->out.len - start - 2);
+    e->out.len -= 2;
+  }
+  return cc_buf_append_byte(&e->out, e->a, '"');
+}
+
+static int enc_message(enc *e, const ProtobufCMessage *m, uint32_t depth) {
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  if (depth > e->max_depth) {
+    if (e->err)
+      connectc_error_set(e->err, CONNECTC_CODE_INTERNAL, "%s: message nesting exceeds %u", d->name,
+                         (unsigned)e->max_depth);
+    return CONNECTC_ERR_LIMIT;
+  }
+  int rv = CONNECTC_OK;
+  const connectc_message_info *info = info_for(e->jc, d, e->err, &rv);
+  if (!info) return rv;
+  rv = cc_buf_append_byte(&e->out, e->a, '{');
+  int first = 1;
+  const char *base = (const char *)m;
+  for (unsigned i = 0; rv == CONNECTC_OK && i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const connectc_json_field_info *fi = &info->fields[i];
+    const void *p = base + f->offset;
+    size_t n = 1;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      n = *(const size_t *)(base + f->quantifier_offset);
+      if (n == 0) continue;
+    } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      if (*(const uint32_t *)(base + f->quantifier_offset) != f->id) continue;
+    } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+               f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
+      if (!*(const protobuf_c_boolean *)(base + f->quantifier_offset)) continue;
+    } else if (f->label != PROTOBUF_C_LABEL_REQUIRED && is_default(f, p)) {
+      continue;
+    }
+    if (!first) rv = cc_buf_append_byte(&e->out, e->a, ',');
+    first = 0;
+    if (rv == CONNECTC_OK) rv = cc_json_write_string(&e->out, e->a, fi->json_name, strlen(fi->json_name));
+    if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, ':');
+    if (rv) break;
+    if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+      rv = enc_value(e, f, p, depth);
+      continue;
+    }
+    const char *arr = *(const char *const *)p;
+    if (fi->is_map) {
+      const ProtobufCMessageDescriptor *ed = f->descriptor;
+      const ProtobufCFieldDescriptor *kf = protobuf_c_message_descriptor_get_field(ed, 1);
+      const ProtobufCFieldDescriptor *vf = protobuf_c_message_descriptor_get_field(ed, 2);
+      rv = cc_buf_append_byte(&e->out, e->a, '{');
+      for (size_t k = 0; rv == CONNECTC_OK && k < n; k++) {
+        const char *entry = (const char *)((ProtobufCMessage *const *)(const void *)arr)[k];
+        if (k) rv = cc_buf_append_byte(&e->out, e->a, ',');
+        if (rv == CONNECTC_OK) rv = enc_map_key(e, kf, entry + kf->offset);
+        if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, ':');
+        if (rv == CONNECTC_OK) rv = enc_value(e, vf, entry + vf->offset, depth + 1);
+      }
+      if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, '}');
+      continue;
+    }
+    size_t sz = elem_size(f->type);
+    rv = cc_buf_append_byte(&e->out, e->a, '[');
+    for (size_t k = 0; rv == CONNECTC_OK && k < n; k++) {
+      if (k) rv = cc_buf_append_byte(&e->out, e->a, ',');
+      if (rv == CONNECTC_OK) rv = enc_value(e, f, arr + k * sz, depth);
+    }
+    if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, ']');
+  }
+  if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&e->out, e->a, '}');
+  return rv;
+}
+
+static int json_marshal(const connectc_codec *codec, const ProtobufCMessage *msg,
+                        const connectc_allocator *alloc, uint8_t **out, size_t *out_len,
+                        connectc_error *err) {
+  const json_codec *jc = (const json_codec *)codec;
+  enc e = {jc, cc_alloc_or_default(alloc), CC_BUF_INIT, err, CONNECTC_CODEC_DEFAULT_MAX_DEPTH};
+  int rv = enc_message(&e, msg, 1);
+  if (rv == CONNECTC_OK) rv = cc_buf_reserve(&e.out, e.a, 1);
+  if (rv) {
+    if (rv == CONNECTC_ERR_NOMEM && err)
+      connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory writing JSON");
+    cc_buf_free(&e.out, e.a);
+    return rv;
+  }
+  *out = e.out.data;
+  *out_len = e.out.len;
+  return CONNECTC_OK;
+}
+
+/* ---- decoding ---- */
+
+typedef struct dec {
+  const json_codec *jc;
+  const connectc_allocator *a;
+  ProtobufCAllocator pa;
+  const cc_json_doc *doc;
+  connectc_error *err;
+  int reject_unknown;
+  uint32_t max_depth;
+} dec;
+
+static const char *type_name(const cc_json_token *t) {
+  switch (t->type) {
+    case CC_JSON_NULL: return "null";
+    case CC_JSON_TRUE:
+    case CC_JSON_FALSE: return "boolean";
+    case CC_JSON_NUMBER: return "number";
+    case CC_JSON_STRING: return "string";
+    case CC_JSON_ARRAY: return "array";
+    default: return "object";
+  }
+}
+
+static int bad(dec *d, const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescriptor *f,
+               const char *fmt, const char *detail) {
+  if (d->err) {
+    char what[160];
+    snprintf(what, sizeof what, fmt, detail);
+    if (f)
+      connectc_error_set(d->err, CONNECTC_CODE_INVALID_ARGUMENT, "%s.%s: %s", md->name, f->name, what);
+    else
+      connectc_error_set(d->err, CONNECTC_CODE_INVALID_ARGUMENT, "%s: %s", md->name, what);
+  }
+  return CONNECTC_ERR_PROTOCOL;
+}
+
+/* The token's raw text (at most 40 bytes, strings without their quotes)
+ * as a NUL-terminated string in `buf`, for error messages. */
+static const char *raw_text(dec *d, const cc_json_token *t, char buf[48]) {
+  size_t n = t->end - t->start;
+  if (n > 40) n = 40;
+  memcpy(buf, d->doc->input + t->start, n);
+  buf[n] = 0;
+  return buf;
+}
+
+static void *pa_alloc(dec *d, size_t n) { return d->pa.alloc(d->pa.allocator_data, n ? n : 1); }
+
+static ProtobufCMessage *new_message(dec *d, const ProtobufCMessageDescriptor *md) {
+  ProtobufCMessage *m = pa_alloc(d, md->sizeof_message);
+  if (m) md->message_init(m);
+  return m;
+}
+
+static int dec_message(dec *d, const ProtobufCMessageDescriptor *md, size_t tok, ProtobufCMessage *m,
+                       uint32_t depth);
+
+/* Reads the text of a string token into a NUL-terminated scratch buffer. */
+static int token_text(dec *d, size_t tok, cc_buf *b) {
+  cc_buf_clear(b);
+  int rv = cc_json_string_append(d->doc, tok, b, d->a);
+  if (rv == CONNECTC_OK) rv = cc_buf_append_byte(b, d->a, 0);
+  return rv;
+}
+
+/* Parses an integer value from a number or a string token. */
+static int dec_int(dec *d, const cc_json_token *t, size_t tok, int is_signed, int64_t *sv,
+                   uint64_t *uv) {
+  const char *s;
+  size_t len;
+  cc_buf b = CC_BUF_INIT;
+  if (t->type == CC_JSON_NUMBER) {
+    s = d->doc->input + t->start;
+    len = t->end - t->start;
+  } else {
+    if (token_text(d, tok, &b)) return CONNECTC_ERR_NOMEM;
+    s = (const char *)b.data;
+    len = b.len - 1;
+  }
+  int rv = is_signed ? cc_json_text_i64(s, len, sv) : cc_json_text_u64(s, len, uv);
+  cc_buf_free(&b, d->a);
+  return rv;
+}
+
+static int dec_float(dec *d, const cc_json_token *t, size_t tok, double *out) {
+  if (t->type == CC_JSON_NUMBER)
+    return cc_json_text_double(d->doc->input + t->start, t->end - t->start, out);
+  cc_buf b = CC_BUF_INIT;
+  if (token_text(d, tok, &b)) return CONNECTC_ERR_NOMEM;
+  const char *s = (const char *)b.data;
+  int rv = CONNECTC_OK;
+  if (strcmp(s, "NaN") == 0) *out = NAN;
+  else if (strcmp(s, "Infinity") == 0) *out = INFINITY;
+  else if (strcmp(s, "-Infinity") == 0) *out = -INFINITY;
+  else rv = cc_json_text_double(s, b.len - 1, out);
+  cc_buf_free(&b, d->a);
+  return rv;
+}
+
+/* Decodes one (non-repeated) value of field f from token tok into p.
+ * `key` is 1 for map keys, which are always JSON strings. */
+static int dec_value(dec *d, const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescriptor *f,
+                     size_t tok, void *p, uint32_t depth, int key) {
+  const cc_json_token *t = &d->doc->tokens[tok];
+  int64_t sv = 0;
+  uint64_t uv = 0;
+  double dv = 0;
+  int rv;
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: {
+      int is_signed = f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_SINT32 ||
+                      f->type == PROTOBUF_C_TYPE_SFIXED32 || f->type == PROTOBUF_C_TYPE_INT64 ||
+                      f->type == PROTOBUF_C_TYPE_SINT64 || f->type == PROTOBUF_C_TYPE_SFIXED64;
+      if (t->type != CC_JSON_NUMBER && t->type != CC_JSON_STRING)
+        return bad(d, md, f, "expected integer, got %s", type_name(t));
+      if (key && t->type != CC_JSON_STRING) return bad(d, md, f, "map keys must be strings%s", "");
+      rv = dec_int(d, t, tok, is_signed, &sv, &uv);
+      if (rv == CONNECTC_ERR_NOMEM) return rv;
+      char raw[48];
+      if (rv) return bad(d, md, f, "not an integer in range: %s", raw_text(d, t, raw));
+      size_t sz = elem_size(f->type);
+      if (sz == 4) {
+        if (is_signed && (sv < INT32_MIN || sv > INT32_MAX))
+          return bad(d, md, f, "value out of range for a 32-bit integer%s", "");
+        if (!is_signed && uv > UINT32_MAX)
+          return bad(d, md, f, "value out of range for a 32-bit integer%s", "");
+        if (is_signed) *(int32_t *)p = (int32_t)sv;
+        else *(uint32_t *)p = (uint32_t)uv;
+      } else {
+        if (is_signed) *(int64_t *)p = sv;
+        else *(uint64_t *)p = uv;
+      }
+      return CONNECTC_OK;
+    }
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE: {
+      if (t->type != CC_JSON_NUMBER && t->type != CC_JSON_STRING)
+        return bad(d, md, f, "expected number, got %s", type_name(t));
+      rv = dec_float(d, t, tok, &dv);
+      if (rv == CONNECTC_ERR_NOMEM) return rv;
+      char raw[48];
+      if (rv || (isinf(dv) && t->type == CC_JSON_NUMBER))
+        return bad(d, md, f, "not a number in range: %s", raw_text(d, t, raw));
+      if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+        if (isfinite(dv) && (dv > 3.4028234663852886e38 || dv < -3.4028234663852886e38))
+          return bad(d, md, f, "value out of range for a float%s", "");
+        *(float *)p = (float)dv;
+      } else {
+        *(double *)p = dv;
+      }
+      return CONNECTC_OK;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+      if (key && t->type == CC_JSON_STRING) {
+        if (cc_json_string_eq(d->doc, tok, "true", 4)) *(protobuf_c_boolean *)p = 1;
+        else if (cc_json_string_eq(d->doc, tok, "false", 5)) *(protobuf_c_boolean *)p = 0;
+        else return bad(d, md, f, "map key is not a boolean%s", "");
+        return CONNECTC_OK;
+      }
+      if (t->type != CC_JSON_TRUE && t->type != CC_JSON_FALSE)
+        return bad(d, md, f, "expected boolean, got %s", type_name(t));
+      *(protobuf_c_boolean *)p = t->type == CC_JSON_TRUE;
+      return CONNECTC_OK;
+    case PROTOBUF_C_TYPE_ENUM: {
+      const ProtobufCEnumDescriptor *ed = f->descriptor;
+      if (t->type == CC_JSON_NUMBER) {
+        rv = cc_json_number_i64(d->doc, tok, &sv);
+        if (rv || sv < INT32_MIN || sv > INT32_MAX)
+          return bad(d, md, f, "enum number out of range%s", "");
+        *(int32_t *)p = (int32_t)sv;
+        return CONNECTC_OK;
+      }
+      if (t->type != CC_JSON_STRING) return bad(d, md, f, "expected enum name, got %s", type_name(t));
+      cc_buf b = CC_BUF_INIT;
+      if (token_text(d, tok, &b)) return CONNECTC_ERR_NOMEM;
+      const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, (const char *)b.data);
+      if (!ev) {
+        rv = bad(d, md, f, "unknown enum value \"%.60s\"", (const char *)b.data);
+        cc_buf_free(&b, d->a);
+        return rv;
+      }
+      cc_buf_free(&b, d->a);
+      *(int32_t *)p = ev->value;
+      return CONNECTC_OK;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+      if (t->type != CC_JSON_STRING) return bad(d, md, f, "expected string, got %s", type_name(t));
+      cc_buf b = CC_BUF_INIT;
+      if (token_text(d, tok, &b)) return CONNECTC_ERR_NOMEM;
+      char *s = pa_alloc(d, b.len);
+      if (!s) {
+        cc_buf_free(&b, d->a);
+        return CONNECTC_ERR_NOMEM;
+      }
+      memcpy(s, b.data, b.len);
+      cc_buf_free(&b, d->a);
+      *(char **)p = s;
+      return CONNECTC_OK;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+      if (t->type != CC_JSON_STRING) return bad(d, md, f, "expected base64 string, got %s", type_name(t));
+      cc_buf text = CC_BUF_INIT, raw = CC_BUF_INIT;
+      if (token_text(d, tok, &text)) return CONNECTC_ERR_NOMEM;
+      rv = cc_b64_decode(&raw, d->a, (const char *)text.data, text.len - 1,
+                         CC_B64_ACCEPT_STD | CC_B64_ACCEPT_URL);
+      cc_buf_free(&text, d->a);
+      if (rv) {
+        cc_buf_free(&raw, d->a);
+        return rv == CONNECTC_ERR_NOMEM ? rv : bad(d, md, f, "invalid base64%s", "");
+      }
+      ProtobufCBinaryData *bd = p;
+      bd->len = raw.len;
+      bd->data = NULL;
+      if (raw.len) {
+        bd->data = pa_alloc(d, raw.len);
+        if (!bd->data) {
+          bd->len = 0;
+          cc_buf_free(&raw, d->a);
+          return CONNECTC_ERR_NOMEM;
+        }
+        memcpy(bd->data, raw.data, raw.len);
+      }
+      cc_buf_free(&raw, d->a);
+      return CONNECTC_OK;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+      const ProtobufCMessageDescriptor *sd = f->descriptor;
+      if (t->type != CC_JSON_OBJECT) return bad(d, md, f, "expected object, got %s", type_name(t));
+      ProtobufCMessage *sub = new_message(d, sd);
+      if (!sub) return CONNECTC_ERR_NOMEM;
+      *(ProtobufCMessage **)p = sub; /* owned by the parent from here on */
+      return dec_message(d, sd, tok, sub, depth + 1);
+    }
+  }
+  return CONNECTC_ERR_ARGUMENT;
+}
+
+static int dec_field(dec *d, const ProtobufCMessageDescriptor *md, const connectc_message_info *info,
+                     unsigned fi_index, size_t vtok, ProtobufCMessage *m, uint32_t depth) {
+  const ProtobufCFieldDescriptor *f = &md->fields[fi_index];
+  const connectc_json_field_info *fi = &info->fields[fi_index];
+  char *base = (char *)m;
+  const cc_json_token *t = &d->doc->tokens[vtok];
+  if (t->type == CC_JSON_NULL) return CONNECTC_OK; /* null: the field keeps its default */
+  if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+    uint32_t *c = (uint32_t *)(base + f->quantifier_offset);
+    if (*c != 0) return bad(d, md, f, "more than one field of a oneof is set%s", "");
+    *c = f->id;
+  }
+  if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+    if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+        f->type != PROTOBUF_C_TYPE_STRING)
+      *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+    /* A repeated key in the JSON object replaces the earlier value. */
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+      char **sp = (char **)(base + f->offset);
+      if (*sp && *sp != f->default_value) d->pa.free(d->pa.allocator_data, *sp);
+      *sp = NULL;
+    } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      ProtobufCMessage **mp = (ProtobufCMessage **)(base + f->offset);
+      if (*mp) protobuf_c_message_free_unpacked(*mp, &d->pa);
+      *mp = NULL;
+    } else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+      ProtobufCBinaryData *bd = (ProtobufCBinaryData *)(base + f->offset);
+      if (bd->data) d->pa.free(d->pa.allocator_data, bd->data);
+      bd->data = NULL;
+      bd->len = 0;
+    }
+    int rv = dec_value(d, md, f, vtok, base + f->offset, depth, 0);
+    if (rv == CONNECTC_OK && f->type == PROTOBUF_C_TYPE_STRING && !*(char **)(base + f->offset))
+      *(const char **)(base + f->offset) = f->default_value;
+    return rv;
+  }
+  size_t *count = (size_t *)(base + f->quantifier_offset);
+  void **arr = (void **)(base + f->offset);
+  if (*count) return bad(d, md, f, "the field appears twice%s", "");
+  if (fi->is_map) {
+    if (t->type != CC_JSON_OBJECT) return bad(d, md, f, "expected object (map), got %s", type_name(t));
+  } else if (t->type != CC_JSON_ARRAY) {
+    return bad(d, md, f, "expected array, got %s", type_name(t));
+  }
+  size_t n = t->size;
+  if (n == 0) return CONNECTC_OK;
+  size_t sz = elem_size(f->type);
+  *arr = pa_alloc(d, n * sz);
+  if (!*arr) return CONNECTC_ERR_NOMEM;
+  memset(*arr, 0, n * sz);
+  size_t i = vtok + 1;
+  for (size_t k = 0; k < n; k++) {
+    int rv;
+    if (fi->is_map) {
+      const ProtobufCMessageDescriptor *ed = f->descriptor;
+      ProtobufCMessage *entry = new_message(d, ed);
+      if (!entry) return CONNECTC_ERR_NOMEM;
+      ((ProtobufCMessage **)*arr)[k] = entry;
+      *count = k + 1;
+      const ProtobufCFieldDescriptor *kf = protobuf_c_message_descriptor_get_field(ed, 1);
+      const ProtobufCFieldDescriptor *vf = protobuf_c_message_descriptor_get_field(ed, 2);
+      size_t vt = i + 1;
+      if (d->doc->tokens[vt].type == CC_JSON_NULL)
+        return bad(d, md, f, "map values must not be null%s", "");
+      rv = dec_value(d, ed, kf, i, (char *)entry + kf->offset, depth + 1, 1);
+      if (rv == CONNECTC_OK) rv = dec_value(d, ed, vf, vt, (char *)entry + vf->offset, depth + 1, 0);
+      i = d->doc->tokens[vt].next;
+    } else {
+      if (d->doc->tokens[i].type == CC_JSON_NULL)
+        return bad(d, md, f, "repeated values must not be null%s", "");
+      *count = k + 1;
+      rv = dec_value(d, md, f, i, (char *)*arr + k * sz, depth, 0);
+      i = d->doc->tokens[i].next;
+    }
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+static int dec_message(dec *d, const ProtobufCMessageDescriptor *md, size_t tok, ProtobufCMessage *m,
+                       uint32_t depth) {
+  if (depth > d->max_depth) {
+    if (d->err)
+      connectc_error_set(d->err, CONNECTC_CODE_INVALID_ARGUMENT,
+                         "%s: message nesting exceeds the maximum depth of %u", md->name,
+                         (unsigned)d->max_depth);
+    return CONNECTC_ERR_PROTOCOL;
+  }
+  int rv = CONNECTC_OK;
+  const connectc_message_info *info = info_for(d->jc, md, d->err, &rv);
+  if (!info) return rv;
+  const cc_json_token *o = &d->doc->tokens[tok];
+  if (o->type != CC_JSON_OBJECT) return bad(d, md, NULL, "expected object, got %s", type_name(o));
+  size_t i = tok + 1;
+  for (uint32_t k = 0; k < o->size; k++) {
+    size_t key = i, val = i + 1;
+    i = d->doc->tokens[val].next;
+    unsigned found = md->n_fields;
+    for (unsigned f = 0; f < md->n_fields && found == md->n_fields; f++) {
+      const char *jn = info->fields[f].json_name;
+      const char *pn = md->fields[f].name;
+      if (cc_json_string_eq(d->doc, key, jn, strlen(jn)) ||
+          cc_json_string_eq(d->doc, key, pn, strlen(pn)))
+        found = f;
+    }
+    if (found == md->n_fields) {
+      if (!d->reject_unknown) continue;
+      cc_buf b = CC_BUF_INIT;
+      if (token_text(d, key, &b)) return CONNECTC_ERR_NOMEM;
+      rv = bad(d, md, NULL, "unknown field \"%.80s\"", (const char *)b.data);
+      cc_buf_free(&b, d->a);
+      return rv;
+    }
+    rv = dec_field(d, md, info, found, val, m, depth);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+static int json_unmarshal(const connectc_codec *codec, const ProtobufCMessageDescriptor *desc,
+                          const uint8_t *data, size_t len, const connectc_codec_options *opts,
+                          const connectc_allocator *alloc, ProtobufCMessage **out,
+                          connectc_error *err) {
+  const json_codec *jc = (const json_codec *)codec;
+  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : CONNECTC_CODEC_DEFAULT_MAX_DEPTH;
+  cc_json_doc doc;
+  /* Each message level may add one array or map level on top. */
+  cc_json_limits lim = {max_depth * 2 + 2, 0};
+  connectc_error perr;
+  connectc_error_init(&perr, a);
+  int rv = cc_json_parse(data ? (const char *)data : "", len, &lim, a, &doc, &perr);
+  if (rv) {
+    if (err)
+      connectc_error_set(err, rv == CONNECTC_ERR_NOMEM ? CONNECTC_CODE_RESOURCE_EXHAUSTED
+                                                       : CONNECTC_CODE_INVALID_ARGUMENT,
+                         "unmarshal into %s: %s", desc->name, perr.message ? perr.message : "invalid JSON");
+    connectc_error_reset(&perr);
+    return rv == CONNECTC_ERR_NOMEM ? rv : CONNECTC_ERR_PROTOCOL;
+  }
+  connectc_error_reset(&perr);
+  dec d = {jc, a, connectc_protobuf_allocator(a), &doc, err, opts ? opts->reject_unknown_fields : 0,
+           max_depth};
+  ProtobufCMessage *m = new_message(&d, desc);
+  if (!m) rv = CONNECTC_ERR_NOMEM;
+  else rv = dec_message(&d, desc, 0, m, 1);
+  cc_json_doc_free(&doc, a);
+  if (rv) {
+    if (m) protobuf_c_message_free_unpacked(m, &d.pa);
+    if (rv == CONNECTC_ERR_NOMEM && err)
+      connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory reading JSON");
+    return rv;
+  }
+  *out = m;
+  return CONNECTC_OK;
+}
+
+connectc_codec *connectc_codec_json_new(const connectc_type_registry *reg,
+                                        const connectc_allocator *alloc) {
+  if (!reg) return NULL;
+  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  json_codec *jc = cc_malloc(a, sizeof *jc);
+  if (!jc) return NULL;
+  jc->base.name = "json";
+  jc->base.marshal = json_marshal;
+  jc->base.unmarshal = json_unmarshal;
+  jc->reg = reg;
+  jc->alloc = *a;
+  return &jc->base;
+}
+
+void connectc_codec_json_del(connectc_codec *codec) {
+  if (!codec) return;
+  json_codec *jc = (json_codec *)codec;
+  connectc_allocator a = jc->alloc;
+  cc_free(&a, jc);
+}
