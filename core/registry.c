@@ -4,6 +4,13 @@
 
 #include "buf.h"
 #include "connectc/json_codec.h"
+#include "google/protobuf/any.connect.h"
+#include "google/protobuf/duration.connect.h"
+#include "google/protobuf/empty.connect.h"
+#include "google/protobuf/field_mask.connect.h"
+#include "google/protobuf/struct.connect.h"
+#include "google/protobuf/timestamp.connect.h"
+#include "google/protobuf/wrappers.connect.h"
 
 struct connectc_type_registry {
   connectc_allocator alloc;
@@ -29,6 +36,18 @@ connectc_type_registry *connectc_type_registry_new(const connectc_allocator *all
   if (!r) return NULL;
   memset(r, 0, sizeof *r);
   r->alloc = *a;
+  /* The well-known types, whose JSON forms the codec knows. */
+  int (*const wkt[])(connectc_type_registry *) = {
+      google_protobuf_any__register_types,       google_protobuf_duration__register_types,
+      google_protobuf_empty__register_types,     google_protobuf_field_mask__register_types,
+      google_protobuf_struct__register_types,    google_protobuf_timestamp__register_types,
+      google_protobuf_wrappers__register_types};
+  for (size_t i = 0; i < sizeof wkt / sizeof wkt[0]; i++) {
+    if (wkt[i](r) != CONNECTC_OK) {
+      connectc_type_registry_del(r);
+      return NULL;
+    }
+  }
   return r;
 }
 

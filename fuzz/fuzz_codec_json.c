@@ -1,7 +1,8 @@
 /* fuzz-needs-codegen: built by CMake only (uses generated JSON metadata).
  *
  * Fuzzes the protobuf JSON codec: arbitrary bytes decoded into a message
- * with every field kind (maps, oneofs, proto3 optional, recursion); what is
+ * with every field kind (maps, oneofs, proto3 optional, recursion) or into
+ * a well-known type (Value, Any, Timestamp); what is
  * accepted is encoded, decoded again and encoded again, and the two
  * encodings must be identical. */
 #include <stdint.h>
@@ -11,6 +12,9 @@
 #include "connectc/json_codec.h"
 #include "json_test.connect.h"
 #include "json_test.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
 
 static connectc_codec *codec;
 static connectc_type_registry *reg;
@@ -21,7 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (json_test__register_types(reg) != CONNECTC_OK) abort();
     codec = connectc_codec_json_new(reg, NULL);
   }
-  const ProtobufCMessageDescriptor *d = &connectc__jsontest__v1__everything__descriptor;
+  /* The first byte picks the type: every field kind, or the well-known
+   * types with special forms (recursive Value, Any, Timestamp). */
+  if (size < 1) return 0;
+  static const ProtobufCMessageDescriptor *const types[] = {
+      &connectc__jsontest__v1__everything__descriptor, &google__protobuf__value__descriptor,
+      &google__protobuf__any__descriptor, &google__protobuf__timestamp__descriptor};
+  const ProtobufCMessageDescriptor *d = types[data[0] % 4];
+  data++;
+  size--;
   connectc_codec_options opts = {32, 0};
   connectc_error e;
   connectc_error_init(&e, NULL);

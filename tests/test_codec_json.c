@@ -12,6 +12,12 @@
 #include "connectc/json_codec.h"
 #include "json_test.connect.h"
 #include "json_test.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
+#include "google/protobuf/duration.pb-c.h"
+#include "google/protobuf/field_mask.pb-c.h"
+#include "google/protobuf/struct.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "google/protobuf/wrappers.pb-c.h"
 
 typedef struct fixture {
   connectc_type_registry *reg;
@@ -256,11 +262,120 @@ static void test_unregistered(void **state) {
   (void)f;
 }
 
+
+/* Parses `in`, expects it to re-encode as `out`. */
+static void round_trip(const connectc_codec *c, const ProtobufCMessageDescriptor *d, const char *in,
+                       const char *out) {
+  ProtobufCMessage *m = parse_ok(c, d, in);
+  expect_json(c, m, out);
+  connectc_message_free(m, NULL);
+}
+
+static void test_wkt_time(void **state) {
+  fixture *f = *state;
+  const ProtobufCMessageDescriptor *ts = &google__protobuf__timestamp__descriptor;
+  const ProtobufCMessageDescriptor *du = &google__protobuf__duration__descriptor;
+  round_trip(f->codec, ts, "\"1970-01-01T00:00:00Z\"", "\"1970-01-01T00:00:00Z\"");
+  round_trip(f->codec, ts, "\"2024-02-29T23:59:59.5+01:00\"", "\"2024-02-29T22:59:59.500Z\"");
+  round_trip(f->codec, ts, "\"0001-01-01T00:00:00.000000001Z\"", "\"0001-01-01T00:00:00.000000001Z\"");
+  round_trip(f->codec, ts, "\"9999-12-31T23:59:59.123456Z\"", "\"9999-12-31T23:59:59.123456Z\"");
+  round_trip(f->codec, ts, "\"1969-12-31T23:59:59-00:30\"", "\"1970-01-01T00:29:59Z\"");
+  Google__Protobuf__Timestamp *t = (Google__Protobuf__Timestamp *)parse_ok(f->codec, ts, "\"1969-12-31T23:59:58.25Z\"");
+  assert_true(t->seconds == -2);
+  assert_int_equal(t->nanos, 250000000);
+  connectc_message_free(&t->base, NULL);
+  parse_bad(f->codec, ts, "\"2023-02-29T00:00:00Z\"", NULL,
+            "google.protobuf.Timestamp: invalid RFC 3339 timestamp: 2023-02-29T00:00:00Z");
+  parse_bad(f->codec, ts, "\"2023-01-01 00:00:00Z\"", NULL,
+            "google.protobuf.Timestamp: invalid RFC 3339 timestamp: 2023-01-01 00:00:00Z");
+  parse_bad(f->codec, ts, "\"0000-12-31T23:59:59Z\"", NULL,
+            "google.protobuf.Timestamp: invalid RFC 3339 timestamp: 0000-12-31T23:59:59Z");
+  parse_bad(f->codec, ts, "1", NULL, "google.protobuf.Timestamp: expected an RFC 3339 string, got: 1");
+  round_trip(f->codec, du, "\"1.5s\"", "\"1.500s\"");
+  round_trip(f->codec, du, "\"-0.000000001s\"", "\"-0.000000001s\"");
+  round_trip(f->codec, du, "\"315576000000s\"", "\"315576000000s\"");
+  round_trip(f->codec, du, "\"0s\"", "\"0s\"");
+  parse_bad(f->codec, du, "\"315576000001s\"", NULL, "google.protobuf.Duration: duration out of range: 315576000001s");
+  parse_bad(f->codec, du, "\"1.5\"", NULL, "google.protobuf.Duration: invalid duration (expected e.g. \"1.5s\"): 1.5");
+  Google__Protobuf__Duration bad = GOOGLE__PROTOBUF__DURATION__INIT;
+  bad.seconds = 1;
+  bad.nanos = -1;
+  uint8_t *out;
+  size_t len;
+  assert_int_not_equal(f->codec->marshal(f->codec, &bad.base, NULL, &out, &len, NULL), CONNECTC_OK);
+}
+
+static void test_wkt_struct_and_wrappers(void **state) {
+  fixture *f = *state;
+  round_trip(f->codec, &google__protobuf__value__descriptor,
+             "{\"a\":[1,\"two\",true,null,{\"b\":{}}],\"c\":-1.5e2}",
+             "{\"a\":[1,\"two\",true,null,{\"b\":{}}],\"c\":-150}");
+  round_trip(f->codec, &google__protobuf__value__descriptor, "null", "null");
+  round_trip(f->codec, &google__protobuf__list_value__descriptor, "[[],[[]]]", "[[],[[]]]");
+  round_trip(f->codec, &google__protobuf__struct__descriptor, "{}", "{}");
+  round_trip(f->codec, &google__protobuf__int64_value__descriptor, "12", "\"12\"");
+  round_trip(f->codec, &google__protobuf__uint32_value__descriptor, "\"0\"", "0");
+  round_trip(f->codec, &google__protobuf__bool_value__descriptor, "false", "false");
+  round_trip(f->codec, &google__protobuf__string_value__descriptor, "\"\"", "\"\"");
+  round_trip(f->codec, &google__protobuf__bytes_value__descriptor, "\"AQI\"", "\"AQI=\"");
+  round_trip(f->codec, &google__protobuf__double_value__descriptor, "\"-Infinity\"", "\"-Infinity\"");
+  round_trip(f->codec, &google__protobuf__field_mask__descriptor, "\"fooBar,baz,a.bC\"", "\"fooBar,baz,a.bC\"");
+  Google__Protobuf__FieldMask *fm = (Google__Protobuf__FieldMask *)parse_ok(
+      f->codec, &google__protobuf__field_mask__descriptor, "\"fooBar,x.yZ\"");
+  assert_int_equal(fm->n_paths, 2);
+  assert_string_equal(fm->paths[0], "foo_bar");
+  assert_string_equal(fm->paths[1], "x.y_z");
+  connectc_message_free(&fm->base, NULL);
+  round_trip(f->codec, &google__protobuf__field_mask__descriptor, "\"\"", "\"\"");
+  /* A Value nested deeper than the bound. */
+  char deep[512] = "";
+  for (int i = 0; i < 40; i++) strcat(deep, "[");
+  for (int i = 0; i < 40; i++) strcat(deep, "]");
+  connectc_codec_options shallow = {10, 0};
+  ProtobufCMessage *m = NULL;
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  assert_int_equal(f->codec->unmarshal(f->codec, &google__protobuf__value__descriptor, (const uint8_t *)deep,
+                                       strlen(deep), &shallow, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  connectc_error_reset(&e);
+}
+
+static void test_wkt_any(void **state) {
+  fixture *f = *state;
+  const ProtobufCMessageDescriptor *any = &google__protobuf__any__descriptor;
+  round_trip(f->codec, any,
+             "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\",\"child\":{}}",
+             "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\",\"child\":{}}");
+  round_trip(f->codec, any, "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\"}",
+             "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\"}");
+  round_trip(f->codec, any,
+             "{\"value\":\"1.5s\",\"@type\":\"type.googleapis.com/google.protobuf.Duration\"}",
+             "{\"@type\":\"type.googleapis.com/google.protobuf.Duration\",\"value\":\"1.500s\"}");
+  round_trip(f->codec, any, "{}", "{}");
+  Google__Protobuf__Any *a = (Google__Protobuf__Any *)parse_ok(
+      f->codec, any, "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\"}");
+  assert_string_equal(a->type_url, "type.googleapis.com/connectc.jsontest.v1.Node");
+  assert_int_equal(a->value.len, 3);
+  assert_memory_equal(a->value.data, "\x0a\x01n", 3);
+  connectc_message_free(&a->base, NULL);
+  parse_bad(f->codec, any, "{\"@type\":\"type.googleapis.com/no.Such\"}", NULL,
+            "google.protobuf.Any: unknown message type in @type \"type.googleapis.com/no.Such\"");
+  parse_bad(f->codec, any, "{\"name\":\"x\"}", NULL, "google.protobuf.Any: missing \"@type\": ");
+  connectc_codec_options strict = {0, 1};
+  ProtobufCMessage *m = NULL;
+  const char *j = "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\"}";
+  assert_int_equal(f->codec->unmarshal(f->codec, any, (const uint8_t *)j, strlen(j), &strict, NULL, &m, NULL),
+                   CONNECTC_OK);
+  connectc_message_free(m, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scalars),      cmocka_unit_test(test_lenient_input),
       cmocka_unit_test(test_collections),  cmocka_unit_test(test_rejections),
-      cmocka_unit_test(test_unregistered),
+      cmocka_unit_test(test_unregistered), cmocka_unit_test(test_wkt_time),
+      cmocka_unit_test(test_wkt_struct_and_wrappers), cmocka_unit_test(test_wkt_any),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,12 +10,12 @@
  * file in a registry (`<file>__register_types(reg)`), which the JSON codec
  * uses to resolve message-typed fields and `google.protobuf.Any` payloads.
  *
- * Status: every field kind (scalars, enums, bytes, repeated, maps, oneofs,
- * proto3 optional, nested messages) is supported both ways. The special
- * JSON forms of the well-known types (Any, Timestamp, Duration, Struct,
- * Value, ListValue, wrappers, FieldMask) are not yet: such messages are
- * refused with CONNECTC_ERR_UNSUPPORTED (code unimplemented) rather than
- * written in a form other implementations would misread.
+ * Every field kind is supported both ways, and the well-known types in
+ * their special forms: Any ({"@type": url, ...fields}, or "value" for a
+ * well-known payload), Timestamp (RFC 3339, 0001..9999), Duration
+ * ("1.5s", +-315576000000 s), Struct/Value/ListValue as plain JSON,
+ * wrappers as their scalar, FieldMask as comma-separated lowerCamel paths,
+ * Empty as {}.
  */
 #ifndef CONNECTC_JSON_CODEC_H
 #define CONNECTC_JSON_CODEC_H
@@ -52,7 +52,9 @@ typedef struct connectc_message_info {
  * to modify; safe to read from many threads once filled. */
 typedef struct connectc_type_registry connectc_type_registry;
 
-/* Creates an empty registry. `alloc` may be NULL. */
+/* Creates a registry holding the well-known types (google.protobuf.Any,
+ * Timestamp, Duration, Struct, Value, ListValue, FieldMask, Empty and the
+ * wrappers). `alloc` may be NULL. Returns NULL on OOM. */
 connectc_type_registry *connectc_type_registry_new(const connectc_allocator *alloc);
 void connectc_type_registry_del(connectc_type_registry *reg);
 /* Adds one message type (the info must outlive the registry). Adding the
