@@ -152,6 +152,8 @@ static int enc_value(enc *e, const ProtobufCFieldDescriptor *f, const void *p, u
     case PROTOBUF_C_TYPE_BOOL: return put(e, *(const protobuf_c_boolean *)p ? "true" : "false");
     case PROTOBUF_C_TYPE_ENUM: {
       int32_t v = *(const int32_t *)p;
+      if (strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name, "google.protobuf.NullValue") == 0)
+        return put(e, "null");
       const ProtobufCEnumValue *ev =
           protobuf_c_enum_descriptor_get_value((const ProtobufCEnumDescriptor *)f->descriptor, v);
       if (ev) {
@@ -507,6 +509,10 @@ static int dec_value(dec *d, const ProtobufCMessageDescriptor *md, const Protobu
       return CONNECTC_OK;
     case PROTOBUF_C_TYPE_ENUM: {
       const ProtobufCEnumDescriptor *ed = f->descriptor;
+      if (t->type == CC_JSON_NULL && strcmp(ed->name, "google.protobuf.NullValue") == 0) {
+        *(int32_t *)p = 0; /* NullValue's JSON form is null */
+        return CONNECTC_OK;
+      }
       if (t->type == CC_JSON_NUMBER) {
         rv = cc_json_number_i64(d->doc, tok, &sv);
         if (rv || sv < INT32_MIN || sv > INT32_MAX)
@@ -586,8 +592,11 @@ static int dec_field(dec *d, const ProtobufCMessageDescriptor *md, const connect
   const connectc_json_field_info *fi = &info->fields[fi_index];
   char *base = (char *)m;
   const cc_json_token *t = &d->doc->tokens[vtok];
-  int is_value = f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                 wkt_kind(((const ProtobufCMessageDescriptor *)f->descriptor)->name) == WK_VALUE;
+  int is_value = (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                  wkt_kind(((const ProtobufCMessageDescriptor *)f->descriptor)->name) == WK_VALUE) ||
+                 (f->type == PROTOBUF_C_TYPE_ENUM &&
+                  strcmp(((const ProtobufCEnumDescriptor *)f->descriptor)->name,
+                         "google.protobuf.NullValue") == 0);
   /* null: the field keeps its default, except a google.protobuf.Value,
    * for which null is a value. */
   if (t->type == CC_JSON_NULL && !(is_value && f->label != PROTOBUF_C_LABEL_REPEATED))

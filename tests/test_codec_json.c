@@ -200,6 +200,25 @@ static void test_collections(void **state) {
   connectc_message_free(&m->base, NULL);
 }
 
+static void test_null_value_and_wkt_fields(void **state) {
+  fixture *f = *state;
+  const char *j = "{\"nullChoice\":null,\"dyn\":null,\"when\":\"1970-01-01T00:00:01Z\",\"dyns\":[null,1]}";
+  Connectc__Jsontest__V1__Everything *m = (Connectc__Jsontest__V1__Everything *)parse_ok(
+      f->codec, &connectc__jsontest__v1__everything__descriptor, j);
+  assert_int_equal(m->maybe_null_case, CONNECTC__JSONTEST__V1__EVERYTHING__MAYBE_NULL_NULL_CHOICE);
+  assert_non_null(m->dyn);
+  assert_int_equal(m->dyn->kind_case, GOOGLE__PROTOBUF__VALUE__KIND_NULL_VALUE);
+  assert_true(m->when->seconds == 1);
+  assert_int_equal(m->n_dyns, 2);
+  expect_json(f->codec, &m->base, j);
+  connectc_message_free(&m->base, NULL);
+  /* A singular NullValue field holds its default: omitted. */
+  m = (Connectc__Jsontest__V1__Everything *)parse_ok(f->codec, &connectc__jsontest__v1__everything__descriptor,
+                                                      "{\"nothing\":null}");
+  expect_json(f->codec, &m->base, "{}");
+  connectc_message_free(&m->base, NULL);
+}
+
 static void test_rejections(void **state) {
   fixture *f = *state;
   const ProtobufCMessageDescriptor *sd = &connectc__jsontest__v1__scalars__descriptor;
@@ -373,7 +392,8 @@ static void test_wkt_any(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_scalars),      cmocka_unit_test(test_lenient_input),
-      cmocka_unit_test(test_collections),  cmocka_unit_test(test_rejections),
+      cmocka_unit_test(test_collections),  cmocka_unit_test(test_null_value_and_wkt_fields),
+      cmocka_unit_test(test_rejections),
       cmocka_unit_test(test_unregistered), cmocka_unit_test(test_wkt_time),
       cmocka_unit_test(test_wkt_struct_and_wrappers), cmocka_unit_test(test_wkt_any),
   };
