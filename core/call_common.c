@@ -123,13 +123,14 @@ int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8
     const uint8_t *payload = env.payload;
     size_t plen = env.len;
     uint8_t *owned = NULL;
+    /* Checked even for empty payloads, as connect-go does. */
+    if ((env.flags & CONNECTC_ENVELOPE_FLAG_COMPRESSED) && r->comp == CONNECTC_COMPRESSION_IDENTITY) {
+      connectc_error_set(err, CONNECTC_CODE_INTERNAL,
+                         "protocol error: received a compressed message but no compression "
+                         "was negotiated");
+      return CONNECTC_ERR_PROTOCOL;
+    }
     if ((env.flags & CONNECTC_ENVELOPE_FLAG_COMPRESSED) && plen > 0) {
-      if (r->comp == CONNECTC_COMPRESSION_IDENTITY) {
-        connectc_error_set(err, CONNECTC_CODE_INTERNAL,
-                           "protocol error: received a compressed message but no compression "
-                           "was negotiated");
-        return CONNECTC_ERR_PROTOCOL;
-      }
       rv = connectc_decompress(ctx, r->comp, payload, plen, r->max_bytes, &owned, &plen, err);
       if (rv) return rv;
       payload = owned;

@@ -469,10 +469,9 @@ int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data,
   connectc_error_init(&e, &s->alloc);
   int rv = cc_msg_reader_feed(&s->reader, s->cctx, data, len, on_stream_message, s, &e);
   if (rv < 0) {
+    /* Codes as connect-go's handler reports them (e.g. internal for a
+     * compressed message without a negotiated encoding). */
     if (e.code == CONNECTC_CODE_OK) e.code = CONNECTC_CODE_INTERNAL;
-    /* A peer's protocol violation on a request is the client's fault. */
-    if (rv == CONNECTC_ERR_PROTOCOL && e.code == CONNECTC_CODE_INTERNAL)
-      e.code = CONNECTC_CODE_INVALID_ARGUMENT;
     if (s->state != SRV_FINISHED) finish_response(s, &e);
   }
   connectc_error_reset(&e);
@@ -537,6 +536,7 @@ const connectc_headers *connectc_server_call_request_headers(const connectc_serv
   return &s->req_headers;
 }
 const char *connectc_server_call_codec(const connectc_server_call *s) { return s->codec; }
+int connectc_server_call_is_get(const connectc_server_call *s) { return s->is_get; }
 int64_t connectc_server_call_deadline(const connectc_server_call *s) {
   return s ? s->deadline : -1;
 }

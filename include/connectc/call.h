@@ -259,6 +259,8 @@ int connectc_server_call_recv_end(connectc_server_call *call);
 
 /* Request metadata, valid after recv_head. */
 const connectc_headers *connectc_server_call_request_headers(const connectc_server_call *call);
+/* 1 if the request came as a Connect GET (valid after recv_head). */
+int connectc_server_call_is_get(const connectc_server_call *call);
 /* The request's codec name ("proto", "json"), valid after recv_head. */
 const char *connectc_server_call_codec(const connectc_server_call *call);
 /* The absolute deadline in the caller's clock, or -1 for none. */
