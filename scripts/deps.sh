@@ -33,10 +33,16 @@ else
   echo "deps: done"
 fi
 
-# The conformance runner (Go, from the Go module proxy) is optional here:
-# it is installed by the conformance scripts when Go is present.
+# The conformance runner, from the Go module proxy (needs Go >= 1.24).
+CONFORMANCE_VERSION=v1.0.5
 if command -v go >/dev/null 2>&1; then
-  echo "deps: go $(go env GOVERSION) found"
+  gobin=$(go env GOPATH)/bin
+  if [ -x "$gobin/connectconformance" ] && "$gobin/connectconformance" --version 2>/dev/null | grep -q "$CONFORMANCE_VERSION"; then
+    echo "deps: connectconformance $CONFORMANCE_VERSION already installed"
+  else
+    echo "deps: installing connectconformance $CONFORMANCE_VERSION"
+    go install "connectrpc.com/conformance/cmd/connectconformance@$CONFORMANCE_VERSION"
+  fi
 else
-  echo "deps: go not found (only needed for the conformance suite)"
+  echo "deps: go not found: the conformance suite cannot run (install Go >= 1.24)"
 fi

@@ -4,7 +4,7 @@
 #   an ASan+UBSan build with the suite, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the Eliza demo over HTTP, and buf generate with the local plugins.
+#   the conformance suite in server mode (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +80,16 @@ if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_
     failed=$((failed + 1))
   fi
 fi
+
+note "conformance suite, server mode (gcc and ASan+UBSan builds)"
+for b in build/gcc build/asan; do
+  if scripts/conformance.sh "$b" server; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("conformance server ($b)")
+    failed=$((failed + 1))
+  fi
+done
 
 note "install test"
 if tests/install/run.sh build/gcc; then
