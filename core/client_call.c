@@ -57,6 +57,7 @@ struct connectc_client_call {
   cc_msg_reader reader;
   int got_end_stream;
   size_t n_received;
+  int held_done; /* client stream: the held response was delivered */
   connectc_error end_err; /* error carried by the end-of-stream message */
 
   int closed;
@@ -422,6 +423,17 @@ static int deliver_message(connectc_client_call *c, const uint8_t *data, size_t 
     close_with(c, CONNECTC_CODE_UNIMPLEMENTED, "unary response has multiple messages");
     return 1;
   }
+  if (c->stream_type == CONNECTC_STREAM_CLIENT && !c->held_done) {
+    /* The one response of a client stream is handed over only once the
+     * stream ended cleanly (a second message or an error end-of-stream
+     * means no response at all, as in connect-go). */
+    cc_buf_clear(&c->unary_body);
+    if (cc_buf_append(&c->unary_body, &c->alloc, data, len) != CONNECTC_OK) {
+      close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory holding the response");
+      return 1;
+    }
+    return 0;
+  }
   if (c->cb.on_message && c->cb.on_message(c, data, len, c->user_data) != 0) {
     close_with(c, CONNECTC_CODE_CANCELED, "call canceled by the on_message callback");
     return 1;
@@ -571,6 +583,12 @@ int connectc_client_call_recv_end(connectc_client_call *c) {
   if (c->stream_type == CONNECTC_STREAM_CLIENT && c->n_received == 0) {
     close_with(c, CONNECTC_CODE_UNIMPLEMENTED, "unary response has zero messages");
     return CONNECTC_OK;
+  }
+  if (c->stream_type == CONNECTC_STREAM_CLIENT) {
+    c->held_done = 1;
+    c->n_received = 0;
+    const uint8_t *p = c->unary_body.data ? c->unary_body.data : (const uint8_t *)"";
+    if (deliver_message(c, p, c->unary_body.len)) return CONNECTC_OK;
   }
   close_call(c);
   return CONNECTC_OK;

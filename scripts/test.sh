@@ -4,7 +4,7 @@
 #   an ASan+UBSan build with the suite, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the conformance suite in server mode (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
+#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -81,14 +81,16 @@ if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_
   fi
 fi
 
-note "conformance suite, server mode (gcc and ASan+UBSan builds)"
+note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
 for b in build/gcc build/asan; do
-  if scripts/conformance.sh "$b" server; then
-    passed=$((passed + 1))
-  else
-    steps_failed+=("conformance server ($b)")
-    failed=$((failed + 1))
-  fi
+  for mode in client server; do
+    if scripts/conformance.sh "$b" "$mode"; then
+      passed=$((passed + 1))
+    else
+      steps_failed+=("conformance $mode ($b)")
+      failed=$((failed + 1))
+    fi
+  done
 done
 
 note "install test"

@@ -430,10 +430,31 @@ static void test_client_stream_two_messages(void **state) {
   connectc_client_call *c = new_call(CONNECTC_STREAM_CLIENT, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
   const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
   respond(c, 200, hdrs, body, n, 0);
-  assert_int_equal(ev.n_messages, 1);
+  /* The response of a client stream is delivered only after a clean end:
+   * with two messages the caller sees none, only the error. */
+  assert_int_equal(ev.n_messages, 0);
   assert_int_equal(ev.n_close, 1);
   assert_int_equal(ev.code, CONNECTC_CODE_UNIMPLEMENTED);
   assert_string_equal(ev.message, "unary response has multiple messages");
+  connectc_client_call_del(c);
+
+  /* One message then an error end-of-stream: only the error. */
+  n = env(body, 0, "a");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{\"error\":{\"code\":\"aborted\"}}");
+  c = new_call(CONNECTC_STREAM_CLIENT, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  respond(c, 200, hdrs, body, n, 1);
+  assert_int_equal(ev.n_messages, 0);
+  assert_int_equal(ev.code, CONNECTC_CODE_ABORTED);
+  connectc_client_call_del(c);
+
+  /* One message then a clean end: delivered. */
+  n = env(body, 0, "a");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{}");
+  c = new_call(CONNECTC_STREAM_CLIENT, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  respond(c, 200, hdrs, body, n, 2);
+  assert_int_equal(ev.n_messages, 1);
+  assert_string_equal(ev.messages[0], "a");
+  assert_int_equal(ev.code, CONNECTC_CODE_OK);
   connectc_client_call_del(c);
 }
 
