@@ -18,3 +18,9 @@ url=$(sed -n 's/^listening on //p' "$log")
 [ -n "$url" ] || { cat "$log"; echo "eliza_server did not start"; exit 1; }
 echo "eliza_server listening on $url"
 build/demo/examples/eliza/eliza_client "$url"
+echo
+echo "curl, Connect unary with JSON:"
+echo "  curl -s -H 'content-type: application/json' -d '{\"sentence\": \"I feel happy\"}' $url/connectrpc.eliza.v1.ElizaService/Say"
+printf '  '
+curl -s -H 'content-type: application/json' -d '{"sentence": "I feel happy"}' "$url/connectrpc.eliza.v1.ElizaService/Say"
+echo

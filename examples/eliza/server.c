@@ -4,8 +4,8 @@
  *   eliza_server [port]      (default 8080; 0 picks a free port)
  *
  * It prints "listening on http://127.0.0.1:PORT" once it serves, and stops
- * gracefully on SIGINT/SIGTERM. The handlers use the generated method
- * table and protobuf-c messages with the library's proto codec; typed
+ * gracefully on SIGINT/SIGTERM. It speaks proto and JSON. The handlers use
+ * the generated method table and protobuf-c messages with the call's codec; typed
  * handler stubs from the generator replace this glue in a later step.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "connectc/codec.h"
+#include "connectc/json_codec.h"
 #include "connectc/microhttpd.h"
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
@@ -36,11 +37,18 @@ static const char *reply_to(const char *sentence) {
   return "Please tell me more.";
 }
 
+static connectc_codec *json_codec;
+
+/* The codec the client chose (the router accepts proto and JSON). */
+static const connectc_codec *codec_of(connectc_server_call *s) {
+  return strcmp(connectc_server_call_codec(s), "json") == 0 ? json_codec : connectc_codec_proto();
+}
+
 /* Decodes one request message with the call's codec; on failure finishes
  * the call with the codec's error (invalid_argument). */
 static ProtobufCMessage *decode(connectc_server_call *s, const ProtobufCMessageDescriptor *desc,
                                 const uint8_t *data, size_t len) {
-  const connectc_codec *codec = connectc_codec_proto();
+  const connectc_codec *codec = codec_of(s);
   ProtobufCMessage *m = NULL;
   connectc_error e;
   connectc_error_init(&e, NULL);
@@ -53,7 +61,7 @@ static ProtobufCMessage *decode(connectc_server_call *s, const ProtobufCMessageD
 }
 
 static void send_message(connectc_server_call *s, const ProtobufCMessage *m) {
-  const connectc_codec *codec = connectc_codec_proto();
+  const connectc_codec *codec = codec_of(s);
   uint8_t *bytes;
   size_t len;
   if (codec->marshal(codec, m, NULL, &bytes, &len, NULL) == CONNECTC_OK) {
@@ -119,11 +127,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [port]\n", argv[0]);
     return 2;
   }
-  connectc_server_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  static const char *const codecs[] = {"proto", NULL};
-  cfg.codecs = codecs;
-  connectc_router *router = connectc_router_new(&cfg, NULL);
+  connectc_type_registry *registry = connectc_type_registry_new(NULL);
+  eliza__register_types(registry);
+  json_codec = connectc_codec_json_new(registry, NULL);
+  connectc_router *router = connectc_router_new(NULL, NULL); /* proto and JSON */
   const connectc_route routes[] = {
       {&connectrpc_eliza_v1_eliza_service_method_say.desc, {say_message, finish_ok, NULL}, NULL, NULL, NULL},
       {&connectrpc_eliza_v1_eliza_service_method_introduce.desc,
@@ -141,6 +148,8 @@ int main(int argc, char **argv) {
   if (rv != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: cannot start on port %ld: %s\n", port, connectc_strerror(rv));
     connectc_router_del(router);
+    connectc_codec_json_del(json_codec);
+    connectc_type_registry_del(registry);
     return 1;
   }
   struct sigaction sa;
@@ -153,6 +162,8 @@ int main(int argc, char **argv) {
   while (!stop) pause();
   connectc_mhd_stop(srv);
   connectc_router_del(router);
+  connectc_codec_json_del(json_codec);
+  connectc_type_registry_del(registry);
   printf("stopped\n");
   return 0;
 }
