@@ -3,6 +3,7 @@
  * compression, Connect GET, TLS, deadlines and asynchronous handlers. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -423,11 +424,93 @@ static void test_deadline_and_async(void **state) {
   connectc_curl_del(t);
 }
 
+
+/* A minimal external event loop: poll() over the sockets libcurl asks us
+ * to watch, plus its timer, driving the transport only through
+ * connectc_curl_socket_action / connectc_curl_timeout_action. */
+typedef struct mini_loop {
+  struct pollfd fds[16];
+  int n;
+  long timer_ms; /* -1: none */
+} mini_loop;
+
+static void loop_watch(void *ud, int fd, int what) {
+  mini_loop *l = ud;
+  int i = 0;
+  while (i < l->n && l->fds[i].fd != fd) i++;
+  if (what & CONNECTC_CURL_WATCH_REMOVE) {
+    if (i < l->n) l->fds[i] = l->fds[--l->n];
+    return;
+  }
+  if (i == l->n) {
+    assert_true(l->n < 16);
+    l->fds[l->n++].fd = fd;
+  }
+  l->fds[i].events = (short)(((what & CONNECTC_CURL_WATCH_IN) ? POLLIN : 0) |
+                             ((what & CONNECTC_CURL_WATCH_OUT) ? POLLOUT : 0));
+}
+
+static void loop_timer(void *ud, long ms) { ((mini_loop *)ud)->timer_ms = ms; }
+
+static void test_external_event_loop(void **state) {
+  fixture *f = *state;
+  mini_loop l;
+  memset(&l, 0, sizeof l);
+  l.timer_ms = -1;
+  connectc_curl_loop hooks = {loop_watch, loop_timer, &l};
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = f->url;
+  cfg.loop = &hooks;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  /* The blocking helpers refuse to run inside someone else's loop. */
+  assert_int_equal(connectc_curl_poll(t, 0), CONNECTC_ERR_STATE);
+  static const connectc_client_callbacks cb = {c_headers, c_message, c_close};
+  result r[2];
+  connectc_client_call *calls[2];
+  const connectc_method_desc *methods[2] = {&m_list, &m_chat};
+  for (int i = 0; i < 2; i++) {
+    memset(&r[i], 0, sizeof r[i]);
+    r[i].code = (connectc_code)-1;
+    connectc_client_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.procedure = methods[i]->procedure;
+    cc.stream_type = methods[i]->stream_type;
+    cc.codec = "proto";
+    assert_int_equal(connectc_client_call_new(&cc, &cb, &r[i], NULL, connectc_curl_now_ms(), &calls[i]),
+                     CONNECTC_OK);
+    assert_int_equal(connectc_client_call_send(calls[i], (const uint8_t *)"loop", 4), CONNECTC_OK);
+    assert_int_equal(connectc_client_call_close_send(calls[i]), CONNECTC_OK);
+    assert_int_equal(connectc_curl_start(t, calls[i]), CONNECTC_OK);
+  }
+  /* Both calls run concurrently on one transport, driven by our loop. */
+  for (int spins = 0; connectc_curl_running(t) > 0 && spins < 10000; spins++) {
+    int rv = poll(l.fds, (nfds_t)l.n, l.timer_ms < 0 ? 100 : (int)l.timer_ms);
+    if (rv == 0 || l.timer_ms == 0) connectc_curl_timeout_action(t);
+    for (int i = 0; i < l.n && rv > 0; i++) {
+      if (!l.fds[i].revents) continue;
+      int ev = ((l.fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ? CONNECTC_CURL_WATCH_IN : 0) |
+               ((l.fds[i].revents & POLLOUT) ? CONNECTC_CURL_WATCH_OUT : 0);
+      connectc_curl_socket_action(t, l.fds[i].fd, ev);
+    }
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(r[0].code, CONNECTC_CODE_OK);
+  assert_int_equal(r[0].n, 3);
+  assert_string_equal(r[0].msgs[2], "LOOP");
+  assert_int_equal(r[1].code, CONNECTC_CODE_OK);
+  assert_int_equal(r[1].n, 1);
+  for (int i = 0; i < 2; i++) connectc_client_call_del(calls[i]);
+  connectc_curl_del(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_streams),
       cmocka_unit_test(test_compression),   cmocka_unit_test(test_errors_and_get),
       cmocka_unit_test(test_tls),           cmocka_unit_test(test_deadline_and_async),
+      cmocka_unit_test(test_external_event_loop),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
