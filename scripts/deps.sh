@@ -12,7 +12,8 @@ packages=(
   libcurl4-openssl-dev libmicrohttpd-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   libjsmn-dev libcmocka-dev
-  openssl ca-certificates
+  openssl ca-certificates curl
+  nghttp2-client
 )
 
 missing=()

@@ -93,6 +93,14 @@ for b in build/gcc build/asan; do
   done
 done
 
+note "server load check: 10, 256, 512, 1000 connections, 1 s each (no failures allowed)"
+if bench/load_server.sh build/gcc 1; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("server load check")
+  failed=$((failed + 1))
+fi
+
 note "install test"
 if tests/install/run.sh build/gcc; then
   passed=$((passed + 1))

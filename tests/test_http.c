@@ -239,6 +239,16 @@ static int setup(void **state) {
   assert_int_equal(connectc_mhd_start(&tcfg, f->router, &f->tls_server), CONNECTC_OK);
   snprintf(f->tls_url, sizeof f->tls_url, "https://127.0.0.1:%u",
            (unsigned)connectc_mhd_port(f->tls_server));
+  /* Certificate and key from files work too; a missing file is refused. */
+  connectc_mhd_config fcfg;
+  memset(&fcfg, 0, sizeof fcfg);
+  fcfg.tls_cert_file = CERT_DIR "/server.pem";
+  fcfg.tls_key_file = CERT_DIR "/server.key";
+  connectc_mhd_server *from_files = NULL;
+  assert_int_equal(connectc_mhd_start(&fcfg, f->router, &from_files), CONNECTC_OK);
+  connectc_mhd_stop(from_files);
+  fcfg.tls_key_file = CERT_DIR "/missing.key";
+  assert_int_equal(connectc_mhd_start(&fcfg, f->router, &from_files), CONNECTC_ERR_ARGUMENT);
   free(cert);
   free(key);
   *state = f;

@@ -404,6 +404,32 @@ static void server_free(connectc_mhd_server *s) {
   free(s);
 }
 
+/* Reads a whole (small) file as a NUL-terminated string, or NULL. */
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len + 4096 + 1 > cap) {
+      char *nb = cap > 1024 * 1024 ? NULL : realloc(buf, cap ? cap * 2 : 8192);
+      if (!nb) { /* out of memory, or larger than any PEM file */
+        free(buf);
+        fclose(f);
+        return NULL;
+      }
+      buf = nb;
+      cap = cap ? cap * 2 : 8192;
+    }
+    size_t n = fread(buf + len, 1, 4096, f);
+    len += n;
+    if (n < 4096) break;
+  }
+  fclose(f);
+  buf[len] = 0;
+  return buf;
+}
+
 int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
                        connectc_mhd_server **out) {
   if (!router || !out) return CONNECTC_ERR_ARGUMENT;
@@ -428,7 +454,15 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
     return CONNECTC_ERR_ARGUMENT;
   }
   unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
-  if (c.tls_cert_pem) {
+  if (!c.tls_cert_pem && c.tls_cert_file && c.tls_key_file) {
+    flags |= MHD_USE_TLS;
+    s->cert = read_file(c.tls_cert_file);
+    s->key = read_file(c.tls_key_file);
+    if (!s->cert || !s->key) {
+      server_free(s);
+      return CONNECTC_ERR_ARGUMENT;
+    }
+  } else if (c.tls_cert_pem) {
     flags |= MHD_USE_TLS;
     s->cert = strdup(c.tls_cert_pem);
     s->key = strdup(c.tls_key_pem);

@@ -39,6 +39,10 @@ typedef struct connectc_mhd_config {
    * strings are copied. */
   const char *tls_cert_pem;
   const char *tls_key_pem;
+  /* Or the same from PEM files, read at start (used when the _pem fields
+   * are NULL). */
+  const char *tls_cert_file;
+  const char *tls_key_file;
   /* Worker threads polling connections; 0 = 2. */
   unsigned threads;
   /* Idle connection timeout in seconds; 0 = 60. */
