@@ -389,6 +389,138 @@ out:
 /* Services                                                            */
 /* ------------------------------------------------------------------ */
 
+/* protoc-c's C type name of a message: "a.b_c.Msg.Inner" -> "A__BC__Msg__Inner"
+ * (each dotted piece camel-cased at '_' boundaries, joined with "__"). */
+static char *c_type_name(const char *full_name) {
+  cg_str out = {0};
+  const char *p = full_name[0] == '.' ? full_name + 1 : full_name;
+  int next_upper = 1;
+  for (; *p; p++) {
+    if (*p == '.') {
+      cg_str_puts(&out, "__");
+      next_upper = 1;
+    } else if (*p == '_') {
+      next_upper = 1;
+    } else if (next_upper) {
+      cg_str_putc(&out, (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p));
+      next_upper = 0;
+    } else {
+      cg_str_putc(&out, *p);
+    }
+  }
+  return cg_str_take(&out);
+}
+
+/* Emits the typed synchronous client stubs of one method:
+ *   P<rpc>(client, request(s), response(s), error)   high level
+ *   Pcall_<rpc>(client, request(s), opts, out)       low level */
+static void gen_client_stubs(cg_str *h, cg_str *c, const char *prefix, const char *lower,
+                             const char *msym, const char *in_type, const char *out_type,
+                             int client_streaming, int server_streaming, const char *mname) {
+  cg_str req_params = {0}, req_setup = {0};
+  if (client_streaming) {
+    cg_str_printf(&req_params, "const %s *const *requests, size_t n_requests", in_type);
+    cg_str_printf(&req_setup,
+                  "  const connectc_allocator *alloc_ =\n"
+                  "      client->alloc ? client->alloc : connectc_default_allocator();\n"
+                  "  const ProtobufCMessage **reqs = NULL;\n"
+                  "  if (n_requests) {\n"
+                  "    reqs = (const ProtobufCMessage **)alloc_->malloc(n_requests * sizeof *reqs,\n"
+                  "                                                     alloc_->user_data);\n"
+                  "    if (!reqs) return CONNECTC_ERR_NOMEM;\n"
+                  "    for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;\n"
+                  "  }\n");
+  } else {
+    cg_str_printf(&req_params, "const %s *request", in_type);
+  }
+  const char *req_args = client_streaming ? "reqs, n_requests" : "&one, 1";
+  /* Low level. */
+  cg_str_printf(h,
+                "/* %s, low level: every response message, headers, trailers and the\n"
+                " * Connect error land in `out` (init it first; reset it after). Returns\n"
+                " * CONNECTC_OK when the call ran, whatever its outcome. */\n"
+                "int %scall_%s(const connectc_client *client, %s,\n"
+                "    const connectc_call_options *opts, connectc_call_output *out);\n",
+                mname, prefix, lower, req_params.data);
+  cg_str_printf(c, "int %scall_%s(const connectc_client *client, %s,\n"
+                   "    const connectc_call_options *opts, connectc_call_output *out) {\n",
+                prefix, lower, req_params.data);
+  if (client_streaming) {
+    cg_str_puts(c, req_setup.data);
+    cg_str_printf(c,
+                  "  int rv = connectc_client_invoke(client, &%s.desc, %s.output, %s, opts, out);\n"
+                  "  connectc_free(alloc_, (void *)reqs);\n"
+                  "  return rv;\n}\n\n",
+                  msym, msym, req_args);
+  } else {
+    cg_str_printf(c,
+                  "  const ProtobufCMessage *one = &request->base;\n"
+                  "  return connectc_client_invoke(client, &%s.desc, %s.output, %s, opts, out);\n}\n\n",
+                  msym, msym, req_args);
+  }
+  /* High level. */
+  if (server_streaming) {
+    cg_str_printf(h,
+                  "/* %s: the responses in a new array (*responses, *n_responses; free each\n"
+                  " * with connectc_message_free and the array with connectc_free, using the\n"
+                  " * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with\n"
+                  " * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */\n"
+                  "int %s%s(const connectc_client *client, %s,\n"
+                  "    %s ***responses, size_t *n_responses, connectc_error *error);\n\n",
+                  mname, prefix, lower, req_params.data, out_type);
+    cg_str_printf(c, "int %s%s(const connectc_client *client, %s,\n"
+                     "    %s ***responses, size_t *n_responses, connectc_error *error) {\n",
+                  prefix, lower, req_params.data, out_type);
+  } else {
+    cg_str_printf(h,
+                  "/* %s: the response in *response (free with connectc_message_free and the\n"
+                  " * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with\n"
+                  " * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */\n"
+                  "int %s%s(const connectc_client *client, %s,\n"
+                  "    %s **response, connectc_error *error);\n\n",
+                  mname, prefix, lower, req_params.data, out_type);
+    cg_str_printf(c, "int %s%s(const connectc_client *client, %s,\n"
+                     "    %s **response, connectc_error *error) {\n",
+                  prefix, lower, req_params.data, out_type);
+  }
+  cg_str_printf(c,
+                "  connectc_call_output out;\n"
+                "  connectc_call_output_init(&out, client->alloc);\n"
+                "  int rv = %scall_%s(client, %s, NULL, &out);\n"
+                "  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;\n"
+                "  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);\n",
+                prefix, lower, client_streaming ? "requests, n_requests" : "request");
+  if (server_streaming) {
+    cg_str_printf(c,
+                  "  if (rv == CONNECTC_OK) {\n"
+                  "    const connectc_allocator *alloc_ =\n"
+                  "        client->alloc ? client->alloc : connectc_default_allocator();\n"
+                  "    %s **arr = (%s **)alloc_->malloc(\n"
+                  "        (out.n_messages ? out.n_messages : 1) * sizeof *arr, alloc_->user_data);\n"
+                  "    if (!arr) {\n"
+                  "      rv = CONNECTC_ERR_NOMEM;\n"
+                  "    } else {\n"
+                  "      for (size_t i = 0; i < out.n_messages; i++) arr[i] = (%s *)out.messages[i];\n"
+                  "      *responses = arr;\n"
+                  "      *n_responses = out.n_messages;\n"
+                  "      out.n_messages = 0; /* ownership moved */\n"
+                  "    }\n"
+                  "  }\n",
+                  out_type, out_type, out_type);
+  } else {
+    cg_str_printf(c,
+                  "  if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;\n"
+                  "  if (rv == CONNECTC_OK) {\n"
+                  "    *response = (%s *)out.messages[0];\n"
+                  "    out.n_messages = 0; /* ownership moved */\n"
+                  "  }\n",
+                  out_type);
+  }
+  cg_str_puts(c, "  connectc_call_output_reset(&out);\n  return rv;\n}\n\n");
+  cg_str_free(&req_params);
+  cg_str_free(&req_setup);
+}
+
 static const char *stream_type_name(const MethodProto *m) {
   int cs = m->has_client_streaming && m->client_streaming;
   int ss = m->has_server_streaming && m->server_streaming;
@@ -469,6 +601,33 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
                   "};\n\n",
                   sym.data, msym.data, full, mname, stream_type_name(m), nse, in_lower, out_lower);
     cg_str_printf(&arr, "  &%s,\n", msym.data);
+    {
+      cg_str lower = {0}, stub = {0}, call_stub = {0}, what = {0};
+      cg_camel_to_lower(&lower, mname);
+      cg_str_printf(&stub, "%s%s", prefix, lower.data);
+      cg_str_printf(&call_stub, "%scall_%s", prefix, lower.data);
+      cg_str_printf(&what, "service %s, method %s (client stub)", full, mname);
+      int bad = claim(ctx, file->name, stub.data, what.data) ||
+                claim(ctx, file->name, call_stub.data, what.data);
+      if (!bad) {
+        char *in_type = c_type_name(in->full_name), *out_type = c_type_name(outm->full_name);
+        gen_client_stubs(h, c, prefix, lower.data, msym.data, in_type, out_type,
+                         m->has_client_streaming && m->client_streaming,
+                         m->has_server_streaming && m->server_streaming, mname);
+        free(in_type);
+        free(out_type);
+      }
+      cg_str_free(&lower);
+      cg_str_free(&stub);
+      cg_str_free(&call_stub);
+      cg_str_free(&what);
+      if (bad) {
+        free(in_lower);
+        free(out_lower);
+        cg_str_free(&msym);
+        goto out;
+      }
+    }
     free(in_lower);
     free(out_lower);
     cg_str_free(&msym);
@@ -549,6 +708,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#ifndef CONNECTC_GEN_%s_CONNECT_H\n"
                 "#define CONNECTC_GEN_%s_CONNECT_H\n\n"
                 "#include \"connectc/call.h\"\n"
+                "#include \"connectc/client.h\"\n"
                 "#include \"connectc/json_codec.h\"\n"
                 "#include \"%s.pb-c.h\"\n\n"
                 "#ifdef __cplusplus\n"

@@ -24,6 +24,7 @@ const char *connectc_strerror(int rv) {
     case CONNECTC_ERR_UNSUPPORTED: return "not supported by this build";
     case CONNECTC_ERR_CALLBACK: return "aborted by a callback";
     case CONNECTC_ERR_BUFFER: return "output buffer too small";
+    case CONNECTC_ERR_RPC: return "the RPC failed with a Connect error";
     default: return "unknown error";
   }
 }

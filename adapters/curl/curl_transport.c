@@ -452,3 +452,16 @@ int connectc_curl_perform(connectc_curl *t, connectc_client_call *call) {
   while (find_xfer(t, call)) connectc_curl_poll(t, 1000);
   return CONNECTC_OK;
 }
+
+static int transport_perform(void *ctx, connectc_client_call *call) {
+  return connectc_curl_perform(ctx, call);
+}
+static int64_t transport_now(void *ctx) {
+  (void)ctx;
+  return connectc_curl_now_ms();
+}
+
+connectc_transport connectc_curl_transport(connectc_curl *t) {
+  connectc_transport tr = {transport_perform, transport_now, t};
+  return tr;
+}

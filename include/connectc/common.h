@@ -72,7 +72,9 @@ typedef enum connectc_rv {
   /* A user callback asked to abort the operation. */
   CONNECTC_ERR_CALLBACK = -7,
   /* An output buffer supplied by the caller is too small. */
-  CONNECTC_ERR_BUFFER = -8
+  CONNECTC_ERR_BUFFER = -8,
+  /* The RPC ended with a Connect error; the connectc_error says which. */
+  CONNECTC_ERR_RPC = -9
 } connectc_rv;
 
 /* A static, human-readable description of a connectc_rv value. */

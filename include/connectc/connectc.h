@@ -11,5 +11,6 @@
 #include "connectc/codec.h"
 #include "connectc/call.h"
 #include "connectc/router.h"
+#include "connectc/client.h"
 
 #endif

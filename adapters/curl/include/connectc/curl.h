@@ -20,6 +20,7 @@
 #define CONNECTC_CURL_H
 
 #include "connectc/call.h"
+#include "connectc/client.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +96,11 @@ int connectc_curl_running(const connectc_curl *t);
 
 /* Blocking: starts `call` and polls until it closes. */
 int connectc_curl_perform(connectc_curl *t, connectc_client_call *call);
+
+/* The transport as a connectc_transport for the typed client layer
+ * (client.h) and generated stubs: each call runs blocking, as with
+ * connectc_curl_perform. `t` is borrowed. */
+connectc_transport connectc_curl_transport(connectc_curl *t);
 
 /* Milliseconds of the transport's monotonic clock (the clock it ticks
  * deadlines with); pass it as `now_ms` to connectc_client_call_new. */

@@ -4,6 +4,7 @@
 #define CONNECTC_GEN_CONNECTC_CODEGENTEST_V1_LEGACY_CONNECT_H
 
 #include "connectc/call.h"
+#include "connectc/client.h"
 #include "connectc/json_codec.h"
 #include "connectc/codegentest/v1/legacy.pb-c.h"
 

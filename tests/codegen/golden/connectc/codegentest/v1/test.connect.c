@@ -146,6 +146,28 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
+int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const ProtobufCMessage *one = &request->base;
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, &one, 1, opts, out);
+}
+
+int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    Connectc__Codegentest__V1__Order **response, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_order_service_call_get_order(client, request, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
+  if (rv == CONNECTC_OK) {
+    *response = (Connectc__Codegentest__V1__Order *)out.messages[0];
+    out.n_messages = 0; /* ownership moved */
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
+
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/PutOrder",
@@ -155,6 +177,28 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .input = &connectc__codegentest__v1__order__descriptor,
   .output = &google__protobuf__empty__descriptor,
 };
+
+int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const ProtobufCMessage *one = &request->base;
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, &one, 1, opts, out);
+}
+
+int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    Google__Protobuf__Empty **response, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_order_service_call_put_order(client, request, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
+  if (rv == CONNECTC_OK) {
+    *response = (Google__Protobuf__Empty *)out.messages[0];
+    out.n_messages = 0; /* ownership moved */
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
 
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines = {
   .desc = {
@@ -166,6 +210,38 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
+int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const connectc_allocator *alloc_ =
+      client->alloc ? client->alloc : connectc_default_allocator();
+  const ProtobufCMessage **reqs = NULL;
+  if (n_requests) {
+    reqs = (const ProtobufCMessage **)alloc_->malloc(n_requests * sizeof *reqs,
+                                                     alloc_->user_data);
+    if (!reqs) return CONNECTC_ERR_NOMEM;
+    for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
+  }
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, reqs, n_requests, opts, out);
+  connectc_free(alloc_, (void *)reqs);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+    Connectc__Codegentest__V1__Order **response, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_order_service_call_upload_lines(client, requests, n_requests, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
+  if (rv == CONNECTC_OK) {
+    *response = (Connectc__Codegentest__V1__Order *)out.messages[0];
+    out.n_messages = 0; /* ownership moved */
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
+
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/WatchOrders",
@@ -176,6 +252,37 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
+int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const ProtobufCMessage *one = &request->base;
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, &one, 1, opts, out);
+}
+
+int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+    Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_order_service_call_watch_orders(client, request, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK) {
+    const connectc_allocator *alloc_ =
+        client->alloc ? client->alloc : connectc_default_allocator();
+    Connectc__Codegentest__V1__Order **arr = (Connectc__Codegentest__V1__Order **)alloc_->malloc(
+        (out.n_messages ? out.n_messages : 1) * sizeof *arr, alloc_->user_data);
+    if (!arr) {
+      rv = CONNECTC_ERR_NOMEM;
+    } else {
+      for (size_t i = 0; i < out.n_messages; i++) arr[i] = (Connectc__Codegentest__V1__Order *)out.messages[i];
+      *responses = arr;
+      *n_responses = out.n_messages;
+      out.n_messages = 0; /* ownership moved */
+    }
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
+
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/Chat",
@@ -185,6 +292,47 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .input = &connectc__codegentest__v1__struct__descriptor,
   .output = &connectc__codegentest__v1__struct__descriptor,
 };
+
+int connectc_codegentest_v1_order_service_call_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const connectc_allocator *alloc_ =
+      client->alloc ? client->alloc : connectc_default_allocator();
+  const ProtobufCMessage **reqs = NULL;
+  if (n_requests) {
+    reqs = (const ProtobufCMessage **)alloc_->malloc(n_requests * sizeof *reqs,
+                                                     alloc_->user_data);
+    if (!reqs) return CONNECTC_ERR_NOMEM;
+    for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
+  }
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, reqs, n_requests, opts, out);
+  connectc_free(alloc_, (void *)reqs);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+    Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_order_service_call_chat(client, requests, n_requests, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK) {
+    const connectc_allocator *alloc_ =
+        client->alloc ? client->alloc : connectc_default_allocator();
+    Connectc__Codegentest__V1__Struct **arr = (Connectc__Codegentest__V1__Struct **)alloc_->malloc(
+        (out.n_messages ? out.n_messages : 1) * sizeof *arr, alloc_->user_data);
+    if (!arr) {
+      rv = CONNECTC_ERR_NOMEM;
+    } else {
+      for (size_t i = 0; i < out.n_messages; i++) arr[i] = (Connectc__Codegentest__V1__Struct *)out.messages[i];
+      *responses = arr;
+      *n_responses = out.n_messages;
+      out.n_messages = 0; /* ownership moved */
+    }
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
 
 const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT] = {
   &connectc_codegentest_v1_order_service_method_get_order,
@@ -205,6 +353,28 @@ const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpser
   .input = &google__protobuf__empty__descriptor,
   .output = &google__protobuf__empty__descriptor,
 };
+
+int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+    const connectc_call_options *opts, connectc_call_output *out) {
+  const ProtobufCMessage *one = &request->base;
+  return connectc_client_invoke(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, &one, 1, opts, out);
+}
+
+int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+    Google__Protobuf__Empty **response, connectc_error *error) {
+  connectc_call_output out;
+  connectc_call_output_init(&out, client->alloc);
+  int rv = connectc_codegentest_v1_httpservice_call_ping(client, request, NULL, &out);
+  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
+  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
+  if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
+  if (rv == CONNECTC_OK) {
+    *response = (Google__Protobuf__Empty *)out.messages[0];
+    out.n_messages = 0; /* ownership moved */
+  }
+  connectc_call_output_reset(&out);
+  return rv;
+}
 
 const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT] = {
   &connectc_codegentest_v1_httpservice_method_ping,

@@ -4,6 +4,7 @@
 #define CONNECTC_GEN_CONNECTC_CODEGENTEST_V1_TEST_CONNECT_H
 
 #include "connectc/call.h"
+#include "connectc/client.h"
 #include "connectc/json_codec.h"
 #include "connectc/codegentest/v1/test.pb-c.h"
 
@@ -52,14 +53,71 @@ typedef struct connectc_codegentest_v1_order_service_method {
 
 /* rpc GetOrder(connectc.codegentest.v1.Order) returns (connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_get_order;
+/* GetOrder, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* GetOrder: the response in *response (free with connectc_message_free and the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    Connectc__Codegentest__V1__Order **response, connectc_error *error);
+
 /* rpc PutOrder(connectc.codegentest.v1.Order) returns (google.protobuf.Empty) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order;
+/* PutOrder, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* PutOrder: the response in *response (free with connectc_message_free and the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+    Google__Protobuf__Empty **response, connectc_error *error);
+
 /* rpc UploadLines(stream connectc.codegentest.v1.Order.Line) returns (connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines;
+/* UploadLines, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* UploadLines: the response in *response (free with connectc_message_free and the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+    Connectc__Codegentest__V1__Order **response, connectc_error *error);
+
 /* rpc WatchOrders(connectc.codegentest.v1.Empty) returns (stream connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders;
+/* WatchOrders, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* WatchOrders: the responses in a new array (*responses, *n_responses; free each
+ * with connectc_message_free and the array with connectc_free, using the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+    Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error);
+
 /* rpc Chat(stream connectc.codegentest.v1.Struct) returns (stream connectc.codegentest.v1.Struct) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat;
+/* Chat, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_order_service_call_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* Chat: the responses in a new array (*responses, *n_responses; free each
+ * with connectc_message_free and the array with connectc_free, using the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_order_service_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+    Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error);
+
 /* Every method of connectc.codegentest.v1.OrderService, in declaration order. */
 extern const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT];
 
@@ -77,6 +135,17 @@ typedef struct connectc_codegentest_v1_httpservice_method {
 
 /* rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty) */
 extern const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpservice_method_ping;
+/* Ping, low level: every response message, headers, trailers and the
+ * Connect error land in `out` (init it first; reset it after). Returns
+ * CONNECTC_OK when the call ran, whatever its outcome. */
+int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+    const connectc_call_options *opts, connectc_call_output *out);
+/* Ping: the response in *response (free with connectc_message_free and the
+ * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
+ * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
+int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+    Google__Protobuf__Empty **response, connectc_error *error);
+
 /* Every method of connectc.codegentest.v1.HTTPService, in declaration order. */
 extern const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT];
 

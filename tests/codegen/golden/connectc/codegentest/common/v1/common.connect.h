@@ -4,6 +4,7 @@
 #define CONNECTC_GEN_CONNECTC_CODEGENTEST_COMMON_V1_COMMON_CONNECT_H
 
 #include "connectc/call.h"
+#include "connectc/client.h"
 #include "connectc/json_codec.h"
 #include "connectc/codegentest/common/v1/common.pb-c.h"
 
