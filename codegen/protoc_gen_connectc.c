@@ -411,6 +411,84 @@ static char *c_type_name(const char *full_name) {
   return cg_str_take(&out);
 }
 
+/* A handler member name that is not a C keyword. */
+static void member_name(cg_str *out, const char *lower) {
+  static const char *const kw[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+      "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
+      "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", NULL};
+  cg_str_puts(out, lower);
+  for (size_t i = 0; kw[i]; i++)
+    if (strcmp(kw[i], lower) == 0) cg_str_putc(out, '_');
+}
+
+/* Appends one method's pieces of the typed handler interface: the struct
+ * member (to hs), the typed send function and the invoke trampoline (to
+ * h and c), and its registration (to reg). */
+static void gen_handler_pieces(cg_str *hs, cg_str *h, cg_str *c, cg_str *reg, const char *prefix,
+                               const char *lower, const char *msym, const char *in_type,
+                               const char *out_type, int client_streaming, const char *mname) {
+  cg_str member = {0};
+  member_name(&member, lower);
+  if (client_streaming)
+    cg_str_printf(hs,
+                  "  /* rpc %s: every request, then send responses on `responses`. */\n"
+                  "  int (*%s)(void *impl, connectc_server_call *call, const %s *const *requests,\n"
+                  "      size_t n_requests, connectc_stream *responses, connectc_error *error);\n",
+                  mname, member.data, in_type);
+  else
+    cg_str_printf(hs,
+                  "  /* rpc %s: the request, then send responses on `responses`. */\n"
+                  "  int (*%s)(void *impl, connectc_server_call *call, const %s *request,\n"
+                  "      connectc_stream *responses, connectc_error *error);\n",
+                  mname, member.data, in_type);
+  cg_str_printf(h, "/* Sends one %s response from a handler. */\n"
+                   "int %s%s_send(connectc_stream *responses, const %s *message);\n",
+                mname, prefix, lower, out_type);
+  cg_str_printf(c, "int %s%s_send(connectc_stream *responses, const %s *message) {\n"
+                   "  return connectc_stream_send(responses, &message->base);\n}\n\n",
+                prefix, lower, out_type);
+  cg_str_printf(c,
+                "static int %sinvoke_%s(const void *handlers, void *impl, connectc_server_call *call,\n"
+                "    const ProtobufCMessage *const *requests, size_t n_requests,\n"
+                "    connectc_stream *responses, connectc_error *error) {\n"
+                "  const %shandlers *h = handlers;\n",
+                prefix, lower, prefix);
+  if (client_streaming) {
+    cg_str_printf(c,
+                  "  const connectc_allocator *a = connectc_default_allocator();\n"
+                  "  const %s **reqs = (const %s **)a->malloc(\n"
+                  "      (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);\n"
+                  "  if (!reqs) {\n"
+                  "    connectc_error_set(error, CONNECTC_CODE_RESOURCE_EXHAUSTED, \"out of memory\");\n"
+                  "    return 1;\n"
+                  "  }\n"
+                  "  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const %s *)requests[i];\n"
+                  "  int rv = h->%s(impl, call, reqs, n_requests, responses, error);\n"
+                  "  connectc_free(a, (void *)reqs);\n"
+                  "  return rv;\n}\n\n",
+                  in_type, in_type, in_type, member.data);
+  } else {
+    cg_str_printf(c,
+                  "  if (n_requests != 1) {\n"
+                  "    connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, \"expected one request\");\n"
+                  "    return 1;\n"
+                  "  }\n"
+                  "  return h->%s(impl, call, (const %s *)requests[0], responses, error);\n}\n\n",
+                  member.data, in_type);
+  }
+  cg_str_printf(reg,
+                "  {\n"
+                "    connectc_typed_method m = {&%s.desc, %s.input, %s.output, %sinvoke_%s,\n"
+                "                               handlers->%s != NULL};\n"
+                "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                "    if (rv) return rv;\n"
+                "  }\n",
+                msym, msym, msym, prefix, lower, member.data);
+  cg_str_free(&member);
+}
+
 /* Emits the typed synchronous client stubs of one method:
  *   P<rpc>(client, request(s), response(s), error)   high level
  *   Pcall_<rpc>(client, request(s), opts, out)       low level */
@@ -536,7 +614,7 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
   char *full = join_name(file->package, sname);
   char *prefix = service_prefix(file->package, sname);
   char *uprefix = upper(prefix);
-  cg_str sym = {0}, arr = {0}, svc_what = {0};
+  cg_str sym = {0}, arr = {0}, svc_what = {0}, hs = {0}, hreg = {0};
   int rc = -1;
 
   cg_str_printf(&svc_what, "service %s", full);
@@ -614,6 +692,8 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
         gen_client_stubs(h, c, prefix, lower.data, msym.data, in_type, out_type,
                          m->has_client_streaming && m->client_streaming,
                          m->has_server_streaming && m->server_streaming, mname);
+        gen_handler_pieces(&hs, h, c, &hreg, prefix, lower.data, msym.data, in_type, out_type,
+                           m->has_client_streaming && m->client_streaming, mname);
         free(in_type);
         free(out_type);
       }
@@ -633,6 +713,30 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
     cg_str_free(&msym);
   }
   if (svc->n_method > 0) {
+    cg_str hsym = {0}, rsym = {0};
+    cg_str_printf(&hsym, "%shandlers", prefix);
+    cg_str_printf(&rsym, "%sregister", prefix);
+    if (claim(ctx, file->name, hsym.data, svc_what.data) != 0 ||
+        claim(ctx, file->name, rsym.data, svc_what.data) != 0) {
+      cg_str_free(&hsym);
+      cg_str_free(&rsym);
+      goto out;
+    }
+    cg_str_printf(h,
+                  "/* The typed handlers of %s (see connectc/service.h). A NULL member\n"
+                  " * answers `unimplemented`. */\n"
+                  "typedef struct %s {\n%s} %s;\n\n"
+                  "/* Mounts every method of %s on `router`. `handlers` and `impl` are\n"
+                  " * borrowed; `json` (may be NULL) serves application/json. */\n"
+                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                  "    const connectc_codec *json);\n\n",
+                  full, hsym.data, hs.data, hsym.data, full, rsym.data, hsym.data);
+    cg_str_printf(c,
+                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                  "    const connectc_codec *json) {\n%s  return CONNECTC_OK;\n}\n\n",
+                  rsym.data, hsym.data, hreg.data);
+    cg_str_free(&hsym);
+    cg_str_free(&rsym);
     cg_str sarr = {0};
     cg_str_printf(&sarr, "%smethods", prefix);
     if (claim(ctx, file->name, sarr.data, svc_what.data) != 0) {
@@ -656,6 +760,8 @@ out:
   cg_str_free(&sym);
   cg_str_free(&arr);
   cg_str_free(&svc_what);
+  cg_str_free(&hs);
+  cg_str_free(&hreg);
   return rc;
 }
 
@@ -709,6 +815,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#define CONNECTC_GEN_%s_CONNECT_H\n\n"
                 "#include \"connectc/call.h\"\n"
                 "#include \"connectc/client.h\"\n"
+                "#include \"connectc/service.h\"\n"
                 "#include \"connectc/json_codec.h\"\n"
                 "#include \"%s.pb-c.h\"\n\n"
                 "#ifdef __cplusplus\n"

@@ -3,12 +3,15 @@
 
 #include "buf.h"
 #include "connectc/router.h"
+#include "router_internal.h"
 
 struct connectc_router {
   connectc_allocator alloc;
   connectc_server_config cfg;
   connectc_route *routes;
   size_t n, cap;
+  void **kept; /* blocks owned for typed routes */
+  size_t n_kept;
 };
 
 /* The route and per-call data behind each call the router created. */
@@ -31,6 +34,8 @@ connectc_router *connectc_router_new(const connectc_server_config *cfg,
 void connectc_router_del(connectc_router *r) {
   if (!r) return;
   connectc_allocator a = r->alloc;
+  for (size_t i = 0; i < r->n_kept; i++) cc_free(&a, r->kept[i]);
+  cc_free(&a, r->kept);
   cc_free(&a, r->routes);
   cc_free(&a, r);
 }
@@ -95,4 +100,14 @@ void connectc_router_call_del(connectc_router *r, connectc_server_call *call) {
       route->call_del(route->route_data, connectc_server_call_user_data(call));
   }
   connectc_server_call_del(call);
+}
+
+const connectc_allocator *cc_router_alloc(const connectc_router *r) { return &r->alloc; }
+
+int cc_router_keep(connectc_router *r, void *block) {
+  void **k = cc_realloc(&r->alloc, r->kept, (r->n_kept + 1) * sizeof *k);
+  if (!k) return CONNECTC_ERR_NOMEM;
+  r->kept = k;
+  r->kept[r->n_kept++] = block;
+  return CONNECTC_OK;
 }

@@ -85,7 +85,9 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < out.n_messages; i++)
       printf("  Converse <- %s\n",
              ((const Connectrpc__Eliza__V1__ConverseResponse *)out.messages[i])->sentence);
-    printf("  (response content-type: %s)\n", connectc_headers_get(&out.headers, "content-type"));
+    printf("  (response content-type: %s; trailer x-sentences-heard: %s)\n",
+           connectc_headers_get(&out.headers, "content-type"),
+           connectc_headers_get(&out.trailers, "x-sentences-heard"));
   }
   connectc_call_output_reset(&out);
   connectc_headers_reset(&extra);

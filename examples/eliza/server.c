@@ -3,10 +3,10 @@
  *
  *   eliza_server [port]      (default 8080; 0 picks a free port)
  *
- * It prints "listening on http://127.0.0.1:PORT" once it serves, and stops
- * gracefully on SIGINT/SIGTERM. It speaks proto and JSON. The handlers use
- * the generated method table and protobuf-c messages with the call's codec; typed
- * handler stubs from the generator replace this glue in a later step.
+ * It prints "listening on http://127.0.0.1:PORT" once it serves, speaks
+ * proto and JSON, and stops gracefully on SIGINT/SIGTERM. The service is
+ * implemented with the generated typed handler interface and mounted with
+ * the generated registration function.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "connectc/codec.h"
 #include "connectc/json_codec.h"
 #include "connectc/microhttpd.h"
 #include "eliza.connect.h"
@@ -37,89 +36,56 @@ static const char *reply_to(const char *sentence) {
   return "Please tell me more.";
 }
 
-static connectc_codec *json_codec;
-
-/* The codec the client chose (the router accepts proto and JSON). */
-static const connectc_codec *codec_of(connectc_server_call *s) {
-  return strcmp(connectc_server_call_codec(s), "json") == 0 ? json_codec : connectc_codec_proto();
-}
-
-/* Decodes one request message with the call's codec; on failure finishes
- * the call with the codec's error (invalid_argument). */
-static ProtobufCMessage *decode(connectc_server_call *s, const ProtobufCMessageDescriptor *desc,
-                                const uint8_t *data, size_t len) {
-  const connectc_codec *codec = codec_of(s);
-  ProtobufCMessage *m = NULL;
-  connectc_error e;
-  connectc_error_init(&e, NULL);
-  if (codec->unmarshal(codec, desc, data, len, NULL, NULL, &m, &e) != CONNECTC_OK) {
-    connectc_server_call_finish(s, &e);
-    m = NULL;
-  }
-  connectc_error_reset(&e);
-  return m;
-}
-
-static void send_message(connectc_server_call *s, const ProtobufCMessage *m) {
-  const connectc_codec *codec = codec_of(s);
-  uint8_t *bytes;
-  size_t len;
-  if (codec->marshal(codec, m, NULL, &bytes, &len, NULL) == CONNECTC_OK) {
-    connectc_server_call_send(s, bytes, len);
-    connectc_free(NULL, bytes);
-  }
-}
-
-/* Say: unary. */
-static int say_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
-  (void)ud;
-  Connectrpc__Eliza__V1__SayRequest *req = (Connectrpc__Eliza__V1__SayRequest *)decode(
-      s, &connectrpc__eliza__v1__say_request__descriptor, data, len);
-  if (!req) return 1;
+static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__V1__SayRequest *request,
+               connectc_stream *responses, connectc_error *error) {
+  (void)impl;
+  (void)call;
+  (void)error;
   Connectrpc__Eliza__V1__SayResponse resp = CONNECTRPC__ELIZA__V1__SAY_RESPONSE__INIT;
-  resp.sentence = (char *)reply_to(req->sentence);
-  send_message(s, &resp.base);
-  connectc_message_free(&req->base, NULL);
-  return 0;
+  resp.sentence = (char *)reply_to(request->sentence);
+  return connectrpc_eliza_v1_eliza_service_say_send(responses, &resp);
 }
 
-static void finish_ok(connectc_server_call *s, void *ud) {
-  (void)ud;
-  connectc_server_call_finish(s, NULL);
-}
-
-/* Introduce: server streaming. */
-static int introduce_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
-  (void)ud;
-  Connectrpc__Eliza__V1__IntroduceRequest *req = (Connectrpc__Eliza__V1__IntroduceRequest *)decode(
-      s, &connectrpc__eliza__v1__introduce_request__descriptor, data, len);
-  if (!req) return 1;
-  char line[256];
-  const char *name = req->name && req->name[0] ? req->name : "stranger";
+static int introduce(void *impl, connectc_server_call *call,
+                     const Connectrpc__Eliza__V1__IntroduceRequest *request, connectc_stream *responses,
+                     connectc_error *error) {
+  (void)impl;
+  (void)call;
+  if (strlen(request->name) > 100) {
+    connectc_error_set(error, CONNECTC_CODE_INVALID_ARGUMENT, "name is longer than 100 bytes");
+    return 1;
+  }
+  const char *name = request->name[0] ? request->name : "stranger";
   const char *lines[] = {"Hi %s. I'm Eliza.", "I'm a Rogerian psychotherapist, %s.",
                          "How are you feeling today, %s?"};
   for (size_t i = 0; i < 3; i++) {
+    char line[256];
     snprintf(line, sizeof line, lines[i], name);
     Connectrpc__Eliza__V1__IntroduceResponse resp = CONNECTRPC__ELIZA__V1__INTRODUCE_RESPONSE__INIT;
     resp.sentence = line;
-    send_message(s, &resp.base);
+    int rv = connectrpc_eliza_v1_eliza_service_introduce_send(responses, &resp);
+    if (rv) return rv;
   }
-  connectc_message_free(&req->base, NULL);
   return 0;
 }
 
-/* Converse: bidirectional, answered message by message. */
-static int converse_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
-  (void)ud;
-  Connectrpc__Eliza__V1__ConverseRequest *req = (Connectrpc__Eliza__V1__ConverseRequest *)decode(
-      s, &connectrpc__eliza__v1__converse_request__descriptor, data, len);
-  if (!req) return 1;
-  Connectrpc__Eliza__V1__ConverseResponse resp = CONNECTRPC__ELIZA__V1__CONVERSE_RESPONSE__INIT;
-  resp.sentence = (char *)reply_to(req->sentence);
-  send_message(s, &resp.base);
-  connectc_message_free(&req->base, NULL);
+static int converse(void *impl, connectc_server_call *call,
+                    const Connectrpc__Eliza__V1__ConverseRequest *const *requests, size_t n_requests,
+                    connectc_stream *responses, connectc_error *error) {
+  (void)impl;
+  (void)error;
+  connectc_headers_adds(connectc_server_call_response_trailers(call), "x-sentences-heard",
+                        n_requests == 1 ? "one" : "several");
+  for (size_t i = 0; i < n_requests; i++) {
+    Connectrpc__Eliza__V1__ConverseResponse resp = CONNECTRPC__ELIZA__V1__CONVERSE_RESPONSE__INIT;
+    resp.sentence = (char *)reply_to(requests[i]->sentence);
+    int rv = connectrpc_eliza_v1_eliza_service_converse_send(responses, &resp);
+    if (rv) return rv;
+  }
   return 0;
 }
+
+static const connectrpc_eliza_v1_eliza_service_handlers eliza = {say, introduce, converse};
 
 int main(int argc, char **argv) {
   long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;
@@ -129,16 +95,9 @@ int main(int argc, char **argv) {
   }
   connectc_type_registry *registry = connectc_type_registry_new(NULL);
   eliza__register_types(registry);
-  json_codec = connectc_codec_json_new(registry, NULL);
-  connectc_router *router = connectc_router_new(NULL, NULL); /* proto and JSON */
-  const connectc_route routes[] = {
-      {&connectrpc_eliza_v1_eliza_service_method_say.desc, {say_message, finish_ok, NULL}, NULL, NULL, NULL},
-      {&connectrpc_eliza_v1_eliza_service_method_introduce.desc,
-       {introduce_message, finish_ok, NULL}, NULL, NULL, NULL},
-      {&connectrpc_eliza_v1_eliza_service_method_converse.desc,
-       {converse_message, finish_ok, NULL}, NULL, NULL, NULL},
-  };
-  for (size_t i = 0; i < 3; i++) connectc_router_add(router, &routes[i]);
+  connectc_codec *json = connectc_codec_json_new(registry, NULL);
+  connectc_router *router = connectc_router_new(NULL, NULL);
+  connectrpc_eliza_v1_eliza_service_register(router, &eliza, NULL, json);
 
   connectc_mhd_config mcfg;
   memset(&mcfg, 0, sizeof mcfg);
@@ -148,7 +107,7 @@ int main(int argc, char **argv) {
   if (rv != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: cannot start on port %ld: %s\n", port, connectc_strerror(rv));
     connectc_router_del(router);
-    connectc_codec_json_del(json_codec);
+    connectc_codec_json_del(json);
     connectc_type_registry_del(registry);
     return 1;
   }
@@ -162,7 +121,7 @@ int main(int argc, char **argv) {
   while (!stop) pause();
   connectc_mhd_stop(srv);
   connectc_router_del(router);
-  connectc_codec_json_del(json_codec);
+  connectc_codec_json_del(json);
   connectc_type_registry_del(registry);
   printf("stopped\n");
   return 0;

@@ -12,5 +12,6 @@
 #include "connectc/call.h"
 #include "connectc/router.h"
 #include "connectc/client.h"
+#include "connectc/service.h"
 
 #endif

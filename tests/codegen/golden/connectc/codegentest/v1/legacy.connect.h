@@ -5,6 +5,7 @@
 
 #include "connectc/call.h"
 #include "connectc/client.h"
+#include "connectc/service.h"
 #include "connectc/json_codec.h"
 #include "connectc/codegentest/v1/legacy.pb-c.h"
 

@@ -168,6 +168,21 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
   return rv;
 }
 
+int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_order_service_invoke_get_order(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    return 1;
+  }
+  return h->get_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
+}
+
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/PutOrder",
@@ -198,6 +213,21 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_order_service_invoke_put_order(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    return 1;
+  }
+  return h->put_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
 }
 
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines = {
@@ -242,6 +272,27 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
   return rv;
 }
 
+int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_allocator *a = connectc_default_allocator();
+  const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)a->malloc(
+      (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
+  if (!reqs) {
+    connectc_error_set(error, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    return 1;
+  }
+  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const Connectc__Codegentest__V1__Order__Line *)requests[i];
+  int rv = h->upload_lines(impl, call, reqs, n_requests, responses, error);
+  connectc_free(a, (void *)reqs);
+  return rv;
+}
+
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/WatchOrders",
@@ -281,6 +332,21 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    return 1;
+  }
+  return h->watch_orders(impl, call, (const Connectc__Codegentest__V1__Empty *)requests[0], responses, error);
 }
 
 const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat = {
@@ -334,6 +400,62 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
   return rv;
 }
 
+int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_order_service_invoke_chat(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_allocator *a = connectc_default_allocator();
+  const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)a->malloc(
+      (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
+  if (!reqs) {
+    connectc_error_set(error, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    return 1;
+  }
+  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const Connectc__Codegentest__V1__Struct *)requests[i];
+  int rv = h->chat(impl, call, reqs, n_requests, responses, error);
+  connectc_free(a, (void *)reqs);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, connectc_codegentest_v1_order_service_invoke_get_order,
+                               handlers->get_order != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, connectc_codegentest_v1_order_service_invoke_put_order,
+                               handlers->put_order != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, connectc_codegentest_v1_order_service_invoke_upload_lines,
+                               handlers->upload_lines != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, connectc_codegentest_v1_order_service_invoke_watch_orders,
+                               handlers->watch_orders != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, connectc_codegentest_v1_order_service_invoke_chat,
+                               handlers->chat != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
 const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT] = {
   &connectc_codegentest_v1_order_service_method_get_order,
   &connectc_codegentest_v1_order_service_method_put_order,
@@ -374,6 +496,32 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
+  return connectc_stream_send(responses, &message->base);
+}
+
+static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers, void *impl, connectc_server_call *call,
+    const ProtobufCMessage *const *requests, size_t n_requests,
+    connectc_stream *responses, connectc_error *error) {
+  const connectc_codegentest_v1_httpservice_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    return 1;
+  }
+  return h->ping(impl, call, (const Google__Protobuf__Empty *)requests[0], responses, error);
+}
+
+int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, connectc_codegentest_v1_httpservice_invoke_ping,
+                               handlers->ping != NULL};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
 }
 
 const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT] = {

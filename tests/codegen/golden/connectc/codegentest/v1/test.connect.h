@@ -5,6 +5,7 @@
 
 #include "connectc/call.h"
 #include "connectc/client.h"
+#include "connectc/service.h"
 #include "connectc/json_codec.h"
 #include "connectc/codegentest/v1/test.pb-c.h"
 
@@ -64,6 +65,8 @@ int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *
 int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
+/* Sends one GetOrder response from a handler. */
+int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc PutOrder(connectc.codegentest.v1.Order) returns (google.protobuf.Empty) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order;
 /* PutOrder, low level: every response message, headers, trailers and the
@@ -77,6 +80,8 @@ int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *
 int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Google__Protobuf__Empty **response, connectc_error *error);
 
+/* Sends one PutOrder response from a handler. */
+int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
 /* rpc UploadLines(stream connectc.codegentest.v1.Order.Line) returns (connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines;
 /* UploadLines, low level: every response message, headers, trailers and the
@@ -90,6 +95,8 @@ int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_clien
 int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
+/* Sends one UploadLines response from a handler. */
+int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc WatchOrders(connectc.codegentest.v1.Empty) returns (stream connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders;
 /* WatchOrders, low level: every response message, headers, trailers and the
@@ -104,6 +111,8 @@ int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_clien
 int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error);
 
+/* Sends one WatchOrders response from a handler. */
+int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc Chat(stream connectc.codegentest.v1.Struct) returns (stream connectc.codegentest.v1.Struct) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat;
 /* Chat, low level: every response message, headers, trailers and the
@@ -117,6 +126,33 @@ int connectc_codegentest_v1_order_service_call_chat(const connectc_client *clien
  * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
 int connectc_codegentest_v1_order_service_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error);
+
+/* Sends one Chat response from a handler. */
+int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message);
+/* The typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h). A NULL member
+ * answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_order_service_handlers {
+  /* rpc GetOrder: the request, then send responses on `responses`. */
+  int (*get_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
+      connectc_stream *responses, connectc_error *error);
+  /* rpc PutOrder: the request, then send responses on `responses`. */
+  int (*put_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
+      connectc_stream *responses, connectc_error *error);
+  /* rpc UploadLines: every request, then send responses on `responses`. */
+  int (*upload_lines)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order__Line *const *requests,
+      size_t n_requests, connectc_stream *responses, connectc_error *error);
+  /* rpc WatchOrders: the request, then send responses on `responses`. */
+  int (*watch_orders)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Empty *request,
+      connectc_stream *responses, connectc_error *error);
+  /* rpc Chat: every request, then send responses on `responses`. */
+  int (*chat)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Struct *const *requests,
+      size_t n_requests, connectc_stream *responses, connectc_error *error);
+} connectc_codegentest_v1_order_service_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router`. `handlers` and `impl` are
+ * borrowed; `json` (may be NULL) serves application/json. */
+int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
+    const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.OrderService, in declaration order. */
 extern const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT];
@@ -145,6 +181,21 @@ int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client,
  * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */
 int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
     Google__Protobuf__Empty **response, connectc_error *error);
+
+/* Sends one Ping response from a handler. */
+int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
+/* The typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h). A NULL member
+ * answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_httpservice_handlers {
+  /* rpc Ping: the request, then send responses on `responses`. */
+  int (*ping)(void *impl, connectc_server_call *call, const Google__Protobuf__Empty *request,
+      connectc_stream *responses, connectc_error *error);
+} connectc_codegentest_v1_httpservice_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router`. `handlers` and `impl` are
+ * borrowed; `json` (may be NULL) serves application/json. */
+int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
+    const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.HTTPService, in declaration order. */
 extern const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT];
