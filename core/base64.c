@@ -11,6 +11,7 @@ size_t cc_b64_encoded_len(size_t n, int pad) {
 int cc_b64_encode(cc_buf *out, const connectc_allocator *alloc, const uint8_t *in, size_t len,
                   cc_b64_alphabet alphabet, int pad) {
   const char *tab = alphabet == CC_B64_URL ? b64_url : b64_std;
+  if (len == 0) return CONNECTC_OK; /* nothing to write (and out->data may be NULL) */
   if (len > (SIZE_MAX / 4) * 3 - 3) return CONNECTC_ERR_NOMEM;
   int rv = cc_buf_reserve(out, alloc, cc_b64_encoded_len(len, pad));
   if (rv) return rv;

@@ -93,6 +93,10 @@ static void test_headers(void **state) {
   assert_int_equal(connectc_headers_add_bin(&h, "x-data-bin", bin, 3), CONNECTC_OK);
   assert_string_equal(connectc_headers_get(&h, "x-data-bin"), "/wD+");
   assert_int_equal(connectc_headers_add_bin(&h, "x-data", bin, 3), CONNECTC_ERR_ARGUMENT);
+  /* An empty binary value is an empty header (regression: the encoder did
+   * pointer arithmetic on a NULL buffer; found by a helper's UBSan run). */
+  assert_int_equal(connectc_headers_add_bin(&h, "x-empty-bin", NULL, 0), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(&h, "x-empty-bin"), "");
   assert_int_equal(connectc_headers_adds(&h, "y-bin", "_wD-"), CONNECTC_OK);   /* URL-safe */
   assert_int_equal(connectc_headers_adds(&h, "z-bin", "/wD+=="), CONNECTC_OK);
   assert_int_equal(connectc_headers_adds(&h, "w-bin", "!!"), CONNECTC_OK);
