@@ -509,9 +509,16 @@ static int dec_value(dec *d, const ProtobufCMessageDescriptor *md, const Protobu
       return CONNECTC_OK;
     case PROTOBUF_C_TYPE_ENUM: {
       const ProtobufCEnumDescriptor *ed = f->descriptor;
-      if (t->type == CC_JSON_NULL && strcmp(ed->name, "google.protobuf.NullValue") == 0) {
-        *(int32_t *)p = 0; /* NullValue's JSON form is null */
-        return CONNECTC_OK;
+      if (strcmp(ed->name, "google.protobuf.NullValue") == 0) {
+        /* NullValue has one value, written null; also accept its name and
+         * number, but nothing else (which could not be written back). */
+        if (t->type == CC_JSON_NULL || cc_json_string_eq(d->doc, tok, "NULL_VALUE", 10) ||
+            (t->type == CC_JSON_NUMBER && cc_json_number_i64(d->doc, tok, &sv) == CONNECTC_OK &&
+             sv == 0)) {
+          *(int32_t *)p = 0;
+          return CONNECTC_OK;
+        }
+        return bad(d, md, f, "expected null, got %s", type_name(t));
       }
       if (t->type == CC_JSON_NUMBER) {
         rv = cc_json_number_i64(d->doc, tok, &sv);

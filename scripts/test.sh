@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${JOBS:-2}
-fuzz_seconds=${FUZZ_SECONDS:-10}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 passed=0
 failed=0
 steps_failed=()
@@ -79,6 +79,16 @@ if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_
     steps_failed+=("fuzzing")
     failed=$((failed + 1))
   fi
+fi
+
+note "OSS-Fuzz style build (fuzz/build.sh)"
+if OUT=build/oss-fuzz WORK=build/oss-fuzz-work fuzz/build.sh >build/oss-fuzz.log 2>&1; then
+  passed=$((passed + 1))
+  tail -2 build/oss-fuzz.log
+else
+  tail -30 build/oss-fuzz.log
+  steps_failed+=("fuzz/build.sh")
+  failed=$((failed + 1))
 fi
 
 note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"

@@ -212,6 +212,14 @@ static void test_null_value_and_wkt_fields(void **state) {
   assert_int_equal(m->n_dyns, 2);
   expect_json(f->codec, &m->base, j);
   connectc_message_free(&m->base, NULL);
+  /* NullValue accepts null, its name and 0; any other number could not be
+   * written back (regression: found by fuzz_codec_json's round trip). */
+  parse_bad(f->codec, &connectc__jsontest__v1__everything__descriptor, "{\"nothing\":1}", NULL,
+            "connectc.jsontest.v1.Everything.nothing: expected null, got number");
+  m = (Connectc__Jsontest__V1__Everything *)parse_ok(f->codec, &connectc__jsontest__v1__everything__descriptor,
+                                                      "{\"nothing\":\"NULL_VALUE\",\"nullChoice\":0}");
+  expect_json(f->codec, &m->base, "{\"nullChoice\":null}");
+  connectc_message_free(&m->base, NULL);
   /* A singular NullValue field holds its default: omitted. */
   m = (Connectc__Jsontest__V1__Everything *)parse_ok(f->codec, &connectc__jsontest__v1__everything__descriptor,
                                                       "{\"nothing\":null}");
