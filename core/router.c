@@ -111,3 +111,5 @@ int cc_router_keep(connectc_router *r, void *block) {
   r->kept[r->n_kept++] = block;
   return CONNECTC_OK;
 }
+
+const connectc_server_config *cc_router_config(const connectc_router *r) { return &r->cfg; }

@@ -28,6 +28,7 @@ typedef struct typed_route {
   void *impl;
   const connectc_codec *json;
   connectc_allocator alloc;
+  size_t max_collected; /* bytes of requests one call may accumulate */
 } typed_route;
 
 /* Per call: the decoded requests. */
@@ -35,6 +36,7 @@ typedef struct typed_call {
   typed_route *route;
   ProtobufCMessage **requests;
   size_t n_requests;
+  size_t collected; /* serialized bytes of the requests kept so far */
   int failed;
 } typed_call;
 
@@ -74,7 +76,18 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
   connectc_error_init(&e, &r->alloc);
   ProtobufCMessage *m = NULL;
   const connectc_codec *codec = codec_for(r, call);
-  int rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+  int rv;
+  /* Each message is within the receive limit, but a client stream could
+   * send them forever: bound what one call keeps. */
+  if (len > r->max_collected - c->collected || c->n_requests >= CONNECTC_TYPED_MAX_REQUESTS) {
+    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                       "the request stream exceeds %zu bytes or %u messages kept for the handler",
+                       r->max_collected, (unsigned)CONNECTC_TYPED_MAX_REQUESTS);
+    rv = CONNECTC_ERR_LIMIT;
+  } else {
+    c->collected += len;
+    rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+  }
   if (rv == CONNECTC_OK) {
     ProtobufCMessage **nr =
         cc_realloc(&r->alloc, c->requests, (c->n_requests + 1) * sizeof *nr);
@@ -130,6 +143,9 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   r->impl = impl;
   r->json = json;
   r->alloc = *a;
+  size_t recv_max = cc_router_config(router)->limits.recv_max_bytes;
+  if (recv_max == 0) recv_max = CONNECTC_DEFAULT_RECV_MAX_BYTES;
+  r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
   connectc_route route = {method->desc, {typed_message, typed_end, NULL}, typed_call_new,
                           typed_call_del, r};
   int rv = connectc_router_add(router, &route);

@@ -3,7 +3,11 @@
  * compression, Connect GET, TLS, deadlines and asynchronous handlers. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -576,6 +580,57 @@ static void test_typed_client(void **state) {
   connectc_curl_del(t);
 }
 
+
+/* A raw socket server that answers with a flood of headers. */
+static void *header_flood(void *arg) {
+  int lfd = *(int *)arg;
+  int c = accept(lfd, NULL, NULL);
+  if (c < 0) return NULL;
+  char buf[4096];
+  ssize_t got = read(c, buf, sizeof buf); /* the request; its content does not matter */
+  (void)got;
+  const char *start = "HTTP/1.1 200 OK\r\ncontent-type: application/proto\r\n";
+  if (write(c, start, strlen(start)) < 0) goto done;
+  char line[128];
+  for (int i = 0; i < 20000; i++) { /* about 1.2 MB of headers */
+    int n = snprintf(line, sizeof line, "x-flood-%d: %040d\r\n", i, i);
+    if (write(c, line, (size_t)n) < 0) break;
+  }
+done:
+  close(c);
+  return NULL;
+}
+
+static void test_header_flood(void **state) {
+  (void)state;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(lfd, 1), 0);
+  socklen_t al = sizeof a;
+  getsockname(lfd, (struct sockaddr *)&a, &al);
+  pthread_t th;
+  pthread_create(&th, NULL, header_flood, &lfd);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  const char *const one[] = {"q", NULL};
+  result r;
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(r.message, "response headers and trailers exceed 262144 bytes");
+  connectc_curl_del(t);
+  pthread_join(th, NULL);
+  close(lfd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_streams),
@@ -583,6 +638,7 @@ int main(void) {
       cmocka_unit_test(test_tls),           cmocka_unit_test(test_deadline_and_async),
       cmocka_unit_test(test_external_event_loop),
       cmocka_unit_test(test_typed_client),
+      cmocka_unit_test(test_header_flood),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,6 +41,7 @@ struct xfer {
   int head_done;    /* the final (non-1xx) header block was delivered */
   int send_paused;
   int recv_failed;  /* we aborted the transfer from the write callback */
+  size_t header_bytes; /* response header and trailer bytes seen */
   xfer *prev, *next;
 };
 
@@ -70,6 +71,15 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   size_t len = n;
   while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
   if (connectc_client_call_is_closed(x->call)) return n;
+  /* A hostile server cannot make us keep unbounded headers or trailers. */
+  x->header_bytes += n;
+  if (x->header_bytes > CONNECTC_CURL_MAX_HEADER_BYTES) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "response headers and trailers exceed %u bytes",
+             (unsigned)CONNECTC_CURL_MAX_HEADER_BYTES);
+    connectc_client_call_fail(x->call, CONNECTC_CODE_RESOURCE_EXHAUSTED, msg);
+    return 0; /* abort the transfer */
+  }
   if (len == 0) { /* end of a header block */
     if (x->head_done) return n; /* end of trailers */
     if (x->status >= 100 && x->status < 200) { /* 100 Continue and friends */

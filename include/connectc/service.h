@@ -11,6 +11,11 @@
  * trailers through connectc_server_call_response_headers/_trailers, and
  * returns 0, or non-zero with `error` set to fail the call (an error left at
  * code OK becomes `unknown`). A NULL handler answers `unimplemented`.
+ *
+ * Because requests are collected before the handler runs, one call keeps at
+ * most 16 times the router's receive limit in request bytes and at most
+ * CONNECTC_TYPED_MAX_REQUESTS messages; past that it fails with
+ * resource_exhausted.
  */
 #ifndef CONNECTC_SERVICE_H
 #define CONNECTC_SERVICE_H
@@ -23,6 +28,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define CONNECTC_TYPED_MAX_REQUESTS 65536u
 
 /* Where a handler sends response messages. Valid during the handler. */
 typedef struct connectc_stream connectc_stream;

@@ -185,7 +185,39 @@ static void test_typed_handlers(void **state) {
   connectc_type_registry_del(reg);
 }
 
+
+/* A client stream cannot make the server keep unbounded requests. */
+static void test_collected_bound(void **state) {
+  (void)state;
+  connectc_codegentest_v1_order_service_handlers handlers = {0};
+  handlers.upload_lines = upload_lines;
+  connectc_server_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.limits.recv_max_bytes = 8; /* keeps at most 128 request bytes */
+  connectc_router *r = connectc_router_new(&cfg, NULL);
+  assert_int_equal(connectc_codegentest_v1_order_service_register(r, &handlers, NULL, NULL), CONNECTC_OK);
+  uint8_t body[40 * 16];
+  size_t n = 0;
+  for (int i = 0; i < 40; i++) {
+    Line l = CONNECTC__CODEGENTEST__V1__ORDER__LINE__INIT;
+    l.sku = "sku";
+    size_t ln = pack(&l.base, body + n + 5);
+    connectc_envelope_write_header(body + n, 0, (uint32_t)ln);
+    n += 5 + ln;
+  }
+  char out[512];
+  int status;
+  run(r, "/connectc.codegentest.v1.OrderService/UploadLines", "application/connect+proto", body, n,
+      &status, out, sizeof out, NULL);
+  assert_int_equal(status, 200);
+  assert_string_equal(out + 5,
+                      "{\"error\":{\"code\":\"resource_exhausted\",\"message\":\"the request "
+                      "stream exceeds 128 bytes or 65536 messages kept for the handler\"}}");
+  connectc_router_del(r);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers),
+                                     cmocka_unit_test(test_collected_bound)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@ extern "C" {
 
 typedef struct connectc_curl connectc_curl;
 
+/* Response header and trailer bytes accepted per call; past this the call
+ * fails with resource_exhausted and the transfer is aborted. */
+#define CONNECTC_CURL_MAX_HEADER_BYTES (256u * 1024u)
+
 /* Socket interest, as in connectc_curl_loop.watch_socket. */
 #define CONNECTC_CURL_WATCH_IN 1
 #define CONNECTC_CURL_WATCH_OUT 2
