@@ -426,11 +426,74 @@ static void member_name(cg_str *out, const char *lower) {
 /* Appends one method's pieces of the typed handler interface: the struct
  * member (to hs), the typed send function and the invoke trampoline (to
  * h and c), and its registration (to reg). */
-static void gen_handler_pieces(cg_str *hs, cg_str *h, cg_str *c, cg_str *reg, const char *prefix,
-                               const char *lower, const char *msym, const char *in_type,
-                               const char *out_type, int client_streaming, const char *mname) {
+static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg_str *reg,
+                               cg_str *areg, const char *prefix, const char *lower,
+                               const char *msym, const char *in_type, const char *out_type,
+                               int client_streaming, const char *mname) {
   cg_str member = {0};
   member_name(&member, lower);
+  /* Asynchronous variant. */
+  if (client_streaming)
+    cg_str_printf(ahs,
+                  "  /* rpc %s: every request (valid until the finish); answer later, from\n"
+                  "   * any thread, with %s%s_respond and connectc_responder_finish. */\n"
+                  "  void (*%s)(void *impl, connectc_responder *responder,\n"
+                  "      const %s *const *requests, size_t n_requests);\n",
+                  mname, prefix, lower, member.data, in_type);
+  else
+    cg_str_printf(ahs,
+                  "  /* rpc %s: the request (valid until the finish); answer later, from\n"
+                  "   * any thread, with %s%s_respond and connectc_responder_finish. */\n"
+                  "  void (*%s)(void *impl, connectc_responder *responder, const %s *request);\n",
+                  mname, prefix, lower, member.data, in_type);
+  cg_str_printf(h, "/* Sends one %s response from an asynchronous handler (any thread). */\n"
+                   "int %s%s_respond(connectc_responder *responder, const %s *message);\n",
+                mname, prefix, lower, out_type);
+  cg_str_printf(c, "int %s%s_respond(connectc_responder *responder, const %s *message) {\n"
+                   "  return connectc_responder_send(responder, &message->base);\n}\n\n",
+                prefix, lower, out_type);
+  cg_str_printf(c,
+                "static void %sinvoke_async_%s(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder, const ProtobufCMessage *const *requests,\n"
+                "    size_t n_requests) {\n"
+                "  const %sasync_handlers *h = handlers;\n",
+                prefix, lower, prefix);
+  if (client_streaming) {
+    cg_str_printf(c,
+                  "  const %s **reqs = (const %s **)connectc_responder_scratch(\n"
+                  "      responder, (n_requests ? n_requests : 1) * sizeof *reqs);\n"
+                  "  if (!reqs) {\n"
+                  "    connectc_error e;\n"
+                  "    connectc_error_init(&e, NULL);\n"
+                  "    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, \"out of memory\");\n"
+                  "    connectc_responder_finish(responder, &e);\n"
+                  "    connectc_error_reset(&e);\n"
+                  "    return;\n"
+                  "  }\n"
+                  "  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const %s *)requests[i];\n"
+                  "  h->%s(impl, responder, reqs, n_requests);\n}\n\n",
+                  in_type, in_type, in_type, member.data);
+  } else {
+    cg_str_printf(c,
+                  "  if (n_requests != 1) {\n"
+                  "    connectc_error e;\n"
+                  "    connectc_error_init(&e, NULL);\n"
+                  "    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, \"expected one request\");\n"
+                  "    connectc_responder_finish(responder, &e);\n"
+                  "    connectc_error_reset(&e);\n"
+                  "    return;\n"
+                  "  }\n"
+                  "  h->%s(impl, responder, (const %s *)requests[0]);\n}\n\n",
+                  member.data, in_type);
+  }
+  cg_str_printf(areg,
+                "  {\n"
+                "    connectc_typed_method m = {&%s.desc, %s.input, %s.output, NULL,\n"
+                "                               handlers->%s != NULL, %sinvoke_async_%s};\n"
+                "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                "    if (rv) return rv;\n"
+                "  }\n",
+                msym, msym, msym, member.data, prefix, lower);
   if (client_streaming)
     cg_str_printf(hs,
                   "  /* rpc %s: every request, then send responses on `responses`. */\n"
@@ -481,7 +544,7 @@ static void gen_handler_pieces(cg_str *hs, cg_str *h, cg_str *c, cg_str *reg, co
   cg_str_printf(reg,
                 "  {\n"
                 "    connectc_typed_method m = {&%s.desc, %s.input, %s.output, %sinvoke_%s,\n"
-                "                               handlers->%s != NULL};\n"
+                "                               handlers->%s != NULL, NULL};\n"
                 "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
                 "    if (rv) return rv;\n"
                 "  }\n",
@@ -599,6 +662,78 @@ static void gen_client_stubs(cg_str *h, cg_str *c, const char *prefix, const cha
   cg_str_free(&req_setup);
 }
 
+/* Emits the asynchronous client stub of one method:
+ *   P<rpc>_callbacks                       typed callbacks
+ *   P<rpc>_start(client, [request,] opts, callbacks, user_data, stream)
+ *   P<rpc>_send_request(stream, request)   client and bidi streams */
+static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const char *lower,
+                             const char *msym, const char *in_type, const char *out_type,
+                             int client_streaming, const char *mname) {
+  cg_str_printf(h,
+                "/* Typed callbacks of an asynchronous %s call (each may be NULL; see\n"
+                " * connectc_stream_callbacks). `response` belongs to the callee: free it\n"
+                " * with connectc_message_free and connectc_client_stream_allocator(stream). */\n"
+                "typedef struct %s%s_callbacks {\n"
+                "  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,\n"
+                "      void *user_data);\n"
+                "  void (*on_response)(connectc_client_stream *stream, %s *response, void *user_data);\n"
+                "  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,\n"
+                "      const connectc_headers *trailers, void *user_data);\n"
+                "} %s%s_callbacks;\n\n",
+                mname, prefix, lower, out_type, prefix, lower);
+  cg_str_printf(c,
+                "static void %sdeliver_%s(connectc_client_stream *stream, ProtobufCMessage *message,\n"
+                "    void *user_data) {\n"
+                "  const %s%s_callbacks *cb = (const %s%s_callbacks *)connectc_client_stream_typed(stream);\n"
+                "  if (cb->on_response) cb->on_response(stream, (%s *)message, user_data);\n"
+                "  else connectc_message_free(message, connectc_client_stream_allocator(stream));\n"
+                "}\n\n",
+                prefix, lower, prefix, lower, prefix, lower, out_type);
+  cg_str rp = {0};
+  if (!client_streaming) cg_str_printf(&rp, "const %s *request, ", in_type);
+  else cg_str_puts(&rp, "");
+  const char *req_param = rp.data ? rp.data : "";
+  cg_str_printf(h,
+                "/* %s, asynchronous: starts the call on the client's (asynchronous)\n"
+                " * transport and returns at once; the outcome comes through `callbacks`\n"
+                " * (copied), on the transport's thread. Returns CONNECTC_OK with *stream\n"
+                " * set (release it with connectc_client_stream_del; on_close may fire\n"
+                " * before this returns), or an error with *stream NULL. */\n"
+                "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
+                "    const %s%s_callbacks *callbacks, void *user_data, connectc_client_stream **stream);\n",
+                mname, prefix, lower, req_param, prefix, lower);
+  cg_str_printf(c,
+                "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
+                "    const %s%s_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {\n"
+                "  if (!callbacks%s) return CONNECTC_ERR_ARGUMENT;\n"
+                "  connectc_stream_callbacks cb = {callbacks->on_headers, %sdeliver_%s,\n"
+                "                                  callbacks->on_close, callbacks, sizeof *callbacks};\n"
+                "  int rv = connectc_client_stream_new(client, &%s.desc, %s.output, opts, &cb,\n"
+                "                                      user_data, stream);\n",
+                prefix, lower, req_param, prefix, lower, client_streaming ? "" : " || !request",
+                prefix, lower, msym, msym);
+  if (client_streaming) {
+    cg_str_puts(c, "  return rv;\n}\n\n");
+    cg_str_printf(h,
+                  "/* Queues one %s request on a started stream; close the send side with\n"
+                  " * connectc_client_stream_close_send. */\n"
+                  "int %s%s_send_request(connectc_client_stream *stream, const %s *request);\n",
+                  mname, prefix, lower, in_type);
+    cg_str_printf(c,
+                  "int %s%s_send_request(connectc_client_stream *stream, const %s *request) {\n"
+                  "  return request ? connectc_client_stream_send(stream, &request->base)\n"
+                  "                 : CONNECTC_ERR_ARGUMENT;\n}\n\n",
+                  prefix, lower, in_type);
+  } else {
+    cg_str_puts(c,
+                "  /* A request that cannot be sent closes the call: on_close reports it. */\n"
+                "  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);\n"
+                "  return rv;\n}\n\n");
+  }
+  cg_str_puts(h, "\n");
+  cg_str_free(&rp);
+}
+
 static const char *stream_type_name(const MethodProto *m) {
   int cs = m->has_client_streaming && m->client_streaming;
   int ss = m->has_server_streaming && m->server_streaming;
@@ -614,7 +749,7 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
   char *full = join_name(file->package, sname);
   char *prefix = service_prefix(file->package, sname);
   char *uprefix = upper(prefix);
-  cg_str sym = {0}, arr = {0}, svc_what = {0}, hs = {0}, hreg = {0};
+  cg_str sym = {0}, arr = {0}, svc_what = {0}, hs = {0}, hreg = {0}, ahs = {0}, ahreg = {0};
   int rc = -1;
 
   cg_str_printf(&svc_what, "service %s", full);
@@ -687,13 +822,24 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
       cg_str_printf(&what, "service %s, method %s (client stub)", full, mname);
       int bad = claim(ctx, file->name, stub.data, what.data) ||
                 claim(ctx, file->name, call_stub.data, what.data);
+      static const char *const suffixes[] = {"_start", "_callbacks", "_send_request", "_send",
+                                             "_respond", NULL};
+      for (size_t k = 0; !bad && suffixes[k]; k++) {
+        cg_str extra = {0};
+        cg_str_printf(&extra, "%s%s", stub.data, suffixes[k]);
+        bad = claim(ctx, file->name, extra.data, what.data);
+        cg_str_free(&extra);
+      }
       if (!bad) {
         char *in_type = c_type_name(in->full_name), *out_type = c_type_name(outm->full_name);
         gen_client_stubs(h, c, prefix, lower.data, msym.data, in_type, out_type,
                          m->has_client_streaming && m->client_streaming,
                          m->has_server_streaming && m->server_streaming, mname);
-        gen_handler_pieces(&hs, h, c, &hreg, prefix, lower.data, msym.data, in_type, out_type,
-                           m->has_client_streaming && m->client_streaming, mname);
+        gen_client_async(h, c, prefix, lower.data, msym.data, in_type, out_type,
+                         m->has_client_streaming && m->client_streaming, mname);
+        gen_handler_pieces(&hs, &ahs, h, c, &hreg, &ahreg, prefix, lower.data, msym.data,
+                           in_type, out_type, m->has_client_streaming && m->client_streaming,
+                           mname);
         free(in_type);
         free(out_type);
       }
@@ -713,15 +859,37 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
     cg_str_free(&msym);
   }
   if (svc->n_method > 0) {
-    cg_str hsym = {0}, rsym = {0};
+    cg_str hsym = {0}, rsym = {0}, ahsym = {0}, arsym = {0};
     cg_str_printf(&hsym, "%shandlers", prefix);
     cg_str_printf(&rsym, "%sregister", prefix);
+    cg_str_printf(&ahsym, "%sasync_handlers", prefix);
+    cg_str_printf(&arsym, "%sregister_async", prefix);
     if (claim(ctx, file->name, hsym.data, svc_what.data) != 0 ||
-        claim(ctx, file->name, rsym.data, svc_what.data) != 0) {
+        claim(ctx, file->name, rsym.data, svc_what.data) != 0 ||
+        claim(ctx, file->name, ahsym.data, svc_what.data) != 0 ||
+        claim(ctx, file->name, arsym.data, svc_what.data) != 0) {
       cg_str_free(&hsym);
       cg_str_free(&rsym);
+      cg_str_free(&ahsym);
+      cg_str_free(&arsym);
       goto out;
     }
+    cg_str_printf(h,
+                  "/* The asynchronous typed handlers of %s (see connectc/service.h).\n"
+                  " * A NULL member answers `unimplemented`. */\n"
+                  "typedef struct %s {\n%s} %s;\n\n"
+                  "/* Mounts every method of %s on `router` with asynchronous\n"
+                  " * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)\n"
+                  " * serves application/json. */\n"
+                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                  "    const connectc_codec *json);\n\n",
+                  full, ahsym.data, ahs.data, ahsym.data, full, arsym.data, ahsym.data);
+    cg_str_printf(c,
+                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                  "    const connectc_codec *json) {\n%s  return CONNECTC_OK;\n}\n\n",
+                  arsym.data, ahsym.data, ahreg.data);
+    cg_str_free(&ahsym);
+    cg_str_free(&arsym);
     cg_str_printf(h,
                   "/* The typed handlers of %s (see connectc/service.h). A NULL member\n"
                   " * answers `unimplemented`. */\n"
@@ -762,6 +930,8 @@ out:
   cg_str_free(&svc_what);
   cg_str_free(&hs);
   cg_str_free(&hreg);
+  cg_str_free(&ahs);
+  cg_str_free(&ahreg);
   return rc;
 }
 

@@ -6,10 +6,12 @@
  * adapter, writes a size-delimited ServerCompatResponse to stdout, and
  * serves until SIGTERM/SIGINT arrives.
  *
- * Handlers decode requests with the call's codec (proto or JSON), then run
- * the response plan the request describes on a worker thread (so that
- * delays never block the server), acting on the call through
- * connectc_server_call_run() as any asynchronous handler would.
+ * The service is written as an application would write it: on the
+ * generated asynchronous handler interface (service.connect.h). Each
+ * handler hands its call to a worker thread that runs the response plan
+ * the request describes (delays, headers, trailers, messages, errors) and
+ * answers through the generated `<rpc>_respond` functions and
+ * connectc_responder_finish, so delays never block the server.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -31,13 +33,11 @@
 
 #define TYPE_PREFIX "type.googleapis.com/"
 
-static connectc_type_registry *registry;
-static connectc_codec *json_codec;
-
-static const connectc_codec *codec_of(connectc_server_call *s) {
-  const char *name = connectc_server_call_codec(s);
-  return name && strcmp(name, "json") == 0 ? json_codec : connectc_codec_proto();
-}
+typedef Connectrpc__Conformance__V1__ConformancePayload Payload;
+typedef Connectrpc__Conformance__V1__ConformancePayload__RequestInfo RequestInfo;
+typedef Connectrpc__Conformance__V1__UnaryResponseDefinition UnaryDef;
+typedef Connectrpc__Conformance__V1__StreamResponseDefinition StreamDef;
+typedef Connectrpc__Conformance__V1__Header Header;
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -51,118 +51,94 @@ static void sleep_ms(uint32_t ms) {
   }
 }
 
-/* ---- per-call state ---- */
+/* ---- one call's response plan ---- */
 
-typedef struct any_bytes {
-  uint8_t *data;
-  size_t len;
-} any_bytes;
+typedef enum kind { K_UNARY, K_IDEMPOTENT, K_CLIENT, K_SERVER, K_BIDI } kind;
 
-typedef struct cstate {
-  const connectrpc_conformance_v1_conformance_service_method *method;
-  connectc_server_call *call;
-  ProtobufCMessage *first;  /* the first request, decoded */
-  any_bytes *requests;      /* every request, as proto bytes */
+typedef struct job {
+  kind k;
+  connectc_responder *responder;
+  const ProtobufCMessageDescriptor *input;
+  const ProtobufCMessage **requests; /* borrowed from the responder until the finish */
   size_t n_requests;
-  int failed;
-} cstate;
+  const UnaryDef *udef;  /* unary, idempotent and client-stream calls */
+  const StreamDef *sdef; /* server and bidi streams */
+} job;
 
-static void *call_new(void *route_data, connectc_server_call *call) {
-  cstate *c = calloc(1, sizeof *c);
-  if (!c) return NULL;
-  c->method = route_data;
-  c->call = call;
-  return c;
-}
-
-static void call_del(void *route_data, void *call_data) {
-  (void)route_data;
-  cstate *c = call_data;
-  if (!c) return;
-  connectc_message_free(c->first, NULL);
-  for (size_t i = 0; i < c->n_requests; i++) free(c->requests[i].data);
-  free(c->requests);
-  free(c);
-}
-
-static int on_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
-  cstate *c = ud;
-  const connectc_codec *codec = codec_of(s);
-  ProtobufCMessage *m = NULL;
-  connectc_error e;
-  connectc_error_init(&e, NULL);
-  if (codec->unmarshal(codec, c->method->input, data, len, NULL, NULL, &m, &e) != CONNECTC_OK) {
-    connectc_server_call_finish(s, &e);
-    connectc_error_reset(&e);
-    c->failed = 1;
-    return 1;
-  }
-  connectc_error_reset(&e);
-  any_bytes *r = realloc(c->requests, (c->n_requests + 1) * sizeof *r);
-  if (!r) {
-    connectc_message_free(m, NULL);
-    return 1;
-  }
-  c->requests = r;
-  size_t n = protobuf_c_message_get_packed_size(m);
-  r[c->n_requests].data = malloc(n ? n : 1);
-  r[c->n_requests].len = protobuf_c_message_pack(m, r[c->n_requests].data);
-  c->n_requests++;
-  if (!c->first) c->first = m;
-  else connectc_message_free(m, NULL);
-  return 0;
-}
-
-/* ---- building responses ---- */
-
-static void add_headers(connectc_headers *h, Connectrpc__Conformance__V1__Header **hs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < hs[i]->n_value; k++) {
-      const char *name = hs[i]->name;
-      size_t nl = strlen(name);
-      if (nl > 4 && strcmp(name + nl - 4, "-bin") == 0) {
-        /* Values given for -bin headers are already base64 text. */
-        connectc_headers_adds(h, name, hs[i]->value[k]);
-      } else {
-        connectc_headers_adds(h, name, hs[i]->value[k]);
-      }
+/* Sends one response message of the job's method around `p`. */
+static int respond(job *j, Payload *p) {
+  switch (j->k) {
+    case K_UNARY: {
+      Connectrpc__Conformance__V1__UnaryResponse m = CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE__INIT;
+      m.payload = p;
+      return connectrpc_conformance_v1_conformance_service_unary_respond(j->responder, &m);
     }
+    case K_IDEMPOTENT: {
+      Connectrpc__Conformance__V1__IdempotentUnaryResponse m =
+          CONNECTRPC__CONFORMANCE__V1__IDEMPOTENT_UNARY_RESPONSE__INIT;
+      m.payload = p;
+      return connectrpc_conformance_v1_conformance_service_idempotent_unary_respond(j->responder, &m);
+    }
+    case K_CLIENT: {
+      Connectrpc__Conformance__V1__ClientStreamResponse m =
+          CONNECTRPC__CONFORMANCE__V1__CLIENT_STREAM_RESPONSE__INIT;
+      m.payload = p;
+      return connectrpc_conformance_v1_conformance_service_client_stream_respond(j->responder, &m);
+    }
+    case K_SERVER: {
+      Connectrpc__Conformance__V1__ServerStreamResponse m =
+          CONNECTRPC__CONFORMANCE__V1__SERVER_STREAM_RESPONSE__INIT;
+      m.payload = p;
+      return connectrpc_conformance_v1_conformance_service_server_stream_respond(j->responder, &m);
+    }
+    case K_BIDI: {
+      Connectrpc__Conformance__V1__BidiStreamResponse m =
+          CONNECTRPC__CONFORMANCE__V1__BIDI_STREAM_RESPONSE__INIT;
+      m.payload = p;
+      return connectrpc_conformance_v1_conformance_service_bidi_stream_respond(j->responder, &m);
+    }
+  }
+  return CONNECTC_ERR_ARGUMENT;
 }
 
-/* Builds the RequestInfo of a call; the caller frees it with free_info. */
+/* ---- RequestInfo: what the server saw ---- */
+
 typedef struct info_storage {
-  Connectrpc__Conformance__V1__ConformancePayload__RequestInfo info;
-  Connectrpc__Conformance__V1__Header *headers;
-  Connectrpc__Conformance__V1__Header **header_ptrs;
+  RequestInfo info;
+  Header *headers;
+  Header **header_ptrs;
   char **values;
   Google__Protobuf__Any *anys;
   Google__Protobuf__Any **any_ptrs;
+  uint8_t **packed;
   Connectrpc__Conformance__V1__ConformancePayload__ConnectGetInfo get_info;
   char *type_url;
+  size_t n_packed;
 } info_storage;
 
-static void build_info(cstate *c, info_storage *st) {
+static void build_info(const job *j, info_storage *st) {
   memset(st, 0, sizeof *st);
-  Connectrpc__Conformance__V1__ConformancePayload__RequestInfo init =
-      CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__REQUEST_INFO__INIT;
+  RequestInfo init = CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__REQUEST_INFO__INIT;
   st->info = init;
+  /* Request metadata is fixed once the handler runs: safe to read here. */
+  connectc_server_call *call = connectc_responder_call(j->responder);
   /* One Header per name, with every value of that name in order. */
-  const connectc_headers *h = connectc_server_call_request_headers(c->call);
+  const connectc_headers *h = connectc_server_call_request_headers(call);
   st->headers = calloc(h->len + 1, sizeof *st->headers);
   st->header_ptrs = calloc(h->len + 1, sizeof *st->header_ptrs);
   st->values = calloc(h->len + 1, sizeof *st->values);
   size_t nh = 0, nv = 0;
   for (size_t i = 0; i < h->len; i++) {
     int seen = 0;
-    for (size_t j = 0; j < i && !seen; j++) seen = strcmp(h->items[j].name, h->items[i].name) == 0;
+    for (size_t k = 0; k < i && !seen; k++) seen = strcmp(h->items[k].name, h->items[i].name) == 0;
     if (seen) continue;
-    Connectrpc__Conformance__V1__Header hi = CONNECTRPC__CONFORMANCE__V1__HEADER__INIT;
+    Header hi = CONNECTRPC__CONFORMANCE__V1__HEADER__INIT;
     st->headers[nh] = hi;
     st->headers[nh].name = h->items[i].name;
     st->headers[nh].value = &st->values[nv];
-    for (size_t j = i; j < h->len; j++) {
-      if (strcmp(h->items[j].name, h->items[i].name) != 0) continue;
-      st->values[nv++] = h->items[j].value;
+    for (size_t k = i; k < h->len; k++) {
+      if (strcmp(h->items[k].name, h->items[i].name) != 0) continue;
+      st->values[nv++] = h->items[k].value;
       st->headers[nh].n_value++;
     }
     st->header_ptrs[nh] = &st->headers[nh];
@@ -170,28 +146,33 @@ static void build_info(cstate *c, info_storage *st) {
   }
   st->info.n_request_headers = nh;
   st->info.request_headers = st->header_ptrs;
-  int64_t d = connectc_server_call_deadline(c->call);
+  int64_t d = connectc_server_call_deadline(call);
   if (d >= 0) {
-    st->info._timeout_ms_case = CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__REQUEST_INFO___TIMEOUT_MS_TIMEOUT_MS;
+    st->info._timeout_ms_case =
+        CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__REQUEST_INFO___TIMEOUT_MS_TIMEOUT_MS;
     int64_t left = d - now_ms();
     st->info.timeout_ms = left > 0 ? left : 0;
   }
-  size_t tl = strlen(TYPE_PREFIX) + strlen(c->method->input->name) + 1;
+  size_t tl = strlen(TYPE_PREFIX) + strlen(j->input->name) + 1;
   st->type_url = malloc(tl);
-  snprintf(st->type_url, tl, "%s%s", TYPE_PREFIX, c->method->input->name);
-  st->anys = calloc(c->n_requests + 1, sizeof *st->anys);
-  st->any_ptrs = calloc(c->n_requests + 1, sizeof *st->any_ptrs);
-  for (size_t i = 0; i < c->n_requests; i++) {
+  snprintf(st->type_url, tl, "%s%s", TYPE_PREFIX, j->input->name);
+  st->anys = calloc(j->n_requests + 1, sizeof *st->anys);
+  st->any_ptrs = calloc(j->n_requests + 1, sizeof *st->any_ptrs);
+  st->packed = calloc(j->n_requests + 1, sizeof *st->packed);
+  for (size_t i = 0; i < j->n_requests; i++) {
     Google__Protobuf__Any a = GOOGLE__PROTOBUF__ANY__INIT;
+    size_t n = protobuf_c_message_get_packed_size(j->requests[i]);
+    st->packed[i] = malloc(n ? n : 1);
+    st->n_packed = i + 1;
     st->anys[i] = a;
     st->anys[i].type_url = st->type_url;
-    st->anys[i].value.data = c->requests[i].data;
-    st->anys[i].value.len = c->requests[i].len;
+    st->anys[i].value.data = st->packed[i];
+    st->anys[i].value.len = protobuf_c_message_pack(j->requests[i], st->packed[i]);
     st->any_ptrs[i] = &st->anys[i];
   }
-  st->info.n_requests = c->n_requests;
+  st->info.n_requests = j->n_requests;
   st->info.requests = st->any_ptrs;
-  if (connectc_server_call_is_get(c->call)) {
+  if (connectc_server_call_is_get(call)) {
     Connectrpc__Conformance__V1__ConformancePayload__ConnectGetInfo gi =
         CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__CONNECT_GET_INFO__INIT;
     st->get_info = gi;
@@ -200,6 +181,8 @@ static void build_info(cstate *c, info_storage *st) {
 }
 
 static void free_info(info_storage *st) {
+  for (size_t i = 0; i < st->n_packed; i++) free(st->packed[i]);
+  free(st->packed);
   free(st->headers);
   free(st->header_ptrs);
   free(st->values);
@@ -208,41 +191,34 @@ static void free_info(info_storage *st) {
   free(st->type_url);
 }
 
-/* Sends one response message {payload {data, request_info?}} of the
- * method's output type (all ConformanceService responses share that
- * shape: field 1 is the payload). */
-static void send_payload(cstate *c, const ProtobufCBinaryData *data, int with_info) {
-  Connectrpc__Conformance__V1__ConformancePayload p = CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__INIT;
+/* ---- pieces of a plan ---- */
+
+/* Values given for -bin headers are already base64 text: added as they are. */
+static void add_metadata(job *j, Header **headers, size_t n_headers, Header **trailers,
+                         size_t n_trailers) {
+  for (size_t i = 0; i < n_headers; i++)
+    for (size_t k = 0; k < headers[i]->n_value; k++)
+      connectc_responder_add_header(j->responder, headers[i]->name, headers[i]->value[k]);
+  for (size_t i = 0; i < n_trailers; i++)
+    for (size_t k = 0; k < trailers[i]->n_value; k++)
+      connectc_responder_add_trailer(j->responder, trailers[i]->name, trailers[i]->value[k]);
+}
+
+static int respond_payload(job *j, const ProtobufCBinaryData *data, int with_info) {
+  Payload p = CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__INIT;
   info_storage st;
   if (data) p.data = *data;
   if (with_info) {
-    build_info(c, &st);
+    build_info(j, &st);
     p.request_info = &st.info;
   }
-  const ProtobufCMessageDescriptor *od = c->method->output;
-  ProtobufCMessage *resp = calloc(1, od->sizeof_message);
-  od->message_init(resp);
-  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(od, 1);
-  *(Connectrpc__Conformance__V1__ConformancePayload **)((char *)resp + f->offset) = &p;
-  const connectc_codec *codec = codec_of(c->call);
-  uint8_t *bytes = NULL;
-  size_t len = 0;
-  connectc_error e;
-  connectc_error_init(&e, NULL);
-  if (codec->marshal(codec, resp, NULL, &bytes, &len, &e) == CONNECTC_OK) {
-    connectc_server_call_send(c->call, bytes, len);
-    connectc_free(NULL, bytes);
-  } else {
-    fprintf(stderr, "conformance server: marshal: %s\n", e.message ? e.message : "?");
-    connectc_server_call_finish(c->call, &e);
-  }
-  connectc_error_reset(&e);
-  free(resp);
+  int rv = respond(j, &p);
   if (with_info) free_info(&st);
+  return rv;
 }
 
-/* Finishes with the requested error; details plus the request info. */
-static void finish_error(cstate *c, const Connectrpc__Conformance__V1__Error *err, int with_info) {
+/* Finishes with the requested error: its details, plus the request info. */
+static void finish_error(job *j, const Connectrpc__Conformance__V1__Error *err, int with_info) {
   connectc_error e;
   connectc_error_init(&e, NULL);
   connectc_code code = (connectc_code)err->code;
@@ -257,7 +233,7 @@ static void finish_error(cstate *c, const Connectrpc__Conformance__V1__Error *er
   }
   if (with_info) {
     info_storage st;
-    build_info(c, &st);
+    build_info(j, &st);
     size_t n = protobuf_c_message_get_packed_size(&st.info.base);
     uint8_t *buf = malloc(n ? n : 1);
     protobuf_c_message_pack(&st.info.base, buf);
@@ -265,142 +241,131 @@ static void finish_error(cstate *c, const Connectrpc__Conformance__V1__Error *er
     free(buf);
     free_info(&st);
   }
-  connectc_server_call_finish(c->call, &e);
+  connectc_responder_finish(j->responder, &e);
   connectc_error_reset(&e);
 }
 
-/* ---- response plans (run on a worker thread) ---- */
-
-static void do_unary(connectc_server_call *s, void *arg) {
-  (void)s;
-  cstate *c = arg;
-  if (connectc_server_call_is_finished(c->call)) return;
-  const Connectrpc__Conformance__V1__UnaryResponseDefinition *def = NULL;
-  if (c->first) {
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(c->first->descriptor, 1);
-    def = *(Connectrpc__Conformance__V1__UnaryResponseDefinition **)((char *)c->first + f->offset);
-  }
-  if (def) {
-    add_headers(connectc_server_call_response_headers(c->call), def->response_headers,
-                def->n_response_headers);
-    add_headers(connectc_server_call_response_trailers(c->call), def->response_trailers,
-                def->n_response_trailers);
-  }
-  if (def && def->response_case == CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_ERROR) {
-    finish_error(c, def->error, 1);
-    return;
-  }
-  const ProtobufCBinaryData *data =
-      def && def->response_case == CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_RESPONSE_DATA
-          ? &def->response_data
-          : NULL;
-  send_payload(c, data, 1);
-  connectc_server_call_finish(c->call, NULL);
-}
-
-static const Connectrpc__Conformance__V1__StreamResponseDefinition *stream_def(cstate *c) {
-  if (!c->first) return NULL;
-  unsigned num = c->method == &connectrpc_conformance_v1_conformance_service_method_bidi_stream ? 1 : 1;
-  const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(c->first->descriptor, num);
-  return *(Connectrpc__Conformance__V1__StreamResponseDefinition **)((char *)c->first + f->offset);
-}
-
-static void do_stream_headers(connectc_server_call *s, void *arg) {
-  (void)s;
-  cstate *c = arg;
-  if (connectc_server_call_is_finished(c->call)) return;
-  const Connectrpc__Conformance__V1__StreamResponseDefinition *def = stream_def(c);
-  if (def) {
-    add_headers(connectc_server_call_response_headers(c->call), def->response_headers,
-                def->n_response_headers);
-    add_headers(connectc_server_call_response_trailers(c->call), def->response_trailers,
-                def->n_response_trailers);
-  }
-  connectc_server_call_flush_headers(c->call);
-}
-
-typedef struct send_arg {
-  cstate *c;
-  size_t i;
-} send_arg;
-
-static void do_stream_send(connectc_server_call *s, void *arg) {
-  (void)s;
-  send_arg *a = arg;
-  if (connectc_server_call_is_finished(a->c->call)) return;
-  const Connectrpc__Conformance__V1__StreamResponseDefinition *def = stream_def(a->c);
-  send_payload(a->c, &def->response_data[a->i], a->i == 0);
-}
-
-static void do_stream_finish(connectc_server_call *s, void *arg) {
-  (void)s;
-  cstate *c = arg;
-  if (connectc_server_call_is_finished(c->call)) return;
-  const Connectrpc__Conformance__V1__StreamResponseDefinition *def = stream_def(c);
-  if (def && def->error) {
-    finish_error(c, def->error, !def->n_response_data);
-    return;
-  }
-  connectc_server_call_finish(c->call, NULL);
-}
-
-static void do_unimplemented(connectc_server_call *s, void *arg) {
-  (void)arg;
-  connectc_error e;
-  connectc_error_init(&e, NULL);
-  connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "%s is not implemented",
-                     "connectrpc.conformance.v1.ConformanceService.Unimplemented");
-  connectc_server_call_finish(s, &e);
-  connectc_error_reset(&e);
-}
-
-static void *plan_thread(void *arg) {
-  cstate *c = arg;
-  connectc_server_call *s = c->call;
-  const connectc_method_desc *m = &c->method->desc;
-  if (c->method == &connectrpc_conformance_v1_conformance_service_method_unimplemented) {
-    connectc_server_call_run(s, do_unimplemented, c);
-  } else if (m->stream_type == CONNECTC_STREAM_UNARY || m->stream_type == CONNECTC_STREAM_CLIENT) {
-    uint32_t delay = 0;
-    if (c->first) {
-      const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(c->first->descriptor, 1);
-      const Connectrpc__Conformance__V1__UnaryResponseDefinition *def =
-          *(Connectrpc__Conformance__V1__UnaryResponseDefinition **)((char *)c->first + f->offset);
-      if (def) delay = def->response_delay_ms;
+/* Runs on a worker thread: every responder function is thread-safe. */
+static void *run_plan(void *arg) {
+  job *j = arg;
+  if (j->k == K_UNARY || j->k == K_IDEMPOTENT || j->k == K_CLIENT) {
+    const UnaryDef *def = j->udef;
+    if (def && def->response_delay_ms) sleep_ms(def->response_delay_ms);
+    if (def)
+      add_metadata(j, def->response_headers, def->n_response_headers, def->response_trailers,
+                   def->n_response_trailers);
+    if (def && def->response_case == CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_ERROR) {
+      finish_error(j, def->error, 1);
+    } else {
+      int has_data = def && def->response_case ==
+                                CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_RESPONSE_DATA;
+      respond_payload(j, has_data ? &def->response_data : NULL, 1);
+      connectc_responder_finish(j->responder, NULL);
     }
-    if (delay) sleep_ms(delay);
-    connectc_server_call_run(s, do_unary, c);
   } else {
-    connectc_server_call_run(s, do_stream_headers, c);
-    const Connectrpc__Conformance__V1__StreamResponseDefinition *def = stream_def(c);
+    const StreamDef *def = j->sdef;
     size_t n = def ? def->n_response_data : 0;
+    if (def)
+      add_metadata(j, def->response_headers, def->n_response_headers, def->response_trailers,
+                   def->n_response_trailers);
+    connectc_responder_flush_headers(j->responder);
     for (size_t i = 0; i < n; i++) {
       if (def->response_delay_ms) sleep_ms(def->response_delay_ms);
-      send_arg a = {c, i};
-      connectc_server_call_run(s, do_stream_send, &a);
+      /* Fails once the client is gone or the deadline passed: stop then. */
+      if (respond_payload(j, &def->response_data[i], i == 0) != CONNECTC_OK) break;
     }
-    connectc_server_call_run(s, do_stream_finish, c);
+    if (def && def->error) finish_error(j, def->error, n == 0);
+    else connectc_responder_finish(j->responder, NULL);
   }
-  connectc_server_call_unref(s);
+  free(j->requests);
+  free(j);
   return NULL;
 }
 
-static void on_end(connectc_server_call *s, void *ud) {
-  cstate *c = ud;
-  if (c->failed || connectc_server_call_is_finished(s)) return;
-  connectc_server_call_ref(s);
+/* Hands a call to a worker thread. */
+static void start_plan(kind k, connectc_responder *responder, const ProtobufCMessageDescriptor *input,
+                       const ProtobufCMessage *const *requests, size_t n_requests,
+                       const UnaryDef *udef, const StreamDef *sdef) {
+  job *j = calloc(1, sizeof *j);
+  const ProtobufCMessage **reqs = calloc(n_requests + 1, sizeof *reqs);
   pthread_t t;
-  if (pthread_create(&t, NULL, plan_thread, c) != 0) {
-    connectc_server_call_unref(s);
-    connectc_error e;
-    connectc_error_init(&e, NULL);
-    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "cannot start a handler thread");
-    connectc_server_call_finish(s, &e);
-    connectc_error_reset(&e);
-    return;
+  if (j && reqs) {
+    j->k = k;
+    j->responder = responder;
+    j->input = input;
+    memcpy(reqs, requests, n_requests * sizeof *reqs);
+    j->requests = reqs;
+    j->n_requests = n_requests;
+    j->udef = udef;
+    j->sdef = sdef;
+    if (pthread_create(&t, NULL, run_plan, j) == 0) {
+      pthread_detach(t);
+      return;
+    }
   }
-  pthread_detach(t);
+  free(j);
+  free(reqs);
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "cannot start a handler thread");
+  connectc_responder_finish(responder, &e);
+  connectc_error_reset(&e);
 }
+
+/* ---- the generated asynchronous handler interface ---- */
+
+static void h_unary(void *impl, connectc_responder *r,
+                    const Connectrpc__Conformance__V1__UnaryRequest *request) {
+  (void)impl;
+  const ProtobufCMessage *m = &request->base;
+  start_plan(K_UNARY, r, request->base.descriptor, &m, 1, request->response_definition, NULL);
+}
+
+static void h_idempotent_unary(void *impl, connectc_responder *r,
+                               const Connectrpc__Conformance__V1__IdempotentUnaryRequest *request) {
+  (void)impl;
+  const ProtobufCMessage *m = &request->base;
+  start_plan(K_IDEMPOTENT, r, request->base.descriptor, &m, 1, request->response_definition, NULL);
+}
+
+static void h_server_stream(void *impl, connectc_responder *r,
+                            const Connectrpc__Conformance__V1__ServerStreamRequest *request) {
+  (void)impl;
+  const ProtobufCMessage *m = &request->base;
+  start_plan(K_SERVER, r, request->base.descriptor, &m, 1, NULL, request->response_definition);
+}
+
+static void h_client_stream(void *impl, connectc_responder *r,
+                            const Connectrpc__Conformance__V1__ClientStreamRequest *const *requests,
+                            size_t n_requests) {
+  (void)impl;
+  const ProtobufCMessage **ms = calloc(n_requests + 1, sizeof *ms);
+  for (size_t i = 0; ms && i < n_requests; i++) ms[i] = &requests[i]->base;
+  start_plan(K_CLIENT, r, &connectrpc__conformance__v1__client_stream_request__descriptor, ms,
+             ms ? n_requests : 0, n_requests ? requests[0]->response_definition : NULL, NULL);
+  free(ms);
+}
+
+/* Half-duplex (HTTP/1.1): every request has arrived before the plan runs. */
+static void h_bidi_stream(void *impl, connectc_responder *r,
+                          const Connectrpc__Conformance__V1__BidiStreamRequest *const *requests,
+                          size_t n_requests) {
+  (void)impl;
+  const ProtobufCMessage **ms = calloc(n_requests + 1, sizeof *ms);
+  for (size_t i = 0; ms && i < n_requests; i++) ms[i] = &requests[i]->base;
+  start_plan(K_BIDI, r, &connectrpc__conformance__v1__bidi_stream_request__descriptor, ms,
+             ms ? n_requests : 0, NULL, n_requests ? requests[0]->response_definition : NULL);
+  free(ms);
+}
+
+/* Unimplemented stays NULL: the library answers `unimplemented`. */
+static const connectrpc_conformance_v1_conformance_service_async_handlers handlers = {
+    .unary = h_unary,
+    .server_stream = h_server_stream,
+    .client_stream = h_client_stream,
+    .bidi_stream = h_bidi_stream,
+    .idempotent_unary = h_idempotent_unary,
+};
 
 /* ---- stdin/stdout framing ---- */
 
@@ -453,19 +418,18 @@ int main(void) {
   free(buf);
   if (!req) return 1;
 
-  registry = connectc_type_registry_new(NULL);
+  connectc_type_registry *registry = connectc_type_registry_new(NULL);
   connectrpc_conformance_v1_service__register_types(registry);
-  json_codec = connectc_codec_json_new(registry, NULL);
+  connectc_codec *json_codec = connectc_codec_json_new(registry, NULL);
 
   connectc_server_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = req->message_receive_limit ? req->message_receive_limit : 0;
   connectc_router *router = connectc_router_new(&cfg, NULL);
-  for (size_t i = 0; i < CONNECTRPC_CONFORMANCE_V1_CONFORMANCE_SERVICE_METHOD_COUNT; i++) {
-    const connectrpc_conformance_v1_conformance_service_method *m =
-        connectrpc_conformance_v1_conformance_service_methods[i];
-    connectc_route r = {&m->desc, {on_message, on_end, NULL}, call_new, call_del, (void *)(uintptr_t)m};
-    connectc_router_add(router, &r);
+  if (!router || connectrpc_conformance_v1_conformance_service_register_async(router, &handlers, NULL,
+                                                                                json_codec) != CONNECTC_OK) {
+    fprintf(stderr, "conformance server: cannot mount the service\n");
+    return 1;
   }
   connectc_mhd_config mcfg;
   memset(&mcfg, 0, sizeof mcfg);

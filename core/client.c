@@ -119,3 +119,219 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
   connectc_client_call_del(call);
   return rv;
 }
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous streams                                                */
+/* ------------------------------------------------------------------ */
+
+struct connectc_client_stream {
+  connectc_client client; /* a copy: the options of this call */
+  const ProtobufCMessageDescriptor *output;
+  connectc_client_call *call;
+  connectc_stream_callbacks cb;
+  void *user_data;
+  void *typed;             /* copy of cb.typed */
+  connectc_allocator alloc;
+  connectc_error decode_error;
+  int decode_failed;
+  int started;             /* handed to the transport */
+  int transport_holds;     /* started and not yet released by it */
+  int user_released;       /* connectc_client_stream_del was called */
+  int depth;               /* our own calls into the core or transport in progress */
+  int single_request;      /* unary or server streaming */
+};
+
+static void stream_free_now(connectc_client_stream *s) {
+  connectc_client_call_del(s->call);
+  connectc_error_reset(&s->decode_error);
+  cc_free(&s->alloc, s->typed);
+  connectc_allocator a = s->alloc;
+  cc_free(&a, s);
+}
+
+/* Frees the stream once nobody can reach it any more. */
+static void stream_maybe_free(connectc_client_stream *s) {
+  if (s->user_released && !s->transport_holds && s->depth == 0) stream_free_now(s);
+}
+
+static void stream_released(void *arg) {
+  connectc_client_stream *s = arg;
+  s->transport_holds = 0;
+  stream_maybe_free(s);
+}
+
+static int st_headers(connectc_client_call *call, const connectc_headers *h, void *ud) {
+  (void)call;
+  connectc_client_stream *s = ud;
+  if (!s->user_released && s->cb.on_headers) s->cb.on_headers(s, h, s->user_data);
+  return 0;
+}
+
+static int st_message(connectc_client_call *call, const uint8_t *data, size_t len, void *ud) {
+  (void)call;
+  connectc_client_stream *s = ud;
+  if (s->user_released) return 0;
+  const connectc_codec *codec = s->client.codec;
+  ProtobufCMessage *m = NULL;
+  if (codec->unmarshal(codec, s->output, data, len, NULL, &s->alloc, &m, &s->decode_error) !=
+      CONNECTC_OK) {
+    s->decode_failed = 1; /* on_close reports the codec's error, not the cancel */
+    return 1;
+  }
+  if (s->cb.on_message) s->cb.on_message(s, m, s->user_data);
+  else connectc_message_free(m, &s->alloc);
+  return 0;
+}
+
+static void st_close(connectc_client_call *call, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)call;
+  connectc_client_stream *s = ud;
+  if (s->cb.on_close)
+    s->cb.on_close(s, s->decode_failed ? &s->decode_error : err, trailers, s->user_data);
+}
+
+/* Hands the call to the transport once its request head is known. */
+static int stream_start(connectc_client_stream *s) {
+  if (s->started || connectc_client_call_is_closed(s->call)) return CONNECTC_OK;
+  connectc_request_head head;
+  if (connectc_client_call_request_head(s->call, &head) != CONNECTC_OK) return CONNECTC_OK;
+  int rv = s->client.transport.start(s->client.transport.ctx, s->call, stream_released, s);
+  if (rv != CONNECTC_OK) return rv;
+  s->started = 1;
+  s->transport_holds = 1;
+  return CONNECTC_OK;
+}
+
+static void stream_wake(connectc_client_stream *s) {
+  if (s->transport_holds) s->client.transport.wake(s->client.transport.ctx, s->call);
+}
+
+int connectc_client_stream_new(const connectc_client *client, const connectc_method_desc *method,
+                               const ProtobufCMessageDescriptor *output,
+                               const connectc_call_options *opts,
+                               const connectc_stream_callbacks *cb, void *user_data,
+                               connectc_client_stream **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
+  if (!client || !client->codec || !method || !output || !cb || (cb->typed_size && !cb->typed))
+    return CONNECTC_ERR_ARGUMENT;
+  if (!client->transport.start || !client->transport.wake) return CONNECTC_ERR_UNSUPPORTED;
+  const connectc_allocator *a = cc_alloc_or_default(client->alloc);
+  connectc_client_stream *s = cc_malloc(a, sizeof *s);
+  if (!s) return CONNECTC_ERR_NOMEM;
+  memset(s, 0, sizeof *s);
+  s->client = *client;
+  s->output = output;
+  s->cb = *cb;
+  s->user_data = user_data;
+  s->alloc = *a;
+  s->single_request = method->stream_type == CONNECTC_STREAM_UNARY ||
+                      method->stream_type == CONNECTC_STREAM_SERVER;
+  connectc_error_init(&s->decode_error, &s->alloc);
+  if (cb->typed_size) {
+    s->typed = cc_malloc(&s->alloc, cb->typed_size);
+    if (!s->typed) {
+      cc_free(&s->alloc, s);
+      return CONNECTC_ERR_NOMEM;
+    }
+    memcpy(s->typed, cb->typed, cb->typed_size);
+  }
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = method->procedure;
+  cfg.stream_type = method->stream_type;
+  cfg.codec = client->codec->name;
+  cfg.send_compression = client->send_compression;
+  cfg.limits = client->limits;
+  cfg.timeout_ms = opts ? opts->timeout_ms : 0;
+  cfg.use_get = client->use_get && method->no_side_effects &&
+                method->stream_type == CONNECTC_STREAM_UNARY;
+  connectc_client_callbacks ccb = {st_headers, st_message, st_close};
+  int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
+  int rv = connectc_client_call_new(&cfg, &ccb, s, &s->alloc, now, &s->call);
+  for (size_t i = 0; rv == CONNECTC_OK && opts && opts->headers && i < opts->headers->len; i++) {
+    const connectc_header *h = &opts->headers->items[i];
+    rv = connectc_client_call_add_header(s->call, h->name, h->value);
+  }
+  if (rv == CONNECTC_OK) rv = stream_start(s);
+  if (rv != CONNECTC_OK) {
+    stream_free_now(s);
+    return rv;
+  }
+  *out = s;
+  return CONNECTC_OK;
+}
+
+int connectc_client_stream_send(connectc_client_stream *s, const ProtobufCMessage *message) {
+  if (!s || !message || s->user_released) return CONNECTC_ERR_ARGUMENT;
+  if (connectc_client_call_is_closed(s->call)) return CONNECTC_ERR_STATE;
+  s->depth++;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  connectc_error e;
+  connectc_error_init(&e, &s->alloc);
+  int rv = s->client.codec->marshal(s->client.codec, message, &s->alloc, &bytes, &len, &e);
+  if (rv == CONNECTC_OK) {
+    rv = connectc_client_call_send(s->call, bytes, len);
+  } else if (s->single_request) {
+    /* The only request cannot be sent: that is the call's outcome. */
+    connectc_client_call_fail(s->call, e.code != CONNECTC_CODE_OK ? e.code : CONNECTC_CODE_INTERNAL,
+                              e.message ? e.message : "the request could not be marshaled");
+  }
+  connectc_error_reset(&e);
+  cc_free(&s->alloc, bytes);
+  if (rv == CONNECTC_OK) {
+    rv = stream_start(s);
+    if (rv != CONNECTC_OK)
+      connectc_client_call_fail(s->call, CONNECTC_CODE_UNAVAILABLE,
+                                "the transport could not start the call");
+  }
+  stream_wake(s);
+  s->depth--;
+  stream_maybe_free(s);
+  return rv;
+}
+
+int connectc_client_stream_close_send(connectc_client_stream *s) {
+  if (!s || s->user_released) return CONNECTC_ERR_ARGUMENT;
+  s->depth++;
+  int rv = connectc_client_call_close_send(s->call);
+  stream_wake(s);
+  s->depth--;
+  stream_maybe_free(s);
+  return rv;
+}
+
+void connectc_client_stream_cancel(connectc_client_stream *s) {
+  if (!s || s->user_released) return;
+  s->depth++;
+  connectc_client_call_cancel(s->call);
+  stream_wake(s);
+  s->depth--;
+  stream_maybe_free(s);
+}
+
+void connectc_client_stream_del(connectc_client_stream *s) {
+  if (!s || s->user_released) return;
+  s->depth++;
+  if (!connectc_client_call_is_closed(s->call)) {
+    connectc_client_call_cancel(s->call);
+    stream_wake(s);
+  }
+  s->user_released = 1;
+  s->depth--;
+  stream_maybe_free(s);
+}
+
+int connectc_client_stream_is_closed(const connectc_client_stream *s) {
+  return s ? connectc_client_call_is_closed(s->call) : 1;
+}
+
+const connectc_allocator *connectc_client_stream_allocator(const connectc_client_stream *s) {
+  return &s->alloc;
+}
+
+const void *connectc_client_stream_typed(const connectc_client_stream *s) { return s->typed; }
+
+void *connectc_client_stream_user_data(const connectc_client_stream *s) { return s->user_data; }

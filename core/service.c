@@ -31,14 +31,18 @@ typedef struct typed_route {
   size_t max_collected; /* bytes of requests one call may accumulate */
 } typed_route;
 
-/* Per call: the decoded requests. */
-typedef struct typed_call {
+/* Per call: the decoded requests. For asynchronous handlers this is also
+ * the responder they hold. */
+typedef struct connectc_responder typed_call;
+struct connectc_responder {
   typed_route *route;
+  connectc_server_call *call;
   ProtobufCMessage **requests;
   size_t n_requests;
   size_t collected; /* serialized bytes of the requests kept so far */
   int failed;
-} typed_call;
+  void *scratch; /* connectc_responder_scratch */
+};
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
   const char *name = connectc_server_call_codec(call);
@@ -47,11 +51,12 @@ static const connectc_codec *codec_for(const typed_route *r, connectc_server_cal
 }
 
 static void *typed_call_new(void *route_data, connectc_server_call *call) {
-  (void)call;
   typed_route *r = route_data;
   typed_call *c = cc_malloc(&r->alloc, sizeof *c);
-  if (c) memset(c, 0, sizeof *c);
-  if (c) c->route = r;
+  if (!c) return NULL;
+  memset(c, 0, sizeof *c);
+  c->route = r;
+  c->call = call;
   return c;
 }
 
@@ -61,6 +66,7 @@ static void typed_call_del(void *route_data, void *call_data) {
   if (!c) return;
   for (size_t i = 0; i < c->n_requests; i++) connectc_message_free(c->requests[i], &r->alloc);
   cc_free(&r->alloc, c->requests);
+  cc_free(&r->alloc, c->scratch);
   cc_free(&r->alloc, c);
 }
 
@@ -121,6 +127,14 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
+  if (r->method.invoke_async) {
+    /* The responder holds the call until connectc_responder_finish. */
+    connectc_server_call_ref(call);
+    r->method.invoke_async(r->handlers, r->impl, c, (const ProtobufCMessage *const *)c->requests,
+                           c->n_requests);
+    connectc_error_reset(&e);
+    return;
+  }
   connectc_stream stream = {call, codec_for(r, call), &r->alloc};
   int rv = r->method.invoke(r->handlers, r->impl, call, (const ProtobufCMessage *const *)c->requests,
                             c->n_requests, &stream, &e);
@@ -133,7 +147,8 @@ static void typed_end(connectc_server_call *call, void *ud) {
 
 int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json) {
-  if (!router || !method || !method->desc || !method->input || !method->output || !method->invoke)
+  if (!router || !method || !method->desc || !method->input || !method->output ||
+      !method->invoke == !method->invoke_async)
     return CONNECTC_ERR_ARGUMENT;
   const connectc_allocator *a = cc_router_alloc(router);
   typed_route *r = cc_malloc(a, sizeof *r);
@@ -157,4 +172,118 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   /* Unlikely: the route is in but its state could not be recorded; it
    * stays valid (leaked at router deletion) rather than dangling. */
   return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responders: every operation runs under the transport's lock          */
+/* ------------------------------------------------------------------ */
+
+typedef struct responder_op {
+  connectc_responder *r;
+  const ProtobufCMessage *msg;
+  const char *name, *value;
+  const connectc_error *err;
+  int rv;
+} responder_op;
+
+static void op_send(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  if (connectc_server_call_is_finished(call)) {
+    op->rv = CONNECTC_ERR_STATE;
+    return;
+  }
+  connectc_stream stream = {call, codec_for(op->r->route, call), &op->r->route->alloc};
+  op->rv = connectc_stream_send(&stream, op->msg);
+}
+
+int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg) {
+  if (!r || !msg) return CONNECTC_ERR_ARGUMENT;
+  responder_op op = {r, msg, NULL, NULL, NULL, CONNECTC_OK};
+  connectc_server_call_run(r->call, op_send, &op);
+  return op.rv;
+}
+
+static void op_header(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  connectc_response_head head;
+  if (connectc_server_call_is_finished(call) ||
+      connectc_server_call_response_head(call, &head) == CONNECTC_OK) {
+    op->rv = CONNECTC_ERR_STATE; /* the head is on its way already */
+    return;
+  }
+  op->rv = connectc_headers_adds(connectc_server_call_response_headers(call), op->name, op->value);
+}
+
+static void op_trailer(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  if (connectc_server_call_is_finished(call)) {
+    op->rv = CONNECTC_ERR_STATE;
+    return;
+  }
+  op->rv = connectc_headers_adds(connectc_server_call_response_trailers(call), op->name, op->value);
+}
+
+int connectc_responder_add_header(connectc_responder *r, const char *name, const char *value) {
+  if (!r || !name || !value) return CONNECTC_ERR_ARGUMENT;
+  responder_op op = {r, NULL, name, value, NULL, CONNECTC_OK};
+  connectc_server_call_run(r->call, op_header, &op);
+  return op.rv;
+}
+
+int connectc_responder_add_trailer(connectc_responder *r, const char *name, const char *value) {
+  if (!r || !name || !value) return CONNECTC_ERR_ARGUMENT;
+  responder_op op = {r, NULL, name, value, NULL, CONNECTC_OK};
+  connectc_server_call_run(r->call, op_trailer, &op);
+  return op.rv;
+}
+
+static void op_flush(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  op->rv = connectc_server_call_is_finished(call) ? CONNECTC_ERR_STATE
+                                                  : connectc_server_call_flush_headers(call);
+}
+
+int connectc_responder_flush_headers(connectc_responder *r) {
+  if (!r) return CONNECTC_ERR_ARGUMENT;
+  responder_op op = {r, NULL, NULL, NULL, NULL, CONNECTC_OK};
+  connectc_server_call_run(r->call, op_flush, &op);
+  return op.rv;
+}
+
+static void op_finish(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  if (connectc_server_call_is_finished(call)) {
+    op->rv = CONNECTC_ERR_STATE;
+    return;
+  }
+  op->rv = connectc_server_call_finish(call, op->err);
+}
+
+int connectc_responder_finish(connectc_responder *r, const connectc_error *err) {
+  if (!r) return CONNECTC_ERR_ARGUMENT;
+  responder_op op = {r, NULL, NULL, NULL, err, CONNECTC_OK};
+  connectc_server_call *call = r->call;
+  connectc_server_call_run(call, op_finish, &op);
+  connectc_server_call_unref(call); /* may free r */
+  return op.rv;
+}
+
+static void op_done(connectc_server_call *call, void *arg) {
+  responder_op *op = arg;
+  op->rv = connectc_server_call_is_finished(call);
+}
+
+int connectc_responder_is_done(connectc_responder *r) {
+  if (!r) return 1;
+  responder_op op = {r, NULL, NULL, NULL, NULL, 0};
+  connectc_server_call_run(r->call, op_done, &op);
+  return op.rv;
+}
+
+connectc_server_call *connectc_responder_call(connectc_responder *r) { return r ? r->call : NULL; }
+
+void *connectc_responder_scratch(connectc_responder *r, size_t size) {
+  if (!r || r->scratch) return NULL;
+  r->scratch = cc_malloc(&r->route->alloc, size ? size : 1);
+  return r->scratch;
 }

@@ -42,6 +42,8 @@ struct xfer {
   int send_paused;
   int recv_failed;  /* we aborted the transfer from the write callback */
   size_t header_bytes; /* response header and trailer bytes seen */
+  void (*released)(void *arg); /* told when we let go of the call */
+  void *released_arg;
   xfer *prev, *next;
 };
 
@@ -236,15 +238,20 @@ static void xfer_free(xfer *x) {
   t_free(t, x->url);
   connectc_headers_reset(&x->resp_headers);
   connectc_headers_reset(&x->trailers);
+  void (*released)(void *) = x->released;
+  void *arg = x->released_arg;
   t_free(t, x);
   t->running--;
+  if (released) released(arg);
 }
 
 void connectc_curl_del(connectc_curl *t) {
   if (!t) return;
   while (t->xfers) {
     xfer *x = t->xfers;
+    t->dispatching = 1; /* on_close may wake: nothing is freed under us */
     connectc_client_call_cancel(x->call);
+    t->dispatching = 0;
     xfer_free(x);
   }
   if (t->multi) curl_multi_cleanup(t->multi);
@@ -278,6 +285,11 @@ static int add_header_line(xfer *x, const char *name, const char *value) {
 }
 
 int connectc_curl_start(connectc_curl *t, connectc_client_call *call) {
+  return connectc_curl_start_with_release(t, call, NULL, NULL);
+}
+
+int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *call,
+                                     void (*released)(void *arg), void *arg) {
   if (!t || !call) return CONNECTC_ERR_ARGUMENT;
   if (connectc_client_call_is_closed(call) || find_xfer(t, call)) return CONNECTC_ERR_STATE;
   connectc_request_head head;
@@ -349,6 +361,8 @@ int connectc_curl_start(connectc_curl *t, connectc_client_call *call) {
     xfer_free(x);
     return CONNECTC_ERR_NOMEM;
   }
+  x->released = released; /* only now: a failed start never reports */
+  x->released_arg = arg;
   return CONNECTC_OK;
 }
 
@@ -379,6 +393,9 @@ static connectc_code code_for_curl_error(CURLcode rc) {
 static void reap(connectc_curl *t) {
   CURLMsg *m;
   int left;
+  /* Callbacks fired from here may wake or cancel any call: only this
+   * function frees transfers until it returns. */
+  t->dispatching = 1;
   while ((m = curl_multi_info_read(t->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
     xfer *x = NULL;
@@ -409,6 +426,7 @@ static void reap(connectc_curl *t) {
     connectc_client_call_tick(x->call, now);
     if (connectc_client_call_is_closed(x->call)) xfer_free(x);
   }
+  t->dispatching = 0;
 }
 
 int connectc_curl_poll(connectc_curl *t, int timeout_ms) {
@@ -470,8 +488,13 @@ static int64_t transport_now(void *ctx) {
   (void)ctx;
   return connectc_curl_now_ms();
 }
+static int transport_start(void *ctx, connectc_client_call *call, void (*released)(void *arg),
+                           void *arg) {
+  return connectc_curl_start_with_release(ctx, call, released, arg);
+}
+static void transport_wake(void *ctx, connectc_client_call *call) { connectc_curl_wake(ctx, call); }
 
 connectc_transport connectc_curl_transport(connectc_curl *t) {
-  connectc_transport tr = {transport_perform, transport_now, t};
+  connectc_transport tr = {transport_perform, transport_now, t, transport_start, transport_wake};
   return tr;
 }

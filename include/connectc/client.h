@@ -1,14 +1,16 @@
 /*
- * client.h: the typed, synchronous client layer. It turns protobuf-c
- * messages into a client call (call.h), has a transport run it to
- * completion, and hands back typed results with headers, trailers and the
- * Connect error. Generated stubs (`<service>_<rpc>` and
- * `<service>_call_<rpc>`) are thin wrappers over these functions.
+ * client.h: the typed client layer, synchronous and asynchronous. It turns
+ * protobuf-c messages into a client call (call.h), has a transport move it,
+ * and hands back typed results with headers, trailers and the Connect
+ * error. Generated stubs (`<service>_<rpc>`, `<service>_call_<rpc>` and
+ * `<service>_<rpc>_start`) are thin wrappers over these functions.
  *
  * The layer is transport-agnostic: a connectc_transport runs a call to
- * completion. The libcurl adapter provides one (connectc_curl_transport).
- * Streams are half-duplex here (every request is sent, then every response
- * is read), which is what HTTP/1.1 allows.
+ * completion, or (asynchronous transports) moves it from an event loop. The
+ * libcurl adapter provides one (connectc_curl_transport). The synchronous
+ * functions are half-duplex (every request is sent, then every response is
+ * read), which is what HTTP/1.1 allows; the asynchronous stream below sends
+ * and receives as the transport lets it.
  */
 #ifndef CONNECTC_CLIENT_H
 #define CONNECTC_CLIENT_H
@@ -22,12 +24,27 @@
 extern "C" {
 #endif
 
-/* Runs `call` to completion (its on_close has fired when this returns),
- * and tells the time of the clock it enforces deadlines with. */
+/* What moves client calls. `perform` runs `call` to completion (its
+ * on_close has fired when it returns); `now_ms` tells the time of the clock
+ * the transport enforces deadlines with.
+ *
+ * Asynchronous transports also fill `start` and `wake` (both NULL for a
+ * blocking-only transport; then connectc_client_stream_* refuse with
+ * CONNECTC_ERR_UNSUPPORTED):
+ *  - start(ctx, call, released, arg) begins moving `call` and returns at
+ *    once (the request head must be available). From then on the transport
+ *    drives the call from its own loop; once it no longer touches the call
+ *    (after its on_close, outside every callback) it calls released(arg)
+ *    exactly once. When start fails it returns a negative CONNECTC_ERR_*
+ *    and never calls released.
+ *  - wake(ctx, call): the call has new request bytes, closed its send side
+ *    or was canceled. */
 typedef struct connectc_transport {
   int (*perform)(void *ctx, connectc_client_call *call);
   int64_t (*now_ms)(void *ctx);
   void *ctx;
+  int (*start)(void *ctx, connectc_client_call *call, void (*released)(void *arg), void *arg);
+  void (*wake)(void *ctx, connectc_client_call *call);
 } connectc_transport;
 
 /* A client: a transport and the options every call of it uses. Plain data:
@@ -76,6 +93,84 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
                            const ProtobufCMessageDescriptor *output,
                            const ProtobufCMessage *const *requests, size_t n_requests,
                            const connectc_call_options *opts, connectc_call_output *out);
+
+/* ================================================================== */
+/* Asynchronous calls                                                  */
+/* ================================================================== */
+
+/*
+ * An asynchronous typed call: requests go in with connectc_client_stream_send
+ * whenever the application has them, responses come out through callbacks
+ * as the transport receives them. Generated stubs wrap it as
+ * `<service>_<rpc>_start` with typed callbacks.
+ *
+ * Threading: a stream belongs to the thread that drives its transport (the
+ * event loop); every function below must be called on that thread.
+ *
+ * Lifetime: the application owns the stream from connectc_client_stream_new
+ * until it calls connectc_client_stream_del, which it may do at any point,
+ * including inside the stream's own callbacks: an unfinished call is
+ * canceled (on_close fires with `canceled` unless it already fired) and the
+ * memory is released once the transport has let go of the call. No callback
+ * fires after connectc_client_stream_del returns.
+ */
+typedef struct connectc_client_stream connectc_client_stream;
+
+typedef struct connectc_stream_callbacks {
+  /* Response headers arrived (valid during the callback). May be NULL. */
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+                     void *user_data);
+  /* One decoded response message. The callee owns it: free it with
+   * connectc_message_free and connectc_client_stream_allocator(stream).
+   * May be NULL (messages are then freed). */
+  void (*on_message)(connectc_client_stream *stream, ProtobufCMessage *message, void *user_data);
+  /* The final status, exactly once: error->code is CONNECTC_CODE_OK on
+   * success; `trailers` as in connectc_client_callbacks. Both valid during
+   * the callback. May be NULL. */
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+                   const connectc_headers *trailers, void *user_data);
+  /* For generated code: `typed_size` bytes at `typed` are copied into the
+   * stream and handed back by connectc_client_stream_typed(), so that
+   * typed callback tables need not outlive the call. May be NULL/0. */
+  const void *typed;
+  size_t typed_size;
+} connectc_stream_callbacks;
+
+/*
+ * Creates an asynchronous call of `method`, decoding responses as
+ * `output`. `opts` (headers copied, timeout from now) and `cb` are copied;
+ * `user_data` is handed to every callback. The transfer starts when the
+ * request head is known: at once for client and bidi streams, at the first
+ * send for unary and server-streaming calls. Returns CONNECTC_OK,
+ * CONNECTC_ERR_ARGUMENT, CONNECTC_ERR_UNSUPPORTED (the transport is not
+ * asynchronous, or the compression is not in this build) or
+ * CONNECTC_ERR_NOMEM (and any error of the transport's start).
+ */
+int connectc_client_stream_new(const connectc_client *client, const connectc_method_desc *method,
+                               const ProtobufCMessageDescriptor *output,
+                               const connectc_call_options *opts,
+                               const connectc_stream_callbacks *cb, void *user_data,
+                               connectc_client_stream **out);
+/* Marshals `message` with the client's codec and queues it. Unary and
+ * server-streaming calls take exactly one message and close the send side
+ * with it. Returns CONNECTC_OK, CONNECTC_ERR_STATE (the send side is closed
+ * or the call ended), CONNECTC_ERR_LIMIT (over the send limit: the call
+ * then closes with resource_exhausted) or another CONNECTC_ERR_*. */
+int connectc_client_stream_send(connectc_client_stream *stream, const ProtobufCMessage *message);
+/* No more requests. Idempotent. */
+int connectc_client_stream_close_send(connectc_client_stream *stream);
+/* Cancels the call (on_close with `canceled`, unless it already fired). */
+void connectc_client_stream_cancel(connectc_client_stream *stream);
+/* Releases the stream (see Lifetime above). NULL is ignored. */
+void connectc_client_stream_del(connectc_client_stream *stream);
+/* 1 once on_close has fired. */
+int connectc_client_stream_is_closed(const connectc_client_stream *stream);
+/* The allocator response messages were decoded with. */
+const connectc_allocator *connectc_client_stream_allocator(const connectc_client_stream *stream);
+/* The copy of cb->typed (NULL if none was given). */
+const void *connectc_client_stream_typed(const connectc_client_stream *stream);
+/* The user_data given at creation. */
+void *connectc_client_stream_user_data(const connectc_client_stream *stream);
 
 #ifdef __cplusplus
 }

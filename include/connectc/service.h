@@ -1,8 +1,8 @@
 /*
- * service.h: typed, synchronous server handlers. Generated code declares a
- * struct of typed handler functions per service and a registration
- * function that mounts them on a router (router.h) through
- * connectc_router_add_typed().
+ * service.h: typed server handlers, synchronous and asynchronous. Generated
+ * code declares a struct of typed handler functions per service (in both
+ * variants) and registration functions that mount them on a router
+ * (router.h) through connectc_router_add_typed().
  *
  * A handler runs on the transport's thread once the request is complete
  * (half-duplex: every request message is read first). It sends its
@@ -45,13 +45,74 @@ typedef int (*connectc_typed_invoke)(const void *handlers, void *impl,
                                      const ProtobufCMessage *const *requests, size_t n_requests,
                                      connectc_stream *responses, connectc_error *error);
 
-/* One typed method (generated). */
+/* ------------------------------------------------------------------ */
+/* Asynchronous handlers                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An asynchronous handler is called on the transport's thread once the
+ * request is complete, like a synchronous one, but it does not answer
+ * before returning: it keeps the `connectc_responder` and answers later,
+ * from any thread, with connectc_responder_send (generated typed form:
+ * `<rpc>_respond`) and exactly one connectc_responder_finish, which
+ * releases the responder.
+ *
+ * The requests handed to the handler stay valid until that finish. Every
+ * responder function takes the transport's lock (connectc_server_call_run),
+ * so they are safe from any thread, one at a time per responder. If the
+ * client goes away or the deadline passes, sends fail with
+ * CONNECTC_ERR_STATE and connectc_responder_is_done() turns 1; the handler
+ * must still call connectc_responder_finish to release the call.
+ */
+typedef struct connectc_responder connectc_responder;
+
+/* Marshals `msg` with the call's codec and sends it (under the lock).
+ * Returns CONNECTC_OK, CONNECTC_ERR_STATE (call finished or canceled, or a
+ * second response of a unary method), CONNECTC_ERR_LIMIT or another
+ * CONNECTC_ERR_*. */
+int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg);
+/* Adds a response header (before the first send) or trailer (before
+ * finish). Values are copied. Returns CONNECTC_OK, CONNECTC_ERR_STATE when
+ * too late, or CONNECTC_ERR_NOMEM. */
+int connectc_responder_add_header(connectc_responder *r, const char *name, const char *value);
+int connectc_responder_add_trailer(connectc_responder *r, const char *name, const char *value);
+/* Streams: sends the response headers now, before any message. */
+int connectc_responder_flush_headers(connectc_responder *r);
+/* Ends the call with `err` (NULL or code OK: success; code OK with a
+ * failure is not possible here) and releases the responder: it must not be
+ * used afterwards. Returns CONNECTC_OK, or CONNECTC_ERR_STATE if the call
+ * had already ended (canceled, deadline); the responder is released
+ * either way. */
+int connectc_responder_finish(connectc_responder *r, const connectc_error *err);
+/* 1 once the call has ended (finished, canceled, deadline passed). */
+int connectc_responder_is_done(connectc_responder *r);
+/*
+ * The server call, for its read-only request accessors: request headers,
+ * deadline, codec, is_get (all fixed once the handler runs, so safe from
+ * any thread while the responder is held). Anything that changes the call
+ * must go through connectc_server_call_run().
+ */
+connectc_server_call *connectc_responder_call(connectc_responder *r);
+
+/* For generated code: `size` bytes that live as long as the call (freed
+ * with it). Once per responder; NULL when out of memory or called twice. */
+void *connectc_responder_scratch(connectc_responder *r, size_t size);
+
+/* Calls the asynchronous typed handler of one method: generated. */
+typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
+                                            connectc_responder *responder,
+                                            const ProtobufCMessage *const *requests,
+                                            size_t n_requests);
+
+/* One typed method (generated): `invoke` for synchronous handlers or
+ * `invoke_async` for asynchronous ones (exactly one is set). */
 typedef struct connectc_typed_method {
   const connectc_method_desc *desc;
   const ProtobufCMessageDescriptor *input;
   const ProtobufCMessageDescriptor *output;
   connectc_typed_invoke invoke;
   int implemented; /* 0: the handler pointer is NULL */
+  connectc_typed_invoke_async invoke_async;
 } connectc_typed_method;
 
 /*

@@ -1,6 +1,7 @@
-/* The generated typed handler interface, driven sans-IO through the router
- * and server calls: unary, client stream, server stream, errors, NULL
- * handlers (unimplemented) and JSON. */
+/* The generated typed interfaces, driven sans-IO: the synchronous and
+ * asynchronous handlers through the router and server calls (unary, client
+ * stream, server stream, errors, NULL handlers, JSON), and the
+ * asynchronous client stubs over a scripted transport. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,8 +217,394 @@ static void test_collected_bound(void **state) {
   connectc_router_del(r);
 }
 
+
+/* ---- asynchronous handlers ---- */
+
+typedef struct held {
+  connectc_responder *responder;
+  const Order *request;
+  const Line *const *lines;
+  size_t n_lines;
+  int calls;
+} held;
+
+static void async_get_order(void *impl, connectc_responder *responder, const Order *request) {
+  held *h = impl;
+  h->calls++;
+  h->responder = responder;
+  h->request = request;
+}
+
+static void async_upload_lines(void *impl, connectc_responder *responder, const Line *const *requests,
+                               size_t n_requests) {
+  held *h = impl;
+  h->calls++;
+  h->responder = responder;
+  h->lines = requests;
+  h->n_lines = n_requests;
+}
+
+/* Starts a call and feeds it a whole request; the response is left for
+ * the test to produce. */
+static connectc_server_call *begin(connectc_router *r, const char *path, const char *ctype,
+                                   const uint8_t *body, size_t len) {
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", ctype);
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  connectc_server_call_recv_body(s, body, len);
+  connectc_server_call_recv_end(s);
+  return s;
+}
+
+static size_t body_of(connectc_server_call *s, int *status, char *out, size_t cap) {
+  connectc_response_head head;
+  assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
+  *status = head.status;
+  const uint8_t *p;
+  size_t n;
+  int done;
+  connectc_server_call_body_peek(s, &p, &n, &done);
+  assert_true(done);
+  assert_true(n < cap);
+  memcpy(out, p, n);
+  out[n] = 0;
+  return n;
+}
+
+static void test_async_handlers(void **state) {
+  (void)state;
+  held h = {0};
+  connectc_codegentest_v1_order_service_async_handlers handlers = {0};
+  handlers.get_order = async_get_order;
+  handlers.upload_lines = async_upload_lines;
+  connectc_router *r = connectc_router_new(NULL, NULL);
+  assert_int_equal(connectc_codegentest_v1_order_service_register_async(r, &handlers, &h, NULL),
+                   CONNECTC_OK);
+  char out[512];
+  int status;
+  /* Unary: the handler returns without answering; the answer comes later
+   * and the request stays valid until the finish. */
+  Order req = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  req.id = "later";
+  uint8_t buf[256];
+  size_t n = pack(&req.base, buf);
+  connectc_server_call *s =
+      begin(r, "/connectc.codegentest.v1.OrderService/GetOrder", "application/proto", buf, n);
+  assert_int_equal(h.calls, 1);
+  assert_non_null(h.responder);
+  assert_false(connectc_server_call_is_finished(s));
+  assert_ptr_equal(connectc_responder_call(h.responder), s);
+  assert_false(connectc_responder_is_done(h.responder));
+  assert_int_equal(connectc_responder_add_header(h.responder, "x-when", "later"), CONNECTC_OK);
+  assert_int_equal(connectc_responder_add_trailer(h.responder, "x-trail", "t"), CONNECTC_OK);
+  Order resp = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  resp.id = h.request->id; /* still valid */
+  assert_int_equal(connectc_codegentest_v1_order_service_get_order_respond(h.responder, &resp),
+                   CONNECTC_OK);
+  /* A second response of a unary method is refused. */
+  assert_int_equal(connectc_codegentest_v1_order_service_get_order_respond(h.responder, &resp),
+                   CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_responder_finish(h.responder, NULL), CONNECTC_OK);
+  size_t got = body_of(s, &status, out, sizeof out);
+  assert_int_equal(status, 200);
+  connectc_response_head head;
+  connectc_server_call_response_head(s, &head);
+  assert_string_equal(connectc_headers_get(head.headers, "x-when"), "later");
+  assert_string_equal(connectc_headers_get(head.headers, "trailer-x-trail"), "t");
+  Order *o = connectc__codegentest__v1__order__unpack(NULL, got, (const uint8_t *)out);
+  assert_non_null(o);
+  assert_string_equal(o->id, "later");
+  connectc__codegentest__v1__order__free_unpacked(o, NULL);
+  connectc_router_call_del(r, s);
+
+  /* Unary finished with an error carrying a detail. */
+  h.responder = NULL;
+  s = begin(r, "/connectc.codegentest.v1.OrderService/GetOrder", "application/proto", buf, n);
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  connectc_error_set(&e, CONNECTC_CODE_FAILED_PRECONDITION, "not yet");
+  assert_int_equal(connectc_responder_finish(h.responder, &e), CONNECTC_OK);
+  connectc_error_reset(&e);
+  body_of(s, &status, out, sizeof out);
+  assert_int_equal(status, 400);
+  assert_string_equal(out, "{\"code\":\"failed_precondition\",\"message\":\"not yet\"}");
+  connectc_router_call_del(r, s);
+
+  /* Canceled while the handler holds it: sends fail, finish still releases. */
+  h.responder = NULL;
+  s = begin(r, "/connectc.codegentest.v1.OrderService/GetOrder", "application/proto", buf, n);
+  connectc_server_call_cancel(s);
+  assert_true(connectc_responder_is_done(h.responder));
+  assert_int_equal(connectc_codegentest_v1_order_service_get_order_respond(h.responder, &resp),
+                   CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_responder_add_header(h.responder, "x-late", "1"), CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_responder_finish(h.responder, NULL), CONNECTC_ERR_STATE);
+  connectc_router_call_del(r, s);
+
+  /* Client stream: the typed request array outlives the handler call. */
+  uint8_t sbuf[256];
+  size_t sn = 0;
+  const char *skus[] = {"x", "y", "z"};
+  for (int i = 0; i < 3; i++) {
+    Line l = CONNECTC__CODEGENTEST__V1__ORDER__LINE__INIT;
+    l.sku = (char *)skus[i];
+    size_t ln = pack(&l.base, sbuf + sn + 5);
+    connectc_envelope_write_header(sbuf + sn, 0, (uint32_t)ln);
+    sn += 5 + ln;
+  }
+  s = begin(r, "/connectc.codegentest.v1.OrderService/UploadLines", "application/connect+proto", sbuf,
+            sn);
+  assert_int_equal(h.n_lines, 3);
+  assert_string_equal(h.lines[2]->sku, "z");
+  char id[64];
+  snprintf(id, sizeof id, "%zu lines, first %s", h.n_lines, h.lines[0]->sku);
+  resp.id = id;
+  assert_int_equal(connectc_codegentest_v1_order_service_upload_lines_respond(h.responder, &resp),
+                   CONNECTC_OK);
+  /* Too late for a header once the response has started. */
+  assert_int_equal(connectc_responder_add_header(h.responder, "x-late", "1"), CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_responder_finish(h.responder, NULL), CONNECTC_OK);
+  body_of(s, &status, out, sizeof out);
+  assert_int_equal(status, 200);
+  o = connectc__codegentest__v1__order__unpack(NULL, (size_t)out[4], (const uint8_t *)out + 5);
+  assert_non_null(o);
+  assert_string_equal(o->id, "3 lines, first x");
+  connectc__codegentest__v1__order__free_unpacked(o, NULL);
+  connectc_router_call_del(r, s);
+
+  /* A NULL asynchronous handler answers unimplemented. */
+  got = run(r, "/connectc.codegentest.v1.OrderService/PutOrder", "application/proto", buf, n, &status,
+            out, sizeof out, NULL);
+  assert_int_equal(status, 501);
+  assert_int_equal(h.calls, 4);
+  connectc_router_del(r);
+}
+
+/* ---- asynchronous client stubs over a scripted transport ---- */
+
+typedef struct fake_transport {
+  connectc_client_call *call;
+  void (*released)(void *);
+  void *arg;
+  int starts, wakes;
+  int fail_start;
+} fake_transport;
+
+static int fake_start(void *ctx, connectc_client_call *call, void (*released)(void *), void *arg) {
+  fake_transport *t = ctx;
+  if (t->fail_start) return CONNECTC_ERR_NOMEM;
+  t->call = call;
+  t->released = released;
+  t->arg = arg;
+  t->starts++;
+  return CONNECTC_OK;
+}
+static void fake_wake(void *ctx, connectc_client_call *call) {
+  fake_transport *t = ctx;
+  assert_ptr_equal(call, t->call);
+  t->wakes++;
+}
+static int fake_perform(void *ctx, connectc_client_call *call) {
+  (void)ctx;
+  (void)call;
+  return CONNECTC_ERR_UNSUPPORTED;
+}
+/* The transport lets go of the call (as an adapter does after on_close). */
+static void fake_release(fake_transport *t) {
+  void (*rel)(void *) = t->released;
+  t->released = NULL;
+  t->call = NULL;
+  if (rel) rel(t->arg);
+}
+
+typedef struct seen {
+  int headers, responses, closes;
+  connectc_code code;
+  char message[128];
+  char ids[128];
+  char trailer[32];
+  int del_in_close;
+  connectc_client_stream *stream;
+} seen;
+
+static void c_headers(connectc_client_stream *st, const connectc_headers *h, void *ud) {
+  (void)st;
+  (void)h;
+  ((seen *)ud)->headers++;
+}
+static void c_response(connectc_client_stream *st, Order *o, void *ud) {
+  seen *s = ud;
+  s->responses++;
+  strncat(s->ids, o->id, sizeof s->ids - strlen(s->ids) - 1);
+  connectc_message_free(&o->base, connectc_client_stream_allocator(st));
+}
+static void c_close(connectc_client_stream *st, const connectc_error *err, const connectc_headers *tr,
+                    void *ud) {
+  seen *s = ud;
+  s->closes++;
+  s->code = err->code;
+  snprintf(s->message, sizeof s->message, "%s", err->message ? err->message : "");
+  const char *t = connectc_headers_get(tr, "x-t");
+  snprintf(s->trailer, sizeof s->trailer, "%s", t ? t : "");
+  if (s->del_in_close) connectc_client_stream_del(st);
+}
+
+static void respond_unary(connectc_client_call *call, const Order *o) {
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/proto");
+  connectc_headers_adds(&h, "trailer-x-t", "tv");
+  assert_int_equal(connectc_client_call_recv_head(call, 200, &h), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  uint8_t buf[128];
+  size_t n = pack(&o->base, buf);
+  connectc_client_call_recv_body(call, buf, n);
+  connectc_client_call_recv_end(call);
+}
+
+static void test_async_client(void **state) {
+  (void)state;
+  fake_transport ft = {0};
+  connectc_transport tr = {fake_perform, NULL, &ft, fake_start, fake_wake};
+  connectc_client client;
+  connectc_client_init(&client, tr);
+  connectc_codegentest_v1_order_service_get_order_callbacks cb = {c_headers, c_response, c_close};
+  Order req = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  req.id = "a1";
+
+  /* Unary: started by the request, answered by the transport. */
+  seen sn = {0};
+  connectc_client_stream *st = NULL;
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
+      CONNECTC_OK);
+  assert_non_null(st);
+  assert_int_equal(ft.starts, 1);
+  connectc_request_head head;
+  assert_int_equal(connectc_client_call_request_head(ft.call, &head), CONNECTC_OK);
+  assert_string_equal(head.path, "/connectc.codegentest.v1.OrderService/GetOrder");
+  Order resp = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  resp.id = "r1";
+  respond_unary(ft.call, &resp);
+  assert_int_equal(sn.headers, 1);
+  assert_int_equal(sn.responses, 1);
+  assert_int_equal(sn.closes, 1);
+  assert_int_equal(sn.code, CONNECTC_CODE_OK);
+  assert_string_equal(sn.ids, "r1");
+  assert_string_equal(sn.trailer, "tv");
+  assert_true(connectc_client_stream_is_closed(st));
+  /* Deleted before the transport let go: freed when it does (ASan checks). */
+  connectc_client_stream_del(st);
+  fake_release(&ft);
+
+  /* Deleted from inside on_close, while the transport still holds it. */
+  memset(&sn, 0, sizeof sn);
+  sn.del_in_close = 1;
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
+      CONNECTC_OK);
+  respond_unary(ft.call, &resp);
+  assert_int_equal(sn.closes, 1);
+  fake_release(&ft);
+
+  /* A response the codec cannot read: on_close reports the codec's error. */
+  memset(&sn, 0, sizeof sn);
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
+      CONNECTC_OK);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/proto");
+  connectc_client_call_recv_head(ft.call, 200, &h);
+  connectc_headers_reset(&h);
+  const uint8_t junk[] = {0x0a, 0x05, 'a'}; /* field 1 claims 5 bytes, has 1 */
+  connectc_client_call_recv_body(ft.call, junk, sizeof junk);
+  connectc_client_call_recv_end(ft.call);
+  assert_int_equal(sn.closes, 1);
+  assert_int_equal(sn.responses, 0);
+  assert_int_not_equal(sn.code, CONNECTC_CODE_OK);
+  assert_int_not_equal(sn.code, CONNECTC_CODE_CANCELED);
+  fake_release(&ft);
+  connectc_client_stream_del(st);
+
+  /* Deleting an unfinished call cancels it: on_close fires once, inside del. */
+  memset(&sn, 0, sizeof sn);
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
+      CONNECTC_OK);
+  int wakes = ft.wakes;
+  connectc_client_stream_del(st);
+  assert_int_equal(sn.closes, 1);
+  assert_int_equal(sn.code, CONNECTC_CODE_CANCELED);
+  assert_true(ft.wakes > wakes); /* the transport was told to abort */
+  fake_release(&ft);
+
+  /* Client stream: started at once, requests sent as they come. */
+  connectc_codegentest_v1_order_service_upload_lines_callbacks ucb = {c_headers, c_response, c_close};
+  memset(&sn, 0, sizeof sn);
+  int starts = ft.starts;
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_upload_lines_start(&client, NULL, &ucb, &sn, &st),
+      CONNECTC_OK);
+  assert_int_equal(ft.starts, starts + 1);
+  Line l = CONNECTC__CODEGENTEST__V1__ORDER__LINE__INIT;
+  l.sku = "s1";
+  assert_int_equal(connectc_codegentest_v1_order_service_upload_lines_send_request(st, &l),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_stream_close_send(st), CONNECTC_OK);
+  const uint8_t *data;
+  size_t len;
+  int done;
+  connectc_client_call_body_peek(ft.call, &data, &len, &done);
+  assert_true(done);
+  assert_int_equal(len, 5 + 4);
+  assert_memory_equal(data + 5, "\x0a\x02s1", 4);
+  /* Sending after close-send is refused. */
+  assert_int_equal(connectc_codegentest_v1_order_service_upload_lines_send_request(st, &l),
+                   CONNECTC_ERR_STATE);
+  connectc_client_stream_cancel(st);
+  assert_int_equal(sn.code, CONNECTC_CODE_CANCELED);
+  connectc_client_stream_cancel(st); /* idempotent */
+  assert_int_equal(sn.closes, 1);
+  fake_release(&ft);
+  connectc_client_stream_del(st);
+
+  /* A transport that cannot start: no stream, no callback. */
+  ft.fail_start = 1;
+  memset(&sn, 0, sizeof sn);
+  st = (connectc_client_stream *)&sn;
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_upload_lines_start(&client, NULL, &ucb, &sn, &st),
+      CONNECTC_ERR_NOMEM);
+  assert_null(st);
+  assert_int_equal(sn.closes, 0);
+  /* ... and for unary calls the failed start is the call's outcome. */
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
+      CONNECTC_OK);
+  assert_int_equal(sn.closes, 1);
+  assert_int_equal(sn.code, CONNECTC_CODE_UNAVAILABLE);
+  connectc_client_stream_del(st);
+  ft.fail_start = 0;
+
+  /* A blocking-only transport cannot run asynchronous calls. */
+  connectc_transport blocking = {fake_perform, NULL, &ft, NULL, NULL};
+  connectc_client bclient;
+  connectc_client_init(&bclient, blocking);
+  assert_int_equal(
+      connectc_codegentest_v1_order_service_get_order_start(&bclient, &req, NULL, &cb, &sn, &st),
+      CONNECTC_ERR_UNSUPPORTED);
+  assert_null(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers),
-                                     cmocka_unit_test(test_collected_bound)};
+                                     cmocka_unit_test(test_collected_bound),
+                                     cmocka_unit_test(test_async_handlers),
+                                     cmocka_unit_test(test_async_client)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,6 +83,13 @@ void connectc_curl_del(connectc_curl *t);
  * first). Returns CONNECTC_OK or CONNECTC_ERR_STATE / _NOMEM.
  */
 int connectc_curl_start(connectc_curl *t, connectc_client_call *call);
+/* Like connectc_curl_start, and calls released(arg) exactly once when the
+ * transport has let go of `call` (after its on_close, outside every
+ * callback, or when connectc_curl_del aborts it): from then on the owner
+ * may delete the call. released must not call into the transport. On
+ * failure nothing is started and released is not called. */
+int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *call,
+                                     void (*released)(void *arg), void *arg);
 /* Tells the transport that `call` has new request bytes, closed its send
  * side, or was canceled, so that a paused upload resumes or the transfer
  * is aborted. */
@@ -102,8 +109,11 @@ int connectc_curl_running(const connectc_curl *t);
 int connectc_curl_perform(connectc_curl *t, connectc_client_call *call);
 
 /* The transport as a connectc_transport for the typed client layer
- * (client.h) and generated stubs: each call runs blocking, as with
- * connectc_curl_perform. `t` is borrowed. */
+ * (client.h) and generated stubs. Synchronous stubs run each call blocking,
+ * as with connectc_curl_perform (not with an external loop: they return
+ * CONNECTC_ERR_STATE); asynchronous ones (connectc_client_stream,
+ * `<rpc>_start`) are started here and move while the application runs
+ * connectc_curl_poll() or its own loop. `t` is borrowed. */
 connectc_transport connectc_curl_transport(connectc_curl *t);
 
 /* Milliseconds of the transport's monotonic clock (the clock it ticks

@@ -168,6 +168,44 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
   return rv;
 }
 
+static void connectc_codegentest_v1_order_service_deliver_get_order(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_order_service_get_order_callbacks *cb = (const connectc_codegentest_v1_order_service_get_order_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_get_order,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, opts, &cb,
+                                      user_data, stream);
+  /* A request that cannot be sent closes the call: on_close reports it. */
+  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_invoke_async_get_order(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
+}
+
 int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_stream_send(responses, &message->base);
 }
@@ -213,6 +251,44 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+static void connectc_codegentest_v1_order_service_deliver_put_order(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_order_service_put_order_callbacks *cb = (const connectc_codegentest_v1_order_service_put_order_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_put_order,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, opts, &cb,
+                                      user_data, stream);
+  /* A request that cannot be sent closes the call: on_close reports it. */
+  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_invoke_async_put_order(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
 int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
@@ -270,6 +346,50 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+static void connectc_codegentest_v1_order_service_deliver_upload_lines(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_order_service_upload_lines_callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_upload_lines,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, opts, &cb,
+                                      user_data, stream);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Order__Line *request) {
+  return request ? connectc_client_stream_send(stream, &request->base)
+                 : CONNECTC_ERR_ARGUMENT;
+}
+
+int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)connectc_responder_scratch(
+      responder, (n_requests ? n_requests : 1) * sizeof *reqs);
+  if (!reqs) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const Connectc__Codegentest__V1__Order__Line *)requests[i];
+  h->upload_lines(impl, responder, reqs, n_requests);
 }
 
 int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
@@ -332,6 +452,44 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
   }
   connectc_call_output_reset(&out);
   return rv;
+}
+
+static void connectc_codegentest_v1_order_service_deliver_watch_orders(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_order_service_watch_orders_callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_watch_orders,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, opts, &cb,
+                                      user_data, stream);
+  /* A request that cannot be sent closes the call: on_close reports it. */
+  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
 }
 
 int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
@@ -400,6 +558,50 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
   return rv;
 }
 
+static void connectc_codegentest_v1_order_service_deliver_chat(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_order_service_chat_callbacks *cb = (const connectc_codegentest_v1_order_service_chat_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Struct *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_chat,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, opts, &cb,
+                                      user_data, stream);
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_chat_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Struct *request) {
+  return request ? connectc_client_stream_send(stream, &request->base)
+                 : CONNECTC_ERR_ARGUMENT;
+}
+
+int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)connectc_responder_scratch(
+      responder, (n_requests ? n_requests : 1) * sizeof *reqs);
+  if (!reqs) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const Connectc__Codegentest__V1__Struct *)requests[i];
+  h->chat(impl, responder, reqs, n_requests);
+}
+
 int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message) {
   return connectc_stream_send(responses, &message->base);
 }
@@ -421,35 +623,70 @@ static int connectc_codegentest_v1_order_service_invoke_chat(const void *handler
   return rv;
 }
 
+int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, NULL,
+                               handlers->get_order != NULL, connectc_codegentest_v1_order_service_invoke_async_get_order};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, NULL,
+                               handlers->put_order != NULL, connectc_codegentest_v1_order_service_invoke_async_put_order};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, NULL,
+                               handlers->upload_lines != NULL, connectc_codegentest_v1_order_service_invoke_async_upload_lines};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, NULL,
+                               handlers->watch_orders != NULL, connectc_codegentest_v1_order_service_invoke_async_watch_orders};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, NULL,
+                               handlers->chat != NULL, connectc_codegentest_v1_order_service_invoke_async_chat};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
 int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
     connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, connectc_codegentest_v1_order_service_invoke_get_order,
-                               handlers->get_order != NULL};
+                               handlers->get_order != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
     connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, connectc_codegentest_v1_order_service_invoke_put_order,
-                               handlers->put_order != NULL};
+                               handlers->put_order != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
     connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, connectc_codegentest_v1_order_service_invoke_upload_lines,
-                               handlers->upload_lines != NULL};
+                               handlers->upload_lines != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
     connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, connectc_codegentest_v1_order_service_invoke_watch_orders,
-                               handlers->watch_orders != NULL};
+                               handlers->watch_orders != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
     connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, connectc_codegentest_v1_order_service_invoke_chat,
-                               handlers->chat != NULL};
+                               handlers->chat != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
@@ -498,6 +735,44 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
   return rv;
 }
 
+static void connectc_codegentest_v1_httpservice_deliver_ping(connectc_client_stream *stream, ProtobufCMessage *message,
+    void *user_data) {
+  const connectc_codegentest_v1_httpservice_ping_callbacks *cb = (const connectc_codegentest_v1_httpservice_ping_callbacks *)connectc_client_stream_typed(stream);
+  if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
+  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+}
+
+int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+  if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
+  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_httpservice_deliver_ping,
+                                  callbacks->on_close, callbacks, sizeof *callbacks};
+  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, opts, &cb,
+                                      user_data, stream);
+  /* A request that cannot be sent closes the call: on_close reports it. */
+  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  return rv;
+}
+
+int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+  return connectc_responder_send(responder, &message->base);
+}
+
+static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_httpservice_async_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
+}
+
 int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
   return connectc_stream_send(responses, &message->base);
 }
@@ -513,11 +788,22 @@ static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers,
   return h->ping(impl, call, (const Google__Protobuf__Empty *)requests[0], responses, error);
 }
 
+int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, NULL,
+                               handlers->ping != NULL, connectc_codegentest_v1_httpservice_invoke_async_ping};
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
 int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
     connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, connectc_codegentest_v1_httpservice_invoke_ping,
-                               handlers->ping != NULL};
+                               handlers->ping != NULL, NULL};
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }

@@ -65,6 +65,27 @@ int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *
 int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
+/* Typed callbacks of an asynchronous GetOrder call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_order_service_get_order_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_order_service_get_order_callbacks;
+
+/* GetOrder, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+
+/* Sends one GetOrder response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one GetOrder response from a handler. */
 int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc PutOrder(connectc.codegentest.v1.Order) returns (google.protobuf.Empty) */
@@ -80,6 +101,27 @@ int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *
 int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Google__Protobuf__Empty **response, connectc_error *error);
 
+/* Typed callbacks of an asynchronous PutOrder call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_order_service_put_order_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Google__Protobuf__Empty *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_order_service_put_order_callbacks;
+
+/* PutOrder, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+
+/* Sends one PutOrder response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one PutOrder response from a handler. */
 int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
 /* rpc UploadLines(stream connectc.codegentest.v1.Order.Line) returns (connectc.codegentest.v1.Order) */
@@ -95,6 +137,30 @@ int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_clien
 int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
+/* Typed callbacks of an asynchronous UploadLines call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_order_service_upload_lines_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_order_service_upload_lines_callbacks;
+
+/* UploadLines, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+/* Queues one UploadLines request on a started stream; close the send side with
+ * connectc_client_stream_close_send. */
+int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Order__Line *request);
+
+/* Sends one UploadLines response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one UploadLines response from a handler. */
 int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc WatchOrders(connectc.codegentest.v1.Empty) returns (stream connectc.codegentest.v1.Order) */
@@ -111,6 +177,27 @@ int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_clien
 int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error);
 
+/* Typed callbacks of an asynchronous WatchOrders call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_order_service_watch_orders_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_order_service_watch_orders_callbacks;
+
+/* WatchOrders, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+
+/* Sends one WatchOrders response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one WatchOrders response from a handler. */
 int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc Chat(stream connectc.codegentest.v1.Struct) returns (stream connectc.codegentest.v1.Struct) */
@@ -127,8 +214,60 @@ int connectc_codegentest_v1_order_service_call_chat(const connectc_client *clien
 int connectc_codegentest_v1_order_service_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error);
 
+/* Typed callbacks of an asynchronous Chat call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_order_service_chat_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Struct *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_order_service_chat_callbacks;
+
+/* Chat, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+/* Queues one Chat request on a started stream; close the send side with
+ * connectc_client_stream_close_send. */
+int connectc_codegentest_v1_order_service_chat_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Struct *request);
+
+/* Sends one Chat response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message);
 /* Sends one Chat response from a handler. */
 int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message);
+/* The asynchronous typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_order_service_async_handlers {
+  /* rpc GetOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_get_order_respond and connectc_responder_finish. */
+  void (*get_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc PutOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_put_order_respond and connectc_responder_finish. */
+  void (*put_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc UploadLines: every request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_upload_lines_respond and connectc_responder_finish. */
+  void (*upload_lines)(void *impl, connectc_responder *responder,
+      const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests);
+  /* rpc WatchOrders: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_watch_orders_respond and connectc_responder_finish. */
+  void (*watch_orders)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Empty *request);
+  /* rpc Chat: every request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_chat_respond and connectc_responder_finish. */
+  void (*chat)(void *impl, connectc_responder *responder,
+      const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests);
+} connectc_codegentest_v1_order_service_async_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with asynchronous
+ * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)
+ * serves application/json. */
+int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
+    const connectc_codec *json);
+
 /* The typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h). A NULL member
  * answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_order_service_handlers {
@@ -182,8 +321,43 @@ int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client,
 int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
     Google__Protobuf__Empty **response, connectc_error *error);
 
+/* Typed callbacks of an asynchronous Ping call (each may be NULL; see
+ * connectc_stream_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_client_stream_allocator(stream). */
+typedef struct connectc_codegentest_v1_httpservice_ping_callbacks {
+  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+      void *user_data);
+  void (*on_response)(connectc_client_stream *stream, Google__Protobuf__Empty *response, void *user_data);
+  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+      const connectc_headers *trailers, void *user_data);
+} connectc_codegentest_v1_httpservice_ping_callbacks;
+
+/* Ping, asynchronous: starts the call on the client's (asynchronous)
+ * transport and returns at once; the outcome comes through `callbacks`
+ * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
+ * set (release it with connectc_client_stream_del; on_close may fire
+ * before this returns), or an error with *stream NULL. */
+int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+
+/* Sends one Ping response from an asynchronous handler (any thread). */
+int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one Ping response from a handler. */
 int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
+/* The asynchronous typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_httpservice_async_handlers {
+  /* rpc Ping: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_httpservice_ping_respond and connectc_responder_finish. */
+  void (*ping)(void *impl, connectc_responder *responder, const Google__Protobuf__Empty *request);
+} connectc_codegentest_v1_httpservice_async_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with asynchronous
+ * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)
+ * serves application/json. */
+int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
+    const connectc_codec *json);
+
 /* The typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h). A NULL member
  * answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_httpservice_handlers {
