@@ -5,9 +5,13 @@
  * call with the libcurl adapter (up to CONCURRENCY at a time, one thread
  * and one transport each), and writes a size-delimited
  * ClientCompatResponse per request to stdout, in completion order.
- * Messages are encoded with the requested codec (proto or JSON) and
- * compression; timeouts, request headers, Connect GET, request delays and
- * the three cancellation timings are honoured.
+ *
+ * Calls are made as an application would make them: through the generated
+ * asynchronous stubs (service.connect.h: `<rpc>_start` with typed
+ * callbacks, `<rpc>_send_request`) on a connectc_client, driven by the
+ * transport's own poll loop. Messages are encoded with the requested codec
+ * (proto or JSON) and compression; timeouts, request headers, Connect GET,
+ * request delays and the three cancellation timings are honoured.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,19 +33,14 @@
 #define CONCURRENCY 16
 #define TYPE_PREFIX "type.googleapis.com/"
 
+typedef Connectrpc__Conformance__V1__ConformancePayload Payload;
+
 static connectc_type_registry *registry;
 static connectc_codec *json_codec;
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t run_cv = PTHREAD_COND_INITIALIZER;
 static int running;
-
-static void sleep_ms(int64_t ms) {
-  if (ms <= 0) return;
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
 
 /* ---- output ---- */
 
@@ -129,104 +128,178 @@ static void free_list(header_list *l) {
 
 /* ---- one call ---- */
 
+typedef enum kind { K_UNKNOWN, K_UNARY, K_IDEMPOTENT, K_SERVER, K_CLIENT, K_BIDI, K_UNIMPLEMENTED } kind;
+
 typedef struct job {
   Connectrpc__Conformance__V1__ClientCompatRequest *req;
-  const ProtobufCMessageDescriptor *output; /* NULL when the method is unknown */
-  const connectc_codec *codec;
+  kind k;
   /* results */
   connectc_headers resp_headers;
   connectc_headers trailers;
-  ProtobufCMessage **payloads; /* ConformancePayload messages */
+  Payload **payloads;
   size_t n_payloads;
-  int have_headers;
+  size_t n_responses;
   int closed;
   connectc_error err;
   uint32_t cancel_after; /* cancel once this many responses arrived; 0 = never */
-  connectc_client_call *call;
 } job;
 
-static int on_headers(connectc_client_call *c, const connectc_headers *h, void *ud) {
-  (void)c;
+static void on_headers(connectc_client_stream *st, const connectc_headers *h, void *ud) {
+  (void)st;
   job *j = ud;
   connectc_headers_append_all(&j->resp_headers, h);
-  j->have_headers = 1;
-  return 0;
 }
 
-static int on_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
-  (void)c;
-  job *j = ud;
-  if (j->output) {
-    ProtobufCMessage *m = NULL;
-    connectc_error e;
-    connectc_error_init(&e, NULL);
-    if (j->codec->unmarshal(j->codec, j->output, data, len, NULL, NULL, &m, &e) != CONNECTC_OK) {
-      connectc_error_copy(&j->err, &e);
-      connectc_error_reset(&e);
-      return 1;
-    }
-    connectc_error_reset(&e);
-    /* Every ConformanceService response has its payload as field 1. */
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(j->output, 1);
-    ProtobufCMessage **slot = (ProtobufCMessage **)((char *)m + f->offset);
-    ProtobufCMessage **np = realloc(j->payloads, (j->n_payloads + 1) * sizeof *np);
-    if (np) {
-      j->payloads = np;
-      ProtobufCMessage *p = *slot;
-      if (!p) { /* a response without a payload: report an empty one */
-        p = malloc(connectrpc__conformance__v1__conformance_payload__descriptor.sizeof_message);
-        connectrpc__conformance__v1__conformance_payload__init((Connectrpc__Conformance__V1__ConformancePayload *)p);
-      }
-      j->payloads[j->n_payloads++] = p;
-      *slot = NULL; /* keep the payload, free the wrapper */
-    }
-    connectc_message_free(m, NULL);
-  } else {
-    j->n_payloads++;
-  }
-  if (j->cancel_after && j->n_payloads >= j->cancel_after) connectc_client_call_cancel(j->call);
-  return 0;
-}
-
-static void on_close(connectc_client_call *c, const connectc_error *err, const connectc_headers *trailers,
-                     void *ud) {
-  (void)c;
+static void on_close(connectc_client_stream *st, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)st;
   job *j = ud;
   j->closed = 1;
-  if (j->err.code == CONNECTC_CODE_OK) connectc_error_copy(&j->err, err);
+  connectc_error_copy(&j->err, err);
   connectc_headers_append_all(&j->trailers, trailers);
 }
 
-static const connectrpc_conformance_v1_conformance_service_method *find_method(const char *procedure) {
-  for (size_t i = 0; i < CONNECTRPC_CONFORMANCE_V1_CONFORMANCE_SERVICE_METHOD_COUNT; i++)
-    if (strcmp(connectrpc_conformance_v1_conformance_service_methods[i]->desc.procedure, procedure) == 0)
-      return connectrpc_conformance_v1_conformance_service_methods[i];
-  return NULL;
+/* Keeps the payload of one response (every ConformanceService response has
+ * one; a response without it counts as an empty one) and frees the rest. */
+static void take_payload(connectc_client_stream *st, job *j, ProtobufCMessage *response,
+                         Payload **slot) {
+  Payload *p = NULL;
+  if (slot) {
+    p = *slot;
+    *slot = NULL;
+    if (!p) {
+      p = malloc(sizeof *p);
+      if (p) connectrpc__conformance__v1__conformance_payload__init(p);
+    }
+  }
+  connectc_message_free(response, connectc_client_stream_allocator(st));
+  j->n_responses++;
+  if (p) {
+    Payload **np = realloc(j->payloads, (j->n_payloads + 1) * sizeof *np);
+    if (np) {
+      j->payloads = np;
+      j->payloads[j->n_payloads++] = p;
+    } else {
+      connectc_message_free(&p->base, NULL);
+    }
+  }
+  if (j->cancel_after && j->n_responses >= j->cancel_after) connectc_client_stream_cancel(st);
 }
 
-/* Encodes request i (an Any) with the job's codec. */
-static int encode_request(job *j, size_t i, uint8_t **out, size_t *len) {
-  const Google__Protobuf__Any *any = j->req->request_messages[i];
-  if (j->codec == connectc_codec_proto()) {
-    *out = malloc(any->value.len ? any->value.len : 1);
-    if (any->value.len) memcpy(*out, any->value.data, any->value.len);
-    *len = any->value.len;
-    return 0;
+#define ON_RESPONSE(fn, Type)                                            \
+  static void fn(connectc_client_stream *st, Type *response, void *ud) { \
+    take_payload(st, ud, &response->base, &response->payload);          \
   }
-  const char *slash = strrchr(any->type_url, '/');
-  const char *name = slash ? slash + 1 : any->type_url;
-  const connectc_message_info *info = connectc_type_registry_find(registry, name, strlen(name));
-  if (!info) return -1;
-  ProtobufCMessage *m = protobuf_c_message_unpack(info->descriptor, NULL, any->value.len, any->value.data);
-  if (!m) return -1;
-  uint8_t *bytes = NULL;
-  int rv = j->codec->marshal(j->codec, m, NULL, &bytes, len, NULL);
-  protobuf_c_message_free_unpacked(m, NULL);
-  if (rv) return -1;
-  *out = malloc(*len ? *len : 1);
-  memcpy(*out, bytes, *len);
-  connectc_free(NULL, bytes);
-  return 0;
+ON_RESPONSE(on_unary, Connectrpc__Conformance__V1__UnaryResponse)
+ON_RESPONSE(on_idempotent, Connectrpc__Conformance__V1__IdempotentUnaryResponse)
+ON_RESPONSE(on_server_stream, Connectrpc__Conformance__V1__ServerStreamResponse)
+ON_RESPONSE(on_client_stream, Connectrpc__Conformance__V1__ClientStreamResponse)
+ON_RESPONSE(on_bidi_stream, Connectrpc__Conformance__V1__BidiStreamResponse)
+
+static void on_no_payload(connectc_client_stream *st, ProtobufCMessage *response, void *ud) {
+  take_payload(st, ud, response, NULL);
+}
+static void on_unimplemented(connectc_client_stream *st,
+                             Connectrpc__Conformance__V1__UnimplementedResponse *response, void *ud) {
+  on_no_payload(st, &response->base, ud);
+}
+
+static const connectrpc_conformance_v1_conformance_service_unary_callbacks unary_cb = {
+    on_headers, on_unary, on_close};
+static const connectrpc_conformance_v1_conformance_service_idempotent_unary_callbacks idempotent_cb = {
+    on_headers, on_idempotent, on_close};
+static const connectrpc_conformance_v1_conformance_service_server_stream_callbacks server_stream_cb = {
+    on_headers, on_server_stream, on_close};
+static const connectrpc_conformance_v1_conformance_service_client_stream_callbacks client_stream_cb = {
+    on_headers, on_client_stream, on_close};
+static const connectrpc_conformance_v1_conformance_service_bidi_stream_callbacks bidi_stream_cb = {
+    on_headers, on_bidi_stream, on_close};
+static const connectrpc_conformance_v1_conformance_service_unimplemented_callbacks unimplemented_cb = {
+    on_headers, on_unimplemented, on_close};
+
+static kind kind_of(const char *procedure, const ProtobufCMessageDescriptor **input) {
+  static const struct {
+    const connectrpc_conformance_v1_conformance_service_method *m;
+    kind k;
+  } known[] = {
+      {&connectrpc_conformance_v1_conformance_service_method_unary, K_UNARY},
+      {&connectrpc_conformance_v1_conformance_service_method_idempotent_unary, K_IDEMPOTENT},
+      {&connectrpc_conformance_v1_conformance_service_method_server_stream, K_SERVER},
+      {&connectrpc_conformance_v1_conformance_service_method_client_stream, K_CLIENT},
+      {&connectrpc_conformance_v1_conformance_service_method_bidi_stream, K_BIDI},
+      {&connectrpc_conformance_v1_conformance_service_method_unimplemented, K_UNIMPLEMENTED},
+  };
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(known[i].m->desc.procedure, procedure) == 0) {
+      *input = known[i].m->input;
+      return known[i].k;
+    }
+  *input = &google__protobuf__empty__descriptor; /* an unknown method: bytes pass through */
+  return K_UNKNOWN;
+}
+
+static connectc_stream_type stream_type_of(const Connectrpc__Conformance__V1__ClientCompatRequest *req) {
+  switch (req->stream_type) {
+    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_CLIENT_STREAM: return CONNECTC_STREAM_CLIENT;
+    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_SERVER_STREAM: return CONNECTC_STREAM_SERVER;
+    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_HALF_DUPLEX_BIDI_STREAM:
+    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_FULL_DUPLEX_BIDI_STREAM: return CONNECTC_STREAM_BIDI;
+    default: return CONNECTC_STREAM_UNARY;
+  }
+}
+
+/* Starts the call through the generated stub of its method. Unary-like
+ * methods take their (only) request here. */
+static int start_call(job *j, const connectc_client *client, const char *procedure,
+                      const connectc_call_options *opts, const ProtobufCMessage *first,
+                      connectc_client_stream **st) {
+  switch (j->k) {
+    case K_UNARY:
+      return connectrpc_conformance_v1_conformance_service_unary_start(
+          client, (const Connectrpc__Conformance__V1__UnaryRequest *)first, opts, &unary_cb, j, st);
+    case K_IDEMPOTENT:
+      return connectrpc_conformance_v1_conformance_service_idempotent_unary_start(
+          client, (const Connectrpc__Conformance__V1__IdempotentUnaryRequest *)first, opts,
+          &idempotent_cb, j, st);
+    case K_SERVER:
+      return connectrpc_conformance_v1_conformance_service_server_stream_start(
+          client, (const Connectrpc__Conformance__V1__ServerStreamRequest *)first, opts,
+          &server_stream_cb, j, st);
+    case K_UNIMPLEMENTED:
+      return connectrpc_conformance_v1_conformance_service_unimplemented_start(
+          client, (const Connectrpc__Conformance__V1__UnimplementedRequest *)first, opts,
+          &unimplemented_cb, j, st);
+    case K_CLIENT:
+      return connectrpc_conformance_v1_conformance_service_client_stream_start(
+          client, opts, &client_stream_cb, j, st);
+    case K_BIDI:
+      return connectrpc_conformance_v1_conformance_service_bidi_stream_start(
+          client, opts, &bidi_stream_cb, j, st);
+    case K_UNKNOWN: {
+      /* Not a method of the service: the untyped stream API. */
+      connectc_method_desc d = {procedure, stream_type_of(j->req), 0};
+      connectc_stream_callbacks cb = {on_headers, on_no_payload, on_close, NULL, 0};
+      int rv = connectc_client_stream_new(client, &d, &google__protobuf__empty__descriptor, opts, &cb,
+                                          j, st);
+      if (rv == CONNECTC_OK && first) (void)connectc_client_stream_send(*st, first);
+      return rv;
+    }
+  }
+  return CONNECTC_ERR_ARGUMENT;
+}
+
+/* Sends one request of a client or bidi stream. */
+static int send_request(job *j, connectc_client_stream *st, const ProtobufCMessage *m) {
+  switch (j->k) {
+    case K_CLIENT:
+      return connectrpc_conformance_v1_conformance_service_client_stream_send_request(
+          st, (const Connectrpc__Conformance__V1__ClientStreamRequest *)m);
+    case K_BIDI:
+      return connectrpc_conformance_v1_conformance_service_bidi_stream_send_request(
+          st, (const Connectrpc__Conformance__V1__BidiStreamRequest *)m);
+    default:
+      return connectc_client_stream_send(st, m);
+  }
 }
 
 static void run_job(job *j) {
@@ -235,30 +308,29 @@ static void run_job(job *j) {
   snprintf(procedure, sizeof procedure, "/%s/%s",
            req->_service_case ? req->service : "connectrpc.conformance.v1.ConformanceService",
            req->_method_case ? req->method : "");
-  const connectrpc_conformance_v1_conformance_service_method *m = find_method(procedure);
-  j->output = m ? m->output : NULL;
-  j->codec = req->codec == CONNECTRPC__CONFORMANCE__V1__CODEC__CODEC_JSON ? json_codec : connectc_codec_proto();
+  const ProtobufCMessageDescriptor *input = NULL;
+  j->k = kind_of(procedure, &input);
+  connectc_stream_type stype = stream_type_of(req);
+  int single = stype == CONNECTC_STREAM_UNARY || stype == CONNECTC_STREAM_SERVER;
 
-  connectc_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.procedure = procedure;
-  switch (req->stream_type) {
-    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_CLIENT_STREAM: cfg.stream_type = CONNECTC_STREAM_CLIENT; break;
-    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_SERVER_STREAM: cfg.stream_type = CONNECTC_STREAM_SERVER; break;
-    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_HALF_DUPLEX_BIDI_STREAM:
-    case CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_FULL_DUPLEX_BIDI_STREAM: cfg.stream_type = CONNECTC_STREAM_BIDI; break;
-    default: cfg.stream_type = CONNECTC_STREAM_UNARY; break;
+  /* The requests, decoded from their Any into the method's input type. */
+  size_t n_msgs = req->n_request_messages;
+  ProtobufCMessage **msgs = calloc(n_msgs + 1, sizeof *msgs);
+  for (size_t i = 0; i < n_msgs; i++) {
+    const Google__Protobuf__Any *any = req->request_messages[i];
+    msgs[i] = protobuf_c_message_unpack(input, NULL, any->value.len, any->value.data);
+    if (!msgs[i]) {
+      emit_error(req->test_name, "a request message does not decode as the method's input type");
+      for (size_t k = 0; k < i; k++) protobuf_c_message_free_unpacked(msgs[k], NULL);
+      free(msgs);
+      return;
+    }
   }
-  cfg.codec = j->codec->name;
-  switch (req->compression) {
-    case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_GZIP: cfg.send_compression = CONNECTC_COMPRESSION_GZIP; break;
-    case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_BR: cfg.send_compression = CONNECTC_COMPRESSION_BR; break;
-    case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_ZSTD: cfg.send_compression = CONNECTC_COMPRESSION_ZSTD; break;
-    default: cfg.send_compression = CONNECTC_COMPRESSION_IDENTITY; break;
+  if (single && n_msgs == 0) { /* an empty request */
+    msgs[0] = malloc(input->sizeof_message);
+    input->message_init(msgs[0]);
+    n_msgs = 1;
   }
-  cfg.limits.recv_max_bytes = req->message_receive_limit;
-  if (req->_timeout_ms_case) cfg.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
-  cfg.use_get = req->use_get_http_method && cfg.stream_type == CONNECTC_STREAM_UNARY;
 
   char url[300];
   int tls = req->server_tls_cert.len > 0;
@@ -277,87 +349,87 @@ static void run_job(job *j) {
     }
   }
   connectc_curl *t = NULL;
-  connectc_client_callbacks cb = {on_headers, on_message, on_close};
-  int32_t unsent = (int32_t)req->n_request_messages;
-  if (connectc_curl_new(&ccfg, NULL, &t) != CONNECTC_OK ||
-      connectc_client_call_new(&cfg, &cb, j, NULL, connectc_curl_now_ms(), &j->call) != CONNECTC_OK) {
-    connectc_curl_del(t);
-    emit_error(req->test_name, "cannot create the call (unsupported configuration)");
-    return;
-  }
+  connectc_client_stream *st = NULL;
+  connectc_headers req_headers;
+  connectc_headers_init(&req_headers, NULL);
   for (size_t i = 0; i < req->n_request_headers; i++)
     for (size_t k = 0; k < req->request_headers[i]->n_value; k++)
-      connectc_client_call_add_header(j->call, req->request_headers[i]->name, req->request_headers[i]->value[k]);
+      connectc_headers_adds(&req_headers, req->request_headers[i]->name, req->request_headers[i]->value[k]);
 
+  int rv = connectc_curl_new(&ccfg, NULL, &t);
+  if (rv == CONNECTC_OK) {
+    connectc_client client;
+    connectc_client_init(&client, connectc_curl_transport(t));
+    client.codec = req->codec == CONNECTRPC__CONFORMANCE__V1__CODEC__CODEC_JSON ? json_codec : connectc_codec_proto();
+    switch (req->compression) {
+      case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_GZIP: client.send_compression = CONNECTC_COMPRESSION_GZIP; break;
+      case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_BR: client.send_compression = CONNECTC_COMPRESSION_BR; break;
+      case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_ZSTD: client.send_compression = CONNECTC_COMPRESSION_ZSTD; break;
+      default: client.send_compression = CONNECTC_COMPRESSION_IDENTITY; break;
+    }
+    client.limits.recv_max_bytes = req->message_receive_limit;
+    client.use_get = req->use_get_http_method;
+    connectc_call_options opts = {&req_headers, 0};
+    if (req->_timeout_ms_case) opts.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
+    int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
+    if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)
+      j->cancel_after = req->cancel->after_num_responses;
+    rv = start_call(j, &client, procedure, &opts, single ? msgs[0] : NULL, &st);
+  }
+  if (rv != CONNECTC_OK) {
+    connectc_headers_reset(&req_headers);
+    for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
+    free(msgs);
+    connectc_curl_del(t);
+    emit_error(req->test_name, "cannot start the call (unsupported configuration)");
+    return;
+  }
+
+  /* Drive it: requests as their delays allow, cancellation as asked. */
   int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
-  if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)
-    j->cancel_after = req->cancel->after_num_responses ? req->cancel->after_num_responses : 1;
-
-  int unary_send = cfg.stream_type == CONNECTC_STREAM_UNARY || cfg.stream_type == CONNECTC_STREAM_SERVER;
-  size_t next = 0;
-  int started = 0;
+  size_t next = single ? 1 : 0;
   int64_t next_send_at = connectc_curl_now_ms();
   int64_t cancel_at = -1;
   int closed_send = 0;
   if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES &&
-      req->cancel->after_num_responses == 0) {
-    /* Zero responses: cancel as soon as the request is out. */
-    j->cancel_after = 0;
-    cancel_at = 0;
-  }
+      req->cancel->after_num_responses == 0)
+    cancel_at = 0; /* zero responses: cancel as soon as the request is out */
   for (;;) {
     int64_t now = connectc_curl_now_ms();
-    /* Send what is due. */
-    while (!j->closed && next < req->n_request_messages && now >= next_send_at &&
-           !(unary_send && next > 0)) {
-      uint8_t *msg = NULL;
-      size_t len = 0;
-      if (encode_request(j, next, &msg, &len) != 0) {
-        connectc_client_call_fail(j->call, CONNECTC_CODE_INTERNAL, "cannot encode the request message");
-        break;
-      }
-      int rv = connectc_client_call_send(j->call, msg, len);
-      free(msg);
-      if (rv != CONNECTC_OK) break;
+    while (!j->closed && next < n_msgs && now >= next_send_at) {
+      if (send_request(j, st, msgs[next]) != CONNECTC_OK) break;
       next++;
-      unsent--;
       next_send_at = now + req->request_delay_ms;
-      if (req->request_delay_ms && next < req->n_request_messages) break;
+      if (req->request_delay_ms) break;
     }
-    if (!started && !j->closed) {
-      if (unary_send && next == 0 && req->n_request_messages == 0) {
-        connectc_client_call_send(j->call, (const uint8_t *)"", 0); /* an empty request */
-      }
-      if (connectc_curl_start(t, j->call) != CONNECTC_OK) {
-        connectc_client_call_fail(j->call, CONNECTC_CODE_INTERNAL, "cannot start the transfer");
-      }
-      started = 1;
-    }
-    if (!closed_send && !j->closed && next >= req->n_request_messages) {
+    if (!closed_send && !j->closed && next >= n_msgs) {
       if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_BEFORE_CLOSE_SEND) {
-        connectc_client_call_cancel(j->call);
+        connectc_client_stream_cancel(st);
       } else {
-        connectc_client_call_close_send(j->call);
+        connectc_client_stream_close_send(st);
         if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_CLOSE_SEND_MS)
           cancel_at = now + req->cancel->after_close_send_ms;
         if (cancel_at == 0) cancel_at = now;
       }
       closed_send = 1;
     }
-    if (cancel_at >= 0 && now >= cancel_at) connectc_client_call_cancel(j->call);
-    if (started) connectc_curl_wake(t, j->call);
+    if (cancel_at >= 0 && now >= cancel_at) connectc_client_stream_cancel(st);
     if (j->closed) break;
     int wait = 50;
-    if (next < req->n_request_messages && next_send_at - now < wait) wait = (int)(next_send_at - now);
+    if (next < n_msgs && next_send_at - now < wait) wait = (int)(next_send_at - now);
     if (cancel_at >= 0 && cancel_at - now < wait) wait = (int)(cancel_at - now);
     if (wait < 0) wait = 0;
-    if (started) connectc_curl_poll(t, wait);
-    else sleep_ms(wait);
+    connectc_curl_poll(t, wait);
   }
-  /* Let the transport finish its bookkeeping for the closed call. */
-  while (connectc_curl_running(t)) connectc_curl_poll(t, 10);
+  size_t unsent = n_msgs - next;
+  if (single && req->n_request_messages == 0) unsent = 0;
+  connectc_client_stream_del(st);
+  connectc_curl_del(t); /* lets go of the call: the stream is freed */
+  connectc_headers_reset(&req_headers);
+  for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
+  free(msgs);
 
-  /* Build the result. */
+  /* The result. */
   Connectrpc__Conformance__V1__ClientCompatResponse r = CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_RESPONSE__INIT;
   Connectrpc__Conformance__V1__ClientResponseResult res = CONNECTRPC__CONFORMANCE__V1__CLIENT_RESPONSE_RESULT__INIT;
   header_list hl, tl;
@@ -367,9 +439,9 @@ static void run_job(job *j) {
   res.response_headers = hl.ptrs;
   res.n_response_trailers = tl.n;
   res.response_trailers = tl.ptrs;
-  res.n_payloads = j->output ? j->n_payloads : 0;
-  res.payloads = (Connectrpc__Conformance__V1__ConformancePayload **)j->payloads;
-  res.num_unsent_requests = unsent > 0 ? unsent : 0;
+  res.n_payloads = j->n_payloads;
+  res.payloads = j->payloads;
+  res.num_unsent_requests = (int32_t)unsent;
   Connectrpc__Conformance__V1__Error e = CONNECTRPC__CONFORMANCE__V1__ERROR__INIT;
   Google__Protobuf__Any *anys = NULL, **any_ptrs = NULL;
   char **urls = NULL;
@@ -407,8 +479,6 @@ static void run_job(job *j) {
   free(any_ptrs);
   free_list(&hl);
   free_list(&tl);
-  connectc_client_call_del(j->call);
-  connectc_curl_del(t);
 }
 
 static void *job_thread(void *arg) {
@@ -418,7 +488,7 @@ static void *job_thread(void *arg) {
   connectc_error_init(&j->err, NULL);
   if (j->req->raw_request) emit_error(j->req->test_name, "raw requests are for the reference client only");
   else run_job(j);
-  for (size_t i = 0; i < j->n_payloads && j->output; i++) connectc_message_free(j->payloads[i], NULL);
+  for (size_t i = 0; i < j->n_payloads; i++) connectc_message_free(&j->payloads[i]->base, NULL);
   free(j->payloads);
   connectc_headers_reset(&j->resp_headers);
   connectc_headers_reset(&j->trailers);
