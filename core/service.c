@@ -42,6 +42,9 @@ struct connectc_responder {
   size_t collected; /* serialized bytes of the requests kept so far */
   int failed;
   void *scratch; /* connectc_responder_scratch */
+  void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
+  void *on_cancel_arg;
+  connectc_code cancel_code; /* why the call ended early, or OK */
 };
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
@@ -145,6 +148,18 @@ static void typed_end(connectc_server_call *call, void *ud) {
   connectc_error_reset(&e);
 }
 
+/* The client went away or the deadline passed. */
+static void typed_cancel(connectc_server_call *call, const connectc_error *why, void *ud) {
+  (void)call;
+  typed_call *c = ud;
+  c->cancel_code = why->code;
+  if (c->on_cancel) {
+    void (*fn)(connectc_responder *, const connectc_error *, void *) = c->on_cancel;
+    c->on_cancel = NULL; /* once */
+    fn(c, why, c->on_cancel_arg);
+  }
+}
+
 int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json) {
   if (!router || !method || !method->desc || !method->input || !method->output ||
@@ -161,7 +176,7 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   size_t recv_max = cc_router_config(router)->limits.recv_max_bytes;
   if (recv_max == 0) recv_max = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
-  connectc_route route = {method->desc, {typed_message, typed_end, NULL}, typed_call_new,
+  connectc_route route = {method->desc, {typed_message, typed_end, typed_cancel}, typed_call_new,
                           typed_call_del, r};
   int rv = connectc_router_add(router, &route);
   if (rv) {
@@ -286,4 +301,37 @@ void *connectc_responder_scratch(connectc_responder *r, size_t size) {
   if (!r || r->scratch) return NULL;
   r->scratch = cc_malloc(&r->route->alloc, size ? size : 1);
   return r->scratch;
+}
+
+typedef struct cancel_op {
+  connectc_responder *r;
+  void (*fn)(connectc_responder *r, const connectc_error *why, void *arg);
+  void *arg;
+} cancel_op;
+
+static void op_on_cancel(connectc_server_call *call, void *arg) {
+  cancel_op *op = arg;
+  if (!connectc_server_call_is_finished(call)) {
+    op->r->on_cancel = op->fn;
+    op->r->on_cancel_arg = op->arg;
+    return;
+  }
+  if (op->r->cancel_code == CONNECTC_CODE_OK) return; /* finished normally */
+  connectc_error e;
+  connectc_error_init(&e, &op->r->route->alloc);
+  connectc_error_set(&e, op->r->cancel_code, "%s",
+                     op->r->cancel_code == CONNECTC_CODE_DEADLINE_EXCEEDED
+                         ? "the deadline passed"
+                         : "the client went away");
+  op->fn(op->r, &e, op->arg);
+  connectc_error_reset(&e);
+}
+
+void connectc_responder_on_cancel(connectc_responder *r,
+                                  void (*fn)(connectc_responder *r, const connectc_error *why,
+                                             void *arg),
+                                  void *arg) {
+  if (!r) return;
+  cancel_op op = {r, fn, arg};
+  connectc_server_call_run(r->call, op_on_cancel, &op);
 }

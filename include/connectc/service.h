@@ -87,6 +87,18 @@ int connectc_responder_finish(connectc_responder *r, const connectc_error *err);
 /* 1 once the call has ended (finished, canceled, deadline passed). */
 int connectc_responder_is_done(connectc_responder *r);
 /*
+ * Asks to be told when the call ends early: fn(r, why, arg) runs once, on
+ * the transport's thread with its lock held, when the client goes away
+ * (`why` canceled) or the deadline passes (deadline_exceeded); at once, from
+ * this function, if that already happened. It may call responder functions
+ * (connectc_responder_finish included) but must not block. Not called when
+ * the handler finishes first. A later call replaces fn; NULL unsets it.
+ */
+void connectc_responder_on_cancel(connectc_responder *r,
+                                  void (*fn)(connectc_responder *r, const connectc_error *why,
+                                             void *arg),
+                                  void *arg);
+/*
  * The server call, for its read-only request accessors: request headers,
  * deadline, codec, is_get (all fixed once the handler runs, so safe from
  * any thread while the responder is held). Anything that changes the call

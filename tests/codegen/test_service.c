@@ -275,6 +275,16 @@ static size_t body_of(connectc_server_call *s, int *status, char *out, size_t ca
   return n;
 }
 
+static void note_cancel(connectc_responder *r, const connectc_error *why, void *arg) {
+  (void)r;
+  *(connectc_code *)arg = why->code;
+}
+
+static void finish_on_cancel(connectc_responder *r, const connectc_error *why, void *arg) {
+  *(connectc_code *)arg = why->code;
+  assert_int_equal(connectc_responder_finish(r, NULL), CONNECTC_ERR_STATE);
+}
+
 static void test_async_handlers(void **state) {
   (void)state;
   held h = {0};
@@ -345,6 +355,52 @@ static void test_async_handlers(void **state) {
   assert_int_equal(connectc_responder_finish(h.responder, NULL), CONNECTC_ERR_STATE);
   connectc_router_call_del(r, s);
 
+  /* Told of the end: the client going away, and the deadline passing. */
+  h.responder = NULL;
+  s = begin(r, "/connectc.codegentest.v1.OrderService/GetOrder", "application/proto", buf, n);
+  connectc_code why = CONNECTC_CODE_OK;
+  connectc_responder_on_cancel(h.responder, note_cancel, &why);
+  assert_int_equal(why, CONNECTC_CODE_OK);
+  connectc_server_call_cancel(s);
+  assert_int_equal(why, CONNECTC_CODE_CANCELED);
+  /* Registering after the fact reports at once. */
+  why = CONNECTC_CODE_OK;
+  connectc_responder_on_cancel(h.responder, note_cancel, &why);
+  assert_int_equal(why, CONNECTC_CODE_CANCELED);
+  connectc_responder_finish(h.responder, NULL);
+  connectc_router_call_del(r, s);
+  h.responder = NULL;
+  assert_int_equal(connectc_router_call_new(r, "/connectc.codegentest.v1.OrderService/GetOrder",
+                                            strlen("/connectc.codegentest.v1.OrderService/GetOrder"),
+                                            &s),
+                   CONNECTC_OK);
+  connectc_headers rqh;
+  connectc_headers_init(&rqh, NULL);
+  connectc_headers_adds(&rqh, "content-type", "application/proto");
+  connectc_headers_adds(&rqh, "connect-timeout-ms", "100");
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &rqh, 1000), CONNECTC_OK);
+  connectc_headers_reset(&rqh);
+  connectc_server_call_recv_body(s, buf, n);
+  connectc_server_call_recv_end(s);
+  why = CONNECTC_CODE_OK;
+  connectc_responder_on_cancel(h.responder, finish_on_cancel, &why);
+  connectc_server_call_tick(s, 1050);
+  assert_int_equal(why, CONNECTC_CODE_OK);
+  connectc_server_call_tick(s, 1100); /* the handler finishes from the callback */
+  assert_int_equal(why, CONNECTC_CODE_DEADLINE_EXCEEDED);
+  body_of(s, &status, out, sizeof out);
+  assert_int_equal(status, 504);
+  connectc_router_call_del(r, s);
+  /* A handler that finishes first is not called back. */
+  h.responder = NULL;
+  s = begin(r, "/connectc.codegentest.v1.OrderService/GetOrder", "application/proto", buf, n);
+  why = CONNECTC_CODE_OK;
+  connectc_responder_on_cancel(h.responder, note_cancel, &why);
+  connectc_responder_finish(h.responder, NULL);
+  connectc_server_call_cancel(s);
+  assert_int_equal(why, CONNECTC_CODE_OK);
+  connectc_router_call_del(r, s);
+
   /* Client stream: the typed request array outlives the handler call. */
   uint8_t sbuf[256];
   size_t sn = 0;
@@ -380,7 +436,7 @@ static void test_async_handlers(void **state) {
   got = run(r, "/connectc.codegentest.v1.OrderService/PutOrder", "application/proto", buf, n, &status,
             out, sizeof out, NULL);
   assert_int_equal(status, 501);
-  assert_int_equal(h.calls, 4);
+  assert_int_equal(h.calls, 7);
   connectc_router_del(r);
 }
 
