@@ -3,6 +3,30 @@
 
 #include "buf.h"
 #include "connectc/client.h"
+#include "typed_internal.h"
+
+int cc_marshal_small(const connectc_codec *codec, const ProtobufCMessage *msg, uint8_t *stack,
+                     size_t cap, const connectc_allocator *alloc, const uint8_t **out, size_t *len,
+                     uint8_t **heap, connectc_error *err) {
+  *heap = NULL;
+  if (codec == connectc_codec_proto()) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n <= cap) {
+      size_t w = protobuf_c_message_pack(msg, stack);
+      if (w != n) {
+        if (err) connectc_error_set(err, CONNECTC_CODE_INTERNAL, "marshal %s: packed %zu of %zu bytes",
+                                    msg->descriptor->name, w, n);
+        return CONNECTC_ERR_PROTOCOL;
+      }
+      *out = stack;
+      *len = n;
+      return CONNECTC_OK;
+    }
+  }
+  int rv = codec->marshal(codec, msg, alloc, heap, len, err);
+  *out = *heap;
+  return rv;
+}
 
 void connectc_client_init(connectc_client *c, connectc_transport transport) {
   memset(c, 0, sizeof *c);
@@ -103,11 +127,13 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
     rv = connectc_client_call_add_header(call, h->name, h->value);
   }
   for (size_t i = 0; rv == CONNECTC_OK && i < n_requests; i++) {
-    uint8_t *bytes = NULL;
+    uint8_t stack[CC_SMALL_MESSAGE], *bytes = NULL;
+    const uint8_t *data = NULL;
     size_t len = 0;
-    rv = client->codec->marshal(client->codec, requests[i], &out->alloc, &bytes, &len, &out->error);
+    rv = cc_marshal_small(client->codec, requests[i], stack, sizeof stack, &out->alloc, &data, &len,
+                          &bytes, &out->error);
     if (rv == CONNECTC_OK) {
-      rv = connectc_client_call_send(call, bytes, len);
+      rv = connectc_client_call_send(call, data, len);
       /* A send limit closes the call with the error already recorded. */
       if (rv == CONNECTC_ERR_LIMIT) rv = CONNECTC_OK;
     }
@@ -267,13 +293,15 @@ int connectc_client_stream_send(connectc_client_stream *s, const ProtobufCMessag
   if (!s || !message || s->user_released) return CONNECTC_ERR_ARGUMENT;
   if (connectc_client_call_is_closed(s->call)) return CONNECTC_ERR_STATE;
   s->depth++;
-  uint8_t *bytes = NULL;
+  uint8_t stack[CC_SMALL_MESSAGE], *bytes = NULL;
+  const uint8_t *data = NULL;
   size_t len = 0;
   connectc_error e;
   connectc_error_init(&e, &s->alloc);
-  int rv = s->client.codec->marshal(s->client.codec, message, &s->alloc, &bytes, &len, &e);
+  int rv = cc_marshal_small(s->client.codec, message, stack, sizeof stack, &s->alloc, &data, &len,
+                            &bytes, &e);
   if (rv == CONNECTC_OK) {
-    rv = connectc_client_call_send(s->call, bytes, len);
+    rv = connectc_client_call_send(s->call, data, len);
   } else if (s->single_request) {
     /* The only request cannot be sent: that is the call's outcome. */
     connectc_client_call_fail(s->call, e.code != CONNECTC_CODE_OK ? e.code : CONNECTC_CODE_INTERNAL,

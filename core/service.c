@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "connectc/service.h"
 #include "router_internal.h"
+#include "typed_internal.h"
 
 struct connectc_stream {
   connectc_server_call *call;
@@ -13,10 +14,11 @@ struct connectc_stream {
 
 int connectc_stream_send(connectc_stream *s, const ProtobufCMessage *msg) {
   if (!s || !msg) return CONNECTC_ERR_ARGUMENT;
-  uint8_t *bytes = NULL;
+  uint8_t stack[CC_SMALL_MESSAGE], *bytes = NULL;
+  const uint8_t *data = NULL;
   size_t len = 0;
-  int rv = s->codec->marshal(s->codec, msg, s->alloc, &bytes, &len, NULL);
-  if (rv == CONNECTC_OK) rv = connectc_server_call_send(s->call, bytes, len);
+  int rv = cc_marshal_small(s->codec, msg, stack, sizeof stack, s->alloc, &data, &len, &bytes, NULL);
+  if (rv == CONNECTC_OK) rv = connectc_server_call_send(s->call, data, len);
   cc_free(s->alloc, bytes);
   return rv;
 }
@@ -37,7 +39,8 @@ typedef struct connectc_responder typed_call;
 struct connectc_responder {
   typed_route *route;
   connectc_server_call *call;
-  ProtobufCMessage **requests;
+  ProtobufCMessage **requests; /* &first until a second request arrives */
+  ProtobufCMessage *first;
   size_t n_requests;
   size_t collected; /* serialized bytes of the requests kept so far */
   int failed;
@@ -60,6 +63,7 @@ static void *typed_call_new(void *route_data, connectc_server_call *call) {
   memset(c, 0, sizeof *c);
   c->route = r;
   c->call = call;
+  c->requests = &c->first;
   return c;
 }
 
@@ -68,7 +72,7 @@ static void typed_call_del(void *route_data, void *call_data) {
   typed_call *c = call_data;
   if (!c) return;
   for (size_t i = 0; i < c->n_requests; i++) connectc_message_free(c->requests[i], &r->alloc);
-  cc_free(&r->alloc, c->requests);
+  if (c->requests != &c->first) cc_free(&r->alloc, c->requests);
   cc_free(&r->alloc, c->scratch);
   cc_free(&r->alloc, c);
 }
@@ -98,8 +102,13 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
     rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
   }
   if (rv == CONNECTC_OK) {
-    ProtobufCMessage **nr =
-        cc_realloc(&r->alloc, c->requests, (c->n_requests + 1) * sizeof *nr);
+    ProtobufCMessage **nr = c->requests;
+    if (c->n_requests == 1 && c->requests == &c->first) {
+      nr = cc_malloc(&r->alloc, 2 * sizeof *nr);
+      if (nr) nr[0] = c->first;
+    } else if (c->n_requests > 0) {
+      nr = cc_realloc(&r->alloc, c->requests, (c->n_requests + 1) * sizeof *nr);
+    }
     if (!nr) {
       connectc_message_free(m, &r->alloc);
       connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory keeping a request");
