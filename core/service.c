@@ -207,6 +207,8 @@ typedef struct responder_op {
   const ProtobufCMessage *msg;
   const char *name, *value;
   const connectc_error *err;
+  const uint8_t *bytes;
+  size_t len;
   int rv;
 } responder_op;
 
@@ -216,14 +218,20 @@ static void op_send(connectc_server_call *call, void *arg) {
     op->rv = CONNECTC_ERR_STATE;
     return;
   }
-  connectc_stream stream = {call, codec_for(op->r->route, call), &op->r->route->alloc};
-  op->rv = connectc_stream_send(&stream, op->msg);
+  op->rv = connectc_server_call_send(call, op->bytes, op->len);
 }
 
 int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg) {
   if (!r || !msg) return CONNECTC_ERR_ARGUMENT;
-  responder_op op = {r, msg, NULL, NULL, NULL, CONNECTC_OK};
+  /* Marshal outside the lock: the codec only reads the call's codec name,
+   * fixed since the request head. */
+  uint8_t stack[CC_SMALL_MESSAGE], *heap = NULL;
+  responder_op op = {r, NULL, NULL, NULL, NULL, NULL, 0, CONNECTC_OK};
+  int rv = cc_marshal_small(codec_for(r->route, r->call), msg, stack, sizeof stack, &r->route->alloc,
+                            &op.bytes, &op.len, &heap, NULL);
+  if (rv != CONNECTC_OK) return rv;
   connectc_server_call_run(r->call, op_send, &op);
+  cc_free(&r->route->alloc, heap);
   return op.rv;
 }
 
@@ -249,14 +257,14 @@ static void op_trailer(connectc_server_call *call, void *arg) {
 
 int connectc_responder_add_header(connectc_responder *r, const char *name, const char *value) {
   if (!r || !name || !value) return CONNECTC_ERR_ARGUMENT;
-  responder_op op = {r, NULL, name, value, NULL, CONNECTC_OK};
+  responder_op op = {r, NULL, name, value, NULL, NULL, 0, CONNECTC_OK};
   connectc_server_call_run(r->call, op_header, &op);
   return op.rv;
 }
 
 int connectc_responder_add_trailer(connectc_responder *r, const char *name, const char *value) {
   if (!r || !name || !value) return CONNECTC_ERR_ARGUMENT;
-  responder_op op = {r, NULL, name, value, NULL, CONNECTC_OK};
+  responder_op op = {r, NULL, name, value, NULL, NULL, 0, CONNECTC_OK};
   connectc_server_call_run(r->call, op_trailer, &op);
   return op.rv;
 }
@@ -269,7 +277,7 @@ static void op_flush(connectc_server_call *call, void *arg) {
 
 int connectc_responder_flush_headers(connectc_responder *r) {
   if (!r) return CONNECTC_ERR_ARGUMENT;
-  responder_op op = {r, NULL, NULL, NULL, NULL, CONNECTC_OK};
+  responder_op op = {r, NULL, NULL, NULL, NULL, NULL, 0, CONNECTC_OK};
   connectc_server_call_run(r->call, op_flush, &op);
   return op.rv;
 }
@@ -285,7 +293,7 @@ static void op_finish(connectc_server_call *call, void *arg) {
 
 int connectc_responder_finish(connectc_responder *r, const connectc_error *err) {
   if (!r) return CONNECTC_ERR_ARGUMENT;
-  responder_op op = {r, NULL, NULL, NULL, err, CONNECTC_OK};
+  responder_op op = {r, NULL, NULL, NULL, err, NULL, 0, CONNECTC_OK};
   connectc_server_call *call = r->call;
   connectc_server_call_run(call, op_finish, &op);
   connectc_server_call_unref(call); /* may free r */
@@ -299,7 +307,7 @@ static void op_done(connectc_server_call *call, void *arg) {
 
 int connectc_responder_is_done(connectc_responder *r) {
   if (!r) return 1;
-  responder_op op = {r, NULL, NULL, NULL, NULL, 0};
+  responder_op op = {r, NULL, NULL, NULL, NULL, NULL, 0, 0};
   connectc_server_call_run(r->call, op_done, &op);
   return op.rv;
 }
