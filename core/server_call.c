@@ -346,6 +346,9 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   } else {
     const char *ct = connectc_headers_get(headers, "content-type");
     cc_content_type parsed;
+    /* Content-Type is a singleton: two of them are ambiguous (which one
+     * would a proxy or the handler believe?), so both are refused. */
+    if (connectc_headers_count(headers, "content-type") > 1) ct = NULL;
     if (!ct || cc_content_type_parse(ct, strlen(ct), &parsed) != CONNECTC_OK ||
         parsed.streaming != s->streaming ||
         !(s->codec = find_codec(s, parsed.codec, parsed.codec_len))) {

@@ -404,11 +404,13 @@ static void reap(connectc_curl *t) {
     CURLcode rc = m->data.result;
     connectc_client_call *call = x->call;
     if (!connectc_client_call_is_closed(call)) {
-      if (rc == CURLE_OK) {
-        if (!x->head_done) {
-          x->head_done = 1;
-          connectc_client_call_recv_head(call, x->status, &x->resp_headers);
-        }
+      if (rc == CURLE_OK && !x->head_done) {
+        /* libcurl reports success when the connection closes in the
+         * middle of the header block (it never delivers the lines it
+         * has): the head is incomplete, so is the response. */
+        connectc_client_call_fail(call, CONNECTC_CODE_UNAVAILABLE,
+                                  "the connection closed before the response headers ended");
+      } else if (rc == CURLE_OK) {
         if (x->trailers.len) connectc_client_call_recv_trailers(call, &x->trailers);
         connectc_client_call_recv_end(call);
       } else {

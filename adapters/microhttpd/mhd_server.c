@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "connectc/microhttpd.h"
@@ -109,8 +110,88 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value) {
   (void)kind;
   connectc_headers *h = cls;
-  if (key && value) (void)connectc_headers_adds(h, key, value);
+  if (!key || !value) return MHD_YES;
+  /* A field value excludes trailing whitespace (RFC 9110 5.5); MHD only
+   * strips the leading part. */
+  size_t vlen = strlen(value);
+  while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t')) vlen--;
+  (void)connectc_headers_add(h, key, strlen(key), value, vlen);
   return MHD_YES;
+}
+
+/* What the framing headers of a request say, to refuse ambiguous ones. */
+typedef struct framing {
+  unsigned content_length;    /* Content-Length fields seen */
+  unsigned transfer_encoding; /* Transfer-Encoding fields seen */
+  int other_coding;           /* a transfer coding other than plain "chunked" */
+  int bad_field;              /* a name that is not a token, a value with CR or LF */
+} framing;
+
+static int is_token(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          (c && strchr("!#$%&'*+-.^_`|~", c))))
+      return 0;
+  }
+  return 1;
+}
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!key || !is_token(key) || (value && strpbrk(value, "\r\n"))) {
+    f->bad_field = 1;
+  } else if (strcasecmp(key, "content-length") == 0) {
+    f->content_length++;
+  } else if (strcasecmp(key, "transfer-encoding") == 0) {
+    f->transfer_encoding++;
+    size_t n = value ? strlen(value) : 0;
+    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t')) n--;
+    if (n != 7 || strncasecmp(value, "chunked", 7) != 0) f->other_coding = 1;
+  }
+  return MHD_YES;
+}
+
+/* Answers `status` with a Connect error body and closes the connection. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *json) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      strlen(json), (void *)(uintptr_t)json, MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, "Connection", "close");
+  enum MHD_Result ok = MHD_queue_response(conn, status, resp);
+  MHD_destroy_response(resp);
+  return ok;
+}
+
+/* Refuses a request whose body length two HTTP parsers could read
+ * differently (RFC 9112 6.3: Content-Length with Transfer-Encoding,
+ * repeated Content-Length, field names that are not tokens as after
+ * whitespace before the colon, and values holding a bare CR, which
+ * libmicrohttpd keeps but other parsers end the line at). libmicrohttpd
+ * picks one reading and would parse the rest of the body as a second
+ * request: the request-smuggling shape. Such requests get 400 and the
+ * connection is closed. A transfer coding other than chunked, which
+ * libmicrohttpd would wait on until the idle timeout, gets 501 (RFC 9110
+ * 15.6.2) and is closed too. Returns 1 when the request was refused. */
+static int refuse_bad_framing(struct MHD_Connection *conn, enum MHD_Result *ok) {
+  framing f = {0, 0, 0, 0};
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_framing, &f);
+  if (f.bad_field || f.content_length > 1 || f.transfer_encoding > 1 ||
+      (f.content_length && f.transfer_encoding)) {
+    *ok = refuse(conn, 400,
+                 "{\"code\":\"invalid_argument\",\"message\":\"ambiguous HTTP request framing\"}");
+    return 1;
+  }
+  if (f.other_coding) {
+    *ok = refuse(conn, 501,
+                 "{\"code\":\"unimplemented\",\"message\":\"unsupported transfer coding\"}");
+    return 1;
+  }
+  return 0;
 }
 
 typedef struct query_buf {
@@ -274,6 +355,8 @@ enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection
                                     void **req_cls) {
   req *r = *req_cls;
   if (!r) {
+    enum MHD_Result refused;
+    if (refuse_bad_framing(connection, &refused)) return refused;
     r = req_new(e, connection, url, method);
     if (!r) return MHD_NO;
     *req_cls = r;
