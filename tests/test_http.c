@@ -590,11 +590,11 @@ static void *header_flood(void *arg) {
   ssize_t got = read(c, buf, sizeof buf); /* the request; its content does not matter */
   (void)got;
   const char *start = "HTTP/1.1 200 OK\r\ncontent-type: application/proto\r\n";
-  if (write(c, start, strlen(start)) < 0) goto done;
+  if (send(c, start, strlen(start), MSG_NOSIGNAL) < 0) goto done;
   char line[128];
   for (int i = 0; i < 20000; i++) { /* about 1.2 MB of headers */
     int n = snprintf(line, sizeof line, "x-flood-%d: %040d\r\n", i, i);
-    if (write(c, line, (size_t)n) < 0) break;
+    if (send(c, line, (size_t)n, MSG_NOSIGNAL) < 0) break;
   }
 done:
   close(c);

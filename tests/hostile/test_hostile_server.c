@@ -54,7 +54,7 @@ static int echo_invoke(const void *handlers, void *impl, connectc_server_call *c
 
 static const connectc_typed_method typed_echo = {&m_echo, &google__protobuf__value__descriptor,
                                                  &google__protobuf__value__descriptor,
-                                                 echo_invoke, 1};
+                                                 echo_invoke, 1, NULL};
 
 static int raw_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;
