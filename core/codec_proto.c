@@ -4,6 +4,7 @@
 
 #include "buf.h"
 #include "connectc/codec.h"
+#include "proto_internal.h"
 
 static void *pb_alloc(void *data, size_t size) {
   const connectc_allocator *a = data;
@@ -187,6 +188,11 @@ static int proto_unmarshal(const connectc_codec *codec, const ProtobufCMessageDe
                                 "unmarshal into %s: field values do not match the message type",
                                 desc->name);
     return CONNECTC_ERR_PROTOCOL;
+  }
+  rv = cc_proto_check_utf8(m, max_depth, err);
+  if (rv) {
+    protobuf_c_message_free_unpacked(m, &pa);
+    return rv;
   }
   *out = m;
   return CONNECTC_OK;

@@ -35,6 +35,20 @@ static size_t utf8_seq(const uint8_t *s, size_t n) {
   return 0;
 }
 
+int cc_utf8_valid(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = utf8_seq(s + i, n - i);
+    if (k == 0) return 0;
+    i += k;
+  }
+  return 1;
+}
+
 static int hex4(const char *s, uint32_t *out) {
   uint32_t v = 0;
   for (int i = 0; i < 4; i++) {

@@ -95,4 +95,8 @@ int cc_json_text_double(const char *s, size_t len, double *out);
  * UTF-8 in `s` is replaced by U+FFFD so the output is always valid JSON. */
 int cc_json_write_string(cc_buf *out, const connectc_allocator *alloc, const char *s, size_t len);
 
+/* 1 if s[0..n) is valid UTF-8 (no overlong forms, surrogates or code
+ * points above U+10FFFF), else 0. */
+int cc_utf8_valid(const uint8_t *s, size_t n);
+
 #endif

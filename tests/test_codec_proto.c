@@ -79,6 +79,49 @@ static void test_round_trip(void **state) {
   connectc_message_free(m, NULL);
 }
 
+
+/* proto3 strings must be UTF-8, at any depth and in map keys; the error
+ * names the field. */
+static void test_utf8(void **state) {
+  (void)state;
+  const connectc_codec *c = connectc_codec_proto();
+  ProtobufCMessage *m = NULL;
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  /* Value{string_value: "h\xc3\xa9"} is fine; a lone 0xC3 is not. */
+  const uint8_t ok[] = {0x1a, 0x03, 'h', 0xc3, 0xa9};
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, ok, sizeof ok, NULL, NULL, &m, &e),
+                   CONNECTC_OK);
+  connectc_message_free(m, NULL);
+  const uint8_t bad[] = {0x1a, 0x02, 'h', 0xc3};
+  m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, bad, sizeof bad, NULL, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_null(m);
+  assert_int_equal(e.code, CONNECTC_CODE_INVALID_ARGUMENT);
+  assert_string_equal(e.message, "unmarshal into google.protobuf.Value: field "
+                                 "google.protobuf.Value.string_value holds invalid UTF-8");
+  /* Overlong '/' and an encoded surrogate, nested in a ListValue. */
+  const uint8_t overlong[] = {0x0a, 0x04, 0x1a, 0x02, 0xc0, 0xaf};
+  assert_int_equal(c->unmarshal(c, &google__protobuf__list_value__descriptor, overlong, sizeof overlong,
+                                NULL, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_string_equal(e.message, "unmarshal into google.protobuf.ListValue: field "
+                                 "google.protobuf.Value.string_value holds invalid UTF-8");
+  const uint8_t surrogate[] = {0x0a, 0x05, 0x1a, 0x03, 0xed, 0xa0, 0x80};
+  assert_int_equal(c->unmarshal(c, &google__protobuf__list_value__descriptor, surrogate, sizeof surrogate,
+                                NULL, NULL, &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  /* A Struct whose map key is not UTF-8. */
+  const uint8_t key[] = {0x0a, 0x05, 0x0a, 0x01, 0xff, 0x12, 0x00};
+  assert_int_equal(c->unmarshal(c, &google__protobuf__struct__descriptor, key, sizeof key, NULL, NULL,
+                                &m, &e),
+                   CONNECTC_ERR_PROTOCOL);
+  assert_string_equal(e.message, "unmarshal into google.protobuf.Struct: field "
+                                 "google.protobuf.Struct.FieldsEntry.key holds invalid UTF-8");
+  connectc_error_reset(&e);
+}
+
 static void test_depth_bound(void **state) {
   (void)state;
   const connectc_codec *c = connectc_codec_proto();
@@ -218,6 +261,7 @@ static void test_allocation_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_utf8),
       cmocka_unit_test(test_depth_bound),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_allocation_failures),

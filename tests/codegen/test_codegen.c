@@ -223,6 +223,20 @@ static void test_metadata_legacy(void **state) {
   check_field(info, 2, 3, "kinds", -1, 0, 0);
 }
 
+/* proto2 strings are not required to be UTF-8 (Go's protobuf agrees); the
+ * proto codec lets them through, unlike proto3 ones. */
+static void test_proto2_strings_not_checked(void **state) {
+  (void)state;
+  const uint8_t bytes[] = {0x0a, 0x02, 0xff, 0xfe};
+  const connectc_codec *c = connectc_codec_proto();
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &connectc__codegentest__v1__legacy__descriptor, bytes, sizeof bytes,
+                                NULL, NULL, &m, NULL),
+                   CONNECTC_OK);
+  assert_int_equal(((Connectc__Codegentest__V1__Legacy *)m)->name[0], (char)0xff);
+  connectc_message_free(m, NULL);
+}
+
 /* ---- register functions ---- */
 
 static void test_register_types(void **state) {
@@ -324,6 +338,7 @@ static void test_proto3_plain_scalar_default_not_written(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_method_table),
+      cmocka_unit_test(test_proto2_strings_not_checked),
       cmocka_unit_test(test_metadata_matches_descriptors),
       cmocka_unit_test(test_metadata_struct),
       cmocka_unit_test(test_metadata_order),
