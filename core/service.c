@@ -333,7 +333,8 @@ static void op_on_cancel(connectc_server_call *call, void *arg) {
     op->r->on_cancel_arg = op->arg;
     return;
   }
-  if (op->r->cancel_code == CONNECTC_CODE_OK) return; /* finished normally */
+  /* Finished normally, or unset after the end: nothing to tell. */
+  if (op->r->cancel_code == CONNECTC_CODE_OK || !op->fn) return;
   connectc_error e;
   connectc_error_init(&e, &op->r->route->alloc);
   connectc_error_set(&e, op->r->cancel_code, "%s",
@@ -350,5 +351,12 @@ void connectc_responder_on_cancel(connectc_responder *r,
                                   void *arg) {
   if (!r) return;
   cancel_op op = {r, fn, arg};
-  connectc_server_call_run(r->call, op_on_cancel, &op);
+  /* When the call already ended, fn runs at once under the lock and may
+   * finish the responder, dropping what can be the last reference (the
+   * transport's is gone once the connection completed): hold one until
+   * the lock is released. */
+  connectc_server_call *call = r->call;
+  connectc_server_call_ref(call);
+  connectc_server_call_run(call, op_on_cancel, &op);
+  connectc_server_call_unref(call);
 }

@@ -177,6 +177,19 @@ static void run_job(job *j, unsigned *seed) {
       /* May fire at once (and finish) if the call is already over. */
       connectc_responder_on_cancel(r, finish_on_cancel, NULL);
       break;
+    case 'W':
+    case 'N':
+      /* Wait until the call ended and its connection completed (only the
+       * responder holds the call now), then register (W) or unset (N). */
+      for (int i = 0; i < 2000 && !connectc_responder_is_done(r); i++) sleep_us(1000);
+      sleep_us(50 * 1000);
+      if (j->mode == 'W') {
+        connectc_responder_on_cancel(r, finish_on_cancel, NULL); /* fires at once */
+      } else {
+        connectc_responder_on_cancel(r, NULL, NULL);
+        respond_finish(r, NULL);
+      }
+      break;
     case 'r':
       connectc_server_call_run(j->call, race_body, j);
       connectc_server_call_unref(j->call); /* the worker's own reference */
@@ -540,54 +553,129 @@ static void check_still_serving(const char *url) {
   connectc_curl_del(t);
 }
 
-static void test_async_stress(void **state) {
-  (void)state;
-  unsigned seed = (unsigned)time(NULL);
-  const char *env = getenv("STRESS_SEED");
-  if (env) seed = (unsigned)strtoul(env, NULL, 0);
-  int calls = 250;
-  env = getenv("STRESS_CALLS");
-  if (env) calls = atoi(env);
-  fprintf(stderr, "stress: seed %u, %d calls x %d client threads\n", seed, calls,
-          N_CLIENT_THREADS);
-  int64_t t0 = mono_ms();
+typedef struct fixture {
+  connectc_router *router;
+  connectc_mhd_server *server;
+  pthread_t watchdog;
+  unsigned seed;
+  char url[64];
+} fixture;
 
+static void wait_outstanding(void) {
+  int64_t until = mono_ms() + 10000;
+  while (atomic_load(&srv.outstanding) > 0 && mono_ms() < until) sleep_us(2000);
+  assert_int_equal(atomic_load(&srv.outstanding), 0);
+  assert_int_equal(atomic_load(&srv.bad), 0);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->seed = (unsigned)time(NULL);
+  const char *env = getenv("STRESS_SEED");
+  if (env) f->seed = (unsigned)strtoul(env, NULL, 0);
   pthread_mutex_init(&srv.mu, NULL);
+  pthread_cond_init(&srv.cv, NULL);
   pthread_mutex_init(&watchdog.mu, NULL);
   pthread_cond_init(&watchdog.cv, NULL);
-  pthread_cond_init(&srv.cv, NULL);
-  pthread_t wd;
-  assert_int_equal(pthread_create(&wd, NULL, watchdog_main, NULL), 0);
-
-  connectc_router *router = connectc_router_new(NULL, NULL);
-  assert_non_null(router);
-  assert_int_equal(connectc_router_add_typed(router, &typed_unary, NULL, NULL, NULL), CONNECTC_OK);
+  assert_int_equal(pthread_create(&f->watchdog, NULL, watchdog_main, NULL), 0);
+  f->router = connectc_router_new(NULL, NULL);
+  assert_non_null(f->router);
+  assert_int_equal(connectc_router_add_typed(f->router, &typed_unary, NULL, NULL, NULL),
+                   CONNECTC_OK);
   /* impl != NULL tells the handler it serves the stream method. */
-  assert_int_equal(connectc_router_add_typed(router, &typed_stream, NULL, (void *)&typed_stream,
-                                             NULL),
+  assert_int_equal(connectc_router_add_typed(f->router, &typed_stream, NULL,
+                                             (void *)(uintptr_t)&typed_stream, NULL),
                    CONNECTC_OK);
   for (int i = 0; i < N_WORKERS; i++)
-    assert_int_equal(
-        pthread_create(&srv.workers[i], NULL, worker_main, (void *)(uintptr_t)(seed + 7u * (unsigned)i)),
-        0);
+    assert_int_equal(pthread_create(&srv.workers[i], NULL, worker_main,
+                                    (void *)(uintptr_t)(f->seed + 7u * (unsigned)i)),
+                     0);
   connectc_mhd_config mcfg;
   memset(&mcfg, 0, sizeof mcfg);
   mcfg.shutdown_grace_ms = 2000;
-  connectc_mhd_server *server = NULL;
-  assert_int_equal(connectc_mhd_start(&mcfg, router, &server), CONNECTC_OK);
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)connectc_mhd_port(server));
+  assert_int_equal(connectc_mhd_start(&mcfg, f->router, &f->server), CONNECTC_OK);
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u", (unsigned)connectc_mhd_port(f->server));
+  *state = f;
+  return 0;
+}
 
+static int teardown(void **state) {
+  fixture *f = *state;
+  wait_outstanding();
+  connectc_mhd_stop(f->server);
+  pthread_mutex_lock(&srv.mu);
+  srv.quit = 1;
+  pthread_cond_broadcast(&srv.cv);
+  pthread_mutex_unlock(&srv.mu);
+  for (int i = 0; i < N_WORKERS; i++) pthread_join(srv.workers[i], NULL);
+  connectc_router_del(f->router);
+  pthread_mutex_lock(&watchdog.mu);
+  watchdog.done = 1;
+  pthread_cond_signal(&watchdog.cv);
+  pthread_mutex_unlock(&watchdog.mu);
+  pthread_join(f->watchdog, NULL);
+  free(f);
+  return 0;
+}
+
+/* Runs one blocking unary call of `text`; returns its code. */
+static connectc_code unary_call(const char *url, const char *text, int64_t timeout_ms) {
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  connectc_client client;
+  connectc_client_init(&client, connectc_curl_transport(t));
+  Google__Protobuf__StringValue m = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+  m.value = (char *)(uintptr_t)text;
+  const ProtobufCMessage *reqs[1] = {&m.base};
+  connectc_call_options opts = {NULL, timeout_ms};
+  connectc_call_output out;
+  connectc_call_output_init(&out, NULL);
+  assert_int_equal(connectc_client_invoke(&client, &m_unary,
+                                          &google__protobuf__string_value__descriptor, reqs, 1,
+                                          &opts, &out),
+                   CONNECTC_OK);
+  connectc_code code = out.error.code;
+  connectc_call_output_reset(&out);
+  connectc_curl_del(t);
+  return code;
+}
+
+/* connectc_responder_on_cancel after the call ended and its connection
+ * completed: fn runs at once and finishes, dropping the last reference
+ * while the lock is held (this crashed in t_wake on the freed request);
+ * unsetting with NULL then must not call NULL. */
+static void test_on_cancel_after_end(void **state) {
+  fixture *f = *state;
+  int fired = atomic_load(&srv.cancel_fired);
+  assert_int_equal(unary_call(f->url, "W0", 5), CONNECTC_CODE_DEADLINE_EXCEEDED);
+  assert_int_equal(unary_call(f->url, "N0", 5), CONNECTC_CODE_DEADLINE_EXCEEDED);
+  wait_outstanding();
+  assert_int_equal(atomic_load(&srv.cancel_fired), fired + 1);
+  assert_int_equal(unary_call(f->url, "o0", 0), CONNECTC_CODE_OK);
+}
+
+static void test_async_stress(void **state) {
+  fixture *f = *state;
+  int calls = 250;
+  const char *env = getenv("STRESS_CALLS");
+  if (env) calls = atoi(env);
+  fprintf(stderr, "stress: seed %u, %d calls x %d client threads\n", f->seed, calls,
+          N_CLIENT_THREADS);
+  int64_t t0 = mono_ms();
   cthread cts[N_CLIENT_THREADS];
   memset(cts, 0, sizeof cts);
   for (int i = 0; i < N_CLIENT_THREADS; i++) {
     cthread *ct = &cts[i];
     ct->index = i;
-    ct->seed = seed * 31u + (unsigned)i;
+    ct->seed = f->seed * 31u + (unsigned)i;
     ct->calls = calls;
     connectc_curl_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.base_url = url;
+    cfg.base_url = f->url;
     assert_int_equal(connectc_curl_new(&cfg, NULL, &ct->curl), CONNECTC_OK);
     connectc_client_init(&ct->client, connectc_curl_transport(ct->curl));
     assert_int_equal(pthread_create(&ct->thread, NULL, client_main, ct), 0);
@@ -614,34 +702,17 @@ static void test_async_stress(void **state) {
           atomic_load(&srv.handled), atomic_load(&srv.cancel_fired));
   assert_int_equal(failures, 0);
 
-  check_still_serving(url);
-
   /* Every responder is finished by its worker or its on_cancel: calls the
    * client abandoned end by their deadline or when the worker answers. */
-  int64_t wait_until = mono_ms() + 10000;
-  while (atomic_load(&srv.outstanding) > 0 && mono_ms() < wait_until) sleep_us(2000);
-  assert_int_equal(atomic_load(&srv.outstanding), 0);
-  assert_int_equal(atomic_load(&srv.bad), 0);
-
-  connectc_mhd_stop(server);
-  pthread_mutex_lock(&srv.mu);
-  srv.quit = 1;
-  pthread_cond_broadcast(&srv.cv);
-  pthread_mutex_unlock(&srv.mu);
-  for (int i = 0; i < N_WORKERS; i++) pthread_join(srv.workers[i], NULL);
-  connectc_router_del(router);
-
-  pthread_mutex_lock(&watchdog.mu);
-  watchdog.done = 1;
-  pthread_cond_signal(&watchdog.cv);
-  pthread_mutex_unlock(&watchdog.mu);
-  pthread_join(wd, NULL);
+  wait_outstanding();
+  check_still_serving(f->url);
   fprintf(stderr, "stress: %lld ms\n", (long long)(mono_ms() - t0));
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_on_cancel_after_end),
       cmocka_unit_test(test_async_stress),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup, teardown);
 }
