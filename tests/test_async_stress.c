@@ -651,8 +651,11 @@ static connectc_code unary_call(const char *url, const char *text, int64_t timeo
 static void test_on_cancel_after_end(void **state) {
   fixture *f = *state;
   int fired = atomic_load(&srv.cancel_fired);
-  assert_int_equal(unary_call(f->url, "W0", 5), CONNECTC_CODE_DEADLINE_EXCEEDED);
-  assert_int_equal(unary_call(f->url, "N0", 5), CONNECTC_CODE_DEADLINE_EXCEEDED);
+  int handled = atomic_load(&srv.handled);
+  /* Long enough for the request to reach the handler even under TSan. */
+  assert_int_equal(unary_call(f->url, "W0", 100), CONNECTC_CODE_DEADLINE_EXCEEDED);
+  assert_int_equal(unary_call(f->url, "N0", 100), CONNECTC_CODE_DEADLINE_EXCEEDED);
+  assert_int_equal(atomic_load(&srv.handled), handled + 2);
   wait_outstanding();
   assert_int_equal(atomic_load(&srv.cancel_fired), fired + 1);
   assert_int_equal(unary_call(f->url, "o0", 0), CONNECTC_CODE_OK);
