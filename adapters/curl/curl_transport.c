@@ -41,6 +41,7 @@ struct xfer {
   int head_done;    /* the final (non-1xx) header block was delivered */
   int send_paused;
   int recv_failed;  /* we aborted the transfer from the write callback */
+  int add_pending;  /* started inside a libcurl callback: reap() adds it */
   size_t header_bytes; /* response header and trailer bytes seen */
   void (*released)(void *arg); /* told when we let go of the call */
   void *released_arg;
@@ -357,7 +358,12 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
     /* A backstop: the call's own deadline closes it first when polled. */
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 0 ? left + 50 : 1));
   }
-  if (curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+  CURLMcode mc = curl_multi_add_handle(t->multi, e);
+  if (mc == CURLM_RECURSIVE_API_CALL) {
+    /* Started from a stream callback run by libcurl (on_message...),
+     * where libcurl refuses new handles: reap() adds it on the way out. */
+    x->add_pending = 1;
+  } else if (mc != CURLM_OK) {
     xfer_free(x);
     return CONNECTC_ERR_NOMEM;
   }
@@ -427,6 +433,18 @@ static void reap(connectc_curl *t) {
     next = x->next;
     connectc_client_call_tick(x->call, now);
     if (connectc_client_call_is_closed(x->call)) xfer_free(x);
+  }
+  /* Transfers started inside libcurl callbacks, ours included above. */
+  for (xfer *x = t->xfers, *next; x; x = next) {
+    next = x->next;
+    if (!x->add_pending) continue;
+    x->add_pending = 0;
+    if (connectc_client_call_is_closed(x->call) ||
+        curl_multi_add_handle(t->multi, x->easy) != CURLM_OK) {
+      connectc_client_call_fail(x->call, CONNECTC_CODE_UNAVAILABLE,
+                                "the transport could not start the call");
+      xfer_free(x);
+    }
   }
   t->dispatching = 0;
 }
