@@ -26,6 +26,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -310,6 +311,11 @@ struct cthread {
   connectc_curl *curl;
   connectc_client client;
   int launched;
+  int drive; /* 0: connectc_curl_poll, 1: poll plus blocking calls, 2: external loop */
+  struct pollfd fds[64];
+  int n_fds;
+  int64_t timer_at; /* external loop: -1 when disarmed */
+  int blocking_calls;
   rec *inflight[IN_FLIGHT * 2]; /* room for calls started from callbacks */
   int n_inflight;
   /* results */
@@ -458,11 +464,84 @@ static void check_done(cthread *ct, rec *r) {
   if ((unsigned)r->code < 32u) ct->closes_by_code[r->code]++;
 }
 
+/* ---- a minimal external event loop for connectc_curl_loop ---- */
+
+static void ext_watch(void *ud, int fd, int what) {
+  cthread *ct = ud;
+  int i = 0;
+  while (i < ct->n_fds && ct->fds[i].fd != fd) i++;
+  if (what & CONNECTC_CURL_WATCH_REMOVE) {
+    if (i < ct->n_fds) ct->fds[i] = ct->fds[--ct->n_fds];
+    return;
+  }
+  if (i == ct->n_fds) {
+    if (ct->n_fds == 64) abort();
+    ct->n_fds++;
+  }
+  ct->fds[i].fd = fd;
+  ct->fds[i].events = (short)(((what & CONNECTC_CURL_WATCH_IN) ? POLLIN : 0) |
+                              ((what & CONNECTC_CURL_WATCH_OUT) ? POLLOUT : 0));
+}
+
+static void ext_timer(void *ud, long timeout_ms) {
+  cthread *ct = ud;
+  ct->timer_at = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+}
+
+static void ext_step(cthread *ct) {
+  int wait = 2;
+  if (ct->timer_at >= 0) {
+    int64_t left = ct->timer_at - mono_ms();
+    if (left < wait) wait = left > 0 ? (int)left : 0;
+  }
+  struct pollfd ready[64];
+  int n = ct->n_fds;
+  memcpy(ready, ct->fds, (size_t)n * sizeof ready[0]);
+  if (poll(ready, (nfds_t)n, wait) > 0) {
+    /* Actions may change the watched set: work from the copy. */
+    for (int i = 0; i < n; i++) {
+      int ev = 0;
+      if (ready[i].revents & (POLLIN | POLLHUP | POLLERR)) ev |= CONNECTC_CURL_WATCH_IN;
+      if (ready[i].revents & POLLOUT) ev |= CONNECTC_CURL_WATCH_OUT;
+      if (ev) connectc_curl_socket_action(ct->curl, ready[i].fd, ev);
+    }
+  }
+  if (ct->timer_at >= 0 && mono_ms() >= ct->timer_at) {
+    ct->timer_at = -1;
+    connectc_curl_timeout_action(ct->curl);
+  }
+}
+
+/* Perform mode on the same transport: a blocking call moves the
+ * asynchronous streams' callbacks too, through connectc_curl_perform. */
+static void blocking_call(cthread *ct) {
+  Google__Protobuf__StringValue m = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
+  m.value = "o0";
+  const ProtobufCMessage *reqs[1] = {&m.base};
+  connectc_call_output out;
+  connectc_call_output_init(&out, NULL);
+  int rv = connectc_client_invoke(&ct->client, &m_unary, &google__protobuf__string_value__descriptor,
+                                  reqs, 1, NULL, &out);
+  if (rv != CONNECTC_OK || out.error.code != CONNECTC_CODE_OK || out.n_messages != 1) {
+    rec dummy;
+    memset(&dummy, 0, sizeof dummy);
+    dummy.code = out.error.code;
+    ct_fail(ct, &dummy, "blocking call failed");
+  }
+  connectc_call_output_reset(&out);
+  ct->blocking_calls++;
+}
+
 static void *client_main(void *arg) {
   cthread *ct = arg;
   while (ct->launched < ct->calls || ct->n_inflight > 0) {
     while (ct->n_inflight < IN_FLIGHT && ct->launched < ct->calls) launch(ct);
-    connectc_curl_poll(ct->curl, 2);
+    if (ct->drive == 2) {
+      ext_step(ct);
+    } else {
+      connectc_curl_poll(ct->curl, 2);
+      if (ct->drive == 1 && rnd(&ct->seed) % 16 == 0) blocking_call(ct);
+    }
     for (int i = 0; i < ct->n_inflight; i++) {
       rec *r = ct->inflight[i];
       r->polls++;
@@ -672,7 +751,7 @@ static void test_on_cancel_after_end(void **state) {
 
 static void test_async_stress(void **state) {
   fixture *f = *state;
-  int calls = 250;
+  int calls = 600;
   const char *env = getenv("STRESS_CALLS");
   if (env) calls = atoi(env);
   fprintf(stderr, "stress: seed %u, %d calls x %d client threads\n", f->seed, calls,
@@ -688,6 +767,10 @@ static void test_async_stress(void **state) {
     connectc_curl_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.base_url = f->url;
+    ct->drive = i % 3;
+    ct->timer_at = -1;
+    connectc_curl_loop loop = {ext_watch, ext_timer, ct};
+    if (ct->drive == 2) cfg.loop = &loop;
     assert_int_equal(connectc_curl_new(&cfg, NULL, &ct->curl), CONNECTC_OK);
     connectc_client_init(&ct->client, connectc_curl_transport(ct->curl));
     assert_int_equal(pthread_create(&ct->thread, NULL, client_main, ct), 0);
@@ -704,6 +787,7 @@ static void test_async_stress(void **state) {
     }
     for (int c = 0; c < 32; c++) by_code[c] += ct->closes_by_code[c];
     total += ct->launched;
+    if (ct->blocking_calls) fprintf(stderr, "client %d: %d blocking calls\n", i, ct->blocking_calls);
   }
   fprintf(stderr, "stress: ok %d canceled %d deadline %d failed_precondition %d other %d; "
                   "%d handled, %d on_cancel\n",
