@@ -631,8 +631,74 @@ static void test_header_flood(void **state) {
   close(lfd);
 }
 
+
+/* ---- stop with an asynchronous handler still holding its call ---- */
+
+static const connectc_method_desc m_hold = {"/test.v1.Hold/Hold", CONNECTC_STREAM_UNARY, 0};
+static volatile int hold_started, hold_released, hold_was_canceled;
+
+static void hold_finish(connectc_server_call *s, void *arg) {
+  (void)arg;
+  /* Canceled by the stop by now (no cmocka asserts off the test thread). */
+  hold_was_canceled = connectc_server_call_is_finished(s);
+}
+
+static void *hold_thread(void *arg) {
+  connectc_server_call *s = arg;
+  struct timespec d = {0, 300 * 1000 * 1000};
+  nanosleep(&d, NULL);
+  connectc_server_call_run(s, hold_finish, NULL);
+  hold_released = 1;
+  connectc_server_call_unref(s); /* the last reference: frees the request */
+  return NULL;
+}
+
+static void hold_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  connectc_server_call_ref(s);
+  pthread_t t;
+  pthread_create(&t, NULL, hold_thread, s);
+  pthread_detach(t);
+  hold_started = 1;
+}
+
+/* connectc_mhd_stop returns only once no handler holds a call any more, so
+ * that the router can be deleted right after it. */
+static void test_stop_waits_for_async_handlers(void **state) {
+  (void)state;
+  connectc_router *r = connectc_router_new(NULL, NULL);
+  const connectc_route route = {&m_hold, {NULL, hold_end, NULL}, NULL, NULL, NULL};
+  assert_int_equal(connectc_router_add(r, &route), CONNECTC_OK);
+  connectc_mhd_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.shutdown_grace_ms = 20;
+  connectc_mhd_server *srv = NULL;
+  assert_int_equal(connectc_mhd_start(&cfg, r, &srv), CONNECTC_OK);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(connectc_mhd_port(srv));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  const char *req = "POST /test.v1.Hold/Hold HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/proto\r\nContent-Length: 0\r\n\r\n";
+  assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
+  for (int i = 0; i < 500 && !hold_started; i++) {
+    struct timespec d = {0, 2 * 1000 * 1000};
+    nanosleep(&d, NULL);
+  }
+  assert_true(hold_started);
+  connectc_mhd_stop(srv);
+  assert_true(hold_released);
+  assert_true(hold_was_canceled);
+  connectc_router_del(r); /* nothing refers to it any more (ASan checks) */
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_stop_waits_for_async_handlers),
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_streams),
       cmocka_unit_test(test_compression),   cmocka_unit_test(test_errors_and_get),
       cmocka_unit_test(test_tls),           cmocka_unit_test(test_deadline_and_async),

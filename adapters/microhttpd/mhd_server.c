@@ -444,6 +444,9 @@ connectc_mhd_embed *connectc_mhd_embed_new(connectc_router *router,
 void connectc_mhd_embed_del(connectc_mhd_embed *e) {
   if (!e) return;
   pthread_mutex_lock(&e->mu);
+  /* Requests still held by asynchronous handlers go when they finish. */
+  e->stopping = 1;
+  while (e->n_live > 0) pthread_cond_wait(&e->idle, &e->mu);
   e->stopping = 2;
   pthread_mutex_unlock(&e->mu);
   if (e->ticker_started) pthread_join(e->ticker, NULL);
@@ -605,5 +608,11 @@ void connectc_mhd_stop(connectc_mhd_server *s) {
   }
   pthread_mutex_unlock(&e->mu);
   MHD_stop_daemon(s->daemon);
+  /* Asynchronous handlers may still hold canceled calls; their finish
+   * releases them. Nothing may refer to the server (or the router) once
+   * this returns, so wait for that. */
+  pthread_mutex_lock(&e->mu);
+  while (e->n_live > 0) pthread_cond_wait(&e->idle, &e->mu);
+  pthread_mutex_unlock(&e->mu);
   server_free(s);
 }

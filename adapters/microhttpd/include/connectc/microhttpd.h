@@ -68,7 +68,10 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
 /* The bound TCP port. */
 uint16_t connectc_mhd_port(const connectc_mhd_server *srv);
 /* Graceful stop: stops accepting, lets in-flight calls finish within the
- * grace period, cancels the rest, and frees the server. */
+ * grace period, cancels the rest (their asynchronous handlers see
+ * connectc_responder_is_done and on_cancel), waits until every
+ * asynchronous handler has called connectc_responder_finish, and frees the
+ * server. A handler that never finishes its responder blocks this call. */
 void connectc_mhd_stop(connectc_mhd_server *srv);
 
 /* ---- embedding ---- */
@@ -77,7 +80,9 @@ void connectc_mhd_stop(connectc_mhd_server *srv);
 typedef struct connectc_mhd_embed connectc_mhd_embed;
 connectc_mhd_embed *connectc_mhd_embed_new(connectc_router *router,
                                            const connectc_mhd_config *cfg);
-/* Frees it; every request it handled must have completed. */
+/* Frees it; every request it handled must have completed (MHD's completed
+ * callback). Waits for asynchronous handlers still holding requests to
+ * finish their responders. */
 void connectc_mhd_embed_del(connectc_mhd_embed *e);
 /* Call from your access handler with its arguments, for a Connect route. */
 enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
