@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: builds and tests connectc every way CI cares about.
 #   gcc and clang builds (warnings are errors) with the cmocka suite,
-#   an ASan+UBSan build with the suite, a build without brotli and zstd,
+#   an ASan+UBSan build with the suite, a ThreadSanitizer build with the
+#   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
 #   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
@@ -20,8 +21,9 @@ note() { printf '\n=== %s\n' "$*"; }
 # ctest in $1; adds its counts to the totals.
 run_ctest() {
   local dir=$1 log
+  shift
   log=$(mktemp)
-  ctest --test-dir "$dir" --output-on-failure -j"$jobs" 2>&1 | tee "$log"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@" 2>&1 | tee "$log"
   local line
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)
   if [ -z "$line" ]; then
@@ -66,6 +68,16 @@ if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON; th
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_ctest build/asan
+fi
+
+note "ThreadSanitizer build: the threaded tests (async handlers, adapters)"
+# run_ctest counts these tests again; they are worth it: TSan is the only
+# build that sees a race between worker threads and the transport.
+if CC=clang build build/tsan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_CONFORMANCE=OFF \
+     -DCONNECTC_BENCH=OFF -DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
+     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread; then
+  TSAN_OPTIONS="suppressions=$root/tests/tsan.supp second_deadlock_stack=1 halt_on_error=1" \
+    run_ctest build/tsan -R 'test_async_stress|test_http|test_service|hostile|eliza'
 fi
 
 note "build without brotli and zstd"

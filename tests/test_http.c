@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -635,7 +636,7 @@ static void test_header_flood(void **state) {
 /* ---- stop with an asynchronous handler still holding its call ---- */
 
 static const connectc_method_desc m_hold = {"/test.v1.Hold/Hold", CONNECTC_STREAM_UNARY, 0};
-static volatile int hold_started, hold_released, hold_was_canceled;
+static atomic_int hold_started, hold_released, hold_was_canceled;
 
 static void hold_finish(connectc_server_call *s, void *arg) {
   (void)arg;

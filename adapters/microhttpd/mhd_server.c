@@ -81,12 +81,16 @@ static void req_unref_locked_list(req *r) {
   if (r->prev) r->prev->next = r->next;
   else e->live = r->next;
   if (r->next) r->next->prev = r->prev;
-  e->n_live--;
-  if (e->n_live == 0) pthread_cond_broadcast(&e->idle);
+  connectc_router *router = e->router;
   pthread_mutex_unlock(&e->mu);
-  connectc_router_call_del(e->router, r->call);
+  /* Still counted in n_live: a stopping server (and its router) waits. */
+  connectc_router_call_del(router, r->call);
   pthread_mutex_destroy(&r->mu);
   free(r);
+  pthread_mutex_lock(&e->mu);
+  e->n_live--;
+  if (e->n_live == 0) pthread_cond_broadcast(&e->idle);
+  pthread_mutex_unlock(&e->mu); /* `e` may be freed from here on */
 }
 
 static void t_lock(void *ctx) { pthread_mutex_lock(&((req *)ctx)->mu); }
