@@ -13,7 +13,9 @@
  *   proto / json         codec marshal and unmarshal (MB/s of each codec's
  *                        own encoding; the 1 KiB/64 KiB size is the proto one)
  *   gzip / br / zstd     connectc_compress / connectc_decompress with a
- *                        reused context (MB/s of uncompressed bytes)
+ *                        reused context (MB/s of uncompressed bytes), and
+ *                        with a new context per message, as a server call
+ *                        has (one per call)
  *
  *   bench_core [seconds per row] [markdown output file]   (default 0.3 s)
  *
@@ -180,6 +182,32 @@ static size_t op_compress(ctx *c) {
   return c->len;
 }
 
+/* As a server call does: a context per call, for one message. */
+static size_t op_compress_fresh(ctx *c) {
+  connectc_compress_ctx *fresh = connectc_compress_ctx_new(&counting);
+  if (!fresh) die("connectc_compress_ctx_new");
+  uint8_t *out;
+  size_t len;
+  if (connectc_compress(fresh, c->comp, c->msg, c->len, &out, &len) != CONNECTC_OK) die("compress");
+  connectc_free(&counting, out);
+  connectc_compress_ctx_del(fresh);
+  return c->len;
+}
+
+static size_t op_decompress_fresh(ctx *c) {
+  connectc_compress_ctx *fresh = connectc_compress_ctx_new(&counting);
+  if (!fresh) die("connectc_compress_ctx_new");
+  uint8_t *out;
+  size_t len;
+  if (connectc_decompress(fresh, c->comp, c->comp_bytes, c->comp_len, c->len + 1, &out, &len,
+                          NULL) != CONNECTC_OK ||
+      len != c->len)
+    die("decompress");
+  connectc_free(&counting, out);
+  connectc_compress_ctx_del(fresh);
+  return c->len;
+}
+
 static size_t op_decompress(ctx *c) {
   uint8_t *out;
   size_t len;
@@ -302,6 +330,10 @@ int main(int argc, char **argv) {
       row(names[s], what, c.len, measure(op_compress, &c, secs));
       snprintf(what, sizeof what, "%s decompress", connectc_compression_name(c.comp));
       row(names[s], what, c.len, measure(op_decompress, &c, secs));
+      snprintf(what, sizeof what, "%s compress, new context", connectc_compression_name(c.comp));
+      row(names[s], what, c.len, measure(op_compress_fresh, &c, secs));
+      snprintf(what, sizeof what, "%s decompress, new context", connectc_compression_name(c.comp));
+      row(names[s], what, c.len, measure(op_decompress_fresh, &c, secs));
       connectc_free(&counting, cb);
     }
     connectc_compress_ctx_del(c.cctx);

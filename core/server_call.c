@@ -102,11 +102,8 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   connectc_headers_init(&s->resp_trailers, &s->alloc);
   connectc_headers_init(&s->head_headers, &s->alloc);
   cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
-  s->cctx = connectc_compress_ctx_new(&s->alloc);
-  if (!s->cctx) {
-    connectc_server_call_del(s);
-    return CONNECTC_ERR_NOMEM;
-  }
+  /* The compression context is created in recv_head, only when a
+   * compression was negotiated: most calls never need one. */
   *out = s;
   return CONNECTC_OK;
 }
@@ -375,6 +372,15 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   }
   s->resp_comp = pick_response_compression(s->req_comp, accept);
   s->reader.comp = s->req_comp;
+  if (!failed && (s->req_comp != CONNECTC_COMPRESSION_IDENTITY ||
+                  s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)) {
+    s->cctx = connectc_compress_ctx_new(&s->alloc);
+    if (!s->cctx) {
+      s->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
+      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for compression");
+      failed = 1;
+    }
+  }
 
   /* Protocol version. */
   if (!failed) {
