@@ -6,7 +6,8 @@
 #     markdown output  default bench/RESULTS.md
 # Environment: SECS (seconds per server row, default 10), CALLS (client
 # calls per worker, default 10000), CORE_SECS (seconds per core row,
-# default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8").
+# default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8"),
+# PAYLOADS ("proto json stream").
 #
 # Prints the machine, versions and three tables (core, server, client) as
 # one Markdown document and writes it to the output file. Both servers run
@@ -116,7 +117,7 @@ load() {
 }
 
 declare -A R
-payloads="proto json stream"
+payloads=${PAYLOADS:-"proto json stream"}
 for side in ours theirs; do
   bin=$ours
   [ $side = theirs ] && bin=$theirs
