@@ -323,10 +323,26 @@ int connectc_headers_get_bin(const connectc_headers *h, const char *name, size_t
 }
 
 int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *src) {
-  for (size_t i = 0; i < src->len; i++) {
+  size_t n = src->len; /* dst may be src */
+  if (n == 0) return CONNECTC_OK;
+  /* Room for every entry at once; the entries of a list were validated
+   * and lower-cased when they were added, so they are copied as they are. */
+  if (n > dst->cap - dst->len) {
+    if (n > SIZE_MAX / sizeof(connectc_header) - dst->len) return CONNECTC_ERR_NOMEM;
+    size_t ncap = dst->len + n;
+    if (ncap < 8) ncap = 8;
+    connectc_header *p = cc_realloc(&dst->alloc, dst->items, ncap * sizeof *p);
+    if (!p) return CONNECTC_ERR_NOMEM;
+    dst->items = p;
+    dst->cap = ncap;
+  }
+  for (size_t i = 0; i < n; i++) {
     const connectc_header *e = &src->items[i];
-    int rv = connectc_headers_add(dst, e->name, e->name_len, e->value, e->value_len);
-    if (rv) return rv;
+    char *p = cc_malloc(&dst->alloc, e->name_len + e->value_len + 2);
+    if (!p) return CONNECTC_ERR_NOMEM;
+    memcpy(p, e->name, e->name_len + 1);
+    memcpy(p + e->name_len + 1, e->value, e->value_len + 1);
+    dst->items[dst->len++] = (connectc_header){p, p + e->name_len + 1, e->name_len, e->value_len};
   }
   return CONNECTC_OK;
 }
