@@ -31,6 +31,7 @@ struct connectc_mhd_embed {
   pthread_cond_t idle;
   req *live;
   size_t n_live;
+  size_t n_deadlines; /* live requests with a deadline: the ticker's work */
   int stopping;
   pthread_t ticker;
   int ticker_started;
@@ -46,6 +47,7 @@ struct req {
   int ended;     /* recv_end was called */
   int queued;    /* a response was queued */
   int completed; /* MHD is done with the connection's request */
+  int has_deadline; /* counted in e->n_deadlines */
   size_t discarded;
   req *prev, *next; /* in e->live */
 };
@@ -81,6 +83,7 @@ static void req_unref_locked_list(req *r) {
   else e->live = r->next;
   if (r->next) r->next->prev = r->prev;
   e->n_live--;
+  if (r->has_deadline) e->n_deadlines--;
   if (e->n_live == 0) pthread_cond_broadcast(&e->idle);
   pthread_mutex_unlock(&e->mu);
   connectc_router_call_del(e->router, r->call);
@@ -202,7 +205,14 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   pthread_mutex_lock(&r->mu);
   (void)connectc_server_call_recv_head(r->call, method, q.oom ? "" : (q.data ? q.data : NULL),
                                        &h, now_ms());
+  int has_deadline = connectc_server_call_deadline(r->call) >= 0;
   pthread_mutex_unlock(&r->mu);
+  if (has_deadline) {
+    pthread_mutex_lock(&e->mu);
+    r->has_deadline = 1;
+    e->n_deadlines++;
+    pthread_mutex_unlock(&e->mu);
+  }
   free(q.data);
   connectc_headers_reset(&h);
   return r;
@@ -328,7 +338,9 @@ static void *ticker_main(void *arg) {
       break;
     }
     int64_t now = now_ms();
-    for (req *r = e->live; r; r = r->next) {
+    /* Most calls have no deadline: then there is nothing to walk, and the
+     * worker threads are not kept waiting for e->mu. */
+    for (req *r = e->n_deadlines ? e->live : NULL; r; r = r->next) {
       pthread_mutex_lock(&r->mu);
       int64_t d = connectc_server_call_deadline(r->call);
       if (d >= 0 && now >= d && !connectc_server_call_is_finished(r->call)) {
