@@ -234,7 +234,14 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
                                  connectc_compression_name(s->resp_comp));
     if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "accept-encoding");
     if (rv == CONNECTC_OK) rv = add_app_metadata(s, 1);
-    if (rv == CONNECTC_OK) rv = cc_outq_append(&s->body, &s->alloc, p, plen);
+    if (rv == CONNECTC_OK && !owned && s->body.buf.len == 0 && s->unary_msg.data) {
+      /* Uncompressed: the message buffer becomes the body, no copy. */
+      cc_outq_free(&s->body, &s->alloc);
+      s->body.buf = s->unary_msg;
+      s->unary_msg = (cc_buf)CC_BUF_INIT;
+    } else if (rv == CONNECTC_OK) {
+      rv = cc_outq_append(&s->body, &s->alloc, p, plen);
+    }
     cc_free(&s->alloc, owned);
     cc_buf_free(&s->unary_msg, &s->alloc);
     s->status = 200;
