@@ -190,9 +190,20 @@ int connectc_error_copy(connectc_error *dst, const connectc_error *src) {
 /* ---- headers ---- */
 
 static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-  return strchr("!#$%&'*+-.^_`|~", c) != NULL && c != 0;
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
+    return 1;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return 1;
+    default:
+      return 0;
+  }
 }
+
+/* An entry's name and value share one allocation ("name\0value\0"),
+ * owned through `name`: one malloc and one free per header. */
+static void free_entry(connectc_headers *h, connectc_header *e) { cc_free(&h->alloc, e->name); }
 
 void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc) {
   memset(h, 0, sizeof *h);
@@ -200,10 +211,7 @@ void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc)
 }
 
 void connectc_headers_reset(connectc_headers *h) {
-  for (size_t i = 0; i < h->len; i++) {
-    cc_free(&h->alloc, h->items[i].name);
-    cc_free(&h->alloc, h->items[i].value);
-  }
+  for (size_t i = 0; i < h->len; i++) free_entry(h, &h->items[i]);
   cc_free(&h->alloc, h->items);
   h->items = NULL;
   h->len = h->cap = 0;
@@ -224,14 +232,14 @@ int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
     h->items = p;
     h->cap = ncap;
   }
-  char *n = cc_strndup(&h->alloc, name, name_len);
-  char *v = cc_strndup(&h->alloc, value ? value : "", value_len);
-  if (!n || !v) {
-    cc_free(&h->alloc, n);
-    cc_free(&h->alloc, v);
-    return CONNECTC_ERR_NOMEM;
-  }
-  for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(n[i]);
+  if (name_len > SIZE_MAX - 2 - value_len) return CONNECTC_ERR_NOMEM;
+  char *n = cc_malloc(&h->alloc, name_len + value_len + 2);
+  if (!n) return CONNECTC_ERR_NOMEM;
+  for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
+  n[name_len] = '\0';
+  char *v = n + name_len + 1;
+  if (value_len) memcpy(v, value, value_len);
+  v[value_len] = '\0';
   h->items[h->len++] = (connectc_header){n, v, name_len, value_len};
   return CONNECTC_OK;
 }
@@ -262,8 +270,7 @@ size_t connectc_headers_del(connectc_headers *h, const char *name) {
   for (size_t i = 0; i < h->len; i++) {
     connectc_header *e = &h->items[i];
     if (cc_ascii_eq_nocase(e->name, e->name_len, name, nl)) {
-      cc_free(&h->alloc, e->name);
-      cc_free(&h->alloc, e->value);
+      free_entry(h, e);
       removed++;
     } else {
       h->items[w++] = *e;
@@ -316,10 +323,26 @@ int connectc_headers_get_bin(const connectc_headers *h, const char *name, size_t
 }
 
 int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *src) {
-  for (size_t i = 0; i < src->len; i++) {
+  size_t n = src->len; /* dst may be src */
+  if (n == 0) return CONNECTC_OK;
+  /* Room for every entry at once; the entries of a list were validated
+   * and lower-cased when they were added, so they are copied as they are. */
+  if (n > dst->cap - dst->len) {
+    if (n > SIZE_MAX / sizeof(connectc_header) - dst->len) return CONNECTC_ERR_NOMEM;
+    size_t ncap = dst->len + n;
+    if (ncap < 8) ncap = 8;
+    connectc_header *p = cc_realloc(&dst->alloc, dst->items, ncap * sizeof *p);
+    if (!p) return CONNECTC_ERR_NOMEM;
+    dst->items = p;
+    dst->cap = ncap;
+  }
+  for (size_t i = 0; i < n; i++) {
     const connectc_header *e = &src->items[i];
-    int rv = connectc_headers_add(dst, e->name, e->name_len, e->value, e->value_len);
-    if (rv) return rv;
+    char *p = cc_malloc(&dst->alloc, e->name_len + e->value_len + 2);
+    if (!p) return CONNECTC_ERR_NOMEM;
+    memcpy(p, e->name, e->name_len + 1);
+    memcpy(p + e->name_len + 1, e->value, e->value_len + 1);
+    dst->items[dst->len++] = (connectc_header){p, p + e->name_len + 1, e->name_len, e->value_len};
   }
   return CONNECTC_OK;
 }

@@ -86,6 +86,7 @@ struct connectc_compress_ctx {
   z_stream def;
   z_stream inf;
   int def_ready;
+  int def_wbits; /* window bits the deflate state was made with */
   int inf_ready;
   int gzip_level;
   int br_quality;
@@ -162,14 +163,28 @@ void connectc_compress_ctx_set_level(connectc_compress_ctx *c, connectc_compress
 static int gzip_compress(connectc_compress_ctx *c, const uint8_t *in, size_t len, uint8_t **out,
                          size_t *out_len) {
   if (len > UINT32_MAX / 2) return CONNECTC_ERR_LIMIT;
+  /* A window as large as the message loses nothing, and a small message
+   * does not need zlib's full 256 KiB of state, which deflateInit2
+   * allocates and deflateReset clears (the hash table) per message.
+   * The state only grows: a context that compressed a large message
+   * keeps its large window. */
+  int wbits = 9;
+  while (wbits < 15 && ((size_t)1 << wbits) < len) wbits++;
+  if (c->def_ready && wbits > c->def_wbits) {
+    deflateEnd(&c->def);
+    c->def_ready = 0;
+  }
   if (!c->def_ready) {
     memset(&c->def, 0, sizeof c->def);
     c->def.zalloc = z_alloc;
     c->def.zfree = z_free;
     c->def.opaque = &c->alloc;
-    if (deflateInit2(&c->def, c->gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    int mem_level = wbits - 7 < 1 ? 1 : wbits - 7 > 8 ? 8 : wbits - 7;
+    if (deflateInit2(&c->def, c->gzip_level, Z_DEFLATED, wbits + 16, mem_level,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
       return CONNECTC_ERR_NOMEM;
     c->def_ready = 1;
+    c->def_wbits = wbits;
   } else if (deflateReset(&c->def) != Z_OK) {
     return CONNECTC_ERR_NOMEM;
   }
@@ -448,6 +463,28 @@ int connectc_decompress(connectc_compress_ctx *c, connectc_compression alg, cons
   }
   outbuf o = {NULL, 0, 0, max_out, &c->alloc};
   int rv = CONNECTC_OK;
+  /* When the input says how large the output is (gzip's ISIZE trailer,
+   * zstd's frame content size), start with that much room, +1 so that the
+   * end of the stream is seen without another step: one allocation
+   * instead of a doubling series. Only a hint: it may lie, and growth and
+   * the limit work as without it. */
+  size_t hint = 0;
+  if (alg == CONNECTC_COMPRESSION_GZIP && in_len >= 18) {
+    const uint8_t *t = in + in_len - 4;
+    hint = (size_t)t[0] | (size_t)t[1] << 8 | (size_t)t[2] << 16 | (size_t)t[3] << 24;
+  }
+#ifdef CONNECTC_HAVE_ZSTD
+  if (alg == CONNECTC_COMPRESSION_ZSTD && in_len > 0) {
+    unsigned long long n = ZSTD_getFrameContentSize(in, in_len);
+    if (n != ZSTD_CONTENTSIZE_UNKNOWN && n != ZSTD_CONTENTSIZE_ERROR && n < SIZE_MAX)
+      hint = (size_t)n;
+  }
+#endif
+  if (hint > 0 && hint < max_out && hint < in_len * 1032 + 64) {
+    /* (deflate and zstd expand at most ~1032:1, so a larger claim is a lie) */
+    o.data = cc_malloc(&c->alloc, hint + 1);
+    if (o.data) o.cap = hint + 1;
+  }
   if (in_len == 0) {
     /* An empty payload is an empty message for every algorithm. */
   } else if (alg == CONNECTC_COMPRESSION_IDENTITY) {

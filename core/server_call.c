@@ -102,11 +102,8 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   connectc_headers_init(&s->resp_trailers, &s->alloc);
   connectc_headers_init(&s->head_headers, &s->alloc);
   cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
-  s->cctx = connectc_compress_ctx_new(&s->alloc);
-  if (!s->cctx) {
-    connectc_server_call_del(s);
-    return CONNECTC_ERR_NOMEM;
-  }
+  /* The compression context is created in recv_head, only when a
+   * compression was negotiated: most calls never need one. */
   *out = s;
   return CONNECTC_OK;
 }
@@ -153,6 +150,18 @@ static int add_app_metadata(connectc_server_call *s, int with_unary_trailers) {
   return rv;
 }
 
+/* "application/<codec>" or "application/connect+<codec>", built on the
+ * stack: one allocation (the header entry) per response instead of three. */
+static int add_content_type(connectc_headers *h, int streaming, const char *codec) {
+  char ct[96];
+  const char *prefix = streaming ? "application/connect+" : "application/";
+  size_t pl = strlen(prefix), cl = strlen(codec);
+  if (pl + cl > sizeof ct) return cc_add_content_type(h, streaming, codec);
+  memcpy(ct, prefix, pl);
+  memcpy(ct + pl, codec, cl);
+  return connectc_headers_add(h, "content-type", 12, ct, pl + cl);
+}
+
 static int add_accept_encoding(connectc_server_call *s, const char *name) {
   const char *accept = connectc_compressions_accept_header();
   if (!accept[0]) return CONNECTC_OK;
@@ -163,7 +172,7 @@ static int add_accept_encoding(connectc_server_call *s, const char *name) {
 static int stream_head(connectc_server_call *s) {
   if (s->head_ready) return CONNECTC_OK;
   connectc_headers_reset(&s->head_headers);
-  int rv = cc_add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
+  int rv = add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
   if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
     rv = connectc_headers_adds(&s->head_headers, "connect-content-encoding",
                                connectc_compression_name(s->resp_comp));
@@ -219,13 +228,20 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
                            s->unary_msg.data, s->unary_msg.len, &p, &plen, &owned, &compressed);
     if (rv) return rv;
     connectc_headers_reset(&s->head_headers);
-    rv = cc_add_content_type(&s->head_headers, 0, s->codec);
+    rv = add_content_type(&s->head_headers, 0, s->codec);
     if (rv == CONNECTC_OK && compressed)
       rv = connectc_headers_adds(&s->head_headers, "content-encoding",
                                  connectc_compression_name(s->resp_comp));
     if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "accept-encoding");
     if (rv == CONNECTC_OK) rv = add_app_metadata(s, 1);
-    if (rv == CONNECTC_OK) rv = cc_outq_append(&s->body, &s->alloc, p, plen);
+    if (rv == CONNECTC_OK && !owned && s->body.buf.len == 0 && s->unary_msg.data) {
+      /* Uncompressed: the message buffer becomes the body, no copy. */
+      cc_outq_free(&s->body, &s->alloc);
+      s->body.buf = s->unary_msg;
+      s->unary_msg = (cc_buf)CC_BUF_INIT;
+    } else if (rv == CONNECTC_OK) {
+      rv = cc_outq_append(&s->body, &s->alloc, p, plen);
+    }
     cc_free(&s->alloc, owned);
     cc_buf_free(&s->unary_msg, &s->alloc);
     s->status = 200;
@@ -378,6 +394,15 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   }
   s->resp_comp = pick_response_compression(s->req_comp, accept);
   s->reader.comp = s->req_comp;
+  if (!failed && (s->req_comp != CONNECTC_COMPRESSION_IDENTITY ||
+                  s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)) {
+    s->cctx = connectc_compress_ctx_new(&s->alloc);
+    if (!s->cctx) {
+      s->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
+      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for compression");
+      failed = 1;
+    }
+  }
 
   /* Protocol version. */
   if (!failed) {

@@ -32,6 +32,7 @@ struct connectc_mhd_embed {
   pthread_cond_t idle;
   req *live;
   size_t n_live;
+  size_t n_deadlines; /* live requests with a deadline: the ticker's work */
   int stopping;
   pthread_t ticker;
   int ticker_started;
@@ -47,6 +48,7 @@ struct req {
   int ended;     /* recv_end was called */
   int queued;    /* a response was queued */
   int completed; /* MHD is done with the connection's request */
+  int has_deadline; /* counted in e->n_deadlines */
   size_t discarded;
   req *prev, *next; /* in e->live */
 };
@@ -81,6 +83,7 @@ static void req_unref_locked_list(req *r) {
   if (r->prev) r->prev->next = r->next;
   else e->live = r->next;
   if (r->next) r->next->prev = r->prev;
+  if (r->has_deadline) e->n_deadlines--;
   connectc_router *router = e->router;
   pthread_mutex_unlock(&e->mu);
   /* Still counted in n_live: a stopping server (and its router) waits. */
@@ -287,7 +290,14 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   pthread_mutex_lock(&r->mu);
   (void)connectc_server_call_recv_head(r->call, method, q.oom ? "" : (q.data ? q.data : NULL),
                                        &h, now_ms());
+  int has_deadline = connectc_server_call_deadline(r->call) >= 0;
   pthread_mutex_unlock(&r->mu);
+  if (has_deadline) {
+    pthread_mutex_lock(&e->mu);
+    r->has_deadline = 1;
+    e->n_deadlines++;
+    pthread_mutex_unlock(&e->mu);
+  }
   free(q.data);
   connectc_headers_reset(&h);
   return r;
@@ -415,7 +425,9 @@ static void *ticker_main(void *arg) {
       break;
     }
     int64_t now = now_ms();
-    for (req *r = e->live; r; r = r->next) {
+    /* Most calls have no deadline: then there is nothing to walk, and the
+     * worker threads are not kept waiting for e->mu. */
+    for (req *r = e->n_deadlines ? e->live : NULL; r; r = r->next) {
       pthread_mutex_lock(&r->mu);
       int64_t d = connectc_server_call_deadline(r->call);
       if (d >= 0 && now >= d && !connectc_server_call_is_finished(r->call)) {
@@ -566,7 +578,7 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : 2), NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(c.connection_timeout_s ? c.connection_timeout_s : 60), NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(c.max_connections ? c.max_connections : 1024), NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(64 * 1024), NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(16 * 1024), NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
       {s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
       {s->key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},

@@ -7,6 +7,9 @@
  * proto and JSON, and stops gracefully on SIGINT/SIGTERM. The service is
  * implemented with the generated typed handler interface and mounted with
  * the generated registration function.
+ *
+ * ELIZA_INTRODUCE_COUNT=N makes Introduce stream N sentences instead of 3
+ * (bench/run.sh uses it for a stream of 100 messages).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,6 +25,7 @@
 #include "eliza.pb-c.h"
 
 static volatile sig_atomic_t stop;
+static size_t introduce_count = 3;
 static void on_signal(int sig) {
   (void)sig;
   stop = 1;
@@ -58,9 +62,9 @@ static int introduce(void *impl, connectc_server_call *call,
   const char *name = request->name[0] ? request->name : "stranger";
   const char *lines[] = {"Hi %s. I'm Eliza.", "I'm a Rogerian psychotherapist, %s.",
                          "How are you feeling today, %s?"};
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < introduce_count; i++) {
     char line[256];
-    snprintf(line, sizeof line, lines[i], name);
+    snprintf(line, sizeof line, lines[i % 3], name);
     Connectrpc__Eliza__V1__IntroduceResponse resp = CONNECTRPC__ELIZA__V1__INTRODUCE_RESPONSE__INIT;
     resp.sentence = line;
     int rv = connectrpc_eliza_v1_eliza_service_introduce_send(responses, &resp);
@@ -92,6 +96,15 @@ int main(int argc, char **argv) {
   if (port < 0 || port > 65535) {
     fprintf(stderr, "usage: %s [port]\n", argv[0]);
     return 2;
+  }
+  const char *count = getenv("ELIZA_INTRODUCE_COUNT");
+  if (count) {
+    long n = strtol(count, NULL, 10);
+    if (n < 1 || n > 100000) {
+      fprintf(stderr, "ELIZA_INTRODUCE_COUNT: expected 1 to 100000\n");
+      return 2;
+    }
+    introduce_count = (size_t)n;
   }
   connectc_type_registry *registry = connectc_type_registry_new(NULL);
   eliza__register_types(registry);

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Benchmarks side by side with connect-go, in one run:
+#   bench/run.sh [build dir] [markdown output]
+#     build dir        a normal CMake build (default build/gcc): bench_core,
+#                      bench_client and examples/eliza/eliza_server in it
+#     markdown output  default bench/RESULTS.md
+# Environment: SECS (seconds per server row, default 10), CALLS (client
+# calls per worker, default 10000), CORE_SECS (seconds per core row,
+# default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8"),
+# PAYLOADS ("proto json stream").
+#
+# Prints the machine, versions and three tables (core, server, client) as
+# one Markdown document and writes it to the output file. Both servers run
+# one after the other under the same load (h2load --h1, one h2load thread);
+# nothing is pinned. Figures compare only within one run. Never run by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/gcc}
+outfile=${2:-bench/RESULTS.md}
+SECS=${SECS:-10}
+CALLS=${CALLS:-10000}
+CORE_SECS=${CORE_SECS:-0.5}
+CONNS=${CONNS:-"1 64 256"}
+WORKERS=${WORKERS:-"1 8"}
+ulimit -n 8192 2>/dev/null || true
+
+ours=$build/examples/eliza/eliza_server
+for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client"; do
+  [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
+done
+command -v h2load >/dev/null || { echo "run.sh: h2load (nghttp2-client) is needed" >&2; exit 1; }
+gobuild=$build/bench-go
+echo "building the connect-go side into $gobuild ..." >&2
+bench/go/build.sh "$gobuild" >&2
+theirs=$gobuild/eliza-go-server
+
+tmp=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill -INT "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+doc=$tmp/doc.md
+say() { printf '%s\n' "$*" | tee -a "$doc"; }
+
+# ---- machine and versions ----
+hz=$(getconf CLK_TCK)
+say "# connectc benchmarks beside connect-go"
+say ""
+say "Run $(date -u '+%Y-%m-%d %H:%M UTC'). Figures compare only within this run."
+say ""
+say "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
+say "- load at start: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); other busy processes: $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 20 {printf "%s(%s%%) ", $2, $1}')"
+say "- gcc: $(gcc --version | head -1); go: $(go version | cut -d' ' -f3-)"
+say "- libcurl $(pkg-config --modversion libcurl), libmicrohttpd $(pkg-config --modversion libmicrohttpd), connect-go $(sed -nE 's/^[[:space:]]*connectrpc.com\/connect (v[^ ]+).*/\1/p' bench/go/go.mod), protobuf-go $(sed -nE 's/^[[:space:]]*google.golang.org\/protobuf (v[^ ]+).*/\1/p' bench/go/go.mod), protobuf-c $(pkg-config --modversion libprotobuf-c), $(h2load --version | head -1)"
+say "- connectc build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$build/CMakeCache.txt"))"
+say ""
+
+# ---- core ----
+say "## Core: per-message work beside memcpy (bench_core, ${CORE_SECS} s per row)"
+say ""
+"$build/bench/bench_core" "$CORE_SECS" >>"$tmp/core.md"
+tee -a "$doc" <"$tmp/core.md"
+say ""
+
+# ---- servers ----
+printf '\x0a\x05hello' >"$tmp/small.bin"
+sentence=$(printf 'I feel tired because of the deadline, what should I do? %.0s' $(seq 18))
+printf '{"sentence":"%s"}' "${sentence% }" | gzip -c >"$tmp/json1k.gz"
+json_len=$(printf '{"sentence":"%s"}' "${sentence% }" | wc -c)
+printf '\x00\x00\x00\x00\x07\x0a\x05hello' >"$tmp/stream.bin"
+
+start_server() { # binary -> sets server_pid, url
+  ELIZA_INTRODUCE_COUNT=100 "$1" 0 >"$tmp/server.log" 2>&1 &
+  server_pid=$!
+  url=
+  for _ in $(seq 100); do
+    url=$(sed -n 's/^listening on //p' "$tmp/server.log")
+    [ -n "$url" ] && break
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "run.sh: $1 did not start" >&2; cat "$tmp/server.log" >&2; exit 1; }
+}
+stop_server() {
+  kill -INT "$server_pid"
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+
+# load <payload> <conns> <secs> -> "rps p50_us p99_us ok bad"
+load() {
+  local args=()
+  case $1 in
+    proto) args=(-d "$tmp/small.bin" -H 'content-type: application/proto' -H 'connect-protocol-version: 1'
+                 "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
+    json) args=(-d "$tmp/json1k.gz" -H 'content-type: application/json' -H 'connect-protocol-version: 1'
+                -H 'content-encoding: gzip' -H 'accept-encoding: gzip' "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
+    stream) args=(-d "$tmp/stream.bin" -H 'content-type: application/connect+proto' -H 'connect-protocol-version: 1'
+                  "$url/connectrpc.eliza.v1.ElizaService/Introduce") ;;
+  esac
+  rm -f "$tmp/h2load.log"
+  local out
+  out=$(h2load --h1 -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
+  local rps ok bad
+  rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
+  ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")
+  bad=$(sed -nE 's/^requests: .* ([0-9]+) failed, ([0-9]+) errored, ([0-9]+) timeout.*/\1 \2 \3/p' <<<"$out" | awk '{print $1+$2+$3}')
+  local codes
+  codes=$(sed -nE 's/^status codes: ([0-9]+) 2xx, ([0-9]+) 3xx, ([0-9]+) 4xx, ([0-9]+) 5xx.*/\2 \3 \4/p' <<<"$out" | awk '{print $1+$2+$3}')
+  # p50/p99 of the per-request times h2load logged (3rd column, us).
+  local pct
+  pct=$(awk -F'\t' '$2 >= 200 && $2 < 300 {print $3}' "$tmp/h2load.log" | sort -n |
+        awk '{v[NR]=$1} END {if (NR == 0) {print "? ?"; exit} i50=int(0.50*(NR-1))+1; i99=int(0.99*(NR-1))+1; print v[i50], v[i99]}')
+  echo "${rps:-0} $pct ${ok:-0} $(( ${bad:-0} + ${codes:-0} ))"
+}
+
+declare -A R
+payloads=${PAYLOADS:-"proto json stream"}
+for side in ours theirs; do
+  bin=$ours
+  [ $side = theirs ] && bin=$theirs
+  start_server "$bin"
+  echo "server $side ($bin) at $url" >&2
+  for p in $payloads; do load "$p" 16 1 >/dev/null; done # warm-up, not reported
+  for p in $payloads; do
+    for c in $CONNS; do
+      echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true # resets VmHWM
+      t0=$(cpu_ticks)
+      read -r rps p50 p99 ok bad < <(load "$p" "$c" "$SECS")
+      t1=$(cpu_ticks)
+      hwm=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
+      cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$ok" 'BEGIN {printf "%.3f", n ? d / hz / n * 10000 : 0}')
+      R[$side,$p,$c]="$rps $p50 $p99 $cpu $((hwm / 1024)) $ok $bad"
+      echo "  $p c=$c: rps=$rps p50=${p50}us p99=${p99}us cpu/10k=${cpu}s hwm=$((hwm / 1024))MiB ok=$ok bad=$bad" >&2
+    done
+  done
+  stop_server
+done
+
+say "## Server: eliza_server (connectc + libmicrohttpd) and connect-go, h2load --h1, ${SECS} s per row"
+say ""
+say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in both servers); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go (rps: higher is better; the rest: lower is better)."
+say ""
+say "| payload | conns | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | RSS ratio | failed ours/go |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+for p in $payloads; do
+  for c in $CONNS; do
+    read -r ar a50 a99 acpu arss aok abad <<<"${R[ours,$p,$c]}"
+    read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,$p,$c]}"
+    say "| $p | $c | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
+  done
+done
+say ""
+
+# ---- clients ----
+start_server "$theirs"
+echo "clients against the connect-go server at $url" >&2
+say "## Client: connectc (bench_client: typed stub, libcurl) and connect-go, both calling the connect-go server"
+say ""
+say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go."
+say ""
+say "| workers | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
+say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+field() { sed -nE "s/.*$1=([0-9.]+).*/\1/p" <<<"$2"; }
+for w in $WORKERS; do
+  a=$("$build/bench/bench_client" "$url" "$w" "$CALLS") || a="failed (exit $?)"
+  b=$("$gobuild/eliza-go-client" -url "$url" -c "$w" -n "$CALLS") || b="failed (exit $?)"
+  echo "  workers=$w ours: $a" >&2
+  echo "  workers=$w go:   $b" >&2
+  say "| $w | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
+done
+stop_server
+say ""
+say "Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+cp "$doc" "$outfile"
+echo "written to $outfile" >&2
