@@ -734,6 +734,27 @@ static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const cha
   cg_str_free(&rp);
 }
 
+/* Emits one handler interface of a service (`kind` "" or "asynchronous "):
+ * the struct of typed handlers and the function that mounts them. */
+static void gen_handler_set(cg_str *h, cg_str *c, const char *full, const char *kind,
+                            const char *struct_sym, const char *members, const char *reg_sym,
+                            const char *reg_body) {
+  cg_str_printf(h,
+                "/* The %styped handlers of %s (see connectc/service.h).\n"
+                " * A NULL member answers `unimplemented`. */\n"
+                "typedef struct %s {\n%s} %s;\n\n"
+                "/* Mounts every method of %s on `router` with these %shandlers.\n"
+                " * `handlers` and `impl` are borrowed; `json` (may be NULL) serves\n"
+                " * application/json. */\n"
+                "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                "    const connectc_codec *json);\n\n",
+                kind, full, struct_sym, members, struct_sym, full, kind, reg_sym, struct_sym);
+  cg_str_printf(c,
+                "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
+                "    const connectc_codec *json) {\n%s  return CONNECTC_OK;\n}\n\n",
+                reg_sym, struct_sym, reg_body);
+}
+
 static const char *stream_type_name(const MethodProto *m) {
   int cs = m->has_client_streaming && m->client_streaming;
   int ss = m->has_server_streaming && m->server_streaming;
@@ -874,35 +895,10 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
       cg_str_free(&arsym);
       goto out;
     }
-    cg_str_printf(h,
-                  "/* The asynchronous typed handlers of %s (see connectc/service.h).\n"
-                  " * A NULL member answers `unimplemented`. */\n"
-                  "typedef struct %s {\n%s} %s;\n\n"
-                  "/* Mounts every method of %s on `router` with asynchronous\n"
-                  " * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)\n"
-                  " * serves application/json. */\n"
-                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
-                  "    const connectc_codec *json);\n\n",
-                  full, ahsym.data, ahs.data, ahsym.data, full, arsym.data, ahsym.data);
-    cg_str_printf(c,
-                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
-                  "    const connectc_codec *json) {\n%s  return CONNECTC_OK;\n}\n\n",
-                  arsym.data, ahsym.data, ahreg.data);
+    gen_handler_set(h, c, full, "asynchronous ", ahsym.data, ahs.data, arsym.data, ahreg.data);
+    gen_handler_set(h, c, full, "", hsym.data, hs.data, rsym.data, hreg.data);
     cg_str_free(&ahsym);
     cg_str_free(&arsym);
-    cg_str_printf(h,
-                  "/* The typed handlers of %s (see connectc/service.h). A NULL member\n"
-                  " * answers `unimplemented`. */\n"
-                  "typedef struct %s {\n%s} %s;\n\n"
-                  "/* Mounts every method of %s on `router`. `handlers` and `impl` are\n"
-                  " * borrowed; `json` (may be NULL) serves application/json. */\n"
-                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
-                  "    const connectc_codec *json);\n\n",
-                  full, hsym.data, hs.data, hsym.data, full, rsym.data, hsym.data);
-    cg_str_printf(c,
-                  "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
-                  "    const connectc_codec *json) {\n%s  return CONNECTC_OK;\n}\n\n",
-                  rsym.data, hsym.data, hreg.data);
     cg_str_free(&hsym);
     cg_str_free(&rsym);
     cg_str sarr = {0};

@@ -148,6 +148,16 @@ int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8
 }
 
 int cc_add_content_type(connectc_headers *h, int streaming, const char *codec) {
+  /* Codec names are short: build the value on the stack (one allocation,
+   * the header entry, per call); a long one goes through a buffer. */
+  char ct[96];
+  const char *prefix = streaming ? "application/connect+" : "application/";
+  size_t pl = strlen(prefix), cl = strlen(codec);
+  if (pl + cl <= sizeof ct) {
+    memcpy(ct, prefix, pl);
+    memcpy(ct + pl, codec, cl);
+    return connectc_headers_add(h, "content-type", 12, ct, pl + cl);
+  }
   cc_buf b = CC_BUF_INIT;
   int rv = cc_content_type_format(&b, &h->alloc, streaming, codec);
   if (rv == CONNECTC_OK) rv = connectc_headers_add(h, "content-type", 12, (const char *)b.data, b.len);

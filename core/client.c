@@ -3,30 +3,7 @@
 
 #include "buf.h"
 #include "connectc/client.h"
-#include "typed_internal.h"
-
-int cc_marshal_small(const connectc_codec *codec, const ProtobufCMessage *msg, uint8_t *stack,
-                     size_t cap, const connectc_allocator *alloc, const uint8_t **out, size_t *len,
-                     uint8_t **heap, connectc_error *err) {
-  *heap = NULL;
-  if (codec == connectc_codec_proto()) {
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    if (n <= cap) {
-      size_t w = protobuf_c_message_pack(msg, stack);
-      if (w != n) {
-        if (err) connectc_error_set(err, CONNECTC_CODE_INTERNAL, "marshal %s: packed %zu of %zu bytes",
-                                    msg->descriptor->name, w, n);
-        return CONNECTC_ERR_PROTOCOL;
-      }
-      *out = stack;
-      *len = n;
-      return CONNECTC_OK;
-    }
-  }
-  int rv = codec->marshal(codec, msg, alloc, heap, len, err);
-  *out = *heap;
-  return rv;
-}
+#include "proto_internal.h"
 
 void connectc_client_init(connectc_client *c, connectc_transport transport) {
   memset(c, 0, sizeof *c);
@@ -50,6 +27,28 @@ void connectc_call_output_reset(connectc_call_output *out) {
   connectc_headers_reset(&out->headers);
   connectc_headers_reset(&out->trailers);
   connectc_error_reset(&out->error);
+}
+
+/* The client call configuration of one call of `method`. */
+static void call_config(const connectc_client *client, const connectc_method_desc *method,
+                        const connectc_call_options *opts, connectc_client_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->procedure = method->procedure;
+  cfg->stream_type = method->stream_type;
+  cfg->codec = client->codec->name;
+  cfg->send_compression = client->send_compression;
+  cfg->limits = client->limits;
+  cfg->timeout_ms = opts ? opts->timeout_ms : 0;
+  cfg->use_get = client->use_get && method->no_side_effects &&
+                 method->stream_type == CONNECTC_STREAM_UNARY;
+}
+
+static int add_option_headers(connectc_client_call *call, const connectc_call_options *opts) {
+  int rv = CONNECTC_OK;
+  for (size_t i = 0; rv == CONNECTC_OK && opts && opts->headers && i < opts->headers->len; i++)
+    rv = connectc_client_call_add_header(call, opts->headers->items[i].name,
+                                         opts->headers->items[i].value);
+  return rv;
 }
 
 typedef struct invocation {
@@ -107,25 +106,14 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
                     method->stream_type == CONNECTC_STREAM_SERVER;
   if (one_request && n_requests != 1) return CONNECTC_ERR_ARGUMENT;
   connectc_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.procedure = method->procedure;
-  cfg.stream_type = method->stream_type;
-  cfg.codec = client->codec->name;
-  cfg.send_compression = client->send_compression;
-  cfg.limits = client->limits;
-  cfg.timeout_ms = opts ? opts->timeout_ms : 0;
-  cfg.use_get = client->use_get && method->no_side_effects &&
-                method->stream_type == CONNECTC_STREAM_UNARY;
+  call_config(client, method, opts, &cfg);
   invocation inv = {client, output, out, 0};
   connectc_client_callbacks cb = {inv_headers, inv_message, inv_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
   connectc_client_call *call = NULL;
   int rv = connectc_client_call_new(&cfg, &cb, &inv, &out->alloc, now, &call);
   if (rv) return rv;
-  for (size_t i = 0; rv == CONNECTC_OK && opts && opts->headers && i < opts->headers->len; i++) {
-    const connectc_header *h = &opts->headers->items[i];
-    rv = connectc_client_call_add_header(call, h->name, h->value);
-  }
+  rv = add_option_headers(call, opts);
   for (size_t i = 0; rv == CONNECTC_OK && i < n_requests; i++) {
     uint8_t stack[CC_SMALL_MESSAGE], *bytes = NULL;
     const uint8_t *data = NULL;
@@ -264,22 +252,11 @@ int connectc_client_stream_new(const connectc_client *client, const connectc_met
     memcpy(s->typed, cb->typed, cb->typed_size);
   }
   connectc_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.procedure = method->procedure;
-  cfg.stream_type = method->stream_type;
-  cfg.codec = client->codec->name;
-  cfg.send_compression = client->send_compression;
-  cfg.limits = client->limits;
-  cfg.timeout_ms = opts ? opts->timeout_ms : 0;
-  cfg.use_get = client->use_get && method->no_side_effects &&
-                method->stream_type == CONNECTC_STREAM_UNARY;
+  call_config(client, method, opts, &cfg);
   connectc_client_callbacks ccb = {st_headers, st_message, st_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
   int rv = connectc_client_call_new(&cfg, &ccb, s, &s->alloc, now, &s->call);
-  for (size_t i = 0; rv == CONNECTC_OK && opts && opts->headers && i < opts->headers->len; i++) {
-    const connectc_header *h = &opts->headers->items[i];
-    rv = connectc_client_call_add_header(s->call, h->name, h->value);
-  }
+  if (rv == CONNECTC_OK) rv = add_option_headers(s->call, opts);
   if (rv == CONNECTC_OK) rv = stream_start(s);
   if (rv != CONNECTC_OK) {
     stream_free_now(s);

@@ -145,6 +145,17 @@ int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uin
 
 /* ---- the codec ---- */
 
+static const connectc_codec proto_codec;
+
+/* Packs `msg` (of packed size n) into buf. */
+static int pack_checked(const ProtobufCMessage *msg, uint8_t *buf, size_t n, connectc_error *err) {
+  size_t w = protobuf_c_message_pack(msg, buf);
+  if (w == n) return CONNECTC_OK;
+  if (err) connectc_error_set(err, CONNECTC_CODE_INTERNAL, "marshal %s: packed %zu of %zu bytes",
+                              msg->descriptor->name, w, n);
+  return CONNECTC_ERR_PROTOCOL;
+}
+
 static int proto_marshal(const connectc_codec *codec, const ProtobufCMessage *msg,
                          const connectc_allocator *alloc, uint8_t **out, size_t *out_len,
                          connectc_error *err) {
@@ -157,16 +168,33 @@ static int proto_marshal(const connectc_codec *codec, const ProtobufCMessage *ms
                                 msg->descriptor->name);
     return CONNECTC_ERR_NOMEM;
   }
-  size_t w = protobuf_c_message_pack(msg, buf);
-  if (w != n) {
+  int rv = pack_checked(msg, buf, n, err);
+  if (rv) {
     cc_free(a, buf);
-    if (err) connectc_error_set(err, CONNECTC_CODE_INTERNAL, "marshal %s: packed %zu of %zu bytes",
-                                msg->descriptor->name, w, n);
-    return CONNECTC_ERR_PROTOCOL;
+    return rv;
   }
   *out = buf;
   *out_len = n;
   return CONNECTC_OK;
+}
+
+int cc_marshal_small(const connectc_codec *codec, const ProtobufCMessage *msg, uint8_t *stack,
+                     size_t cap, const connectc_allocator *alloc, const uint8_t **out, size_t *len,
+                     uint8_t **heap, connectc_error *err) {
+  *heap = NULL;
+  if (codec == &proto_codec) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n <= cap) {
+      int rv = pack_checked(msg, stack, n, err);
+      if (rv) return rv;
+      *out = stack;
+      *len = n;
+      return CONNECTC_OK;
+    }
+  }
+  int rv = codec->marshal(codec, msg, alloc, heap, len, err);
+  *out = *heap;
+  return rv;
 }
 
 static int proto_unmarshal(const connectc_codec *codec, const ProtobufCMessageDescriptor *desc,

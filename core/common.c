@@ -205,6 +205,38 @@ static int is_tchar(unsigned char c) {
  * owned through `name`: one malloc and one free per header. */
 static void free_entry(connectc_headers *h, connectc_header *e) { cc_free(&h->alloc, e->name); }
 
+/* Room for `extra` more entries (doubling, at least 8). */
+static int reserve(connectc_headers *h, size_t extra) {
+  if (extra <= h->cap - h->len) return CONNECTC_OK;
+  if (extra > SIZE_MAX / sizeof(connectc_header) - h->len) return CONNECTC_ERR_NOMEM;
+  size_t ncap = h->cap * 2;
+  if (ncap < h->len + extra) ncap = h->len + extra;
+  if (ncap < 8) ncap = 8;
+  if (ncap > SIZE_MAX / sizeof(connectc_header)) return CONNECTC_ERR_NOMEM;
+  connectc_header *p = cc_realloc(&h->alloc, h->items, ncap * sizeof *p);
+  if (!p) return CONNECTC_ERR_NOMEM;
+  h->items = p;
+  h->cap = ncap;
+  return CONNECTC_OK;
+}
+
+/* Appends an entry (room in h->items must exist): the name lower-cased,
+ * both copied into one allocation. Names of entries already in a list are
+ * lower-case, so lowering them again when copying a list is a no-op. */
+static int push_entry(connectc_headers *h, const char *name, size_t name_len, const char *value,
+                      size_t value_len) {
+  if (name_len > SIZE_MAX - 2 - value_len) return CONNECTC_ERR_NOMEM;
+  char *n = cc_malloc(&h->alloc, name_len + value_len + 2);
+  if (!n) return CONNECTC_ERR_NOMEM;
+  for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
+  n[name_len] = '\0';
+  char *v = n + name_len + 1;
+  if (value_len) memcpy(v, value, value_len);
+  v[value_len] = '\0';
+  h->items[h->len++] = (connectc_header){n, v, name_len, value_len};
+  return CONNECTC_OK;
+}
+
 void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc) {
   memset(h, 0, sizeof *h);
   h->alloc = *cc_alloc_or_default(alloc);
@@ -224,24 +256,8 @@ int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
     if (!is_tchar((unsigned char)name[i])) return CONNECTC_ERR_ARGUMENT;
   for (size_t i = 0; i < value_len; i++)
     if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') return CONNECTC_ERR_ARGUMENT;
-  if (h->len == h->cap) {
-    size_t ncap = h->cap ? h->cap * 2 : 8;
-    if (ncap > SIZE_MAX / sizeof(connectc_header)) return CONNECTC_ERR_NOMEM;
-    connectc_header *p = cc_realloc(&h->alloc, h->items, ncap * sizeof *p);
-    if (!p) return CONNECTC_ERR_NOMEM;
-    h->items = p;
-    h->cap = ncap;
-  }
-  if (name_len > SIZE_MAX - 2 - value_len) return CONNECTC_ERR_NOMEM;
-  char *n = cc_malloc(&h->alloc, name_len + value_len + 2);
-  if (!n) return CONNECTC_ERR_NOMEM;
-  for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
-  n[name_len] = '\0';
-  char *v = n + name_len + 1;
-  if (value_len) memcpy(v, value, value_len);
-  v[value_len] = '\0';
-  h->items[h->len++] = (connectc_header){n, v, name_len, value_len};
-  return CONNECTC_OK;
+  int rv = reserve(h, 1);
+  return rv ? rv : push_entry(h, name, name_len, value ? value : "", value_len);
 }
 
 int connectc_headers_adds(connectc_headers *h, const char *name, const char *value) {
@@ -326,23 +342,13 @@ int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *s
   size_t n = src->len; /* dst may be src */
   if (n == 0) return CONNECTC_OK;
   /* Room for every entry at once; the entries of a list were validated
-   * and lower-cased when they were added, so they are copied as they are. */
-  if (n > dst->cap - dst->len) {
-    if (n > SIZE_MAX / sizeof(connectc_header) - dst->len) return CONNECTC_ERR_NOMEM;
-    size_t ncap = dst->len + n;
-    if (ncap < 8) ncap = 8;
-    connectc_header *p = cc_realloc(&dst->alloc, dst->items, ncap * sizeof *p);
-    if (!p) return CONNECTC_ERR_NOMEM;
-    dst->items = p;
-    dst->cap = ncap;
-  }
+   * when they were added, so they are not checked again. */
+  int rv = reserve(dst, n);
+  if (rv) return rv;
   for (size_t i = 0; i < n; i++) {
     const connectc_header *e = &src->items[i];
-    char *p = cc_malloc(&dst->alloc, e->name_len + e->value_len + 2);
-    if (!p) return CONNECTC_ERR_NOMEM;
-    memcpy(p, e->name, e->name_len + 1);
-    memcpy(p + e->name_len + 1, e->value, e->value_len + 1);
-    dst->items[dst->len++] = (connectc_header){p, p + e->name_len + 1, e->name_len, e->value_len};
+    rv = push_entry(dst, e->name, e->name_len, e->value, e->value_len);
+    if (rv) return rv;
   }
   return CONNECTC_OK;
 }

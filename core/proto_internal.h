@@ -5,12 +5,26 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdint.h>
 
-#include "connectc/common.h"
+#include "connectc/codec.h"
 
 /* Checks that every string field of the proto3 messages in `m` (nested
  * ones included, at most max_depth levels) holds valid UTF-8. Returns
  * CONNECTC_OK, or CONNECTC_ERR_PROTOCOL with `err` (may be NULL) set to
  * invalid_argument naming the field. proto2 messages are not checked. */
 int cc_proto_check_utf8(const ProtobufCMessage *m, uint32_t max_depth, connectc_error *err);
+
+/* Bytes a small proto message may occupy on the caller's stack. */
+#define CC_SMALL_MESSAGE 512
+
+/*
+ * Marshals `msg` with `codec` (any codec). A proto message of at most `cap`
+ * bytes is packed into `stack` without allocating; anything else goes
+ * through codec->marshal. On CONNECTC_OK, *out and *len view the bytes and
+ * *heap is what the caller frees with `alloc` afterwards (NULL for the
+ * stack). Used by the typed client and server layers.
+ */
+int cc_marshal_small(const connectc_codec *codec, const ProtobufCMessage *msg, uint8_t *stack,
+                     size_t cap, const connectc_allocator *alloc, const uint8_t **out, size_t *len,
+                     uint8_t **heap, connectc_error *err);
 
 #endif

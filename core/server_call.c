@@ -150,18 +150,6 @@ static int add_app_metadata(connectc_server_call *s, int with_unary_trailers) {
   return rv;
 }
 
-/* "application/<codec>" or "application/connect+<codec>", built on the
- * stack: one allocation (the header entry) per response instead of three. */
-static int add_content_type(connectc_headers *h, int streaming, const char *codec) {
-  char ct[96];
-  const char *prefix = streaming ? "application/connect+" : "application/";
-  size_t pl = strlen(prefix), cl = strlen(codec);
-  if (pl + cl > sizeof ct) return cc_add_content_type(h, streaming, codec);
-  memcpy(ct, prefix, pl);
-  memcpy(ct + pl, codec, cl);
-  return connectc_headers_add(h, "content-type", 12, ct, pl + cl);
-}
-
 static int add_accept_encoding(connectc_server_call *s, const char *name) {
   const char *accept = connectc_compressions_accept_header();
   if (!accept[0]) return CONNECTC_OK;
@@ -172,7 +160,7 @@ static int add_accept_encoding(connectc_server_call *s, const char *name) {
 static int stream_head(connectc_server_call *s) {
   if (s->head_ready) return CONNECTC_OK;
   connectc_headers_reset(&s->head_headers);
-  int rv = add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
+  int rv = cc_add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
   if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
     rv = connectc_headers_adds(&s->head_headers, "connect-content-encoding",
                                connectc_compression_name(s->resp_comp));
@@ -228,7 +216,7 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
                            s->unary_msg.data, s->unary_msg.len, &p, &plen, &owned, &compressed);
     if (rv) return rv;
     connectc_headers_reset(&s->head_headers);
-    rv = add_content_type(&s->head_headers, 0, s->codec);
+    rv = cc_add_content_type(&s->head_headers, 0, s->codec);
     if (rv == CONNECTC_OK && compressed)
       rv = connectc_headers_adds(&s->head_headers, "content-encoding",
                                  connectc_compression_name(s->resp_comp));

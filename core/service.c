@@ -4,7 +4,7 @@
 #include "buf.h"
 #include "connectc/service.h"
 #include "router_internal.h"
-#include "typed_internal.h"
+#include "proto_internal.h"
 
 struct connectc_stream {
   connectc_server_call *call;
@@ -41,7 +41,7 @@ struct connectc_responder {
   connectc_server_call *call;
   ProtobufCMessage **requests; /* &first until a second request arrives */
   ProtobufCMessage *first;
-  size_t n_requests;
+  size_t n_requests, cap_requests;
   size_t collected; /* serialized bytes of the requests kept so far */
   int failed;
   void *scratch; /* connectc_responder_scratch */
@@ -64,6 +64,7 @@ static void *typed_call_new(void *route_data, connectc_server_call *call) {
   c->route = r;
   c->call = call;
   c->requests = &c->first;
+  c->cap_requests = 1;
   return c;
 }
 
@@ -103,11 +104,12 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
   }
   if (rv == CONNECTC_OK) {
     ProtobufCMessage **nr = c->requests;
-    if (c->n_requests == 1 && c->requests == &c->first) {
-      nr = cc_malloc(&r->alloc, 2 * sizeof *nr);
-      if (nr) nr[0] = c->first;
-    } else if (c->n_requests > 0) {
-      nr = cc_realloc(&r->alloc, c->requests, (c->n_requests + 1) * sizeof *nr);
+    if (c->n_requests == c->cap_requests) { /* doubles; leaves `first` at 1 */
+      size_t ncap = c->cap_requests * 2;
+      nr = c->requests == &c->first ? cc_malloc(&r->alloc, ncap * sizeof *nr)
+                                    : cc_realloc(&r->alloc, c->requests, ncap * sizeof *nr);
+      if (nr && c->requests == &c->first) nr[0] = c->first;
+      if (nr) c->cap_requests = ncap;
     }
     if (!nr) {
       connectc_message_free(m, &r->alloc);

@@ -61,22 +61,26 @@ static int watch_orders(void *impl, connectc_server_call *call,
   return 0;
 }
 
-/* Runs one request through the router; returns the response body. */
-static size_t run(connectc_router *r, const char *path, const char *ctype, const uint8_t *body,
-                  size_t len, int *status, char *out, size_t cap, connectc_headers *resp_headers) {
+/* Starts a call and feeds it a whole request; the response is left for
+ * the test to produce. */
+static connectc_server_call *begin(connectc_router *r, const char *path, const char *ctype,
+                                   const uint8_t *body, size_t len) {
   connectc_server_call *s = NULL;
   assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
   connectc_headers h;
   connectc_headers_init(&h, NULL);
   connectc_headers_adds(&h, "content-type", ctype);
-  connectc_server_call_recv_head(s, "POST", NULL, &h, 0);
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
   connectc_headers_reset(&h);
   connectc_server_call_recv_body(s, body, len);
   connectc_server_call_recv_end(s);
+  return s;
+}
+
+static size_t body_of(connectc_server_call *s, int *status, char *out, size_t cap) {
   connectc_response_head head;
   assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
   *status = head.status;
-  if (resp_headers) connectc_headers_append_all(resp_headers, head.headers);
   const uint8_t *p;
   size_t n;
   int done;
@@ -85,6 +89,19 @@ static size_t run(connectc_router *r, const char *path, const char *ctype, const
   assert_true(n < cap);
   memcpy(out, p, n);
   out[n] = 0;
+  return n;
+}
+
+/* Runs one request through the router; returns the response body. */
+static size_t run(connectc_router *r, const char *path, const char *ctype, const uint8_t *body,
+                  size_t len, int *status, char *out, size_t cap, connectc_headers *resp_headers) {
+  connectc_server_call *s = begin(r, path, ctype, body, len);
+  size_t n = body_of(s, status, out, cap);
+  if (resp_headers) {
+    connectc_response_head head;
+    assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
+    connectc_headers_append_all(resp_headers, head.headers);
+  }
   connectc_router_call_del(r, s);
   return n;
 }
@@ -242,37 +259,6 @@ static void async_upload_lines(void *impl, connectc_responder *responder, const 
   h->responder = responder;
   h->lines = requests;
   h->n_lines = n_requests;
-}
-
-/* Starts a call and feeds it a whole request; the response is left for
- * the test to produce. */
-static connectc_server_call *begin(connectc_router *r, const char *path, const char *ctype,
-                                   const uint8_t *body, size_t len) {
-  connectc_server_call *s = NULL;
-  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
-  connectc_headers h;
-  connectc_headers_init(&h, NULL);
-  connectc_headers_adds(&h, "content-type", ctype);
-  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
-  connectc_headers_reset(&h);
-  connectc_server_call_recv_body(s, body, len);
-  connectc_server_call_recv_end(s);
-  return s;
-}
-
-static size_t body_of(connectc_server_call *s, int *status, char *out, size_t cap) {
-  connectc_response_head head;
-  assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
-  *status = head.status;
-  const uint8_t *p;
-  size_t n;
-  int done;
-  connectc_server_call_body_peek(s, &p, &n, &done);
-  assert_true(done);
-  assert_true(n < cap);
-  memcpy(out, p, n);
-  out[n] = 0;
-  return n;
 }
 
 static void note_cancel(connectc_responder *r, const connectc_error *why, void *arg) {

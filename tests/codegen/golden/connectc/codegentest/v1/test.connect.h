@@ -262,14 +262,14 @@ typedef struct connectc_codegentest_v1_order_service_async_handlers {
       const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests);
 } connectc_codegentest_v1_order_service_async_handlers;
 
-/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with asynchronous
- * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)
- * serves application/json. */
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these asynchronous handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
 int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
-/* The typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h). A NULL member
- * answers `unimplemented`. */
+/* The typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_order_service_handlers {
   /* rpc GetOrder: the request, then send responses on `responses`. */
   int (*get_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
@@ -288,8 +288,9 @@ typedef struct connectc_codegentest_v1_order_service_handlers {
       size_t n_requests, connectc_stream *responses, connectc_error *error);
 } connectc_codegentest_v1_order_service_handlers;
 
-/* Mounts every method of connectc.codegentest.v1.OrderService on `router`. `handlers` and `impl` are
- * borrowed; `json` (may be NULL) serves application/json. */
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
 int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -352,22 +353,23 @@ typedef struct connectc_codegentest_v1_httpservice_async_handlers {
   void (*ping)(void *impl, connectc_responder *responder, const Google__Protobuf__Empty *request);
 } connectc_codegentest_v1_httpservice_async_handlers;
 
-/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with asynchronous
- * handlers. `handlers` and `impl` are borrowed; `json` (may be NULL)
- * serves application/json. */
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these asynchronous handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
 int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
-/* The typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h). A NULL member
- * answers `unimplemented`. */
+/* The typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_httpservice_handlers {
   /* rpc Ping: the request, then send responses on `responses`. */
   int (*ping)(void *impl, connectc_server_call *call, const Google__Protobuf__Empty *request,
       connectc_stream *responses, connectc_error *error);
 } connectc_codegentest_v1_httpservice_handlers;
 
-/* Mounts every method of connectc.codegentest.v1.HTTPService on `router`. `handlers` and `impl` are
- * borrowed; `json` (may be NULL) serves application/json. */
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
 int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
     const connectc_codec *json);
 
