@@ -85,9 +85,11 @@ static row measure_decode(const connectc_codec *c, const ProtobufCMessageDescrip
 
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 0.5;
-  connectc_type_registry *reg = connectc_type_registry_new(NULL);
+  connectc_type_registry *reg = NULL;
+  (void)connectc_type_registry_new(NULL, &reg);
   json_test__register_types(reg);
-  connectc_codec *json = connectc_codec_json_new(reg, NULL);
+  connectc_codec *json = NULL;
+  (void)connectc_codec_json_new(reg, NULL, &json);
   const connectc_codec *proto = connectc_codec_proto();
   const ProtobufCMessageDescriptor *d = &connectc__jsontest__v1__everything__descriptor;
   printf("| message | codec | encoded bytes | encode MB/s | encode msg/s | decode MB/s | decode msg/s |\n");

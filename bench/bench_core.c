@@ -184,7 +184,8 @@ static size_t op_compress(ctx *c) {
 
 /* As a server call does: a context per call, for one message. */
 static size_t op_compress_fresh(ctx *c) {
-  connectc_compress_ctx *fresh = connectc_compress_ctx_new(&counting);
+  connectc_compress_ctx *fresh = NULL;
+  (void)connectc_compress_ctx_new(&counting, &fresh);
   if (!fresh) die("connectc_compress_ctx_new");
   uint8_t *out;
   size_t len;
@@ -195,7 +196,8 @@ static size_t op_compress_fresh(ctx *c) {
 }
 
 static size_t op_decompress_fresh(ctx *c) {
-  connectc_compress_ctx *fresh = connectc_compress_ctx_new(&counting);
+  connectc_compress_ctx *fresh = NULL;
+  (void)connectc_compress_ctx_new(&counting, &fresh);
   if (!fresh) die("connectc_compress_ctx_new");
   uint8_t *out;
   size_t len;
@@ -262,9 +264,11 @@ static void row(const char *size, const char *what, size_t bytes, result r) {
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 0.3;
   if (argc > 2 && !(md = fopen(argv[2], "w"))) die("opening the output file");
-  connectc_type_registry *reg = connectc_type_registry_new(NULL);
+  connectc_type_registry *reg = NULL;
+  (void)connectc_type_registry_new(NULL, &reg);
   json_test__register_types(reg);
-  connectc_codec *json = connectc_codec_json_new(reg, NULL);
+  connectc_codec *json = NULL;
+  (void)connectc_codec_json_new(reg, NULL, &json);
   const connectc_codec *proto = connectc_codec_proto();
   const ProtobufCMessageDescriptor *d = &connectc__jsontest__v1__everything__descriptor;
   out("| size | operation | bytes | MB/s | msg/s | x memcpy | allocs/msg |\n");
@@ -313,7 +317,7 @@ int main(int argc, char **argv) {
       connectc_free(NULL, enc);
     }
 
-    c.cctx = connectc_compress_ctx_new(&counting);
+    (void)connectc_compress_ctx_new(&counting, &c.cctx);
     if (!c.cctx) die("connectc_compress_ctx_new");
     const connectc_compression comps[] = {CONNECTC_COMPRESSION_GZIP, CONNECTC_COMPRESSION_BR,
                                           CONNECTC_COMPRESSION_ZSTD};

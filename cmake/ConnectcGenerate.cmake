@@ -14,11 +14,10 @@
 # where <name> is each proto's path relative to the IMPORT_DIRS entry that
 # holds it, without ".proto". Then it creates the static library <lib> from
 # the generated .c files, with OUT_DIR as a PUBLIC include directory,
-# linked PUBLIC to protobuf-c, to connectc_wkt_protos (the well-known
-# types: import google/protobuf/*.proto freely, but do not list them in
-# PROTOS) and to the connectc library (CONNECTC_LIBRARY, default
-# connectc_static in the connectc build tree, else connectc::connectc_static
-# from an installed package; NO_LINK_CONNECTC skips it).
+# linked PUBLIC to protobuf-c, to connectc::wkt (the well-known types'
+# protobuf-c code: import google/protobuf/*.proto freely, but do not list
+# them in PROTOS) and to the connectc library (CONNECTC_LIBRARY, default
+# connectc::connectc; NO_LINK_CONNECTC skips it).
 #
 # Every imported .proto that is not a google/protobuf/ file must be listed in
 # PROTOS of this or another connectc_generate() call whose library is linked
@@ -140,20 +139,18 @@ function(connectc_generate)
   if(TARGET PkgConfig::PROTOBUFC)
     target_link_libraries(${ARG_TARGET} PUBLIC PkgConfig::PROTOBUFC)
   endif()
-  if(NOT ARG_TARGET STREQUAL "connectc_wkt_protos")
-    if(TARGET connectc_wkt_protos)
-      target_link_libraries(${ARG_TARGET} PUBLIC connectc_wkt_protos)
-    elseif(TARGET connectc::connectc_wkt_protos)
-      target_link_libraries(${ARG_TARGET} PUBLIC connectc::connectc_wkt_protos)
+  if(NOT ARG_TARGET STREQUAL "connectc_wkt")
+    if(TARGET connectc_wkt)
+      target_link_libraries(${ARG_TARGET} PUBLIC connectc_wkt)
+    elseif(TARGET connectc::wkt)
+      target_link_libraries(${ARG_TARGET} PUBLIC connectc::wkt)
     endif()
   endif()
   if(NOT ARG_NO_LINK_CONNECTC)
     if(ARG_CONNECTC_LIBRARY)
       target_link_libraries(${ARG_TARGET} PUBLIC ${ARG_CONNECTC_LIBRARY})
-    elseif(TARGET connectc_static)
-      target_link_libraries(${ARG_TARGET} PUBLIC connectc_static)
-    elseif(TARGET connectc::connectc_static)
-      target_link_libraries(${ARG_TARGET} PUBLIC connectc::connectc_static)
+    elseif(TARGET connectc::connectc)
+      target_link_libraries(${ARG_TARGET} PUBLIC connectc::connectc)
     else()
       message(FATAL_ERROR "connectc_generate: no connectc library target; pass CONNECTC_LIBRARY")
     endif()

@@ -498,24 +498,24 @@ static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg
     cg_str_printf(hs,
                   "  /* rpc %s: every request, then send responses on `responses`. */\n"
                   "  int (*%s)(void *impl, connectc_server_call *call, const %s *const *requests,\n"
-                  "      size_t n_requests, connectc_stream *responses, connectc_error *error);\n",
+                  "      size_t n_requests, connectc_response_writer *responses, connectc_error *error);\n",
                   mname, member.data, in_type);
   else
     cg_str_printf(hs,
                   "  /* rpc %s: the request, then send responses on `responses`. */\n"
                   "  int (*%s)(void *impl, connectc_server_call *call, const %s *request,\n"
-                  "      connectc_stream *responses, connectc_error *error);\n",
+                  "      connectc_response_writer *responses, connectc_error *error);\n",
                   mname, member.data, in_type);
   cg_str_printf(h, "/* Sends one %s response from a handler. */\n"
-                   "int %s%s_send(connectc_stream *responses, const %s *message);\n",
+                   "int %s%s_send(connectc_response_writer *responses, const %s *message);\n",
                 mname, prefix, lower, out_type);
-  cg_str_printf(c, "int %s%s_send(connectc_stream *responses, const %s *message) {\n"
-                   "  return connectc_stream_send(responses, &message->base);\n}\n\n",
+  cg_str_printf(c, "int %s%s_send(connectc_response_writer *responses, const %s *message) {\n"
+                   "  return connectc_response_writer_send(responses, &message->base);\n}\n\n",
                 prefix, lower, out_type);
   cg_str_printf(c,
                 "static int %sinvoke_%s(const void *handlers, void *impl, connectc_server_call *call,\n"
                 "    const ProtobufCMessage *const *requests, size_t n_requests,\n"
-                "    connectc_stream *responses, connectc_error *error) {\n"
+                "    connectc_response_writer *responses, connectc_error *error) {\n"
                 "  const %shandlers *h = handlers;\n",
                 prefix, lower, prefix);
   if (client_streaming) {
@@ -671,22 +671,22 @@ static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const cha
                              int client_streaming, const char *mname) {
   cg_str_printf(h,
                 "/* Typed callbacks of an asynchronous %s call (each may be NULL; see\n"
-                " * connectc_stream_callbacks). `response` belongs to the callee: free it\n"
-                " * with connectc_message_free and connectc_client_stream_allocator(stream). */\n"
+                " * connectc_async_call_callbacks). `response` belongs to the callee: free it\n"
+                " * with connectc_message_free and connectc_async_call_allocator(stream). */\n"
                 "typedef struct %s%s_callbacks {\n"
-                "  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,\n"
+                "  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,\n"
                 "      void *user_data);\n"
-                "  void (*on_response)(connectc_client_stream *stream, %s *response, void *user_data);\n"
-                "  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,\n"
+                "  void (*on_response)(connectc_async_call *stream, %s *response, void *user_data);\n"
+                "  void (*on_close)(connectc_async_call *stream, const connectc_error *error,\n"
                 "      const connectc_headers *trailers, void *user_data);\n"
                 "} %s%s_callbacks;\n\n",
                 mname, prefix, lower, out_type, prefix, lower);
   cg_str_printf(c,
-                "static void %sdeliver_%s(connectc_client_stream *stream, ProtobufCMessage *message,\n"
+                "static void %sdeliver_%s(connectc_async_call *stream, ProtobufCMessage *message,\n"
                 "    void *user_data) {\n"
-                "  const %s%s_callbacks *cb = (const %s%s_callbacks *)connectc_client_stream_typed(stream);\n"
+                "  const %s%s_callbacks *cb = (const %s%s_callbacks *)connectc_async_call_typed(stream);\n"
                 "  if (cb->on_response) cb->on_response(stream, (%s *)message, user_data);\n"
-                "  else connectc_message_free(message, connectc_client_stream_allocator(stream));\n"
+                "  else connectc_message_free(message, connectc_async_call_allocator(stream));\n"
                 "}\n\n",
                 prefix, lower, prefix, lower, prefix, lower, out_type);
   cg_str rp = {0};
@@ -697,18 +697,18 @@ static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const cha
                 "/* %s, asynchronous: starts the call on the client's (asynchronous)\n"
                 " * transport and returns at once; the outcome comes through `callbacks`\n"
                 " * (copied), on the transport's thread. Returns CONNECTC_OK with *stream\n"
-                " * set (release it with connectc_client_stream_del; on_close may fire\n"
+                " * set (release it with connectc_async_call_del; on_close may fire\n"
                 " * before this returns), or an error with *stream NULL. */\n"
                 "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
-                "    const %s%s_callbacks *callbacks, void *user_data, connectc_client_stream **stream);\n",
+                "    const %s%s_callbacks *callbacks, void *user_data, connectc_async_call **stream);\n",
                 mname, prefix, lower, req_param, prefix, lower);
   cg_str_printf(c,
                 "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
-                "    const %s%s_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {\n"
+                "    const %s%s_callbacks *callbacks, void *user_data, connectc_async_call **stream) {\n"
                 "  if (!callbacks%s) return CONNECTC_ERR_ARGUMENT;\n"
-                "  connectc_stream_callbacks cb = {callbacks->on_headers, %sdeliver_%s,\n"
+                "  connectc_async_call_callbacks cb = {callbacks->on_headers, %sdeliver_%s,\n"
                 "                                  callbacks->on_close, callbacks, sizeof *callbacks};\n"
-                "  int rv = connectc_client_stream_new(client, &%s.desc, %s.output, opts, &cb,\n"
+                "  int rv = connectc_async_call_new(client, &%s.desc, %s.output, opts, &cb,\n"
                 "                                      user_data, stream);\n",
                 prefix, lower, req_param, prefix, lower, client_streaming ? "" : " || !request",
                 prefix, lower, msym, msym);
@@ -716,18 +716,18 @@ static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const cha
     cg_str_puts(c, "  return rv;\n}\n\n");
     cg_str_printf(h,
                   "/* Queues one %s request on a started stream; close the send side with\n"
-                  " * connectc_client_stream_close_send. */\n"
-                  "int %s%s_send_request(connectc_client_stream *stream, const %s *request);\n",
+                  " * connectc_async_call_close_send. */\n"
+                  "int %s%s_send_request(connectc_async_call *stream, const %s *request);\n",
                   mname, prefix, lower, in_type);
     cg_str_printf(c,
-                  "int %s%s_send_request(connectc_client_stream *stream, const %s *request) {\n"
-                  "  return request ? connectc_client_stream_send(stream, &request->base)\n"
+                  "int %s%s_send_request(connectc_async_call *stream, const %s *request) {\n"
+                  "  return request ? connectc_async_call_send(stream, &request->base)\n"
                   "                 : CONNECTC_ERR_ARGUMENT;\n}\n\n",
                   prefix, lower, in_type);
   } else {
     cg_str_puts(c,
                 "  /* A request that cannot be sent closes the call: on_close reports it. */\n"
-                "  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);\n"
+                "  if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);\n"
                 "  return rv;\n}\n\n");
   }
   cg_str_puts(h, "\n");

@@ -144,13 +144,13 @@ typedef struct job {
   uint32_t cancel_after; /* cancel once this many responses arrived; 0 = never */
 } job;
 
-static void on_headers(connectc_client_stream *st, const connectc_headers *h, void *ud) {
+static void on_headers(connectc_async_call *st, const connectc_headers *h, void *ud) {
   (void)st;
   job *j = ud;
   connectc_headers_append_all(&j->resp_headers, h);
 }
 
-static void on_close(connectc_client_stream *st, const connectc_error *err,
+static void on_close(connectc_async_call *st, const connectc_error *err,
                      const connectc_headers *trailers, void *ud) {
   (void)st;
   job *j = ud;
@@ -161,7 +161,7 @@ static void on_close(connectc_client_stream *st, const connectc_error *err,
 
 /* Keeps the payload of one response (every ConformanceService response has
  * one; a response without it counts as an empty one) and frees the rest. */
-static void take_payload(connectc_client_stream *st, job *j, ProtobufCMessage *response,
+static void take_payload(connectc_async_call *st, job *j, ProtobufCMessage *response,
                          Payload **slot) {
   Payload *p = NULL;
   if (slot) {
@@ -172,7 +172,7 @@ static void take_payload(connectc_client_stream *st, job *j, ProtobufCMessage *r
       if (p) connectrpc__conformance__v1__conformance_payload__init(p);
     }
   }
-  connectc_message_free(response, connectc_client_stream_allocator(st));
+  connectc_message_free(response, connectc_async_call_allocator(st));
   j->n_responses++;
   if (p) {
     Payload **np = realloc(j->payloads, (j->n_payloads + 1) * sizeof *np);
@@ -183,11 +183,11 @@ static void take_payload(connectc_client_stream *st, job *j, ProtobufCMessage *r
       connectc_message_free(&p->base, NULL);
     }
   }
-  if (j->cancel_after && j->n_responses >= j->cancel_after) connectc_client_stream_cancel(st);
+  if (j->cancel_after && j->n_responses >= j->cancel_after) connectc_async_call_cancel(st);
 }
 
 #define ON_RESPONSE(fn, Type)                                            \
-  static void fn(connectc_client_stream *st, Type *response, void *ud) { \
+  static void fn(connectc_async_call *st, Type *response, void *ud) { \
     take_payload(st, ud, &response->base, &response->payload);          \
   }
 ON_RESPONSE(on_unary, Connectrpc__Conformance__V1__UnaryResponse)
@@ -196,10 +196,10 @@ ON_RESPONSE(on_server_stream, Connectrpc__Conformance__V1__ServerStreamResponse)
 ON_RESPONSE(on_client_stream, Connectrpc__Conformance__V1__ClientStreamResponse)
 ON_RESPONSE(on_bidi_stream, Connectrpc__Conformance__V1__BidiStreamResponse)
 
-static void on_no_payload(connectc_client_stream *st, ProtobufCMessage *response, void *ud) {
+static void on_no_payload(connectc_async_call *st, ProtobufCMessage *response, void *ud) {
   take_payload(st, ud, response, NULL);
 }
-static void on_unimplemented(connectc_client_stream *st,
+static void on_unimplemented(connectc_async_call *st,
                              Connectrpc__Conformance__V1__UnimplementedResponse *response, void *ud) {
   on_no_payload(st, &response->base, ud);
 }
@@ -252,7 +252,7 @@ static connectc_stream_type stream_type_of(const Connectrpc__Conformance__V1__Cl
  * methods take their (only) request here. */
 static int start_call(job *j, const connectc_client *client, const char *procedure,
                       const connectc_call_options *opts, const ProtobufCMessage *first,
-                      connectc_client_stream **st) {
+                      connectc_async_call **st) {
   switch (j->k) {
     case K_UNARY:
       return connectrpc_conformance_v1_conformance_service_unary_start(
@@ -278,10 +278,10 @@ static int start_call(job *j, const connectc_client *client, const char *procedu
     case K_UNKNOWN: {
       /* Not a method of the service: the untyped stream API. */
       connectc_method_desc d = {procedure, stream_type_of(j->req), 0};
-      connectc_stream_callbacks cb = {on_headers, on_no_payload, on_close, NULL, 0};
-      int rv = connectc_client_stream_new(client, &d, &google__protobuf__empty__descriptor, opts, &cb,
+      connectc_async_call_callbacks cb = {on_headers, on_no_payload, on_close, NULL, 0};
+      int rv = connectc_async_call_new(client, &d, &google__protobuf__empty__descriptor, opts, &cb,
                                           j, st);
-      if (rv == CONNECTC_OK && first) (void)connectc_client_stream_send(*st, first);
+      if (rv == CONNECTC_OK && first) (void)connectc_async_call_send(*st, first);
       return rv;
     }
   }
@@ -289,7 +289,7 @@ static int start_call(job *j, const connectc_client *client, const char *procedu
 }
 
 /* Sends one request of a client or bidi stream. */
-static int send_request(job *j, connectc_client_stream *st, const ProtobufCMessage *m) {
+static int send_request(job *j, connectc_async_call *st, const ProtobufCMessage *m) {
   switch (j->k) {
     case K_CLIENT:
       return connectrpc_conformance_v1_conformance_service_client_stream_send_request(
@@ -298,7 +298,7 @@ static int send_request(job *j, connectc_client_stream *st, const ProtobufCMessa
       return connectrpc_conformance_v1_conformance_service_bidi_stream_send_request(
           st, (const Connectrpc__Conformance__V1__BidiStreamRequest *)m);
     default:
-      return connectc_client_stream_send(st, m);
+      return connectc_async_call_send(st, m);
   }
 }
 
@@ -349,7 +349,7 @@ static void run_job(job *j) {
     }
   }
   connectc_curl *t = NULL;
-  connectc_client_stream *st = NULL;
+  connectc_async_call *st = NULL;
   connectc_headers req_headers;
   connectc_headers_init(&req_headers, NULL);
   for (size_t i = 0; i < req->n_request_headers; i++)
@@ -404,16 +404,16 @@ static void run_job(job *j) {
     }
     if (!closed_send && !j->closed && next >= n_msgs) {
       if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_BEFORE_CLOSE_SEND) {
-        connectc_client_stream_cancel(st);
+        connectc_async_call_cancel(st);
       } else {
-        connectc_client_stream_close_send(st);
+        connectc_async_call_close_send(st);
         if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_CLOSE_SEND_MS)
           cancel_at = now + req->cancel->after_close_send_ms;
         if (cancel_at == 0) cancel_at = now;
       }
       closed_send = 1;
     }
-    if (cancel_at >= 0 && now >= cancel_at) connectc_client_stream_cancel(st);
+    if (cancel_at >= 0 && now >= cancel_at) connectc_async_call_cancel(st);
     if (j->closed) break;
     int wait = 50;
     if (next < n_msgs && next_send_at - now < wait) wait = (int)(next_send_at - now);
@@ -423,7 +423,7 @@ static void run_job(job *j) {
   }
   size_t unsent = n_msgs - next;
   if (single && req->n_request_messages == 0) unsent = 0;
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
   connectc_curl_del(t); /* lets go of the call: the stream is freed */
   connectc_headers_reset(&req_headers);
   for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
@@ -517,9 +517,12 @@ static int read_full(int fd, void *buf, size_t n) {
 }
 
 int main(void) {
-  registry = connectc_type_registry_new(NULL);
-  connectrpc_conformance_v1_service__register_types(registry);
-  json_codec = connectc_codec_json_new(registry, NULL);
+  if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
+      connectrpc_conformance_v1_service__register_types(registry) != CONNECTC_OK ||
+      connectc_codec_json_new(registry, NULL, &json_codec) != CONNECTC_OK) {
+    fprintf(stderr, "conformance client: out of memory\n");
+    return 1;
+  }
   for (;;) {
     uint8_t hdr[4];
     if (read_full(0, hdr, 4)) break;

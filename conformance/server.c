@@ -418,15 +418,20 @@ int main(void) {
   free(buf);
   if (!req) return 1;
 
-  connectc_type_registry *registry = connectc_type_registry_new(NULL);
-  connectrpc_conformance_v1_service__register_types(registry);
-  connectc_codec *json_codec = connectc_codec_json_new(registry, NULL);
+  connectc_type_registry *registry = NULL;
+  connectc_codec *json_codec = NULL;
+  if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
+      connectrpc_conformance_v1_service__register_types(registry) != CONNECTC_OK ||
+      connectc_codec_json_new(registry, NULL, &json_codec) != CONNECTC_OK) {
+    fprintf(stderr, "conformance server: out of memory\n");
+    return 1;
+  }
 
   connectc_server_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = req->message_receive_limit ? req->message_receive_limit : 0;
-  connectc_router *router = connectc_router_new(&cfg, NULL);
-  if (!router || connectrpc_conformance_v1_conformance_service_register_async(router, &handlers, NULL,
+  connectc_router *router = NULL;
+  if (connectc_router_new(&cfg, NULL, &router) != CONNECTC_OK || connectrpc_conformance_v1_conformance_service_register_async(router, &handlers, NULL,
                                                                                 json_codec) != CONNECTC_OK) {
     fprintf(stderr, "conformance server: cannot mount the service\n");
     return 1;

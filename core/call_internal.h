@@ -7,7 +7,8 @@
 #define CONNECTC_CORE_CALL_INTERNAL_H
 
 #include "buf.h"
-#include "connectc/call.h"
+#include "connectc/client_call.h"
+#include "connectc/server_call.h"
 #include "connectc/compress.h"
 #include "connectc/envelope.h"
 

@@ -134,7 +134,7 @@ int connectc_client_call_new(const connectc_client_config *cfg,
                      &c->alloc);
   c->procedure = cc_strndup(&c->alloc, cfg->procedure, strlen(cfg->procedure));
   c->codec = cc_strndup(&c->alloc, cfg->codec, strlen(cfg->codec));
-  c->cctx = connectc_compress_ctx_new(&c->alloc);
+  (void)connectc_compress_ctx_new(&c->alloc, &c->cctx); /* NULL checked below */
   if (!c->procedure || !c->codec || !c->cctx) {
     connectc_client_call_del(c);
     return CONNECTC_ERR_NOMEM;

@@ -6,12 +6,11 @@
 #include "base64.h"
 #include "buf.h"
 #include "connectc/common.h"
-
-#ifndef CONNECTC_VERSION_STRING
-#define CONNECTC_VERSION_STRING "0.0.0"
-#endif
+#include "connectc/version.h"
 
 const char *connectc_version(void) { return CONNECTC_VERSION_STRING; }
+
+long connectc_version_number(void) { return CONNECTC_VERSION_NUMBER; }
 
 const char *connectc_strerror(int rv) {
   switch (rv) {
@@ -281,7 +280,7 @@ int connectc_headers_add_bin(connectc_headers *h, const char *name, const uint8_
   return rv;
 }
 
-size_t connectc_headers_del(connectc_headers *h, const char *name) {
+size_t connectc_headers_remove(connectc_headers *h, const char *name) {
   size_t nl = strlen(name), w = 0, removed = 0;
   for (size_t i = 0; i < h->len; i++) {
     connectc_header *e = &h->items[i];

@@ -118,16 +118,19 @@ static void lib_free(void *opaque, void *p) {
 }
 #endif
 
-connectc_compress_ctx *connectc_compress_ctx_new(const connectc_allocator *alloc) {
+int connectc_compress_ctx_new(const connectc_allocator *alloc, connectc_compress_ctx **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_compress_ctx *c = cc_malloc(a, sizeof *c);
-  if (!c) return NULL;
+  if (!c) return CONNECTC_ERR_NOMEM;
   memset(c, 0, sizeof *c);
   c->alloc = *a;
   c->gzip_level = Z_DEFAULT_COMPRESSION;
   c->br_quality = 1;
   c->zstd_level = 3;
-  return c;
+  *out = c;
+  return CONNECTC_OK;
 }
 
 void connectc_compress_ctx_del(connectc_compress_ctx *c) {

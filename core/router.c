@@ -3,15 +3,12 @@
 
 #include "buf.h"
 #include "connectc/router.h"
-#include "router_internal.h"
 
 struct connectc_router {
   connectc_allocator alloc;
   connectc_server_config cfg;
   connectc_route *routes;
   size_t n, cap;
-  void **kept; /* blocks owned for typed routes */
-  size_t n_kept;
 };
 
 /* The route and per-call data behind each call the router created. */
@@ -20,22 +17,25 @@ typedef struct routed_call {
   void *call_data;
 } routed_call;
 
-connectc_router *connectc_router_new(const connectc_server_config *cfg,
-                                     const connectc_allocator *alloc) {
+int connectc_router_new(const connectc_server_config *cfg, const connectc_allocator *alloc,
+                        connectc_router **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_router *r = cc_malloc(a, sizeof *r);
-  if (!r) return NULL;
+  if (!r) return CONNECTC_ERR_NOMEM;
   memset(r, 0, sizeof *r);
   r->alloc = *a;
   if (cfg) r->cfg = *cfg;
-  return r;
+  *out = r;
+  return CONNECTC_OK;
 }
 
 void connectc_router_del(connectc_router *r) {
   if (!r) return;
   connectc_allocator a = r->alloc;
-  for (size_t i = 0; i < r->n_kept; i++) cc_free(&a, r->kept[i]);
-  cc_free(&a, r->kept);
+  for (size_t i = 0; i < r->n; i++)
+    if (r->routes[i].route_data_del) r->routes[i].route_data_del(r->routes[i].route_data);
   cc_free(&a, r->routes);
   cc_free(&a, r);
 }
@@ -102,14 +102,10 @@ void connectc_router_call_del(connectc_router *r, connectc_server_call *call) {
   connectc_server_call_del(call);
 }
 
-const connectc_allocator *cc_router_alloc(const connectc_router *r) { return &r->alloc; }
-
-int cc_router_keep(connectc_router *r, void *block) {
-  void **k = cc_realloc(&r->alloc, r->kept, (r->n_kept + 1) * sizeof *k);
-  if (!k) return CONNECTC_ERR_NOMEM;
-  r->kept = k;
-  r->kept[r->n_kept++] = block;
-  return CONNECTC_OK;
+const connectc_allocator *connectc_router_allocator(const connectc_router *r) {
+  return &r->alloc;
 }
 
-const connectc_server_config *cc_router_config(const connectc_router *r) { return &r->cfg; }
+const connectc_server_config *connectc_router_config(const connectc_router *r) {
+  return &r->cfg;
+}

@@ -66,7 +66,7 @@ struct connectc_server_call {
   cc_buf unary_msg; /* unary: the response message until finish */
   int unary_have_msg;
 
-  const connectc_transport_ops *tops;
+  const connectc_server_call_hooks *tops;
   void *tctx;
 };
 
@@ -384,8 +384,7 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   s->reader.comp = s->req_comp;
   if (!failed && (s->req_comp != CONNECTC_COMPRESSION_IDENTITY ||
                   s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)) {
-    s->cctx = connectc_compress_ctx_new(&s->alloc);
-    if (!s->cctx) {
+    if (connectc_compress_ctx_new(&s->alloc, &s->cctx) != CONNECTC_OK) {
       s->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
       fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for compression");
       failed = 1;
@@ -663,8 +662,8 @@ const connectc_method_desc *connectc_server_call_method(const connectc_server_ca
   return s->method;
 }
 
-void connectc_server_call_set_transport(connectc_server_call *s,
-                                        const connectc_transport_ops *ops, void *ctx) {
+void connectc_server_call_set_hooks(connectc_server_call *s,
+                                        const connectc_server_call_hooks *ops, void *ctx) {
   s->tops = ops;
   s->tctx = ctx;
 }

@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "connectc/call.h"
-#include "connectc/connectc.h"
+#include "connectc/core.h"
 
 /* ---- the server side: an echo handler that upper-cases ---- */
 

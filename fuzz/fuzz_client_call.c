@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connectc/call.h"
+#include "connectc/client_call.h"
 
 static const char *const ctypes[] = {"application/proto", "application/json",
                                      "application/connect+proto", "application/connect+json",

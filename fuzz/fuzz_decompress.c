@@ -11,7 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   connectc_compression alg = (connectc_compression)(data[0] % 4);
   if (!connectc_compression_supported(alg)) return 0;
-  connectc_compress_ctx *ctx = connectc_compress_ctx_new(NULL);
+  connectc_compress_ctx *ctx = NULL;
+  (void)connectc_compress_ctx_new(NULL, &ctx);
   connectc_error e;
   connectc_error_init(&e, NULL);
   uint8_t *out = NULL;

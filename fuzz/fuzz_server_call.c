@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connectc/call.h"
+#include "connectc/server_call.h"
 
 static const connectc_method_desc methods[] = {
     {"/f.S/Unary", CONNECTC_STREAM_UNARY, 1},

@@ -17,7 +17,7 @@
  * Clients mix normal calls, cancels and deletes at random points (inside
  * on_headers / on_message / on_close too, including of other streams),
  * and short deadlines (1-10 ms). Every call must close exactly once with an
- * allowed code, no callback may fire after connectc_client_stream_del, the
+ * allowed code, no callback may fire after connectc_async_call_del, the
  * whole run is bounded by a watchdog, every responder must be finished
  * (ASan reports anything leaked) and the server must still answer after.
  *
@@ -287,7 +287,7 @@ typedef struct cthread cthread;
 
 typedef struct rec {
   cthread *ct;
-  connectc_client_stream *s;
+  connectc_async_call *s;
   int stream;
   char mode;
   int count;
@@ -298,8 +298,8 @@ typedef struct rec {
   int closes, msgs, headers;
   connectc_code code;
   int canceled_by_us; /* a cancel or delete was issued before the close */
-  int deleted;        /* connectc_client_stream_del returned */
-  int in_del;         /* inside our own connectc_client_stream_del */
+  int deleted;        /* connectc_async_call_del returned */
+  int in_del;         /* inside our own connectc_async_call_del */
   int late_cb;        /* callbacks after del */
 } rec;
 
@@ -338,7 +338,7 @@ static void rec_del(rec *r) {
   if (r->deleted) return;
   if (!r->closes) r->canceled_by_us = 1;
   r->in_del = 1;
-  connectc_client_stream_del(r->s);
+  connectc_async_call_del(r->s);
   r->in_del = 0;
   r->deleted = 1;
   r->s = NULL;
@@ -347,10 +347,10 @@ static void rec_del(rec *r) {
 static void rec_cancel(rec *r) {
   if (r->deleted) return;
   if (!r->closes) r->canceled_by_us = 1;
-  connectc_client_stream_cancel(r->s);
+  connectc_async_call_cancel(r->s);
 }
 
-static void cb_headers(connectc_client_stream *s, const connectc_headers *h, void *ud) {
+static void cb_headers(connectc_async_call *s, const connectc_headers *h, void *ud) {
   (void)s;
   (void)h;
   rec *r = ud;
@@ -359,10 +359,10 @@ static void cb_headers(connectc_client_stream *s, const connectc_headers *h, voi
   if (r->action == A_CANCEL_IN_HEADERS) rec_cancel(r);
 }
 
-static void cb_message(connectc_client_stream *s, ProtobufCMessage *m, void *ud) {
+static void cb_message(connectc_async_call *s, ProtobufCMessage *m, void *ud) {
   rec *r = ud;
   if (r->deleted) r->late_cb++;
-  connectc_message_free(m, connectc_client_stream_allocator(s));
+  connectc_message_free(m, connectc_async_call_allocator(s));
   r->msgs++;
   if (r->msgs == r->at + 1) {
     if (r->action == A_CANCEL_IN_MESSAGE) rec_cancel(r);
@@ -371,7 +371,7 @@ static void cb_message(connectc_client_stream *s, ProtobufCMessage *m, void *ud)
   }
 }
 
-static void cb_close(connectc_client_stream *s, const connectc_error *err,
+static void cb_close(connectc_async_call *s, const connectc_error *err,
                      const connectc_headers *trailers, void *ud) {
   (void)s;
   (void)trailers;
@@ -392,7 +392,7 @@ static void cb_close(connectc_client_stream *s, const connectc_error *err,
   }
 }
 
-static const connectc_stream_callbacks callbacks = {cb_headers, cb_message, cb_close, NULL, 0};
+static const connectc_async_call_callbacks callbacks = {cb_headers, cb_message, cb_close, NULL, 0};
 
 static void launch(cthread *ct) {
   ct->launched++;
@@ -413,11 +413,11 @@ static void launch(cthread *ct) {
     r->timeout_ms = 1 + (int64_t)(rnd(&ct->seed) % 10);
   connectc_call_options opts = {NULL, r->timeout_ms};
   /* No cmocka asserts off the test's thread: failures are counted. */
-  int nrv = connectc_client_stream_new(&ct->client, r->stream ? &m_stream : &m_unary,
+  int nrv = connectc_async_call_new(&ct->client, r->stream ? &m_stream : &m_unary,
                                        &google__protobuf__string_value__descriptor, &opts,
                                        &callbacks, r, &r->s);
   if (nrv != CONNECTC_OK) {
-    ct_fail(ct, r, "connectc_client_stream_new failed");
+    ct_fail(ct, r, "connectc_async_call_new failed");
     free(r);
     return;
   }
@@ -431,7 +431,7 @@ static void launch(cthread *ct) {
   snprintf(text, sizeof text, "%c%d", r->mode, r->count);
   Google__Protobuf__StringValue m = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
   m.value = text;
-  int rv = connectc_client_stream_send(r->s, &m.base);
+  int rv = connectc_async_call_send(r->s, &m.base);
   if (r->action == A_CANCEL_BEFORE_SEND) {
     if (rv != CONNECTC_ERR_STATE) ct_fail(ct, r, "send after cancel did not refuse");
   } else if (rv != CONNECTC_OK) {
@@ -455,7 +455,7 @@ static int code_allowed(const rec *r) {
 
 static void check_done(cthread *ct, rec *r) {
   if (r->closes != 1) ct_fail(ct, r, "closed other than once");
-  if (r->late_cb) ct_fail(ct, r, "callback after connectc_client_stream_del");
+  if (r->late_cb) ct_fail(ct, r, "callback after connectc_async_call_del");
   if (!code_allowed(r)) ct_fail(ct, r, "unexpected code");
   if (r->code == CONNECTC_CODE_OK && !r->canceled_by_us) {
     int want = r->mode == 'o' ? (r->stream ? r->count : 1) : 1;
@@ -667,7 +667,7 @@ static int setup(void **state) {
   pthread_mutex_init(&watchdog.mu, NULL);
   pthread_cond_init(&watchdog.cv, NULL);
   assert_int_equal(pthread_create(&f->watchdog, NULL, watchdog_main, NULL), 0);
-  f->router = connectc_router_new(NULL, NULL);
+  (void)connectc_router_new(NULL, NULL, &f->router);
   assert_non_null(f->router);
   assert_int_equal(connectc_router_add_typed(f->router, &typed_unary, NULL, NULL, NULL),
                    CONNECTC_OK);

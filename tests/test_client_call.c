@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "connectc/call.h"
+#include "connectc/client_call.h"
 #include "connectc/envelope.h"
 
 typedef struct events {

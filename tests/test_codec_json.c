@@ -26,9 +26,9 @@ typedef struct fixture {
 
 static int setup(void **state) {
   static fixture f;
-  f.reg = connectc_type_registry_new(NULL);
+  (void)connectc_type_registry_new(NULL, &f.reg);
   assert_int_equal(json_test__register_types(f.reg), CONNECTC_OK);
-  f.codec = connectc_codec_json_new(f.reg, NULL);
+  (void)connectc_codec_json_new(f.reg, NULL, &f.codec);
   assert_non_null(f.codec);
   assert_string_equal(f.codec->name, "json");
   *state = &f;
@@ -272,8 +272,10 @@ static void test_rejections(void **state) {
 
 static void test_unregistered(void **state) {
   fixture *f = *state;
-  connectc_type_registry *empty = connectc_type_registry_new(NULL);
-  connectc_codec *c = connectc_codec_json_new(empty, NULL);
+  connectc_type_registry *empty = NULL;
+  (void)connectc_type_registry_new(NULL, &empty);
+  connectc_codec *c = NULL;
+  (void)connectc_codec_json_new(empty, NULL, &c);
   Connectc__Jsontest__V1__Node n = CONNECTC__JSONTEST__V1__NODE__INIT;
   uint8_t *out;
   size_t len;

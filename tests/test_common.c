@@ -116,7 +116,7 @@ static void test_headers(void **state) {
   connectc_headers_init(&copy, NULL);
   assert_int_equal(connectc_headers_append_all(&copy, &h), CONNECTC_OK);
   assert_int_equal(copy.len, h.len);
-  assert_int_equal(connectc_headers_del(&copy, "X-foo"), 2);
+  assert_int_equal(connectc_headers_remove(&copy, "X-foo"), 2);
   assert_int_equal(copy.len, h.len - 2);
   connectc_headers_reset(&copy);
   connectc_headers_reset(&h);

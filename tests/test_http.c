@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "connectc/client.h"
 #include "connectc/curl.h"
 #include "connectc/json_codec.h"
 #include "google/protobuf/wrappers.pb-c.h"
@@ -144,15 +145,16 @@ static void async_end(connectc_server_call *s, void *ud) {
 }
 
 static connectc_router *make_router(void) {
-  connectc_router *r = connectc_router_new(NULL, NULL);
+  connectc_router *r = NULL;
+  (void)connectc_router_new(NULL, NULL, &r);
   const connectc_route routes[] = {
-      {&m_say, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
-      {&m_list, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
-      {&m_chat, {echo_message, echo_end, NULL}, NULL, NULL, NULL},
-      {&m_sum, {sum_message, sum_end, NULL}, sum_new, sum_del, NULL},
-      {&m_fail, {NULL, fail_end, NULL}, NULL, NULL, NULL},
-      {&m_slow, {NULL, slow_end, NULL}, NULL, NULL, NULL},
-      {&m_async, {NULL, async_end, NULL}, NULL, NULL, NULL},
+      {.method = &m_say, .callbacks = {.on_message = echo_message, .on_end = echo_end}},
+      {.method = &m_list, .callbacks = {.on_message = echo_message, .on_end = echo_end}},
+      {.method = &m_chat, .callbacks = {.on_message = echo_message, .on_end = echo_end}},
+      {.method = &m_sum, .callbacks = {.on_message = sum_message, .on_end = sum_end}, .call_new = sum_new, .call_del = sum_del},
+      {.method = &m_fail, .callbacks = {.on_end = fail_end}},
+      {.method = &m_slow, .callbacks = {.on_end = slow_end}},
+      {.method = &m_async, .callbacks = {.on_end = async_end}},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     assert_int_equal(connectc_router_add(r, &routes[i]), CONNECTC_OK);
@@ -529,8 +531,10 @@ static void test_external_event_loop(void **state) {
 static void test_typed_client(void **state) {
   fixture *f = *state;
   connectc_curl *t = client_for(f, 0);
-  connectc_type_registry *reg = connectc_type_registry_new(NULL);
-  connectc_codec *json = connectc_codec_json_new(reg, NULL);
+  connectc_type_registry *reg = NULL;
+  (void)connectc_type_registry_new(NULL, &reg);
+  connectc_codec *json = NULL;
+  (void)connectc_codec_json_new(reg, NULL, &json);
   const connectc_codec *codecs[] = {connectc_codec_proto(), json};
   for (int k = 0; k < 2; k++) {
     connectc_client client;
@@ -667,8 +671,9 @@ static void hold_end(connectc_server_call *s, void *ud) {
  * that the router can be deleted right after it. */
 static void test_stop_waits_for_async_handlers(void **state) {
   (void)state;
-  connectc_router *r = connectc_router_new(NULL, NULL);
-  const connectc_route route = {&m_hold, {NULL, hold_end, NULL}, NULL, NULL, NULL};
+  connectc_router *r = NULL;
+  (void)connectc_router_new(NULL, NULL, &r);
+  const connectc_route route = {.method = &m_hold, .callbacks = {.on_end = hold_end}};
   assert_int_equal(connectc_router_add(r, &route), CONNECTC_OK);
   connectc_mhd_config cfg;
   memset(&cfg, 0, sizeof cfg);

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "connectc/call.h"
+#include "connectc/server_call.h"
 #include "connectc/envelope.h"
 
 static const connectc_method_desc unary_m = {"/demo.v1.Echo/Say", CONNECTC_STREAM_UNARY, 0};

@@ -333,7 +333,7 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "connectc/" CONNECTC_CURL_VERSION);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "connectc/" CONNECTC_VERSION_STRING);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);

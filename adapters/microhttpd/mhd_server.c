@@ -109,7 +109,7 @@ static void t_wake(void *ctx) {
 static void t_ref(void *ctx) { req_ref(ctx); }
 static void t_unref(void *ctx) { req_unref(ctx); }
 
-static const connectc_transport_ops transport_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+static const connectc_server_call_hooks transport_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
 
 /* ---- request head ---- */
 
@@ -274,7 +274,7 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
     free(r);
     return NULL;
   }
-  connectc_server_call_set_transport(r->call, &transport_ops, r);
+  connectc_server_call_set_hooks(r->call, &transport_ops, r);
   pthread_mutex_lock(&e->mu);
   r->next = e->live;
   if (e->live) e->live->prev = r;
@@ -444,17 +444,20 @@ static void *ticker_main(void *arg) {
   return NULL;
 }
 
-connectc_mhd_embed *connectc_mhd_embed_new(connectc_router *router,
-                                           const connectc_mhd_config *cfg) {
-  if (!router) return NULL;
+int connectc_mhd_embed_new(const connectc_mhd_config *cfg, connectc_router *router,
+                           connectc_mhd_embed **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
+  if (!router) return CONNECTC_ERR_ARGUMENT;
   connectc_mhd_embed *e = calloc(1, sizeof *e);
-  if (!e) return NULL;
+  if (!e) return CONNECTC_ERR_NOMEM;
   e->router = router;
   e->max_discard = cfg && cfg->max_discard_bytes ? cfg->max_discard_bytes : 1024 * 1024;
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->idle, NULL);
   if (pthread_create(&e->ticker, NULL, ticker_main, e) == 0) e->ticker_started = 1;
-  return e;
+  *out = e;
+  return CONNECTC_OK;
 }
 
 void connectc_mhd_embed_del(connectc_mhd_embed *e) {
@@ -542,10 +545,10 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
   connectc_mhd_server *s = calloc(1, sizeof *s);
   if (!s) return CONNECTC_ERR_NOMEM;
   s->grace_ms = c.shutdown_grace_ms ? c.shutdown_grace_ms : 5000;
-  s->embed = connectc_mhd_embed_new(router, &c);
-  if (!s->embed) {
+  int erv = connectc_mhd_embed_new(&c, router, &s->embed);
+  if (erv != CONNECTC_OK) {
     free(s);
-    return CONNECTC_ERR_NOMEM;
+    return erv;
   }
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);

@@ -35,7 +35,7 @@ typedef struct call_state {
   int done;
 } call_state;
 
-static void on_close(connectc_client_stream *stream, const connectc_error *error,
+static void on_close(connectc_async_call *stream, const connectc_error *error,
                      const connectc_headers *trailers, void *user_data) {
   (void)stream;
   (void)trailers;
@@ -50,21 +50,21 @@ static void on_close(connectc_client_stream *stream, const connectc_error *error
   }
 }
 
-static void on_said(connectc_client_stream *stream, SayResponse *response, void *user_data) {
+static void on_said(connectc_async_call *stream, SayResponse *response, void *user_data) {
   printf("  %s <- %s\n", ((call_state *)user_data)->name, response->sentence);
-  connectc_message_free(&response->base, connectc_client_stream_allocator(stream));
+  connectc_message_free(&response->base, connectc_async_call_allocator(stream));
 }
 
-static void on_conversed(connectc_client_stream *stream, ConverseResponse *response,
+static void on_conversed(connectc_async_call *stream, ConverseResponse *response,
                          void *user_data) {
   printf("  %s <- %s\n", ((call_state *)user_data)->name, response->sentence);
-  connectc_message_free(&response->base, connectc_client_stream_allocator(stream));
+  connectc_message_free(&response->base, connectc_async_call_allocator(stream));
 }
 
-static void on_introduced(connectc_client_stream *stream, IntroduceResponse *response,
+static void on_introduced(connectc_async_call *stream, IntroduceResponse *response,
                           void *user_data) {
   printf("  %s <- %s\n", ((call_state *)user_data)->name, response->sentence);
-  connectc_message_free(&response->base, connectc_client_stream_allocator(stream));
+  connectc_message_free(&response->base, connectc_async_call_allocator(stream));
 }
 
 /* ---- 1. the transport's own loop ---- */
@@ -83,7 +83,7 @@ static int own_loop(const char *url) {
       NULL, on_conversed, on_close};
   const char *sentences[] = {"Hello", "I am curious", "Goodbye"};
   call_state says[3] = {{"Say #1", 0}, {"Say #2", 0}, {"Say #3", 0}};
-  connectc_client_stream *streams[4] = {NULL, NULL, NULL, NULL};
+  connectc_async_call *streams[4] = {NULL, NULL, NULL, NULL};
   for (int i = 0; i < 3; i++) {
     Connectrpc__Eliza__V1__SayRequest req = CONNECTRPC__ELIZA__V1__SAY_REQUEST__INIT;
     req.sentence = (char *)sentences[i];
@@ -102,14 +102,14 @@ static int own_loop(const char *url) {
       req.sentence = (char *)lines[i];
       connectrpc_eliza_v1_eliza_service_converse_send_request(streams[3], &req);
     }
-    connectc_client_stream_close_send(streams[3]);
+    connectc_async_call_close_send(streams[3]);
   } else {
     failures++;
   }
   /* All four calls are in flight on one transport; move them. */
   while (connectc_curl_poll(transport, 100) > 0) {
   }
-  for (int i = 0; i < 4; i++) connectc_client_stream_del(streams[i]);
+  for (int i = 0; i < 4; i++) connectc_async_call_del(streams[i]);
   connectc_curl_del(transport);
   return 0;
 }
@@ -164,7 +164,7 @@ static int app_event_loop(const char *url) {
   call_state intro = {"Introduce", 0};
   Connectrpc__Eliza__V1__IntroduceRequest req = CONNECTRPC__ELIZA__V1__INTRODUCE_REQUEST__INIT;
   req.name = "Ada";
-  connectc_client_stream *stream = NULL;
+  connectc_async_call *stream = NULL;
   if (connectrpc_eliza_v1_eliza_service_introduce_start(&client, &req, NULL, &intro_cb, &intro,
                                                         &stream) != CONNECTC_OK) {
     connectc_curl_del(transport);
@@ -187,7 +187,7 @@ static int app_event_loop(const char *url) {
       if (events) connectc_curl_socket_action(transport, ready[i].fd, events);
     }
   }
-  connectc_client_stream_del(stream);
+  connectc_async_call_del(stream);
   connectc_curl_del(transport);
   return 0;
 }

@@ -41,7 +41,7 @@ static const char *reply_to(const char *sentence) {
 }
 
 static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__V1__SayRequest *request,
-               connectc_stream *responses, connectc_error *error) {
+               connectc_response_writer *responses, connectc_error *error) {
   (void)impl;
   (void)call;
   (void)error;
@@ -51,7 +51,7 @@ static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__
 }
 
 static int introduce(void *impl, connectc_server_call *call,
-                     const Connectrpc__Eliza__V1__IntroduceRequest *request, connectc_stream *responses,
+                     const Connectrpc__Eliza__V1__IntroduceRequest *request, connectc_response_writer *responses,
                      connectc_error *error) {
   (void)impl;
   (void)call;
@@ -75,7 +75,7 @@ static int introduce(void *impl, connectc_server_call *call,
 
 static int converse(void *impl, connectc_server_call *call,
                     const Connectrpc__Eliza__V1__ConverseRequest *const *requests, size_t n_requests,
-                    connectc_stream *responses, connectc_error *error) {
+                    connectc_response_writer *responses, connectc_error *error) {
   (void)impl;
   (void)error;
   connectc_headers_adds(connectc_server_call_response_trailers(call), "x-sentences-heard",
@@ -106,11 +106,17 @@ int main(int argc, char **argv) {
     }
     introduce_count = (size_t)n;
   }
-  connectc_type_registry *registry = connectc_type_registry_new(NULL);
-  eliza__register_types(registry);
-  connectc_codec *json = connectc_codec_json_new(registry, NULL);
-  connectc_router *router = connectc_router_new(NULL, NULL);
-  connectrpc_eliza_v1_eliza_service_register(router, &eliza, NULL, json);
+  connectc_type_registry *registry = NULL;
+  connectc_codec *json = NULL;
+  connectc_router *router = NULL;
+  if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
+      eliza__register_types(registry) != CONNECTC_OK ||
+      connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
+      connectc_router_new(NULL, NULL, &router) != CONNECTC_OK ||
+      connectrpc_eliza_v1_eliza_service_register(router, &eliza, NULL, json) != CONNECTC_OK) {
+    fprintf(stderr, "eliza_server: out of memory setting up the service\n");
+    return 1;
+  }
 
   connectc_mhd_config mcfg;
   memset(&mcfg, 0, sizeof mcfg);

@@ -70,10 +70,18 @@ static size_t sink(char *p, size_t s, size_t n, void *ud) {
 }
 
 int main(void) {
-  connectc_router *router = connectc_router_new(NULL, NULL);
-  connectc_route route = {&echo, {echo_message, echo_end, NULL}, NULL, NULL, NULL};
-  connectc_router_add(router, &route);
-  connectc_mhd_embed *embed = connectc_mhd_embed_new(router, NULL);
+  connectc_router *router = NULL;
+  connectc_mhd_embed *embed = NULL;
+  connectc_route route = {
+      .method = &echo,
+      .callbacks = {.on_message = echo_message, .on_end = echo_end},
+  };
+  if (connectc_router_new(NULL, NULL, &router) != CONNECTC_OK ||
+      connectc_router_add(router, &route) != CONNECTC_OK ||
+      connectc_mhd_embed_new(NULL, router, &embed) != CONNECTC_OK) {
+    fprintf(stderr, "embed_mhd: setup failed\n");
+    return 1;
+  }
   /* The daemon is the program's own; it needs suspend/resume for connectc. */
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL, NULL,
@@ -94,7 +102,7 @@ int main(void) {
   cc.procedure = echo.procedure;
   cc.codec = "proto";
   connectc_code code = CONNECTC_CODE_UNKNOWN;
-  connectc_client_callbacks cb = {NULL, on_message, on_close};
+  connectc_client_callbacks cb = {.on_message = on_message, .on_close = on_close};
   connectc_client_call *call = NULL;
   connectc_client_call_new(&cc, &cb, &code, NULL, connectc_curl_now_ms(), &call);
   connectc_client_call_send(call, (const uint8_t *)"ping", 4);

@@ -20,7 +20,7 @@ typedef Connectc__Codegentest__V1__Order Order;
 typedef Connectc__Codegentest__V1__Order__Line Line;
 
 static int get_order(void *impl, connectc_server_call *call, const Order *request,
-                     connectc_stream *responses, connectc_error *error) {
+                     connectc_response_writer *responses, connectc_error *error) {
   (void)call;
   ++*(int *)impl;
   if (strcmp(request->id, "missing") == 0) {
@@ -35,7 +35,7 @@ static int get_order(void *impl, connectc_server_call *call, const Order *reques
 }
 
 static int upload_lines(void *impl, connectc_server_call *call, const Line *const *requests,
-                        size_t n_requests, connectc_stream *responses, connectc_error *error) {
+                        size_t n_requests, connectc_response_writer *responses, connectc_error *error) {
   (void)impl;
   (void)error;
   connectc_headers_adds(connectc_server_call_response_headers(call), "x-lines", "counted");
@@ -47,7 +47,7 @@ static int upload_lines(void *impl, connectc_server_call *call, const Line *cons
 }
 
 static int watch_orders(void *impl, connectc_server_call *call,
-                        const Connectc__Codegentest__V1__Empty *request, connectc_stream *responses,
+                        const Connectc__Codegentest__V1__Empty *request, connectc_response_writer *responses,
                         connectc_error *error) {
   (void)impl;
   (void)call;
@@ -115,10 +115,13 @@ static void test_typed_handlers(void **state) {
   handlers.get_order = get_order;
   handlers.upload_lines = upload_lines;
   handlers.watch_orders = watch_orders;
-  connectc_type_registry *reg = connectc_type_registry_new(NULL);
+  connectc_type_registry *reg = NULL;
+  (void)connectc_type_registry_new(NULL, &reg);
   assert_int_equal(connectc_codegentest_v1_test__register_types(reg), CONNECTC_OK);
-  connectc_codec *json = connectc_codec_json_new(reg, NULL);
-  connectc_router *r = connectc_router_new(NULL, NULL);
+  connectc_codec *json = NULL;
+  (void)connectc_codec_json_new(reg, NULL, &json);
+  connectc_router *r = NULL;
+  (void)connectc_router_new(NULL, NULL, &r);
   assert_int_equal(connectc_codegentest_v1_order_service_register(r, &handlers, &calls, json), CONNECTC_OK);
   /* Registering twice is refused (the procedures already exist). */
   assert_int_equal(connectc_codegentest_v1_order_service_register(r, &handlers, &calls, json),
@@ -212,7 +215,8 @@ static void test_collected_bound(void **state) {
   connectc_server_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = 8; /* keeps at most 128 request bytes */
-  connectc_router *r = connectc_router_new(&cfg, NULL);
+  connectc_router *r = NULL;
+  (void)connectc_router_new(&cfg, NULL, &r);
   assert_int_equal(connectc_codegentest_v1_order_service_register(r, &handlers, NULL, NULL), CONNECTC_OK);
   uint8_t body[40 * 16];
   size_t n = 0;
@@ -277,7 +281,8 @@ static void test_async_handlers(void **state) {
   connectc_codegentest_v1_order_service_async_handlers handlers = {0};
   handlers.get_order = async_get_order;
   handlers.upload_lines = async_upload_lines;
-  connectc_router *r = connectc_router_new(NULL, NULL);
+  connectc_router *r = NULL;
+  (void)connectc_router_new(NULL, NULL, &r);
   assert_int_equal(connectc_codegentest_v1_order_service_register_async(r, &handlers, &h, NULL),
                    CONNECTC_OK);
   char out[512];
@@ -471,21 +476,21 @@ typedef struct seen {
   char ids[128];
   char trailer[32];
   int del_in_close;
-  connectc_client_stream *stream;
+  connectc_async_call *stream;
 } seen;
 
-static void c_headers(connectc_client_stream *st, const connectc_headers *h, void *ud) {
+static void c_headers(connectc_async_call *st, const connectc_headers *h, void *ud) {
   (void)st;
   (void)h;
   ((seen *)ud)->headers++;
 }
-static void c_response(connectc_client_stream *st, Order *o, void *ud) {
+static void c_response(connectc_async_call *st, Order *o, void *ud) {
   seen *s = ud;
   s->responses++;
   strncat(s->ids, o->id, sizeof s->ids - strlen(s->ids) - 1);
-  connectc_message_free(&o->base, connectc_client_stream_allocator(st));
+  connectc_message_free(&o->base, connectc_async_call_allocator(st));
 }
-static void c_close(connectc_client_stream *st, const connectc_error *err, const connectc_headers *tr,
+static void c_close(connectc_async_call *st, const connectc_error *err, const connectc_headers *tr,
                     void *ud) {
   seen *s = ud;
   s->closes++;
@@ -493,7 +498,7 @@ static void c_close(connectc_client_stream *st, const connectc_error *err, const
   snprintf(s->message, sizeof s->message, "%s", err->message ? err->message : "");
   const char *t = connectc_headers_get(tr, "x-t");
   snprintf(s->trailer, sizeof s->trailer, "%s", t ? t : "");
-  if (s->del_in_close) connectc_client_stream_del(st);
+  if (s->del_in_close) connectc_async_call_del(st);
 }
 
 static void respond_unary(connectc_client_call *call, const Order *o) {
@@ -521,7 +526,7 @@ static void test_async_client(void **state) {
 
   /* Unary: started by the request, answered by the transport. */
   seen sn = {0};
-  connectc_client_stream *st = NULL;
+  connectc_async_call *st = NULL;
   assert_int_equal(
       connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
       CONNECTC_OK);
@@ -539,9 +544,9 @@ static void test_async_client(void **state) {
   assert_int_equal(sn.code, CONNECTC_CODE_OK);
   assert_string_equal(sn.ids, "r1");
   assert_string_equal(sn.trailer, "tv");
-  assert_true(connectc_client_stream_is_closed(st));
+  assert_true(connectc_async_call_is_closed(st));
   /* Deleted before the transport let go: freed when it does (ASan checks). */
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
   fake_release(&ft);
 
   /* Deleted from inside on_close, while the transport still holds it. */
@@ -572,7 +577,7 @@ static void test_async_client(void **state) {
   assert_int_not_equal(sn.code, CONNECTC_CODE_OK);
   assert_int_not_equal(sn.code, CONNECTC_CODE_CANCELED);
   fake_release(&ft);
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
 
   /* Deleting an unfinished call cancels it: on_close fires once, inside del. */
   memset(&sn, 0, sizeof sn);
@@ -580,7 +585,7 @@ static void test_async_client(void **state) {
       connectc_codegentest_v1_order_service_get_order_start(&client, &req, NULL, &cb, &sn, &st),
       CONNECTC_OK);
   int wakes = ft.wakes;
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
   assert_int_equal(sn.closes, 1);
   assert_int_equal(sn.code, CONNECTC_CODE_CANCELED);
   assert_true(ft.wakes > wakes); /* the transport was told to abort */
@@ -598,7 +603,7 @@ static void test_async_client(void **state) {
   l.sku = "s1";
   assert_int_equal(connectc_codegentest_v1_order_service_upload_lines_send_request(st, &l),
                    CONNECTC_OK);
-  assert_int_equal(connectc_client_stream_close_send(st), CONNECTC_OK);
+  assert_int_equal(connectc_async_call_close_send(st), CONNECTC_OK);
   const uint8_t *data;
   size_t len;
   int done;
@@ -609,17 +614,17 @@ static void test_async_client(void **state) {
   /* Sending after close-send is refused. */
   assert_int_equal(connectc_codegentest_v1_order_service_upload_lines_send_request(st, &l),
                    CONNECTC_ERR_STATE);
-  connectc_client_stream_cancel(st);
+  connectc_async_call_cancel(st);
   assert_int_equal(sn.code, CONNECTC_CODE_CANCELED);
-  connectc_client_stream_cancel(st); /* idempotent */
+  connectc_async_call_cancel(st); /* idempotent */
   assert_int_equal(sn.closes, 1);
   fake_release(&ft);
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
 
   /* A transport that cannot start: no stream, no callback. */
   ft.fail_start = 1;
   memset(&sn, 0, sizeof sn);
-  st = (connectc_client_stream *)&sn;
+  st = (connectc_async_call *)&sn;
   assert_int_equal(
       connectc_codegentest_v1_order_service_upload_lines_start(&client, NULL, &ucb, &sn, &st),
       CONNECTC_ERR_NOMEM);
@@ -631,7 +636,7 @@ static void test_async_client(void **state) {
       CONNECTC_OK);
   assert_int_equal(sn.closes, 1);
   assert_int_equal(sn.code, CONNECTC_CODE_UNAVAILABLE);
-  connectc_client_stream_del(st);
+  connectc_async_call_del(st);
   ft.fail_start = 0;
 
   /* A blocking-only transport cannot run asynchronous calls. */

@@ -43,13 +43,13 @@ static const connectc_method_desc m_watch = {SVC "Watch", CONNECTC_STREAM_SERVER
 
 static int echo_invoke(const void *handlers, void *impl, connectc_server_call *call,
                        const ProtobufCMessage *const *requests, size_t n_requests,
-                       connectc_stream *responses, connectc_error *error) {
+                       connectc_response_writer *responses, connectc_error *error) {
   (void)handlers;
   (void)impl;
   (void)call;
   (void)error;
   assert_int_equal(n_requests, 1);
-  return connectc_stream_send(responses, requests[0]) == CONNECTC_OK ? 0 : 1;
+  return connectc_response_writer_send(responses, requests[0]) == CONNECTC_OK ? 0 : 1;
 }
 
 static const connectc_typed_method typed_echo = {&m_echo, &google__protobuf__value__descriptor,
@@ -138,15 +138,15 @@ static fixture F;
 
 static int setup(void **state) {
   (void)state;
-  F.reg = connectc_type_registry_new(NULL);
-  F.json = connectc_codec_json_new(F.reg, NULL);
-  F.router = connectc_router_new(NULL, NULL);
+  (void)connectc_type_registry_new(NULL, &F.reg);
+  (void)connectc_codec_json_new(F.reg, NULL, &F.json);
+  (void)connectc_router_new(NULL, NULL, &F.router);
   assert_int_equal(connectc_router_add_typed(F.router, &typed_echo, NULL, NULL, F.json),
                    CONNECTC_OK);
   const connectc_route routes[] = {
-      {&m_raw, {raw_message, finish_ok, NULL}, NULL, NULL, NULL},
-      {&m_collect, {collect_message, collect_end, NULL}, collect_new, collect_del, NULL},
-      {&m_watch, {watch_message, finish_ok, NULL}, NULL, NULL, NULL},
+      {.method = &m_raw, .callbacks = {.on_message = raw_message, .on_end = finish_ok}},
+      {.method = &m_collect, .callbacks = {.on_message = collect_message, .on_end = collect_end}, .call_new = collect_new, .call_del = collect_del},
+      {.method = &m_watch, .callbacks = {.on_message = watch_message, .on_end = finish_ok}},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     assert_int_equal(connectc_router_add(F.router, &routes[i]), CONNECTC_OK);

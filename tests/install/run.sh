@@ -1,51 +1,196 @@
 #!/usr/bin/env bash
-# Installs the build in $1 into a temporary prefix and builds a consumer
-# against it four ways: find_package (shared, static) and pkg-config
-# (shared, static). Each program runs and its output is checked.
+# The install test. Given a (shared-library) build directory, it
+#  1. installs it into a fresh prefix and checks the ABI of every installed
+#     shared library: only connectc_ symbols exported (nm -D), a SONAME
+#     carrying the major version, and libconnectc-core needing no
+#     libprotobuf-c (readelf -d);
+#  2. builds a consumer of each CMake component on its own (core; connectc;
+#     curl + microhttpd) with find_package(... COMPONENTS ...), where
+#     pkg-config can see only connectc's own .pc files, so that a component
+#     that looked for a dependency it does not need would fail; the core
+#     consumer must not include any protobuf-c header or need
+#     libprotobuf-c;
+#  3. builds the same consumers with pkg-config;
+#  4. configures, builds and installs a static build (BUILD_SHARED_LIBS=OFF)
+#     and builds the consumers against it (find_package and
+#     pkg-config --static), checking they need no libconnectc*.so;
+#  5. configures, builds and installs the core alone (CONNECTC_TYPED=OFF)
+#     with protobuf-c invisible to pkg-config, and builds the core consumer
+#     against it.
+# Every program runs and its output is checked.
 set -euo pipefail
-build=${1:?usage: tests/install/run.sh <build dir>}
+build=${1:?usage: tests/install/run.sh <shared build dir>}
 here=$(cd "$(dirname "$0")" && pwd)
-prefix=$(mktemp -d)
+root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$prefix" "$work"' EXIT
-cmake --install "$build" --prefix "$prefix" >/dev/null
-want="connectc $(sed -nE 's/^project\(connectc VERSION ([0-9.]+).*/\1/p' "$here/../../CMakeLists.txt") unavailable try later 503"
+trap 'rm -rf "$work"' EXIT
+version=$(sed -nE 's/^project\(connectc VERSION ([0-9.]+).*/\1/p' "$root/CMakeLists.txt")
+major=${version%%.*}
+fail() { echo "install test: $*"; exit 1; }
 
-check() {
-  local got
-  got=$("$@")
-  if [ "$got" != "$want" ]; then
-    echo "install test: $* printed '$got', want '$want'"
-    exit 1
-  fi
+expect() { # expect <want> <cmd...>
+  local want=$1 got
+  shift
+  got=$("$@") || fail "$* exited with $?"
+  [ "$got" = "$want" ] || fail "$(basename "$1") printed '$got', want '$want'"
   echo "install test: $(basename "$1") ok"
 }
+want_core="core $version $version same 404"
+want_typed="connectc $version unavailable try later 503 \"1970-01-01T00:00:01Z\""
+want_adapters="adapters unimplemented"
 
-cmake -S "$here" -B "$work/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
-cmake --build "$work/cmake" >/dev/null
-LD_LIBRARY_PATH="$prefix/lib" check "$work/cmake/consumer_shared"
-ldd "$work/cmake/consumer_static" | grep -q libconnectc && { echo "consumer_static links libconnectc.so"; exit 1; }
-check "$work/cmake/consumer_static"
-got=$(LD_LIBRARY_PATH="$prefix/lib" "$work/cmake/consumer_adapters")
-[ "$got" = "adapters unimplemented" ] || { echo "install test: consumer_adapters printed '$got'"; exit 1; }
-echo "install test: consumer_adapters ok"
+# A pkg-config directory holding only (links to) connectc's .pc files, for
+# the find_package consumers: none of them may need a .pc file.
+pc_only() { # pc_only <prefix> -> directory
+  local d="$work/pc-$(basename "$1")"
+  mkdir -p "$d"
+  find "$1" -name 'connectc*.pc' -exec ln -sf {} "$d/" \;
+  echo "$d"
+}
 
-libdir=$(find "$prefix" -name connectc.pc -printf '%h\n' | head -1)
-export PKG_CONFIG_PATH="$libdir"
-read -r -a cf <<<"$(pkg-config --cflags connectc)"
-read -r -a lf <<<"$(pkg-config --libs connectc)"
-cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$here/main.c" -o "$work/pc_shared" "${lf[@]}"
-LD_LIBRARY_PATH="$prefix/lib:$libdir" check "$work/pc_shared"
-read -r -a sf0 <<<"$(pkg-config --static --libs connectc)"
-sf=()
-for f in "${sf0[@]}"; do [ "$f" = "-lconnectc" ] || sf+=("$f"); done
-cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$here/main.c" -o "$work/pc_static" \
-  -Wl,-Bstatic -lconnectc -Wl,-Bdynamic "${sf[@]}"
-ldd "$work/pc_static" | grep -q libconnectc && { echo "pc_static links libconnectc.so"; exit 1; }
-check "$work/pc_static"
-cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags connectc-curl connectc-microhttpd) \
-  "$here/adapters_main.c" -o "$work/pc_adapters" $(pkg-config --libs connectc-curl connectc-microhttpd)
-got=$(LD_LIBRARY_PATH="$prefix/lib:$libdir" "$work/pc_adapters")
-[ "$got" = "adapters unimplemented" ] || { echo "install test: pc_adapters printed '$got'"; exit 1; }
-echo "install test: pc_adapters ok"
+consumers_cmake() { # consumers_cmake <prefix> <tag> <run prefix for LD_LIBRARY_PATH>
+  local prefix=$1 tag=$2 pcdir
+  pcdir=$(pc_only "$prefix")
+  for c in core typed adapters; do
+    local bdir="$work/$tag-cmake-$c"
+    # Only connectc's .pc files are visible, except for the adapters (the
+    # microhttpd header needs libmicrohttpd's) and the typed library
+    # (protobuf-c): they may look up exactly what they build on.
+    local pcpath="$pcdir"
+    # A static core links brotli and zstd, found through their .pc files.
+    case $c,$tag in
+      typed,*|adapters,*|*,static) pcpath="$pcdir:$(pkg-config --variable pc_path pkg-config)" ;;
+    esac
+    PKG_CONFIG_LIBDIR="$pcpath" cmake -S "$here/$c" -B "$bdir" -G Ninja \
+      -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$bdir.log" 2>&1 ||
+      { cat "$bdir.log"; fail "find_package for component $c ($tag) failed"; }
+    cmake --build "$bdir" >"$bdir.build.log" 2>&1 || { cat "$bdir.build.log"; fail "building the $c consumer ($tag) failed"; }
+  done
+  local lib="$prefix/lib"
+  [ -d "$prefix/lib64" ] && lib="$prefix/lib64"
+  LD_LIBRARY_PATH="$lib" expect "$want_core" "$work/$tag-cmake-core/consumer_core"
+  LD_LIBRARY_PATH="$lib" expect "$want_typed" "$work/$tag-cmake-typed/consumer_typed"
+  LD_LIBRARY_PATH="$lib" expect "$want_adapters" "$work/$tag-cmake-adapters/consumer_adapters"
+}
+
+consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
+  local prefix=$1 tag=$2 static=${3:-} pcdir
+  pcdir=$(dirname "$(find "$prefix" -name connectc-core.pc | head -1)")
+  export PKG_CONFIG_PATH="$pcdir"
+  local libdir
+  libdir=$(pkg-config --variable=libdir connectc-core)
+  local out="$work/$tag-pc"
+  mkdir -p "$out"
+  build_pc() { # build_pc <name> <src> <packages...>
+    local name=$1 src=$2
+    shift 2
+    local cf lf
+    read -r -a cf <<<"$(pkg-config --cflags "$@")"
+    if [ -n "$static" ]; then
+      # connectc's archives with their private requirements (--static), but
+      # the adapters' system libraries as shared ones: a static libcurl
+      # would need every TLS and LDAP archive. libcurl is a private
+      # requirement of connectc-curl, so it is named here.
+      local own=() adapters=() sys=()
+      for p in "$@"; do
+        case $p in
+          connectc-curl) adapters+=("$p"); sys+=(libcurl); own+=(connectc-core) ;;
+          connectc-microhttpd) adapters+=("$p"); own+=(connectc-core) ;;
+          *) own+=("$p") ;;
+        esac
+      done
+      local flags
+      flags="${adapters:+$(pkg-config --libs "${adapters[@]}")} $(pkg-config --static --libs "${own[@]}") ${sys:+$(pkg-config --libs "${sys[@]}")}"
+      read -r -a lf <<<"$(sed -E 's/(^| )-l(connectc[a-z-]*)/\1-l:lib\2.a/g' <<<"$flags")"
+    else
+      read -r -a lf <<<"$(pkg-config --libs "$@")"
+    fi
+    cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" "$src" -o "$out/$name" "${lf[@]}" ||
+      fail "pkg-config build of $name ($tag) failed"
+  }
+  build_pc core "$here/core/main.c" connectc-core
+  build_pc typed "$here/typed/main.c" connectc
+  build_pc adapters "$here/adapters/main.c" connectc-curl connectc-microhttpd
+  LD_LIBRARY_PATH="$libdir" expect "$want_core" "$out/core"
+  LD_LIBRARY_PATH="$libdir" expect "$want_typed" "$out/typed"
+  LD_LIBRARY_PATH="$libdir" expect "$want_adapters" "$out/adapters"
+  if [ -n "$static" ]; then
+    for p in core typed adapters; do
+      if ldd "$out/$p" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
+    done
+  fi
+  unset PKG_CONFIG_PATH
+}
+
+# ---- 1. the shared build: ABI checks ----
+shared="$work/shared"
+cmake --install "$build" --prefix "$shared" >/dev/null
+sos=$(find "$shared" -name 'libconnectc*.so.*.*.*' | sort)
+[ -n "$sos" ] || fail "no shared libraries installed from $build (is it a BUILD_SHARED_LIBS=ON build?)"
+for so in $sos; do
+  name=$(basename "$so")
+  bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^connectc_' || true)
+  [ -z "$bad" ] || fail "$name exports non-connectc_ symbols: $(echo $bad | head -c 400)"
+  soname=$(readelf -d "$so" | sed -nE 's/.*Library soname: \[(.*)\].*/\1/p')
+  [[ "$soname" == *".so.$major" ]] || fail "$name has SONAME '$soname', want one ending in .so.$major"
+  echo "install test: $name exports $(nm -D --defined-only "$so" | wc -l) symbols, all connectc_; SONAME $soname"
+done
+core_so=$(echo "$sos" | grep 'libconnectc-core\.so')
+if readelf -d "$core_so" | grep -q 'libprotobuf-c'; then fail "libconnectc-core needs libprotobuf-c"; fi
+for a in curl microhttpd; do
+  so=$(echo "$sos" | grep "libconnectc-$a\\.so" || true)
+  [ -n "$so" ] || continue
+  if readelf -d "$so" | grep -qE 'libconnectc\.so|libprotobuf-c'; then
+    fail "libconnectc-$a needs the typed library or protobuf-c; adapters depend on the core only"
+  fi
+done
+echo "install test: libconnectc-core and the adapters need no libprotobuf-c"
+
+# ---- 2, 3: consumers of the shared install ----
+consumers_cmake "$shared" shared
+core_bin="$work/shared-cmake-core/consumer_core"
+if readelf -d "$core_bin" | grep -qE 'libprotobuf-c|libconnectc\.so'; then
+  fail "the core consumer needs libprotobuf-c or libconnectc: $(readelf -d "$core_bin" | grep NEEDED)"
+fi
+deps=$(cc -std=c11 -M -I"$shared/include" "$here/core/main.c")
+if grep -q 'protobuf-c' <<<"$deps"; then fail "<connectc/core.h> includes a protobuf-c header"; fi
+echo "install test: the core consumer includes no protobuf-c header and needs no libprotobuf-c"
+consumers_pkgconfig "$shared" shared
+
+# ---- 4. a static build ----
+static_build="$work/static-build"
+cmake -S "$root" -B "$static_build" -G Ninja -DBUILD_SHARED_LIBS=OFF -DCONNECTC_TESTS=OFF \
+  -DCONNECTC_EXAMPLES=OFF -DCONNECTC_BENCH=OFF -DCONNECTC_CONFORMANCE=OFF -DCONNECTC_DOCS=OFF \
+  >"$static_build.log" 2>&1 || { cat "$static_build.log"; fail "configuring the static build failed"; }
+cmake --build "$static_build" -j"${JOBS:-2}" >"$static_build.build.log" 2>&1 ||
+  { tail -30 "$static_build.build.log"; fail "the static build failed"; }
+static="$work/static"
+cmake --install "$static_build" --prefix "$static" >/dev/null
+[ -z "$(find "$static" -name 'libconnectc*.so*')" ] || fail "the static build installed shared libraries"
+consumers_cmake "$static" static
+for p in core typed adapters; do
+  b=$(find "$work/static-cmake-$p" -maxdepth 1 -name 'consumer_*' -type f)
+  if ldd "$b" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
+done
+consumers_pkgconfig "$static" static --static
+
+# ---- 5. the core alone, without protobuf-c ----
+core_build="$work/core-build"
+empty_pc="$work/empty-pc"
+mkdir -p "$empty_pc"
+PKG_CONFIG_LIBDIR="$empty_pc" cmake -S "$root" -B "$core_build" -G Ninja -DCONNECTC_TYPED=OFF \
+  -DCONNECTC_DOCS=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >"$core_build.log" 2>&1 ||
+  { cat "$core_build.log"; fail "configuring the core alone failed"; }
+cmake --build "$core_build" -j"${JOBS:-2}" >"$core_build.build.log" 2>&1 ||
+  { tail -30 "$core_build.build.log"; fail "building the core alone failed"; }
+if grep -q 'protobuf' "$core_build/compile_commands.json"; then fail "the core-only build mentions protobuf"; fi
+core_only="$work/core-only"
+cmake --install "$core_build" --prefix "$core_only" >/dev/null
+[ -z "$(find "$core_only" -name 'libconnectc.so*' -o -name 'protoc-gen-*')" ] || fail "the core-only build installed more than the core"
+pcdir=$(pc_only "$core_only")
+PKG_CONFIG_LIBDIR="$pcdir" cmake -S "$here/core" -B "$work/core-only-consumer" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$core_only" >/dev/null 2>&1 || fail "find_package(COMPONENTS core) on the core-only install failed"
+cmake --build "$work/core-only-consumer" >/dev/null 2>&1 || fail "building against the core-only install failed"
+lib=$(dirname "$(find "$core_only" -name 'libconnectc-core.so' | head -1)")
+LD_LIBRARY_PATH="$lib" expect "$want_core" "$work/core-only-consumer/consumer_core"
 echo "install test: passed"

@@ -19,8 +19,8 @@
 #ifndef CONNECTC_CURL_H
 #define CONNECTC_CURL_H
 
-#include "connectc/call.h"
-#include "connectc/client.h"
+#include "connectc/client_call.h"
+#include "connectc/transport.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,11 +70,11 @@ typedef struct connectc_curl_config {
 /* Creates a transport. `cfg` is copied. Returns CONNECTC_OK,
  * CONNECTC_ERR_ARGUMENT (no base URL), CONNECTC_ERR_NOMEM, or
  * CONNECTC_ERR_UNSUPPORTED (libcurl failed to initialise). */
-int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator *alloc,
+CONNECTC_API int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator *alloc,
                       connectc_curl **out);
 /* Aborts every running transfer (their calls close with `canceled`) and
  * frees the transport. */
-void connectc_curl_del(connectc_curl *t);
+CONNECTC_API void connectc_curl_del(connectc_curl *t);
 
 /*
  * Starts moving `call` (borrowed: it must stay alive until its on_close has
@@ -82,43 +82,43 @@ void connectc_curl_del(connectc_curl *t);
  * it). The request head must be available (unary calls: send the message
  * first). Returns CONNECTC_OK or CONNECTC_ERR_STATE / _NOMEM.
  */
-int connectc_curl_start(connectc_curl *t, connectc_client_call *call);
+CONNECTC_API int connectc_curl_start(connectc_curl *t, connectc_client_call *call);
 /* Like connectc_curl_start, and calls released(arg) exactly once when the
  * transport has let go of `call` (after its on_close, outside every
  * callback, or when connectc_curl_del aborts it): from then on the owner
  * may delete the call. released must not call into the transport. On
  * failure nothing is started and released is not called. */
-int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *call,
+CONNECTC_API int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *call,
                                      void (*released)(void *arg), void *arg);
 /* Tells the transport that `call` has new request bytes, closed its send
  * side, or was canceled, so that a paused upload resumes or the transfer
  * is aborted. */
-void connectc_curl_wake(connectc_curl *t, connectc_client_call *call);
+CONNECTC_API void connectc_curl_wake(connectc_curl *t, connectc_client_call *call);
 
 /* Own loop: waits up to `timeout_ms` for I/O, processes it and ticks
  * deadlines. Returns the number of calls still running. */
-int connectc_curl_poll(connectc_curl *t, int timeout_ms);
+CONNECTC_API int connectc_curl_poll(connectc_curl *t, int timeout_ms);
 /* External loop: `fd` is ready for `events` (IN|OUT). */
-int connectc_curl_socket_action(connectc_curl *t, int fd, int events);
+CONNECTC_API int connectc_curl_socket_action(connectc_curl *t, int fd, int events);
 /* External loop: the timer set through set_timer expired. */
-int connectc_curl_timeout_action(connectc_curl *t);
+CONNECTC_API int connectc_curl_timeout_action(connectc_curl *t);
 /* Number of calls still running. */
-int connectc_curl_running(const connectc_curl *t);
+CONNECTC_API int connectc_curl_running(const connectc_curl *t);
 
 /* Blocking: starts `call` and polls until it closes. */
-int connectc_curl_perform(connectc_curl *t, connectc_client_call *call);
+CONNECTC_API int connectc_curl_perform(connectc_curl *t, connectc_client_call *call);
 
 /* The transport as a connectc_transport for the typed client layer
  * (client.h) and generated stubs. Synchronous stubs run each call blocking,
  * as with connectc_curl_perform (not with an external loop: they return
- * CONNECTC_ERR_STATE); asynchronous ones (connectc_client_stream,
+ * CONNECTC_ERR_STATE); asynchronous ones (connectc_async_call,
  * `<rpc>_start`) are started here and move while the application runs
  * connectc_curl_poll() or its own loop. `t` is borrowed. */
-connectc_transport connectc_curl_transport(connectc_curl *t);
+CONNECTC_API connectc_transport connectc_curl_transport(connectc_curl *t);
 
 /* Milliseconds of the transport's monotonic clock (the clock it ticks
  * deadlines with); pass it as `now_ms` to connectc_client_call_new. */
-int64_t connectc_curl_now_ms(void);
+CONNECTC_API int64_t connectc_curl_now_ms(void);
 
 #ifdef __cplusplus
 }

@@ -63,34 +63,37 @@ typedef struct connectc_mhd_server connectc_mhd_server;
  * CONNECTC_OK, CONNECTC_ERR_ARGUMENT, CONNECTC_ERR_NOMEM or
  * CONNECTC_ERR_UNSUPPORTED (the daemon could not start: port in use, bad
  * certificate...). */
-int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
+CONNECTC_API int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
                        connectc_mhd_server **out);
 /* The bound TCP port. */
-uint16_t connectc_mhd_port(const connectc_mhd_server *srv);
+CONNECTC_API uint16_t connectc_mhd_port(const connectc_mhd_server *srv);
 /* Graceful stop: stops accepting, lets in-flight calls finish within the
  * grace period, cancels the rest (their asynchronous handlers see
  * connectc_responder_is_done and on_cancel), waits until every
  * asynchronous handler has called connectc_responder_finish, and frees the
  * server. A handler that never finishes its responder blocks this call. */
-void connectc_mhd_stop(connectc_mhd_server *srv);
+CONNECTC_API void connectc_mhd_stop(connectc_mhd_server *srv);
 
 /* ---- embedding ---- */
 
 /* Shared state for embedding (deadline ticker, in-flight list). */
 typedef struct connectc_mhd_embed connectc_mhd_embed;
-connectc_mhd_embed *connectc_mhd_embed_new(connectc_router *router,
-                                           const connectc_mhd_config *cfg);
+/* Creates it in *out for `router` (borrowed; must outlive it). Of `cfg`
+ * (may be NULL) only max_discard_bytes applies. Returns CONNECTC_OK,
+ * CONNECTC_ERR_ARGUMENT or CONNECTC_ERR_NOMEM; *out is NULL on failure. */
+CONNECTC_API int connectc_mhd_embed_new(const connectc_mhd_config *cfg, connectc_router *router,
+                           connectc_mhd_embed **out);
 /* Frees it; every request it handled must have completed (MHD's completed
  * callback). Waits for asynchronous handlers still holding requests to
  * finish their responders. */
-void connectc_mhd_embed_del(connectc_mhd_embed *e);
+CONNECTC_API void connectc_mhd_embed_del(connectc_mhd_embed *e);
 /* Call from your access handler with its arguments, for a Connect route. */
-enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
+CONNECTC_API enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
                                     const char *url, const char *method,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **req_cls);
 /* Call from your MHD_OPTION_NOTIFY_COMPLETED callback. */
-void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
+CONNECTC_API void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
                             enum MHD_RequestTerminationCode toe);
 
 #ifdef __cplusplus

@@ -168,22 +168,22 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_get_order(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_deliver_get_order(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_get_order_callbacks *cb = (const connectc_codegentest_v1_order_service_get_order_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_order_service_get_order_callbacks *cb = (const connectc_codegentest_v1_order_service_get_order_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_get_order,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_get_order,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, opts, &cb,
                                       user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
-  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
@@ -206,13 +206,13 @@ static void connectc_codegentest_v1_order_service_invoke_async_get_order(const v
   h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_order_service_get_order_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_order_service_invoke_get_order(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_order_service_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
@@ -253,22 +253,22 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_put_order(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_deliver_put_order(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_put_order_callbacks *cb = (const connectc_codegentest_v1_order_service_put_order_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_order_service_put_order_callbacks *cb = (const connectc_codegentest_v1_order_service_put_order_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_put_order,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_put_order,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, opts, &cb,
                                       user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
-  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
@@ -291,13 +291,13 @@ static void connectc_codegentest_v1_order_service_invoke_async_put_order(const v
   h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_order_service_put_order_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_order_service_invoke_put_order(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_order_service_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
@@ -348,25 +348,25 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_upload_lines(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_deliver_upload_lines(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_upload_lines_callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_order_service_upload_lines_callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_upload_lines,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_upload_lines,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, opts, &cb,
                                       user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Order__Line *request) {
-  return request ? connectc_client_stream_send(stream, &request->base)
+int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request) {
+  return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
@@ -392,13 +392,13 @@ static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(cons
   h->upload_lines(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_order_service_upload_lines_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_order_service_handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)a->malloc(
@@ -454,22 +454,22 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_watch_orders(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_deliver_watch_orders(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_watch_orders_callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_order_service_watch_orders_callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_watch_orders,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_watch_orders,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, opts, &cb,
                                       user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
-  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
@@ -492,13 +492,13 @@ static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(cons
   h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_order_service_watch_orders_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_order_service_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
@@ -558,25 +558,25 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_chat(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_deliver_chat(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_chat_callbacks *cb = (const connectc_codegentest_v1_order_service_chat_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_order_service_chat_callbacks *cb = (const connectc_codegentest_v1_order_service_chat_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Struct *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_chat,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_chat,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, opts, &cb,
                                       user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_chat_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Struct *request) {
-  return request ? connectc_client_stream_send(stream, &request->base)
+int connectc_codegentest_v1_order_service_chat_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request) {
+  return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
@@ -602,13 +602,13 @@ static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *
   h->chat(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_order_service_chat_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_order_service_invoke_chat(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_order_service_handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)a->malloc(
@@ -735,22 +735,22 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
   return rv;
 }
 
-static void connectc_codegentest_v1_httpservice_deliver_ping(connectc_client_stream *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_httpservice_deliver_ping(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_httpservice_ping_callbacks *cb = (const connectc_codegentest_v1_httpservice_ping_callbacks *)connectc_client_stream_typed(stream);
+  const connectc_codegentest_v1_httpservice_ping_callbacks *cb = (const connectc_codegentest_v1_httpservice_ping_callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
-  else connectc_message_free(message, connectc_client_stream_allocator(stream));
+  else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
 int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_client_stream **stream) {
+    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_stream_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_httpservice_deliver_ping,
+  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_httpservice_deliver_ping,
                                   callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_client_stream_new(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, opts, &cb,
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, opts, &cb,
                                       user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
-  if (rv == CONNECTC_OK) (void)connectc_client_stream_send(*stream, &request->base);
+  if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
@@ -773,13 +773,13 @@ static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *ha
   h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message) {
-  return connectc_stream_send(responses, &message->base);
+int connectc_codegentest_v1_httpservice_ping_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+  return connectc_response_writer_send(responses, &message->base);
 }
 
 static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
-    connectc_stream *responses, connectc_error *error) {
+    connectc_response_writer *responses, connectc_error *error) {
   const connectc_codegentest_v1_httpservice_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");

@@ -66,28 +66,28 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
 /* Typed callbacks of an asynchronous GetOrder call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_order_service_get_order_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_order_service_get_order_callbacks;
 
 /* GetOrder, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one GetOrder response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one GetOrder response from a handler. */
-int connectc_codegentest_v1_order_service_get_order_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_get_order_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc PutOrder(connectc.codegentest.v1.Order) returns (google.protobuf.Empty) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order;
 /* PutOrder, low level: every response message, headers, trailers and the
@@ -102,28 +102,28 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
     Google__Protobuf__Empty **response, connectc_error *error);
 
 /* Typed callbacks of an asynchronous PutOrder call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_order_service_put_order_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Google__Protobuf__Empty *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Google__Protobuf__Empty *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_order_service_put_order_callbacks;
 
 /* PutOrder, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one PutOrder response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one PutOrder response from a handler. */
-int connectc_codegentest_v1_order_service_put_order_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_order_service_put_order_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
 /* rpc UploadLines(stream connectc.codegentest.v1.Order.Line) returns (connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines;
 /* UploadLines, low level: every response message, headers, trailers and the
@@ -138,31 +138,31 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
     Connectc__Codegentest__V1__Order **response, connectc_error *error);
 
 /* Typed callbacks of an asynchronous UploadLines call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_order_service_upload_lines_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_order_service_upload_lines_callbacks;
 
 /* UploadLines, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 /* Queues one UploadLines request on a started stream; close the send side with
- * connectc_client_stream_close_send. */
-int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Order__Line *request);
+ * connectc_async_call_close_send. */
+int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request);
 
 /* Sends one UploadLines response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one UploadLines response from a handler. */
-int connectc_codegentest_v1_order_service_upload_lines_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_upload_lines_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc WatchOrders(connectc.codegentest.v1.Empty) returns (stream connectc.codegentest.v1.Order) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders;
 /* WatchOrders, low level: every response message, headers, trailers and the
@@ -178,28 +178,28 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error);
 
 /* Typed callbacks of an asynchronous WatchOrders call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_order_service_watch_orders_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_order_service_watch_orders_callbacks;
 
 /* WatchOrders, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one WatchOrders response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one WatchOrders response from a handler. */
-int connectc_codegentest_v1_order_service_watch_orders_send(connectc_stream *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_watch_orders_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
 /* rpc Chat(stream connectc.codegentest.v1.Struct) returns (stream connectc.codegentest.v1.Struct) */
 extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat;
 /* Chat, low level: every response message, headers, trailers and the
@@ -215,31 +215,31 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error);
 
 /* Typed callbacks of an asynchronous Chat call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_order_service_chat_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Connectc__Codegentest__V1__Struct *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Struct *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_order_service_chat_callbacks;
 
 /* Chat, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 /* Queues one Chat request on a started stream; close the send side with
- * connectc_client_stream_close_send. */
-int connectc_codegentest_v1_order_service_chat_send_request(connectc_client_stream *stream, const Connectc__Codegentest__V1__Struct *request);
+ * connectc_async_call_close_send. */
+int connectc_codegentest_v1_order_service_chat_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request);
 
 /* Sends one Chat response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message);
 /* Sends one Chat response from a handler. */
-int connectc_codegentest_v1_order_service_chat_send(connectc_stream *responses, const Connectc__Codegentest__V1__Struct *message);
+int connectc_codegentest_v1_order_service_chat_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message);
 /* The asynchronous typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_order_service_async_handlers {
@@ -273,19 +273,19 @@ int connectc_codegentest_v1_order_service_register_async(connectc_router *router
 typedef struct connectc_codegentest_v1_order_service_handlers {
   /* rpc GetOrder: the request, then send responses on `responses`. */
   int (*get_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
-      connectc_stream *responses, connectc_error *error);
+      connectc_response_writer *responses, connectc_error *error);
   /* rpc PutOrder: the request, then send responses on `responses`. */
   int (*put_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
-      connectc_stream *responses, connectc_error *error);
+      connectc_response_writer *responses, connectc_error *error);
   /* rpc UploadLines: every request, then send responses on `responses`. */
   int (*upload_lines)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order__Line *const *requests,
-      size_t n_requests, connectc_stream *responses, connectc_error *error);
+      size_t n_requests, connectc_response_writer *responses, connectc_error *error);
   /* rpc WatchOrders: the request, then send responses on `responses`. */
   int (*watch_orders)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Empty *request,
-      connectc_stream *responses, connectc_error *error);
+      connectc_response_writer *responses, connectc_error *error);
   /* rpc Chat: every request, then send responses on `responses`. */
   int (*chat)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Struct *const *requests,
-      size_t n_requests, connectc_stream *responses, connectc_error *error);
+      size_t n_requests, connectc_response_writer *responses, connectc_error *error);
 } connectc_codegentest_v1_order_service_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these handlers.
@@ -323,28 +323,28 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
     Google__Protobuf__Empty **response, connectc_error *error);
 
 /* Typed callbacks of an asynchronous Ping call (each may be NULL; see
- * connectc_stream_callbacks). `response` belongs to the callee: free it
- * with connectc_message_free and connectc_client_stream_allocator(stream). */
+ * connectc_async_call_callbacks). `response` belongs to the callee: free it
+ * with connectc_message_free and connectc_async_call_allocator(stream). */
 typedef struct connectc_codegentest_v1_httpservice_ping_callbacks {
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
-  void (*on_response)(connectc_client_stream *stream, Google__Protobuf__Empty *response, void *user_data);
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_response)(connectc_async_call *stream, Google__Protobuf__Empty *response, void *user_data);
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
 } connectc_codegentest_v1_httpservice_ping_callbacks;
 
 /* Ping, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
- * set (release it with connectc_client_stream_del; on_close may fire
+ * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
 int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_client_stream **stream);
+    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one Ping response from an asynchronous handler (any thread). */
 int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one Ping response from a handler. */
-int connectc_codegentest_v1_httpservice_ping_send(connectc_stream *responses, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_httpservice_ping_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
 /* The asynchronous typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
 typedef struct connectc_codegentest_v1_httpservice_async_handlers {
@@ -364,7 +364,7 @@ int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, 
 typedef struct connectc_codegentest_v1_httpservice_handlers {
   /* rpc Ping: the request, then send responses on `responses`. */
   int (*ping)(void *impl, connectc_server_call *call, const Google__Protobuf__Empty *request,
-      connectc_stream *responses, connectc_error *error);
+      connectc_response_writer *responses, connectc_error *error);
 } connectc_codegentest_v1_httpservice_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these handlers.

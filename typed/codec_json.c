@@ -1311,18 +1311,21 @@ static int dec_wkt(dec *d, const ProtobufCMessageDescriptor *md, size_t tok, Pro
   }
 }
 
-connectc_codec *connectc_codec_json_new(const connectc_type_registry *reg,
-                                        const connectc_allocator *alloc) {
-  if (!reg) return NULL;
+int connectc_codec_json_new(const connectc_type_registry *reg, const connectc_allocator *alloc,
+                            connectc_codec **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
+  if (!reg) return CONNECTC_ERR_ARGUMENT;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   json_codec *jc = cc_malloc(a, sizeof *jc);
-  if (!jc) return NULL;
+  if (!jc) return CONNECTC_ERR_NOMEM;
   jc->base.name = "json";
   jc->base.marshal = json_marshal;
   jc->base.unmarshal = json_unmarshal;
   jc->reg = reg;
   jc->alloc = *a;
-  return &jc->base;
+  *out = &jc->base;
+  return CONNECTC_OK;
 }
 
 void connectc_codec_json_del(connectc_codec *codec) {

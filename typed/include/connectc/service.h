@@ -32,18 +32,18 @@ extern "C" {
 #define CONNECTC_TYPED_MAX_REQUESTS 65536u
 
 /* Where a handler sends response messages. Valid during the handler. */
-typedef struct connectc_stream connectc_stream;
+typedef struct connectc_response_writer connectc_response_writer;
 
 /* Marshals `msg` with the call's codec and sends it. Returns CONNECTC_OK
  * or a negative CONNECTC_ERR_* (CONNECTC_ERR_STATE for a second response
  * of a unary method, CONNECTC_ERR_LIMIT over the send limit). */
-int connectc_stream_send(connectc_stream *stream, const ProtobufCMessage *msg);
+CONNECTC_API int connectc_response_writer_send(connectc_response_writer *stream, const ProtobufCMessage *msg);
 
 /* Calls the typed handler of one method: generated, one per method. */
 typedef int (*connectc_typed_invoke)(const void *handlers, void *impl,
                                      connectc_server_call *call,
                                      const ProtobufCMessage *const *requests, size_t n_requests,
-                                     connectc_stream *responses, connectc_error *error);
+                                     connectc_response_writer *responses, connectc_error *error);
 
 /* ------------------------------------------------------------------ */
 /* Asynchronous handlers                                               */
@@ -70,22 +70,22 @@ typedef struct connectc_responder connectc_responder;
  * Returns CONNECTC_OK, CONNECTC_ERR_STATE (call finished or canceled, or a
  * second response of a unary method), CONNECTC_ERR_LIMIT or another
  * CONNECTC_ERR_*. */
-int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg);
+CONNECTC_API int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg);
 /* Adds a response header (before the first send) or trailer (before
  * finish). Values are copied. Returns CONNECTC_OK, CONNECTC_ERR_STATE when
  * too late, or CONNECTC_ERR_NOMEM. */
-int connectc_responder_add_header(connectc_responder *r, const char *name, const char *value);
-int connectc_responder_add_trailer(connectc_responder *r, const char *name, const char *value);
+CONNECTC_API int connectc_responder_add_header(connectc_responder *r, const char *name, const char *value);
+CONNECTC_API int connectc_responder_add_trailer(connectc_responder *r, const char *name, const char *value);
 /* Streams: sends the response headers now, before any message. */
-int connectc_responder_flush_headers(connectc_responder *r);
+CONNECTC_API int connectc_responder_flush_headers(connectc_responder *r);
 /* Ends the call with `err` (NULL or code OK: success; code OK with a
  * failure is not possible here) and releases the responder: it must not be
  * used afterwards. Returns CONNECTC_OK, or CONNECTC_ERR_STATE if the call
  * had already ended (canceled, deadline); the responder is released
  * either way. */
-int connectc_responder_finish(connectc_responder *r, const connectc_error *err);
+CONNECTC_API int connectc_responder_finish(connectc_responder *r, const connectc_error *err);
 /* 1 once the call has ended (finished, canceled, deadline passed). */
-int connectc_responder_is_done(connectc_responder *r);
+CONNECTC_API int connectc_responder_is_done(connectc_responder *r);
 /*
  * Asks to be told when the call ends early: fn(r, why, arg) runs once, on
  * the transport's thread with its lock held, when the client goes away
@@ -94,7 +94,7 @@ int connectc_responder_is_done(connectc_responder *r);
  * (connectc_responder_finish included) but must not block. Not called when
  * the handler finishes first. A later call replaces fn; NULL unsets it.
  */
-void connectc_responder_on_cancel(connectc_responder *r,
+CONNECTC_API void connectc_responder_on_cancel(connectc_responder *r,
                                   void (*fn)(connectc_responder *r, const connectc_error *why,
                                              void *arg),
                                   void *arg);
@@ -104,11 +104,11 @@ void connectc_responder_on_cancel(connectc_responder *r,
  * any thread while the responder is held). Anything that changes the call
  * must go through connectc_server_call_run().
  */
-connectc_server_call *connectc_responder_call(connectc_responder *r);
+CONNECTC_API connectc_server_call *connectc_responder_call(connectc_responder *r);
 
 /* For generated code: `size` bytes that live as long as the call (freed
  * with it). Once per responder; NULL when out of memory or called twice. */
-void *connectc_responder_scratch(connectc_responder *r, size_t size);
+CONNECTC_API void *connectc_responder_scratch(connectc_responder *r, size_t size);
 
 /* Calls the asynchronous typed handler of one method: generated. */
 typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
@@ -134,7 +134,7 @@ typedef struct connectc_typed_method {
  * application/json calls; without it only proto is served. The method
  * entry itself is copied.
  */
-int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
+CONNECTC_API int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json);
 
 #ifdef __cplusplus

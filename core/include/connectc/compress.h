@@ -26,20 +26,20 @@ typedef enum connectc_compression {
 #define CONNECTC_COMPRESSION_COUNT 4
 
 /* The wire name: "identity", "gzip", "br", "zstd"; NULL for other values. */
-const char *connectc_compression_name(connectc_compression c);
+CONNECTC_API const char *connectc_compression_name(connectc_compression c);
 /* Parses a wire name (exact, case-sensitive as Connect specifies; `len`
  * bytes, no NUL needed). Returns 1 and sets *out if the name is one of the
  * four AND this build supports it, 0 otherwise. */
-int connectc_compression_from_name(const char *name, size_t len, connectc_compression *out);
+CONNECTC_API int connectc_compression_from_name(const char *name, size_t len, connectc_compression *out);
 /* 1 if this build can compress and decompress with `c`. */
-int connectc_compression_supported(connectc_compression c);
+CONNECTC_API int connectc_compression_supported(connectc_compression c);
 /* Writes the supported algorithms other than identity, in preference order
  * (zstd? br? gzip...: see README), into out[0..cap) and returns how many
  * there are (which may exceed cap). */
-size_t connectc_compressions_list(connectc_compression *out, size_t cap);
+CONNECTC_API size_t connectc_compressions_list(connectc_compression *out, size_t cap);
 /* The Accept-Encoding value this build advertises, e.g. "gzip, br, zstd"
  * (static storage). */
-const char *connectc_compressions_accept_header(void);
+CONNECTC_API const char *connectc_compressions_accept_header(void);
 
 /*
  * A reusable compression context. It keeps one encoder and one decoder
@@ -49,14 +49,15 @@ const char *connectc_compressions_accept_header(void);
  */
 typedef struct connectc_compress_ctx connectc_compress_ctx;
 
-/* `alloc` may be NULL (default allocator). Returns NULL on OOM. The
- * allocator is also handed to zlib/brotli/zstd so that every allocation goes
- * through it. */
-connectc_compress_ctx *connectc_compress_ctx_new(const connectc_allocator *alloc);
-void connectc_compress_ctx_del(connectc_compress_ctx *ctx);
+/* Creates a context in *out. `alloc` may be NULL (default allocator); it is
+ * copied and also handed to zlib/brotli/zstd so that every allocation goes
+ * through it. Returns CONNECTC_OK, CONNECTC_ERR_ARGUMENT (out NULL) or
+ * CONNECTC_ERR_NOMEM; *out is NULL on failure. */
+CONNECTC_API int connectc_compress_ctx_new(const connectc_allocator *alloc, connectc_compress_ctx **out);
+CONNECTC_API void connectc_compress_ctx_del(connectc_compress_ctx *ctx);
 /* Compression level per algorithm; defaults: gzip 6 (zlib default),
  * br 1, zstd 3 (fast levels suited to RPC). Out-of-range levels are clamped. */
-void connectc_compress_ctx_set_level(connectc_compress_ctx *ctx, connectc_compression c,
+CONNECTC_API void connectc_compress_ctx_set_level(connectc_compress_ctx *ctx, connectc_compression c,
                                      int level);
 
 /*
@@ -70,7 +71,7 @@ void connectc_compress_ctx_set_level(connectc_compress_ctx *ctx, connectc_compre
  * Returns CONNECTC_OK, CONNECTC_ERR_UNSUPPORTED (not in this build),
  * CONNECTC_ERR_NOMEM.
  */
-int connectc_compress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
+CONNECTC_API int connectc_compress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
                       size_t in_len, uint8_t **out, size_t *out_len);
 
 /*
@@ -84,7 +85,7 @@ int connectc_compress(connectc_compress_ctx *ctx, connectc_compression c, const 
  * The output buffer never grows beyond max_out (+1 for detection) bytes.
  * `err` may be NULL.
  */
-int connectc_decompress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
+CONNECTC_API int connectc_decompress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
                         size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,
                         connectc_error *err);
 

@@ -17,35 +17,14 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "connectc/call.h"
+#include "connectc/client_call.h"
+#include "connectc/transport.h"
 #include "connectc/codec.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* What moves client calls. `perform` runs `call` to completion (its
- * on_close has fired when it returns); `now_ms` tells the time of the clock
- * the transport enforces deadlines with.
- *
- * Asynchronous transports also fill `start` and `wake` (both NULL for a
- * blocking-only transport; then connectc_client_stream_* refuse with
- * CONNECTC_ERR_UNSUPPORTED):
- *  - start(ctx, call, released, arg) begins moving `call` and returns at
- *    once (the request head must be available). From then on the transport
- *    drives the call from its own loop; once it no longer touches the call
- *    (after its on_close, outside every callback) it calls released(arg)
- *    exactly once. When start fails it returns a negative CONNECTC_ERR_*
- *    and never calls released.
- *  - wake(ctx, call): the call has new request bytes, closed its send side
- *    or was canceled. */
-typedef struct connectc_transport {
-  int (*perform)(void *ctx, connectc_client_call *call);
-  int64_t (*now_ms)(void *ctx);
-  void *ctx;
-  int (*start)(void *ctx, connectc_client_call *call, void (*released)(void *arg), void *arg);
-  void (*wake)(void *ctx, connectc_client_call *call);
-} connectc_transport;
 
 /* A client: a transport and the options every call of it uses. Plain data:
  * initialise it with connectc_client_init and keep it as long as calls use
@@ -59,7 +38,7 @@ typedef struct connectc_client {
   const connectc_allocator *alloc;       /* messages returned are allocated with it */
 } connectc_client;
 
-void connectc_client_init(connectc_client *client, connectc_transport transport);
+CONNECTC_API void connectc_client_init(connectc_client *client, connectc_transport transport);
 
 /* Per-call options (all optional). */
 typedef struct connectc_call_options {
@@ -79,8 +58,8 @@ typedef struct connectc_call_output {
   connectc_allocator alloc;
 } connectc_call_output;
 
-void connectc_call_output_init(connectc_call_output *out, const connectc_allocator *alloc);
-void connectc_call_output_reset(connectc_call_output *out);
+CONNECTC_API void connectc_call_output_init(connectc_call_output *out, const connectc_allocator *alloc);
+CONNECTC_API void connectc_call_output_reset(connectc_call_output *out);
 
 /*
  * Runs one call of `method` with `n_requests` typed requests (unary and
@@ -89,7 +68,7 @@ void connectc_call_output_reset(connectc_call_output *out);
  * error, is in out->error), or a negative CONNECTC_ERR_* when it could not
  * start (bad arguments, out of memory, unsupported compression).
  */
-int connectc_client_invoke(const connectc_client *client, const connectc_method_desc *method,
+CONNECTC_API int connectc_client_invoke(const connectc_client *client, const connectc_method_desc *method,
                            const ProtobufCMessageDescriptor *output,
                            const ProtobufCMessage *const *requests, size_t n_requests,
                            const connectc_call_options *opts, connectc_call_output *out);
@@ -99,7 +78,7 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
 /* ================================================================== */
 
 /*
- * An asynchronous typed call: requests go in with connectc_client_stream_send
+ * An asynchronous typed call: requests go in with connectc_async_call_send
  * whenever the application has them, responses come out through callbacks
  * as the transport receives them. Generated stubs wrap it as
  * `<service>_<rpc>_start` with typed callbacks.
@@ -107,34 +86,34 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
  * Threading: a stream belongs to the thread that drives its transport (the
  * event loop); every function below must be called on that thread.
  *
- * Lifetime: the application owns the stream from connectc_client_stream_new
- * until it calls connectc_client_stream_del, which it may do at any point,
+ * Lifetime: the application owns the stream from connectc_async_call_new
+ * until it calls connectc_async_call_del, which it may do at any point,
  * including inside the stream's own callbacks: an unfinished call is
  * canceled (on_close fires with `canceled` unless it already fired) and the
  * memory is released once the transport has let go of the call. No callback
- * fires after connectc_client_stream_del returns.
+ * fires after connectc_async_call_del returns.
  */
-typedef struct connectc_client_stream connectc_client_stream;
+typedef struct connectc_async_call connectc_async_call;
 
-typedef struct connectc_stream_callbacks {
+typedef struct connectc_async_call_callbacks {
   /* Response headers arrived (valid during the callback). May be NULL. */
-  void (*on_headers)(connectc_client_stream *stream, const connectc_headers *headers,
+  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
                      void *user_data);
   /* One decoded response message. The callee owns it: free it with
-   * connectc_message_free and connectc_client_stream_allocator(stream).
+   * connectc_message_free and connectc_async_call_allocator(stream).
    * May be NULL (messages are then freed). */
-  void (*on_message)(connectc_client_stream *stream, ProtobufCMessage *message, void *user_data);
+  void (*on_message)(connectc_async_call *stream, ProtobufCMessage *message, void *user_data);
   /* The final status, exactly once: error->code is CONNECTC_CODE_OK on
    * success; `trailers` as in connectc_client_callbacks. Both valid during
    * the callback. May be NULL. */
-  void (*on_close)(connectc_client_stream *stream, const connectc_error *error,
+  void (*on_close)(connectc_async_call *stream, const connectc_error *error,
                    const connectc_headers *trailers, void *user_data);
   /* For generated code: `typed_size` bytes at `typed` are copied into the
-   * stream and handed back by connectc_client_stream_typed(), so that
+   * stream and handed back by connectc_async_call_typed(), so that
    * typed callback tables need not outlive the call. May be NULL/0. */
   const void *typed;
   size_t typed_size;
-} connectc_stream_callbacks;
+} connectc_async_call_callbacks;
 
 /*
  * Creates an asynchronous call of `method`, decoding responses as
@@ -146,31 +125,31 @@ typedef struct connectc_stream_callbacks {
  * asynchronous, or the compression is not in this build) or
  * CONNECTC_ERR_NOMEM (and any error of the transport's start).
  */
-int connectc_client_stream_new(const connectc_client *client, const connectc_method_desc *method,
+CONNECTC_API int connectc_async_call_new(const connectc_client *client, const connectc_method_desc *method,
                                const ProtobufCMessageDescriptor *output,
                                const connectc_call_options *opts,
-                               const connectc_stream_callbacks *cb, void *user_data,
-                               connectc_client_stream **out);
+                               const connectc_async_call_callbacks *cb, void *user_data,
+                               connectc_async_call **out);
 /* Marshals `message` with the client's codec and queues it. Unary and
  * server-streaming calls take exactly one message and close the send side
  * with it. Returns CONNECTC_OK, CONNECTC_ERR_STATE (the send side is closed
  * or the call ended), CONNECTC_ERR_LIMIT (over the send limit: the call
  * then closes with resource_exhausted) or another CONNECTC_ERR_*. */
-int connectc_client_stream_send(connectc_client_stream *stream, const ProtobufCMessage *message);
+CONNECTC_API int connectc_async_call_send(connectc_async_call *stream, const ProtobufCMessage *message);
 /* No more requests. Idempotent. */
-int connectc_client_stream_close_send(connectc_client_stream *stream);
+CONNECTC_API int connectc_async_call_close_send(connectc_async_call *stream);
 /* Cancels the call (on_close with `canceled`, unless it already fired). */
-void connectc_client_stream_cancel(connectc_client_stream *stream);
+CONNECTC_API void connectc_async_call_cancel(connectc_async_call *stream);
 /* Releases the stream (see Lifetime above). NULL is ignored. */
-void connectc_client_stream_del(connectc_client_stream *stream);
+CONNECTC_API void connectc_async_call_del(connectc_async_call *stream);
 /* 1 once on_close has fired. */
-int connectc_client_stream_is_closed(const connectc_client_stream *stream);
+CONNECTC_API int connectc_async_call_is_closed(const connectc_async_call *stream);
 /* The allocator response messages were decoded with. */
-const connectc_allocator *connectc_client_stream_allocator(const connectc_client_stream *stream);
+CONNECTC_API const connectc_allocator *connectc_async_call_allocator(const connectc_async_call *stream);
 /* The copy of cb->typed (NULL if none was given). */
-const void *connectc_client_stream_typed(const connectc_client_stream *stream);
+CONNECTC_API const void *connectc_async_call_typed(const connectc_async_call *stream);
 /* The user_data given at creation. */
-void *connectc_client_stream_user_data(const connectc_client_stream *stream);
+CONNECTC_API void *connectc_async_call_user_data(const connectc_async_call *stream);
 
 #ifdef __cplusplus
 }

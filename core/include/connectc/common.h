@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "connectc/export.h"
+#include "connectc/version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,7 +52,7 @@ typedef struct connectc_allocator {
 } connectc_allocator;
 
 /* The default allocator (C library malloc/realloc/free). Never NULL. */
-const connectc_allocator *connectc_default_allocator(void);
+CONNECTC_API const connectc_allocator *connectc_default_allocator(void);
 
 /* ------------------------------------------------------------------ */
 /* Library return codes                                                */
@@ -78,7 +81,7 @@ typedef enum connectc_rv {
 } connectc_rv;
 
 /* A static, human-readable description of a connectc_rv value. */
-const char *connectc_strerror(int rv);
+CONNECTC_API const char *connectc_strerror(int rv);
 
 /* ------------------------------------------------------------------ */
 /* Connect status codes                                                */
@@ -106,20 +109,20 @@ typedef enum connectc_code {
 
 /* The Connect wire name of a code ("invalid_argument"), or NULL if the
  * value is not one of the sixteen codes (CONNECTC_CODE_OK gives "ok"). */
-const char *connectc_code_name(connectc_code code);
+CONNECTC_API const char *connectc_code_name(connectc_code code);
 
 /* Parses a Connect wire name ("invalid_argument"). Returns 1 and sets *out
  * when known, 0 otherwise. `len` is the length of `name` (no NUL needed). */
-int connectc_code_from_name(const char *name, size_t len, connectc_code *out);
+CONNECTC_API int connectc_code_from_name(const char *name, size_t len, connectc_code *out);
 
 /* The HTTP status a server sends for an error with this code (Connect
  * protocol table: e.g. invalid_argument -> 400, unimplemented -> 501). */
-int connectc_code_to_http_status(connectc_code code);
+CONNECTC_API int connectc_code_to_http_status(connectc_code code);
 
 /* The code a client infers from an HTTP status when the response is not a
  * valid Connect error (e.g. 401 -> unauthenticated, 404 -> unimplemented,
  * 429/502/503/504 -> unavailable, anything else -> unknown). */
-connectc_code connectc_code_from_http_status(int status);
+CONNECTC_API connectc_code connectc_code_from_http_status(int status);
 
 /* ------------------------------------------------------------------ */
 /* Connect errors                                                      */
@@ -148,24 +151,24 @@ typedef struct connectc_error {
 } connectc_error;
 
 /* `alloc` may be NULL (default allocator); it is copied. */
-void connectc_error_init(connectc_error *err, const connectc_allocator *alloc);
+CONNECTC_API void connectc_error_init(connectc_error *err, const connectc_allocator *alloc);
 /* Frees everything and returns the error to code OK, keeping its allocator. */
-void connectc_error_reset(connectc_error *err);
+CONNECTC_API void connectc_error_reset(connectc_error *err);
 /* Replaces code and message (printf-style). Existing details are kept.
  * Returns CONNECTC_OK or CONNECTC_ERR_NOMEM (the code is set even then). */
-int connectc_error_set(connectc_error *err, connectc_code code, const char *fmt, ...)
+CONNECTC_API int connectc_error_set(connectc_error *err, connectc_code code, const char *fmt, ...)
     CONNECTC_PRINTF(3, 4);
-int connectc_error_setv(connectc_error *err, connectc_code code, const char *fmt, va_list ap)
+CONNECTC_API int connectc_error_setv(connectc_error *err, connectc_code code, const char *fmt, va_list ap)
     CONNECTC_PRINTF(3, 0);
 /* Replaces the message with `len` bytes copied from `msg` (no formatting). */
-int connectc_error_set_message(connectc_error *err, connectc_code code, const char *msg,
+CONNECTC_API int connectc_error_set_message(connectc_error *err, connectc_code code, const char *msg,
                                size_t len);
 /* Appends a detail; `type` and `value` are copied. */
-int connectc_error_add_detail(connectc_error *err, const char *type, const uint8_t *value,
+CONNECTC_API int connectc_error_add_detail(connectc_error *err, const char *type, const uint8_t *value,
                               size_t value_len);
 /* Deep copy of src into dst (dst must be initialised; its old contents are
  * released). */
-int connectc_error_copy(connectc_error *dst, const connectc_error *src);
+CONNECTC_API int connectc_error_copy(connectc_error *dst, const connectc_error *src);
 
 /* ------------------------------------------------------------------ */
 /* Header lists (HTTP headers, trailers, Connect metadata)             */
@@ -191,43 +194,48 @@ typedef struct connectc_headers {
   connectc_allocator alloc;
 } connectc_headers;
 
-void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc);
-void connectc_headers_reset(connectc_headers *h);
+CONNECTC_API void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc);
+CONNECTC_API void connectc_headers_reset(connectc_headers *h);
 /* Appends a copy of name (lower-cased) and value. Returns CONNECTC_ERR_ARGUMENT
  * if the name is empty or is not a valid HTTP token, or the value holds
  * CR, LF or NUL. */
-int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
+CONNECTC_API int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
                          const char *value, size_t value_len);
 /* Convenience for NUL-terminated name and value. */
-int connectc_headers_adds(connectc_headers *h, const char *name, const char *value);
+CONNECTC_API int connectc_headers_adds(connectc_headers *h, const char *name, const char *value);
 /* Appends a binary value base64-encoded (standard alphabet, unpadded, as
  * connect-go sends). `name` must end in "-bin". */
-int connectc_headers_add_bin(connectc_headers *h, const char *name, const uint8_t *value,
+CONNECTC_API int connectc_headers_add_bin(connectc_headers *h, const char *name, const uint8_t *value,
                              size_t value_len);
 /* Removes every entry with this name. Returns how many were removed. */
-size_t connectc_headers_del(connectc_headers *h, const char *name);
+CONNECTC_API size_t connectc_headers_remove(connectc_headers *h, const char *name);
 /* The first value for `name` (case-insensitive), or NULL. Borrowed from h. */
-const char *connectc_headers_get(const connectc_headers *h, const char *name);
+CONNECTC_API const char *connectc_headers_get(const connectc_headers *h, const char *name);
 /* The `index`-th value for `name`, or NULL. */
-const connectc_header *connectc_headers_get_nth(const connectc_headers *h, const char *name,
+CONNECTC_API const connectc_header *connectc_headers_get_nth(const connectc_headers *h, const char *name,
                                                 size_t index);
 /* How many entries have this name. */
-size_t connectc_headers_count(const connectc_headers *h, const char *name);
+CONNECTC_API size_t connectc_headers_count(const connectc_headers *h, const char *name);
 /* Decodes the `index`-th value of a `-bin` header (padded or unpadded
  * base64) into a newly allocated buffer (*out, *out_len; free with the
  * list's allocator via connectc_free). Returns CONNECTC_ERR_PROTOCOL if the
  * value is not base64, CONNECTC_ERR_ARGUMENT if there is no such entry. */
-int connectc_headers_get_bin(const connectc_headers *h, const char *name, size_t index,
+CONNECTC_API int connectc_headers_get_bin(const connectc_headers *h, const char *name, size_t index,
                              uint8_t **out, size_t *out_len);
 /* Deep copy (dst must be initialised; entries are appended). */
-int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *src);
+CONNECTC_API int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *src);
 
 /* Frees memory returned by the library, with the given allocator
  * (NULL = default). */
-void connectc_free(const connectc_allocator *alloc, void *ptr);
+CONNECTC_API void connectc_free(const connectc_allocator *alloc, void *ptr);
 
-/* Version of the library as "MAJOR.MINOR.PATCH". */
-const char *connectc_version(void);
+/* Version of the library linked at run time as "MAJOR.MINOR.PATCH"
+ * (static storage); equal to CONNECTC_VERSION_STRING of the headers it
+ * was built with (connectc/version.h). */
+CONNECTC_API const char *connectc_version(void);
+/* The same as one comparable number, MAJOR * 1000000 + MINOR * 1000 +
+ * PATCH (CONNECTC_VERSION_NUMBER of the headers it was built with). */
+CONNECTC_API long connectc_version_number(void);
 
 #ifdef __cplusplus
 }

@@ -138,11 +138,11 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
 /* Asynchronous streams                                                */
 /* ------------------------------------------------------------------ */
 
-struct connectc_client_stream {
+struct connectc_async_call {
   connectc_client client; /* a copy: the options of this call */
   const ProtobufCMessageDescriptor *output;
   connectc_client_call *call;
-  connectc_stream_callbacks cb;
+  connectc_async_call_callbacks cb;
   void *user_data;
   void *typed;             /* copy of cb.typed */
   connectc_allocator alloc;
@@ -150,12 +150,12 @@ struct connectc_client_stream {
   int decode_failed;
   int started;             /* handed to the transport */
   int transport_holds;     /* started and not yet released by it */
-  int user_released;       /* connectc_client_stream_del was called */
+  int user_released;       /* connectc_async_call_del was called */
   int depth;               /* our own calls into the core or transport in progress */
   int single_request;      /* unary or server streaming */
 };
 
-static void stream_free_now(connectc_client_stream *s) {
+static void stream_free_now(connectc_async_call *s) {
   connectc_client_call_del(s->call);
   connectc_error_reset(&s->decode_error);
   cc_free(&s->alloc, s->typed);
@@ -164,26 +164,26 @@ static void stream_free_now(connectc_client_stream *s) {
 }
 
 /* Frees the stream once nobody can reach it any more. */
-static void stream_maybe_free(connectc_client_stream *s) {
+static void stream_maybe_free(connectc_async_call *s) {
   if (s->user_released && !s->transport_holds && s->depth == 0) stream_free_now(s);
 }
 
 static void stream_released(void *arg) {
-  connectc_client_stream *s = arg;
+  connectc_async_call *s = arg;
   s->transport_holds = 0;
   stream_maybe_free(s);
 }
 
 static int st_headers(connectc_client_call *call, const connectc_headers *h, void *ud) {
   (void)call;
-  connectc_client_stream *s = ud;
+  connectc_async_call *s = ud;
   if (!s->user_released && s->cb.on_headers) s->cb.on_headers(s, h, s->user_data);
   return 0;
 }
 
 static int st_message(connectc_client_call *call, const uint8_t *data, size_t len, void *ud) {
   (void)call;
-  connectc_client_stream *s = ud;
+  connectc_async_call *s = ud;
   if (s->user_released) return 0;
   const connectc_codec *codec = s->client.codec;
   ProtobufCMessage *m = NULL;
@@ -200,13 +200,13 @@ static int st_message(connectc_client_call *call, const uint8_t *data, size_t le
 static void st_close(connectc_client_call *call, const connectc_error *err,
                      const connectc_headers *trailers, void *ud) {
   (void)call;
-  connectc_client_stream *s = ud;
+  connectc_async_call *s = ud;
   if (s->cb.on_close)
     s->cb.on_close(s, s->decode_failed ? &s->decode_error : err, trailers, s->user_data);
 }
 
 /* Hands the call to the transport once its request head is known. */
-static int stream_start(connectc_client_stream *s) {
+static int stream_start(connectc_async_call *s) {
   if (s->started || connectc_client_call_is_closed(s->call)) return CONNECTC_OK;
   connectc_request_head head;
   if (connectc_client_call_request_head(s->call, &head) != CONNECTC_OK) return CONNECTC_OK;
@@ -217,22 +217,22 @@ static int stream_start(connectc_client_stream *s) {
   return CONNECTC_OK;
 }
 
-static void stream_wake(connectc_client_stream *s) {
+static void stream_wake(connectc_async_call *s) {
   if (s->transport_holds) s->client.transport.wake(s->client.transport.ctx, s->call);
 }
 
-int connectc_client_stream_new(const connectc_client *client, const connectc_method_desc *method,
+int connectc_async_call_new(const connectc_client *client, const connectc_method_desc *method,
                                const ProtobufCMessageDescriptor *output,
                                const connectc_call_options *opts,
-                               const connectc_stream_callbacks *cb, void *user_data,
-                               connectc_client_stream **out) {
+                               const connectc_async_call_callbacks *cb, void *user_data,
+                               connectc_async_call **out) {
   if (!out) return CONNECTC_ERR_ARGUMENT;
   *out = NULL;
   if (!client || !client->codec || !method || !output || !cb || (cb->typed_size && !cb->typed))
     return CONNECTC_ERR_ARGUMENT;
   if (!client->transport.start || !client->transport.wake) return CONNECTC_ERR_UNSUPPORTED;
   const connectc_allocator *a = cc_alloc_or_default(client->alloc);
-  connectc_client_stream *s = cc_malloc(a, sizeof *s);
+  connectc_async_call *s = cc_malloc(a, sizeof *s);
   if (!s) return CONNECTC_ERR_NOMEM;
   memset(s, 0, sizeof *s);
   s->client = *client;
@@ -266,7 +266,7 @@ int connectc_client_stream_new(const connectc_client *client, const connectc_met
   return CONNECTC_OK;
 }
 
-int connectc_client_stream_send(connectc_client_stream *s, const ProtobufCMessage *message) {
+int connectc_async_call_send(connectc_async_call *s, const ProtobufCMessage *message) {
   if (!s || !message || s->user_released) return CONNECTC_ERR_ARGUMENT;
   if (connectc_client_call_is_closed(s->call)) return CONNECTC_ERR_STATE;
   s->depth++;
@@ -298,7 +298,7 @@ int connectc_client_stream_send(connectc_client_stream *s, const ProtobufCMessag
   return rv;
 }
 
-int connectc_client_stream_close_send(connectc_client_stream *s) {
+int connectc_async_call_close_send(connectc_async_call *s) {
   if (!s || s->user_released) return CONNECTC_ERR_ARGUMENT;
   s->depth++;
   int rv = connectc_client_call_close_send(s->call);
@@ -308,7 +308,7 @@ int connectc_client_stream_close_send(connectc_client_stream *s) {
   return rv;
 }
 
-void connectc_client_stream_cancel(connectc_client_stream *s) {
+void connectc_async_call_cancel(connectc_async_call *s) {
   if (!s || s->user_released) return;
   s->depth++;
   connectc_client_call_cancel(s->call);
@@ -317,7 +317,7 @@ void connectc_client_stream_cancel(connectc_client_stream *s) {
   stream_maybe_free(s);
 }
 
-void connectc_client_stream_del(connectc_client_stream *s) {
+void connectc_async_call_del(connectc_async_call *s) {
   if (!s || s->user_released) return;
   s->depth++;
   if (!connectc_client_call_is_closed(s->call)) {
@@ -329,14 +329,14 @@ void connectc_client_stream_del(connectc_client_stream *s) {
   stream_maybe_free(s);
 }
 
-int connectc_client_stream_is_closed(const connectc_client_stream *s) {
+int connectc_async_call_is_closed(const connectc_async_call *s) {
   return s ? connectc_client_call_is_closed(s->call) : 1;
 }
 
-const connectc_allocator *connectc_client_stream_allocator(const connectc_client_stream *s) {
+const connectc_allocator *connectc_async_call_allocator(const connectc_async_call *s) {
   return &s->alloc;
 }
 
-const void *connectc_client_stream_typed(const connectc_client_stream *s) { return s->typed; }
+const void *connectc_async_call_typed(const connectc_async_call *s) { return s->typed; }
 
-void *connectc_client_stream_user_data(const connectc_client_stream *s) { return s->user_data; }
+void *connectc_async_call_user_data(const connectc_async_call *s) { return s->user_data; }

@@ -13,7 +13,8 @@ static void on_close(connectc_client_call *c, const connectc_error *err,
 }
 
 int main(void) {
-  connectc_router *router = connectc_router_new(NULL, NULL);
+  connectc_router *router = NULL;
+  (void)connectc_router_new(NULL, NULL, &router);
   connectc_mhd_server *srv = NULL;
   if (connectc_mhd_start(NULL, router, &srv) != CONNECTC_OK) return 1;
   char url[64];
@@ -28,7 +29,7 @@ int main(void) {
   cc.procedure = "/no.Such/Method";
   cc.codec = "proto";
   connectc_code code = CONNECTC_CODE_OK;
-  connectc_client_callbacks cb = {NULL, NULL, on_close};
+  connectc_client_callbacks cb = {.on_close = on_close};
   connectc_client_call *call = NULL;
   connectc_client_call_new(&cc, &cb, &code, NULL, connectc_curl_now_ms(), &call);
   connectc_client_call_send(call, NULL, 0);

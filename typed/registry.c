@@ -30,10 +30,12 @@ static size_t hash_name(const char *s, size_t len) {
   return (size_t)h;
 }
 
-connectc_type_registry *connectc_type_registry_new(const connectc_allocator *alloc) {
+int connectc_type_registry_new(const connectc_allocator *alloc, connectc_type_registry **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_type_registry *r = cc_malloc(a, sizeof *r);
-  if (!r) return NULL;
+  if (!r) return CONNECTC_ERR_NOMEM;
   memset(r, 0, sizeof *r);
   r->alloc = *a;
   /* The well-known types, whose JSON forms the codec knows. */
@@ -45,10 +47,11 @@ connectc_type_registry *connectc_type_registry_new(const connectc_allocator *all
   for (size_t i = 0; i < sizeof wkt / sizeof wkt[0]; i++) {
     if (wkt[i](r) != CONNECTC_OK) {
       connectc_type_registry_del(r);
-      return NULL;
+      return CONNECTC_ERR_NOMEM;
     }
   }
-  return r;
+  *out = r;
+  return CONNECTC_OK;
 }
 
 void connectc_type_registry_del(connectc_type_registry *r) {

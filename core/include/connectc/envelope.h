@@ -16,7 +16,7 @@ extern "C" {
 #define CONNECTC_ENVELOPE_FLAG_END_STREAM 0x02u
 
 /* Writes the 5-byte prefix for a payload of `len` bytes. */
-void connectc_envelope_write_header(uint8_t out[CONNECTC_ENVELOPE_HEADER_LEN], uint8_t flags,
+CONNECTC_API void connectc_envelope_write_header(uint8_t out[CONNECTC_ENVELOPE_HEADER_LEN], uint8_t flags,
                                     uint32_t len);
 
 /* One decoded envelope. `payload` points either into the caller's input
@@ -49,9 +49,9 @@ typedef struct connectc_envelope_decoder {
 
 /* `max_len` is the receive limit for one payload (compressed size); a
  * header declaring more is rejected before any allocation. */
-void connectc_envelope_decoder_init(connectc_envelope_decoder *d, size_t max_len,
+CONNECTC_API void connectc_envelope_decoder_init(connectc_envelope_decoder *d, size_t max_len,
                                     const connectc_allocator *alloc);
-void connectc_envelope_decoder_reset(connectc_envelope_decoder *d);
+CONNECTC_API void connectc_envelope_decoder_reset(connectc_envelope_decoder *d);
 
 /*
  * Consumes bytes from in[0..len) and sets *consumed to how many were used.
@@ -67,11 +67,11 @@ void connectc_envelope_decoder_reset(connectc_envelope_decoder *d);
  * Growth of the internal buffer follows the bytes actually received,
  * never the declared length alone.
  */
-int connectc_envelope_decode(connectc_envelope_decoder *d, const uint8_t *in, size_t len,
+CONNECTC_API int connectc_envelope_decode(connectc_envelope_decoder *d, const uint8_t *in, size_t len,
                              size_t *consumed, connectc_envelope *out, connectc_error *err);
 
 /* 1 if the decoder is between envelopes (no partial header or payload). */
-int connectc_envelope_decoder_idle(const connectc_envelope_decoder *d);
+CONNECTC_API int connectc_envelope_decoder_idle(const connectc_envelope_decoder *d);
 
 #ifdef __cplusplus
 }

@@ -3,16 +3,15 @@
 
 #include "buf.h"
 #include "connectc/service.h"
-#include "router_internal.h"
 #include "proto_internal.h"
 
-struct connectc_stream {
+struct connectc_response_writer {
   connectc_server_call *call;
   const connectc_codec *codec;
   const connectc_allocator *alloc;
 };
 
-int connectc_stream_send(connectc_stream *s, const ProtobufCMessage *msg) {
+int connectc_response_writer_send(connectc_response_writer *s, const ProtobufCMessage *msg) {
   if (!s || !msg) return CONNECTC_ERR_ARGUMENT;
   uint8_t stack[CC_SMALL_MESSAGE], *bytes = NULL;
   const uint8_t *data = NULL;
@@ -149,7 +148,7 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
-  connectc_stream stream = {call, codec_for(r, call), &r->alloc};
+  connectc_response_writer stream = {call, codec_for(r, call), &r->alloc};
   int rv = r->method.invoke(r->handlers, r->impl, call, (const ProtobufCMessage *const *)c->requests,
                             c->n_requests, &stream, &e);
   if (!connectc_server_call_is_finished(call)) {
@@ -171,12 +170,18 @@ static void typed_cancel(connectc_server_call *call, const connectc_error *why, 
   }
 }
 
+static void typed_route_del(void *route_data) {
+  typed_route *r = route_data;
+  connectc_allocator a = r->alloc;
+  cc_free(&a, r);
+}
+
 int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json) {
   if (!router || !method || !method->desc || !method->input || !method->output ||
       !method->invoke == !method->invoke_async)
     return CONNECTC_ERR_ARGUMENT;
-  const connectc_allocator *a = cc_router_alloc(router);
+  const connectc_allocator *a = connectc_router_allocator(router);
   typed_route *r = cc_malloc(a, sizeof *r);
   if (!r) return CONNECTC_ERR_NOMEM;
   r->method = *method;
@@ -184,19 +189,19 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   r->impl = impl;
   r->json = json;
   r->alloc = *a;
-  size_t recv_max = cc_router_config(router)->limits.recv_max_bytes;
+  size_t recv_max = connectc_router_config(router)->limits.recv_max_bytes;
   if (recv_max == 0) recv_max = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
-  connectc_route route = {method->desc, {typed_message, typed_end, typed_cancel}, typed_call_new,
-                          typed_call_del, r};
+  connectc_route route = {
+      .method = method->desc,
+      .callbacks = {.on_message = typed_message, .on_end = typed_end, .on_cancel = typed_cancel},
+      .call_new = typed_call_new,
+      .call_del = typed_call_del,
+      .route_data = r,
+      .route_data_del = typed_route_del,
+  };
   int rv = connectc_router_add(router, &route);
-  if (rv) {
-    cc_free(a, r);
-    return rv;
-  }
-  rv = cc_router_keep(router, r);
-  /* Unlikely: the route is in but its state could not be recorded; it
-   * stays valid (leaked at router deletion) rather than dangling. */
+  if (rv) cc_free(a, r);
   return rv;
 }
 

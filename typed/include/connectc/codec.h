@@ -48,10 +48,10 @@ struct connectc_codec {
 };
 
 /* The binary protobuf codec (static storage). */
-const connectc_codec *connectc_codec_proto(void);
+CONNECTC_API const connectc_codec *connectc_codec_proto(void);
 
 /* Frees a message returned by a codec's unmarshal (NULL is ignored). */
-void connectc_message_free(ProtobufCMessage *msg, const connectc_allocator *alloc);
+CONNECTC_API void connectc_message_free(ProtobufCMessage *msg, const connectc_allocator *alloc);
 
 /*
  * Checks that protobuf wire bytes for `desc` nest message fields no deeper
@@ -62,11 +62,11 @@ void connectc_message_free(ProtobufCMessage *msg, const connectc_allocator *allo
  * with err = invalid_argument if the bytes nest too deep or are not
  * well-formed wire format.
  */
-int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+CONNECTC_API int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                                size_t len, uint32_t max_depth, connectc_error *err);
 
 /* Adapts a connectc_allocator to protobuf-c's allocator type. */
-ProtobufCAllocator connectc_protobuf_allocator(const connectc_allocator *alloc);
+CONNECTC_API ProtobufCAllocator connectc_protobuf_allocator(const connectc_allocator *alloc);
 
 #ifdef __cplusplus
 }

@@ -54,15 +54,17 @@ typedef struct connectc_type_registry connectc_type_registry;
 
 /* Creates a registry holding the well-known types (google.protobuf.Any,
  * Timestamp, Duration, Struct, Value, ListValue, FieldMask, Empty and the
- * wrappers). `alloc` may be NULL. Returns NULL on OOM. */
-connectc_type_registry *connectc_type_registry_new(const connectc_allocator *alloc);
-void connectc_type_registry_del(connectc_type_registry *reg);
+ * wrappers) in *out. `alloc` may be NULL. Returns CONNECTC_OK,
+ * CONNECTC_ERR_ARGUMENT (out NULL) or CONNECTC_ERR_NOMEM; *out is NULL on
+ * failure. */
+CONNECTC_API int connectc_type_registry_new(const connectc_allocator *alloc, connectc_type_registry **out);
+CONNECTC_API void connectc_type_registry_del(connectc_type_registry *reg);
 /* Adds one message type (the info must outlive the registry). Adding the
  * same full name twice with the same info is a no-op; with a different
  * info it fails with CONNECTC_ERR_ARGUMENT. */
-int connectc_type_registry_add(connectc_type_registry *reg, const connectc_message_info *info);
+CONNECTC_API int connectc_type_registry_add(connectc_type_registry *reg, const connectc_message_info *info);
 /* Looks a type up by full name (no "type.googleapis.com/" prefix). */
-const connectc_message_info *connectc_type_registry_find(const connectc_type_registry *reg,
+CONNECTC_API const connectc_message_info *connectc_type_registry_find(const connectc_type_registry *reg,
                                                          const char *full_name, size_t len);
 
 /*
@@ -82,10 +84,12 @@ const connectc_message_info *connectc_type_registry_find(const connectc_type_reg
  * The codec's marshal/unmarshal follow codec.h; unmarshal failures are
  * invalid_argument with the field path in the message
  * ("eliza.v1.SayRequest.sentence: expected string, got number").
+ * Returns CONNECTC_OK with *out set, CONNECTC_ERR_ARGUMENT (reg or out
+ * NULL) or CONNECTC_ERR_NOMEM; *out is NULL on failure.
  */
-connectc_codec *connectc_codec_json_new(const connectc_type_registry *reg,
-                                        const connectc_allocator *alloc);
-void connectc_codec_json_del(connectc_codec *codec);
+CONNECTC_API int connectc_codec_json_new(const connectc_type_registry *reg, const connectc_allocator *alloc,
+                            connectc_codec **out);
+CONNECTC_API void connectc_codec_json_del(connectc_codec *codec);
 
 #ifdef __cplusplus
 }
