@@ -36,6 +36,15 @@ void cc_outq_free(cc_outq *q, const connectc_allocator *a) {
   q->off = 0;
 }
 
+const char *connectc_protocol_name(connectc_protocol p) {
+  switch (p) {
+    case CONNECTC_PROTOCOL_CONNECT: return "connect";
+    case CONNECTC_PROTOCOL_GRPC: return "grpc";
+    case CONNECTC_PROTOCOL_GRPC_WEB: return "grpc-web";
+  }
+  return NULL;
+}
+
 connectc_call_limits cc_limits_resolve(const connectc_call_limits *in) {
   connectc_call_limits l = {0, 0, 0};
   if (in) l = *in;

@@ -33,6 +33,8 @@ struct connectc_client_call {
   int64_t timeout_ms;
   int64_t deadline; /* -1: none */
   int use_get;
+  connectc_protocol protocol;
+  int full_duplex;
 
   connectc_compress_ctx *cctx;
 
@@ -110,6 +112,8 @@ int connectc_client_call_new(const connectc_client_config *cfg,
       !cfg->codec[0] || cfg->timeout_ms < 0 || (unsigned)cfg->stream_type > 3u)
     return CONNECTC_ERR_ARGUMENT;
   if (cfg->use_get && cfg->stream_type != CONNECTC_STREAM_UNARY) return CONNECTC_ERR_ARGUMENT;
+  if ((unsigned)cfg->protocol > 2u) return CONNECTC_ERR_ARGUMENT;
+  if (cfg->protocol != CONNECTC_PROTOCOL_CONNECT) return CONNECTC_ERR_UNSUPPORTED;
   if (!connectc_compression_supported(cfg->send_compression)) return CONNECTC_ERR_UNSUPPORTED;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_client_call *c = cc_malloc(a, sizeof *c);
@@ -124,6 +128,8 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   c->timeout_ms = cfg->timeout_ms;
   c->deadline = cfg->timeout_ms > 0 ? now_ms + cfg->timeout_ms : -1;
   c->use_get = cfg->use_get;
+  c->protocol = cfg->protocol;
+  c->full_duplex = cfg->full_duplex && cfg->stream_type == CONNECTC_STREAM_BIDI;
   c->content_length = -1;
   connectc_headers_init(&c->req_headers, &c->alloc);
   connectc_headers_init(&c->resp_headers, &c->alloc);
@@ -613,3 +619,11 @@ int64_t connectc_client_call_deadline(const connectc_client_call *c) {
 }
 
 int connectc_client_call_is_closed(const connectc_client_call *c) { return c ? c->closed : 1; }
+
+connectc_protocol connectc_client_call_protocol(const connectc_client_call *c) {
+  return c ? c->protocol : CONNECTC_PROTOCOL_CONNECT;
+}
+
+int connectc_client_call_requires_http2(const connectc_client_call *c) {
+  return c && (c->protocol == CONNECTC_PROTOCOL_GRPC || c->full_duplex);
+}

@@ -41,6 +41,17 @@ typedef enum connectc_stream_type {
   CONNECTC_STREAM_BIDI = 3    /* bidirectional (half-duplex over HTTP/1.1) */
 } connectc_stream_type;
 
+/* The RPC protocol of a call. A client chooses one per call; a server call
+ * detects it from the request's content type and answers in kind. */
+typedef enum connectc_protocol {
+  CONNECTC_PROTOCOL_CONNECT = 0,  /* Connect (the default) */
+  CONNECTC_PROTOCOL_GRPC = 1,     /* gRPC: needs HTTP/2 (trailers) */
+  CONNECTC_PROTOCOL_GRPC_WEB = 2  /* gRPC-Web: trailers in the body */
+} connectc_protocol;
+
+/* "connect", "grpc" or "grpc-web"; NULL for a value that is none of them. */
+CONNECTC_API const char *connectc_protocol_name(connectc_protocol protocol);
+
 /* Default receive limit when a config leaves recv_max_bytes at 0. */
 #define CONNECTC_DEFAULT_RECV_MAX_BYTES ((size_t)4 * 1024 * 1024)
 

@@ -60,6 +60,12 @@ typedef struct connectc_client_config {
   int64_t timeout_ms;
   /* Unary only: send as a Connect GET (for NO_SIDE_EFFECTS methods). */
   int use_get;
+  /* The protocol spoken (default CONNECTC_PROTOCOL_CONNECT). */
+  connectc_protocol protocol;
+  /* Bidi only: the application sends while it receives (full duplex).
+   * Needs a transport that can (HTTP/2); over HTTP/1.1 a bidi call is
+   * half duplex: every request is sent before the response is read. */
+  int full_duplex;
 } connectc_client_config;
 
 /*
@@ -136,6 +142,12 @@ CONNECTC_API void connectc_client_call_fail(connectc_client_call *call, connectc
 CONNECTC_API void connectc_client_call_tick(connectc_client_call *call, int64_t now_ms);
 /* The absolute deadline in the caller's clock, or -1 for none. */
 CONNECTC_API int64_t connectc_client_call_deadline(const connectc_client_call *call);
+/* The protocol the call speaks. */
+CONNECTC_API connectc_protocol connectc_client_call_protocol(const connectc_client_call *call);
+/* 1 when only an HTTP/2 transport can carry the call: gRPC, or a bidi call
+ * asked to be full duplex. A transport that cannot should refuse it before
+ * sending anything (connectc_client_call_fail with a message that says why). */
+CONNECTC_API int connectc_client_call_requires_http2(const connectc_client_call *call);
 /* 1 once on_close has fired. */
 CONNECTC_API int connectc_client_call_is_closed(const connectc_client_call *call);
 
