@@ -547,7 +547,7 @@ static void test_typed_client(void **state) {
     connectc_headers extra;
     connectc_headers_init(&extra, NULL);
     connectc_headers_adds(&extra, "x-echo", "typed");
-    connectc_call_options opts = {&extra, 5000};
+    connectc_call_options opts = {.headers = &extra, .timeout_ms = 5000};
     connectc_call_output out;
     connectc_call_output_init(&out, NULL);
     assert_int_equal(connectc_client_invoke(&client, &m_say, &google__protobuf__string_value__descriptor,
@@ -629,8 +629,20 @@ static void test_header_flood(void **state) {
   const char *const one[] = {"q", NULL};
   result r;
   run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  /* The bytes seen when the limit broke: the status line, the content
+   * type and whole flood lines, the last one past 262144. */
+  size_t seen = strlen("HTTP/1.1 200 OK\r\n") + strlen("content-type: application/proto\r\n");
+  for (int i = 0; seen <= CONNECTC_CURL_MAX_HEADER_BYTES; i++) {
+    char line[128];
+    seen += (size_t)snprintf(line, sizeof line, "x-flood-%d: %040d\r\n", i, i);
+  }
+  char want[256];
+  snprintf(want, sizeof want,
+           "response headers exceed the limit of 262144 bytes of headers and trailers "
+           "(CONNECTC_CURL_MAX_HEADER_BYTES): %zu bytes seen",
+           seen);
   assert_int_equal(r.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
-  assert_string_equal(r.message, "response headers and trailers exceed 262144 bytes");
+  assert_string_equal(r.message, want);
   connectc_curl_del(t);
   pthread_join(th, NULL);
   close(lfd);

@@ -10,7 +10,14 @@
  * libcurl adapter provides one (connectc_curl_transport). The synchronous
  * functions are half-duplex (every request is sent, then every response is
  * read), which is what HTTP/1.1 allows; the asynchronous stream below sends
- * and receives as the transport lets it.
+ * and receives as the transport lets it, and a bidi stream asked to be full
+ * duplex (connectc_call_options.full_duplex, on an HTTP/2 transport)
+ * interleaves requests and responses.
+ *
+ * The protocol (Connect, gRPC, gRPC-Web) is a client option; the HTTP
+ * version is the transport's (connectc_curl_config.http_version). A
+ * transport refuses a call it cannot carry (gRPC, or a full-duplex bidi, on
+ * HTTP/1.1) before sending anything.
  */
 #ifndef CONNECTC_CLIENT_H
 #define CONNECTC_CLIENT_H
@@ -36,6 +43,7 @@ typedef struct connectc_client {
   connectc_call_limits limits;
   int use_get;                           /* Connect GET for NO_SIDE_EFFECTS methods */
   const connectc_allocator *alloc;       /* messages returned are allocated with it */
+  connectc_protocol protocol;            /* default: CONNECTC_PROTOCOL_CONNECT */
 } connectc_client;
 
 CONNECTC_API void connectc_client_init(connectc_client *client, connectc_transport transport);
@@ -44,6 +52,12 @@ CONNECTC_API void connectc_client_init(connectc_client *client, connectc_transpo
 typedef struct connectc_call_options {
   const connectc_headers *headers; /* extra request headers (copied) */
   int64_t timeout_ms;              /* 0: none */
+  /* Asynchronous bidi calls only: full duplex, i.e. requests are sent
+   * while responses are received (send the next request from on_message,
+   * for instance). Needs an HTTP/2 transport: an HTTP/1.1 one refuses the
+   * call. 0 (default): half duplex, as HTTP/1.1 allows. Ignored by the
+   * synchronous functions, which are always half duplex. */
+  int full_duplex;
 } connectc_call_options;
 
 /* The result of one call: metadata, the Connect error (code OK on
@@ -64,9 +78,16 @@ CONNECTC_API void connectc_call_output_reset(connectc_call_output *out);
 /*
  * Runs one call of `method` with `n_requests` typed requests (unary and
  * server streams take exactly one), decoding responses as `output`.
- * Returns CONNECTC_OK when the call ran (its outcome, success or Connect
- * error, is in out->error), or a negative CONNECTC_ERR_* when it could not
- * start (bad arguments, out of memory, unsupported compression).
+ * Half duplex for every stream type: all requests are sent and the send
+ * side closed before the transport runs the call, so a bidi call gets its
+ * responses after its last request (opts->full_duplex is ignored; use
+ * connectc_async_call for a conversation).
+ * Returns CONNECTC_OK when the call ran (its outcome, success or error, is
+ * in out->error), or a negative CONNECTC_ERR_* when it could not start (bad
+ * arguments, out of memory, unsupported compression or protocol, or
+ * CONNECTC_ERR_UNSUPPORTED when the transport cannot carry the call: then
+ * out->error says why, e.g. unimplemented "gRPC needs HTTP/2: this
+ * transport is configured for HTTP/1.1").
  */
 CONNECTC_API int connectc_client_invoke(const connectc_client *client, const connectc_method_desc *method,
                            const ProtobufCMessageDescriptor *output,
@@ -82,6 +103,15 @@ CONNECTC_API int connectc_client_invoke(const connectc_client *client, const con
  * whenever the application has them, responses come out through callbacks
  * as the transport receives them. Generated stubs wrap it as
  * `<service>_<rpc>_start` with typed callbacks.
+ *
+ * Full duplex (bidi with opts->full_duplex, HTTP/2 transport): send and
+ * receive interleave freely. connectc_async_call_send may be called at any
+ * time, including from on_message, and each response is delivered as it
+ * arrives while the send side is still open; connectc_async_call_close_send
+ * ends the requests while responses keep coming; connectc_async_call_cancel
+ * stops both directions at once (over HTTP/2 it resets the stream only).
+ * Half duplex (the default) works the same way through the API, but the
+ * server is not expected to answer before the send side closes.
  *
  * Threading: a stream belongs to the thread that drives its transport (the
  * event loop); every function below must be called on that thread.
@@ -122,8 +152,13 @@ typedef struct connectc_async_call_callbacks {
  * request head is known: at once for client and bidi streams, at the first
  * send for unary and server-streaming calls. Returns CONNECTC_OK,
  * CONNECTC_ERR_ARGUMENT, CONNECTC_ERR_UNSUPPORTED (the transport is not
- * asynchronous, or the compression is not in this build) or
- * CONNECTC_ERR_NOMEM (and any error of the transport's start).
+ * asynchronous, the compression or protocol is not in this build, or the
+ * transport cannot carry the call: gRPC or a full-duplex bidi on an
+ * HTTP/1.1 transport) or CONNECTC_ERR_NOMEM (and any error of the
+ * transport's start). On error *out is NULL and no callback has fired.
+ * Unary and server-streaming calls start at their first send instead: a
+ * transport that refuses them makes that send return its error, and
+ * on_close reports the reason.
  */
 CONNECTC_API int connectc_async_call_new(const connectc_client *client, const connectc_method_desc *method,
                                const ProtobufCMessageDescriptor *output,

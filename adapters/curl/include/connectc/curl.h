@@ -2,8 +2,39 @@
  * connectc/curl.h: the libcurl client adapter.
  *
  * A `connectc_curl` is a client transport: one libcurl multi handle with
- * its connection cache, a base URL and TLS settings. It moves the bytes of
- * sans-IO client calls (call.h) over HTTP/1.1, with or without TLS.
+ * its connection cache, a base URL, an HTTP version and TLS settings. It
+ * moves the bytes of sans-IO client calls (client_call.h) over HTTP/1.1 or
+ * HTTP/2, with or without TLS; the call builds the request head and body
+ * and reads the response, so the transport is the same for every protocol
+ * the core speaks.
+ *
+ * HTTP versions (connectc_curl_config.http_version):
+ *  - CONNECTC_CURL_HTTP_1_1 (the default): HTTP/1.1 only; over TLS, ALPN
+ *    offers http/1.1 alone. Each concurrent call takes a connection of its
+ *    own (kept alive and reused by later calls). Bidi streams are half
+ *    duplex. Calls that need HTTP/2 (connectc_client_call_requires_http2:
+ *    gRPC, or a bidi call with full_duplex) are refused by
+ *    connectc_curl_start before anything is sent.
+ *  - CONNECTC_CURL_HTTP_2: HTTP/2. With an https:// base URL, TLS with
+ *    ALPN offering h2 (and http/1.1: a server that picks http/1.1 gets
+ *    HTTP/1.1, and a call that needs HTTP/2 then fails with unimplemented
+ *    when its response head arrives). With an http:// base URL, h2c with
+ *    prior knowledge: the connection starts with the HTTP/2 preface, never
+ *    with an HTTP/1.1 Upgrade, so the server must speak h2c. Concurrent
+ *    calls are streams of one shared connection: calls started together
+ *    wait for it rather than opening more. Over h2c the transport keeps
+ *    exactly one connection (calls past the server's concurrent-stream
+ *    limit wait for a stream to end); over TLS libcurl opens another past
+ *    that limit (100 streams at most per connection). Response trailers
+ *    (HEADERS after the body) reach the call through
+ *    connectc_client_call_recv_trailers(), before its end; a trailers-only
+ *    response (HEADERS with END_STREAM) passes none. A full-duplex bidi
+ *    call sends and receives at the same time (its upload pauses while the
+ *    call has no bytes and resumes on connectc_curl_wake). Canceling a
+ *    call resets its stream only: the connection and the other calls on
+ *    it go on. libcurl 7.88 buffers each HTTP/2 header block and trailer
+ *    block in at most 128 KiB and fails the whole connection past that
+ *    (its calls end with unavailable; the next call opens a new one).
  *
  * Three ways to drive it:
  *  - blocking: connectc_curl_perform() runs one call to completion;
@@ -28,8 +59,10 @@ extern "C" {
 
 typedef struct connectc_curl connectc_curl;
 
-/* Response header and trailer bytes accepted per call; past this the call
- * fails with resource_exhausted and the transfer is aborted. */
+/* Response header and trailer bytes accepted per call, counted together
+ * (for HTTP/2 as libcurl renders them: "name: value" lines); past this the
+ * call fails with resource_exhausted, a message naming the limit, its value
+ * and the bytes seen, and the transfer is aborted. */
 #define CONNECTC_CURL_MAX_HEADER_BYTES (256u * 1024u)
 
 /* Socket interest, as in connectc_curl_loop.watch_socket. */
@@ -48,6 +81,12 @@ typedef struct connectc_curl_loop {
   void *user_data;
 } connectc_curl_loop;
 
+/* The HTTP version a transport speaks (see the top of this file). */
+typedef enum connectc_curl_http_version {
+  CONNECTC_CURL_HTTP_1_1 = 0, /* HTTP/1.1 (default) */
+  CONNECTC_CURL_HTTP_2 = 1    /* HTTP/2: ALPN h2 over https://, h2c prior knowledge over http:// */
+} connectc_curl_http_version;
+
 typedef struct connectc_curl_config {
   /* "http://host:port" or "https://host:port", optionally with a path
    * prefix; procedures are appended. Copied. Required. */
@@ -56,7 +95,8 @@ typedef struct connectc_curl_config {
    * Copied. Optional. */
   const char *ca_pem;
   size_t ca_pem_len;
-  /* PEM client certificate and key for mutual TLS. Copied. Optional. */
+  /* PEM client certificate and key for mutual TLS (any HTTP version).
+   * Copied. Optional. */
   const char *client_cert_pem;
   size_t client_cert_pem_len;
   const char *client_key_pem;
@@ -65,11 +105,15 @@ typedef struct connectc_curl_config {
   long connect_timeout_ms;
   /* External event loop; NULL = connectc_curl_poll()'s own poll loop. */
   const connectc_curl_loop *loop;
+  /* HTTP/1.1 (0, the default) or HTTP/2. */
+  connectc_curl_http_version http_version;
 } connectc_curl_config;
 
 /* Creates a transport. `cfg` is copied. Returns CONNECTC_OK,
- * CONNECTC_ERR_ARGUMENT (no base URL), CONNECTC_ERR_NOMEM, or
- * CONNECTC_ERR_UNSUPPORTED (libcurl failed to initialise). */
+ * CONNECTC_ERR_ARGUMENT (no base URL, an unknown http_version),
+ * CONNECTC_ERR_NOMEM, or
+ * CONNECTC_ERR_UNSUPPORTED (libcurl failed to initialise, or HTTP/2 was
+ * asked of a libcurl built without it). */
 CONNECTC_API int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator *alloc,
                       connectc_curl **out);
 /* Aborts every running transfer (their calls close with `canceled`) and
@@ -80,7 +124,11 @@ CONNECTC_API void connectc_curl_del(connectc_curl *t);
  * Starts moving `call` (borrowed: it must stay alive until its on_close has
  * fired AND control has returned from the connectc_curl function that fired
  * it). The request head must be available (unary calls: send the message
- * first). Returns CONNECTC_OK or CONNECTC_ERR_STATE / _NOMEM.
+ * first). Returns CONNECTC_OK or CONNECTC_ERR_STATE / _NOMEM, or
+ * CONNECTC_ERR_UNSUPPORTED when an HTTP/1.1 transport cannot carry the call
+ * (connectc_client_call_requires_http2): nothing is sent and the call is
+ * closed at once with unimplemented and a message that says why ("gRPC
+ * needs HTTP/2: this transport is configured for HTTP/1.1").
  */
 CONNECTC_API int connectc_curl_start(connectc_curl *t, connectc_client_call *call);
 /* Like connectc_curl_start, and calls released(arg) exactly once when the
