@@ -473,6 +473,51 @@ static void test_h2c_typed_async_full_duplex(void **state) {
   h2srv_stop(srv);
 }
 
+/* The server answers the first message and ends the stream, with
+ * trailers, while the client's request body is still open (paused, the
+ * client never closes it), then resets the stream with NO_ERROR as Go's
+ * server does: the trailers end the response, so the call closes at once.
+ * (libcurl 7.88 by itself would report the transfer done only after the
+ * upload ended, and it hands over HTTP/2 trailers only once the stream is
+ * closed on both sides, hence the reset.) */
+static void early_data(h2srv_stream *s, const uint8_t *d, size_t n, void *ud) {
+  (void)d;
+  (void)n;
+  (void)ud;
+  if (*h2srv_user(s)) return; /* answered already */
+  *h2srv_user(s) = s;
+  logf_("server got a message;");
+  write_envelope(s, 0, "only");
+  write_envelope(s, 2, "{}");
+  static const char *const tr[] = {"x-done", "early", NULL};
+  h2srv_finish(s, tr);
+  h2srv_reset_after_end(s);
+}
+
+static void test_h2c_full_duplex_server_ends_first(void **state) {
+  (void)state;
+  h2srv_handler h = {pp_request, early_data, NULL, NULL};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  evlog[0] = 0;
+  rec r;
+  connectc_client_call *c = new_call("/test.v1.Echo/Chat", CONNECTC_STREAM_BIDI, 1, &r);
+  r.t = t;
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  send_next(c, &r);
+  int64_t t0 = connectc_curl_now_ms();
+  poll_until_idle(t);
+  assert_true(connectc_curl_now_ms() - t0 < 5000); /* not the 10 s deadline */
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_int_equal(r.n, 1);
+  assert_string_equal(r.msgs[0], "only");
+  assert_string_equal(r.trailers, "x-done=early;");
+  assert_string_equal(evlog, "client sends m0;server got a message;client got only;");
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+  h2srv_stop(srv);
+}
+
 /* ---- trailers ---- */
 
 typedef enum trailer_mode { TR_AFTER_BODY, TR_ONLY, TR_NO_BODY } trailer_mode;
@@ -823,6 +868,7 @@ int main(void) {
       cmocka_unit_test(test_h2c_multiplex),
       cmocka_unit_test(test_h2c_full_duplex_interleaves),
       cmocka_unit_test(test_h2c_typed_async_full_duplex),
+      cmocka_unit_test(test_h2c_full_duplex_server_ends_first),
       cmocka_unit_test(test_h2c_trailers),
       cmocka_unit_test(test_h2c_large_trailers),
       cmocka_unit_test(test_h2c_cancel_keeps_connection),

@@ -587,6 +587,15 @@ static void reap(connectc_curl *t) {
   int64_t now = connectc_curl_now_ms();
   for (xfer *x = t->xfers, *next; x; x = next) {
     next = x->next;
+    if (x->http2 && x->trailers.len && !connectc_client_call_is_closed(x->call)) {
+      /* HTTP/2 trailers end the response (their HEADERS carry
+       * END_STREAM; libcurl hands them over whole, after the body). The
+       * call completes now: libcurl would report the transfer done only
+       * once a paused upload ends too, which a full-duplex call whose
+       * server finished first may never do. */
+      connectc_client_call_recv_trailers(x->call, &x->trailers);
+      connectc_client_call_recv_end(x->call);
+    }
     connectc_client_call_tick(x->call, now);
     if (connectc_client_call_is_closed(x->call)) xfer_free(x);
   }

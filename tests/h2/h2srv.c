@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ struct h2srv_stream {
   int eof;
   char **trailers; /* name, value, ..., NULL (owned) */
   void *user;
+  int reset_after_end;
+  int reset_due; /* END_STREAM went out: reset after a pause */
   h2srv_stream *prev, *next;
 };
 
@@ -122,7 +125,7 @@ static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
   size_t avail = s->out_len - s->out_off;
   if (avail == 0 && !s->eof) return NGHTTP2_ERR_DEFERRED;
   size_t n = avail < length ? avail : length;
-  memcpy(buf, s->out + s->out_off, n);
+  if (n) memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
   if (s->out_off == s->out_len && s->eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -190,6 +193,8 @@ void h2srv_finish(h2srv_stream *s, const char *const *trailers) {
   nghttp2_session_resume_data(s->c->sess, s->id);
 }
 
+void h2srv_reset_after_end(h2srv_stream *s) { s->reset_after_end = 1; }
+
 void h2srv_reset(h2srv_stream *s, uint32_t code) {
   nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE, s->id, code);
 }
@@ -247,6 +252,14 @@ static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const
   conn *c = ud;
   h2srv_stream *s = nghttp2_session_get_stream_user_data(sess, id);
   if (s && c->srv->h.on_data) c->srv->h.on_data(s, data, len, c->srv->ud);
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *sess, const nghttp2_frame *f, void *ud) {
+  (void)ud;
+  if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+  h2srv_stream *s = nghttp2_session_get_stream_user_data(sess, f->hd.stream_id);
+  if (s && s->reset_after_end) s->reset_due = 1;
   return 0;
 }
 
@@ -334,6 +347,7 @@ static void *conn_main(void *arg) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
   nghttp2_option *opt;
   nghttp2_option_new(&opt);
   /* Tests send oversized header blocks on purpose (default limit 64 KiB). */
@@ -346,6 +360,20 @@ static void *conn_main(void *arg) {
   uint8_t buf[16384];
   for (;;) {
     if (flush(c)) break;
+    /* Resets asked for by h2srv_reset_after_end go out 50 ms after the
+     * response, in a write of their own. */
+    int due = 0;
+    for (h2srv_stream *s = c->streams; s; s = s->next) due |= s->reset_due;
+    if (due) {
+      struct timespec ts = {0, 50 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      for (h2srv_stream *s = c->streams; s; s = s->next)
+        if (s->reset_due) {
+          s->reset_due = 0;
+          nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+        }
+      continue;
+    }
     if (!nghttp2_session_want_read(c->sess) && !nghttp2_session_want_write(c->sess)) break;
     ssize_t n = conn_read(c, buf, sizeof buf);
     if (n <= 0) break;

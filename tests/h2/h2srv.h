@@ -73,6 +73,12 @@ void h2srv_write(h2srv_stream *s, const void *data, size_t len);
 /* Ends the body: with trailers (name, value, ..., NULL) as a HEADERS frame
  * after the DATA, or with END_STREAM on the last DATA frame. */
 void h2srv_finish(h2srv_stream *s, const char *const *trailers);
+/* Once the response's END_STREAM is sent, RST_STREAM(NO_ERROR) if the
+ * request is still open: what Go's server does when its handler returns
+ * before the request body ended (RFC 9113 8.1). It goes out 50 ms later,
+ * in a write of its own (libcurl 7.88 drops response bytes that arrive in
+ * the same read as a reset). */
+void h2srv_reset_after_end(h2srv_stream *s);
 /* RST_STREAM with `code`. */
 void h2srv_reset(h2srv_stream *s, uint32_t code);
 

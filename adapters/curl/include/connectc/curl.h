@@ -36,6 +36,18 @@
  *    block in at most 128 KiB and fails the whole connection past that
  *    (its calls end with unavailable; the next call opens a new one).
  *
+ * A full-duplex server that ends its response while the request is still
+ * open: HTTP/2 trailers end the response, so such a call completes as soon
+ * as they arrive, even with its upload paused (libcurl 7.88 itself reports
+ * a transfer done only once its upload ended too, and hands over trailers
+ * once the stream is closed both ways, which servers such as Go's do with
+ * RST_STREAM(NO_ERROR)). A response without trailers (Connect's end of
+ * stream is in the body) ends when the application closes its send side,
+ * cancels, or at the deadline: close the send side after the last request.
+ * libcurl 7.88 also drops response bytes that arrive in the same read as
+ * the server's RST_STREAM, so a server that resets right after ending its
+ * response may lose the end of it.
+ *
  * Three ways to drive it:
  *  - blocking: connectc_curl_perform() runs one call to completion;
  *  - its own loop: connectc_curl_start() several calls, then
