@@ -7,7 +7,8 @@
 # Environment: SECS (seconds per server row, default 10), CALLS (client
 # calls per worker, default 10000), CORE_SECS (seconds per core row,
 # default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8"),
-# PAYLOADS ("proto json stream").
+# PAYLOADS ("proto json stream"), H2_STREAMS (concurrent calls on one h2c
+# connection, "1 8 64"), H2_CALLS (calls per stream, default 2000).
 #
 # Prints the machine, versions and three tables (core, server, client) as
 # one Markdown document and writes it to the output file. Both servers run
@@ -22,6 +23,8 @@ CALLS=${CALLS:-10000}
 CORE_SECS=${CORE_SECS:-0.5}
 CONNS=${CONNS:-"1 64 256"}
 WORKERS=${WORKERS:-"1 8"}
+H2_STREAMS=${H2_STREAMS:-"1 8 64"}
+H2_CALLS=${H2_CALLS:-2000}
 ulimit -n 8192 2>/dev/null || true
 
 ours=$build/examples/eliza/eliza_server
@@ -171,6 +174,20 @@ for w in $WORKERS; do
   echo "  workers=$w ours: $a" >&2
   echo "  workers=$w go:   $b" >&2
   say "| $w | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
+done
+say ""
+say "## Client over HTTP/2: concurrent unary calls on one h2c connection, both calling the connect-go server"
+say ""
+say "h2c with prior knowledge. connectc: one thread, one transport (\`CONNECTC_CURL_HTTP_2\`: one connection) keeping N calls in flight through the asynchronous stub (\`Say_start\`, \`connectc_curl_poll\`); connect-go: N goroutines sharing one \`http.Transport\` with \`Protocols\` = unencrypted HTTP/2 only (one connection). Each of the N streams makes ${H2_CALLS} sequential Say calls (proto, 7-byte request) after 200 untimed ones; latency is per call. Ratios are ours/connect-go."
+say ""
+say "| streams | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
+say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for n in $H2_STREAMS; do
+  a=$("$build/bench/bench_client" --h2 "$url" "$n" "$H2_CALLS") || a="failed (exit $?)"
+  b=$("$gobuild/eliza-go-client" -h2 -url "$url" -c "$n" -n "$H2_CALLS") || b="failed (exit $?)"
+  echo "  h2 streams=$n ours: $a" >&2
+  echo "  h2 streams=$n go:   $b" >&2
+  say "| $n | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
 done
 stop_server
 say ""
