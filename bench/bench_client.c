@@ -8,9 +8,10 @@
  * knowledge, one connection) keep `workers` calls in flight through the
  * asynchronous stub (Say_start), each slot making `calls` sequential calls:
  * `workers` concurrent streams on one connection, driven by
- * connectc_curl_poll.
+ * connectc_curl_poll. --loop does the same over HTTP/1.1: one thread, one
+ * transport, `workers` calls in flight on as many kept-alive connections.
  *
- *   bench_client [--h2] <base-url> [workers] [calls per worker] [warm-up calls]
+ *   bench_client [--h2|--loop] <base-url> [workers] [calls per worker] [warm-up calls]
  *
  * Prints one line, as bench/go/client does:
  *   calls=N seconds=S calls_per_s=R p50_us=A p99_us=B
@@ -84,7 +85,7 @@ static void *run(void *arg) {
   return NULL;
 }
 
-/* ---- --h2: concurrent streams on one connection ---- */
+/* ---- --h2 / --loop: concurrent calls driven by one thread ---- */
 
 typedef struct slot {
   struct h2run *run;
@@ -142,8 +143,9 @@ static void slot_start(slot *s) {
 
 /* Runs every slot until each made `calls` timed calls after its warm-up;
  * returns the seconds the timed part took. */
-static double run_h2(const char *url, long nw, long calls, long warmup, double *lat, int *failed) {
-  connectc_curl_config cfg = {.base_url = url, .http_version = CONNECTC_CURL_HTTP_2};
+static double run_loop(const char *url, connectc_curl_http_version v, long nw, long calls,
+                       long warmup, double *lat, int *failed) {
+  connectc_curl_config cfg = {.base_url = url, .http_version = v};
   connectc_curl *t = NULL;
   h2run run;
   memset(&run, 0, sizeof run);
@@ -198,12 +200,13 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   int h2 = argc > 1 && strcmp(argv[1], "--h2") == 0;
-  if (h2) {
+  int loop = argc > 1 && strcmp(argv[1], "--loop") == 0;
+  if (h2 || loop) {
     argv++;
     argc--;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: %s [--h2] <base-url> [workers] [calls per worker] [warm-up calls]\n",
+    fprintf(stderr, "usage: %s [--h2|--loop] <base-url> [workers] [calls per worker] [warm-up calls]\n",
             argv[0]);
     return 2;
   }
@@ -216,8 +219,9 @@ int main(int argc, char **argv) {
   if (!ws || !lat) return 1;
   double secs = 0;
   int failed = 0;
-  if (h2) {
-    secs = run_h2(argv[1], nw, calls, warmup, lat, &failed);
+  if (h2 || loop) {
+    secs = run_loop(argv[1], h2 ? CONNECTC_CURL_HTTP_2 : CONNECTC_CURL_HTTP_1_1, nw, calls, warmup,
+                    lat, &failed);
     if (failed) return 1;
     goto report;
   }
