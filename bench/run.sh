@@ -163,17 +163,27 @@ start_server "$theirs"
 echo "clients against the connect-go server at $url" >&2
 say "## Client: connectc (bench_client: typed stub, libcurl) and connect-go, both calling the connect-go server"
 say ""
-say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go."
+say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go. **threads**: one OS thread and transport per worker (blocking stub); **one thread**: the same N calls in flight from one event-loop thread (one transport, N kept-alive connections, asynchronous stub; bench_client --loop), as connect-go's goroutines share GOMAXPROCS threads. The connect-go figures are the same run in both rows."
 say ""
-say "| workers | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
-say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+say "With more worker threads than cores, a thread whose response arrived waits for a CPU behind the other workers and the server: that run-queue wait, not time in the library (one blocking poll per call), is the tail of the **threads** rows (perf sched evidence: bench/CLIENT-TAIL.md)."
+say ""
+say "| workers | ours driven by | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
+say "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 field() { sed -nE "s/.*$1=([0-9.]+).*/\1/p" <<<"$2"; }
+row() { # workers driver ours go
+  say "| $1 | $2 | $(field calls_per_s "$3") | $(field calls_per_s "$4") | $(ratio "$(field calls_per_s "$3")" "$(field calls_per_s "$4")") | $(field p50_us "$3") | $(field p50_us "$4") | $(field p99_us "$3") | $(field p99_us "$4") | $(ratio "$(field p99_us "$3")" "$(field p99_us "$4")") |"
+}
 for w in $WORKERS; do
   a=$("$build/bench/bench_client" "$url" "$w" "$CALLS") || a="failed (exit $?)"
   b=$("$gobuild/eliza-go-client" -url "$url" -c "$w" -n "$CALLS") || b="failed (exit $?)"
   echo "  workers=$w ours: $a" >&2
   echo "  workers=$w go:   $b" >&2
-  say "| $w | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
+  row "$w" threads "$a" "$b"
+  if [ "$w" -gt 1 ]; then
+    l=$("$build/bench/bench_client" --loop "$url" "$w" "$CALLS") || l="failed (exit $?)"
+    echo "  workers=$w ours, one thread: $l" >&2
+    row "$w" "one thread" "$l" "$b"
+  fi
 done
 say ""
 say "## Client over HTTP/2: concurrent unary calls on one h2c connection, both calling the connect-go server"
