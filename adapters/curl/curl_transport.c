@@ -18,6 +18,8 @@
 
 typedef struct xfer xfer;
 
+#define EASY_POOL 64
+
 struct connectc_curl {
   connectc_allocator alloc;
   CURLM *multi;
@@ -34,6 +36,11 @@ struct connectc_curl {
   connectc_curl_loop loop;
   int have_loop;
   xfer *xfers; /* running transfers, doubly linked */
+  /* Finished easy handles, reset for the next call: curl_easy_reset keeps
+   * their download and upload buffers (80 KiB), which a new handle would
+   * allocate again. */
+  CURL *pool[EASY_POOL];
+  int n_pool;
   int running;
   int dispatching; /* inside libcurl: handles must not be removed now */
 };
@@ -340,7 +347,12 @@ static void xfer_free(xfer *x) {
   if (x->next) x->next->prev = x->prev;
   if (x->easy) {
     curl_multi_remove_handle(t->multi, x->easy);
-    curl_easy_cleanup(x->easy);
+    if (t->n_pool < EASY_POOL) {
+      curl_easy_reset(x->easy);
+      t->pool[t->n_pool++] = x->easy;
+    } else {
+      curl_easy_cleanup(x->easy);
+    }
   }
   curl_slist_free_all(x->slist);
   t_free(t, x->url);
@@ -362,6 +374,7 @@ void connectc_curl_del(connectc_curl *t) {
     t->dispatching = 0;
     xfer_free(x);
   }
+  while (t->n_pool) curl_easy_cleanup(t->pool[--t->n_pool]);
   if (t->multi) curl_multi_cleanup(t->multi);
   t_free(t, t->base_url);
   t_free(t, t->ca.data);
@@ -427,7 +440,7 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
 
   size_t bl = strlen(t->base_url), pl = strlen(head.path);
   x->url = t_malloc(t, bl + pl + 1);
-  x->easy = curl_easy_init();
+  x->easy = t->n_pool ? t->pool[--t->n_pool] : curl_easy_init();
   if (!x->url || !x->easy) {
     xfer_free(x);
     return CONNECTC_ERR_NOMEM;
