@@ -165,7 +165,7 @@ say "## Client: connectc (bench_client: typed stub, libcurl) and connect-go, bot
 say ""
 say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go. **threads**: one OS thread and transport per worker (blocking stub); **one thread**: the same N calls in flight from one event-loop thread (one transport, N kept-alive connections, asynchronous stub; bench_client --loop), as connect-go's goroutines share GOMAXPROCS threads. The connect-go figures are the same run in both rows."
 say ""
-say "With more worker threads than cores, a thread whose response arrived waits for a CPU behind the other workers and the server: that run-queue wait, not time in the library (one blocking poll per call), is the tail of the **threads** rows (perf sched evidence: bench/CLIENT-TAIL.md)."
+say "With more worker threads than cores, a thread whose response arrived waits for a CPU behind the other workers and the server: perf sched puts the tail of the **threads** rows in that run-queue wait, not in the library, which makes one blocking poll per call (bench/CLIENT-TAIL.md). A single-threaded client suffers more from other busy processes on the machine."
 say ""
 say "| workers | ours driven by | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
 say "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
