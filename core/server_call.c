@@ -16,6 +16,7 @@
 
 #include "call_internal.h"
 #include "connectc/router.h"
+#include "grpc.h"
 #include "protocol.h"
 #include "wire_error.h"
 
@@ -39,7 +40,9 @@ struct connectc_server_call {
 
   enum srv_state state;
   int recv_done;
-  int streaming;        /* the protocol framing in use (not unary) */
+  connectc_protocol protocol; /* detected from the request's content type */
+  int ct_bare;          /* gRPC(-Web) request named no codec: answer the same way */
+  int streaming;        /* messages travel in envelopes (all but Connect unary) */
   int is_get;
   int64_t deadline;
   int64_t timeout_ms;
@@ -57,6 +60,8 @@ struct connectc_server_call {
   connectc_headers resp_headers;
   connectc_headers resp_trailers;
   connectc_headers head_headers; /* what goes on the wire */
+  connectc_headers http_trailers; /* gRPC: the HTTP trailers after the body */
+  int has_http_trailers;
   int head_ready;
   int status;
   int64_t content_length;
@@ -101,6 +106,7 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   connectc_headers_init(&s->resp_headers, &s->alloc);
   connectc_headers_init(&s->resp_trailers, &s->alloc);
   connectc_headers_init(&s->head_headers, &s->alloc);
+  connectc_headers_init(&s->http_trailers, &s->alloc);
   cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
   /* The compression context is created in recv_head, only when a
    * compression was negotiated: most calls never need one. */
@@ -116,6 +122,7 @@ void connectc_server_call_del(connectc_server_call *s) {
   connectc_headers_reset(&s->resp_headers);
   connectc_headers_reset(&s->resp_trailers);
   connectc_headers_reset(&s->head_headers);
+  connectc_headers_reset(&s->http_trailers);
   cc_msg_reader_free(&s->reader);
   cc_buf_free(&s->unary_body, &a);
   cc_buf_free(&s->unary_msg, &a);
@@ -157,14 +164,23 @@ static int add_accept_encoding(connectc_server_call *s, const char *name) {
 }
 
 /* Commits the head of a streaming response (200, connect+codec). */
+/* The protocol part of a streaming (or gRPC) response head. */
+static int protocol_head(connectc_server_call *s) {
+  int grpc = s->protocol != CONNECTC_PROTOCOL_CONNECT;
+  int rv = cc_add_content_type(&s->head_headers, s->protocol, 1, s->ct_bare,
+                               s->codec ? s->codec : "proto");
+  if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
+    rv = connectc_headers_adds(&s->head_headers, grpc ? "grpc-encoding" : "connect-content-encoding",
+                               connectc_compression_name(s->resp_comp));
+  if (rv == CONNECTC_OK)
+    rv = add_accept_encoding(s, grpc ? "grpc-accept-encoding" : "connect-accept-encoding");
+  return rv;
+}
+
 static int stream_head(connectc_server_call *s) {
   if (s->head_ready) return CONNECTC_OK;
   connectc_headers_reset(&s->head_headers);
-  int rv = cc_add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
-  if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
-    rv = connectc_headers_adds(&s->head_headers, "connect-content-encoding",
-                               connectc_compression_name(s->resp_comp));
-  if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "connect-accept-encoding");
+  int rv = protocol_head(s);
   if (rv == CONNECTC_OK) rv = add_app_metadata(s, 0);
   if (rv) return rv;
   s->status = 200;
@@ -188,6 +204,65 @@ static int unary_error_response(connectc_server_call *s, const connectc_error *e
   s->content_length = (int64_t)json.len;
   cc_buf_free(&json, &s->alloc);
   s->head_ready = 1;
+  return rv;
+}
+
+/* Appends the application's trailers (refusing protocol-owned names). */
+static int add_app_trailers(connectc_server_call *s, connectc_headers *h) {
+  for (size_t i = 0; i < s->resp_trailers.len; i++) {
+    const connectc_header *t = &s->resp_trailers.items[i];
+    if (cc_header_is_reserved(t->name, t->name_len)) continue;
+    int rv = connectc_headers_add(h, t->name, t->name_len, t->value, t->value_len);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+/* Ends a gRPC or gRPC-Web response with `e` (NULL: success). When nothing
+ * was sent yet and the handler set no headers, the response is
+ * trailers-only: the status travels in the head. Otherwise gRPC puts it in
+ * HTTP trailers, gRPC-Web in a trailer frame (flag 0x80) at the end of the
+ * body. */
+static int grpc_finish(connectc_server_call *s, const connectc_error *e) {
+  connectc_error missing;
+  connectc_error_init(&missing, &s->alloc);
+  if (!e && s->method && is_unary_response(s->method->stream_type) && s->n_sent == 0) {
+    connectc_error_set(&missing, CONNECTC_CODE_INTERNAL,
+                       "the handler finished without a response message");
+    e = &missing;
+  }
+  int rv;
+  if (!s->head_ready && s->n_sent == 0 && s->resp_headers.len == 0) {
+    connectc_headers_reset(&s->head_headers);
+    rv = protocol_head(s);
+    if (rv == CONNECTC_OK) rv = cc_grpc_status_to_trailers(&s->head_headers, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &s->head_headers);
+    s->status = 200;
+    s->content_length = s->protocol == CONNECTC_PROTOCOL_GRPC_WEB ? 0 : -1;
+    s->head_ready = 1;
+    connectc_error_reset(&missing);
+    return rv;
+  }
+  rv = stream_head(s);
+  if (rv == CONNECTC_OK && s->protocol == CONNECTC_PROTOCOL_GRPC) {
+    connectc_headers_reset(&s->http_trailers);
+    rv = cc_grpc_status_to_trailers(&s->http_trailers, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &s->http_trailers);
+    s->has_http_trailers = 1;
+  } else if (rv == CONNECTC_OK) {
+    connectc_headers t;
+    connectc_headers_init(&t, &s->alloc);
+    cc_buf block = CC_BUF_INIT;
+    rv = cc_grpc_status_to_trailers(&t, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &t);
+    if (rv == CONNECTC_OK) rv = cc_grpc_web_trailers_format(&block, &s->alloc, &t);
+    if (rv == CONNECTC_OK)
+      rv = cc_frame_message(&s->body, s->cctx, &s->alloc, CONNECTC_COMPRESSION_IDENTITY, 0,
+                            CC_GRPC_WEB_FLAG_TRAILERS, block.data, block.len);
+    cc_buf_free(&block, &s->alloc);
+    connectc_headers_reset(&t);
+  }
+  connectc_error_reset(&missing);
   return rv;
 }
 
@@ -216,7 +291,7 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
                            s->unary_msg.data, s->unary_msg.len, &p, &plen, &owned, &compressed);
     if (rv) return rv;
     connectc_headers_reset(&s->head_headers);
-    rv = cc_add_content_type(&s->head_headers, 0, s->codec);
+    rv = cc_add_content_type(&s->head_headers, CONNECTC_PROTOCOL_CONNECT, 0, 0, s->codec);
     if (rv == CONNECTC_OK && compressed)
       rv = connectc_headers_adds(&s->head_headers, "content-encoding",
                                  connectc_compression_name(s->resp_comp));
@@ -237,6 +312,7 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
     s->head_ready = 1;
     return rv;
   }
+  if (s->protocol != CONNECTC_PROTOCOL_CONNECT) return grpc_finish(s, failed ? e : NULL);
   rv = stream_head(s);
   if (rv) return rv;
   cc_buf json = CC_BUF_INIT;
@@ -287,9 +363,15 @@ static const char *find_codec(const connectc_server_call *s, const char *name, s
 static int refuse_content_type(connectc_server_call *s) {
   cc_buf accept = CC_BUF_INIT;
   int rv = CONNECTC_OK;
-  for (const char *const *c = s->cfg.codecs; rv == CONNECTC_OK && *c; c++) {
-    if (accept.len) rv = cc_buf_append(&accept, &s->alloc, ", ", 2);
-    if (rv == CONNECTC_OK) rv = cc_content_type_format(&accept, &s->alloc, s->streaming, *c);
+  static const connectc_protocol protocols[] = {CONNECTC_PROTOCOL_CONNECT, CONNECTC_PROTOCOL_GRPC,
+                                                CONNECTC_PROTOCOL_GRPC_WEB};
+  int connect_streaming = s->method && s->method->stream_type != CONNECTC_STREAM_UNARY;
+  for (size_t p = 0; p < 3; p++) {
+    for (const char *const *c = s->cfg.codecs; rv == CONNECTC_OK && *c; c++) {
+      if (accept.len) rv = cc_buf_append(&accept, &s->alloc, ", ", 2);
+      if (rv == CONNECTC_OK)
+        rv = cc_content_type_format(&accept, &s->alloc, protocols[p], connect_streaming, 0, *c);
+    }
   }
   char *v = rv == CONNECTC_OK ? cc_buf_take_cstr(&accept, &s->alloc) : NULL;
   rv = raw_response(s, 415, v ? "accept-post" : NULL, v);
@@ -329,6 +411,7 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   }
   connectc_stream_type st = s->method->stream_type;
   s->streaming = st != CONNECTC_STREAM_UNARY;
+  s->protocol = CONNECTC_PROTOCOL_CONNECT;
   int get_ok = st == CONNECTC_STREAM_UNARY && s->method->no_side_effects;
   if (strcmp(http_method, "GET") == 0 && get_ok) {
     s->is_get = 1;
@@ -354,17 +437,25 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
      * would a proxy or the handler believe?), so both are refused. */
     if (connectc_headers_count(headers, "content-type") > 1) ct = NULL;
     if (!ct || cc_content_type_parse(ct, strlen(ct), &parsed) != CONNECTC_OK ||
-        parsed.streaming != s->streaming ||
+        (parsed.protocol == CONNECTC_PROTOCOL_CONNECT && parsed.streaming != s->streaming) ||
         !(s->codec = find_codec(s, parsed.codec, parsed.codec_len))) {
       connectc_error_reset(&qerr);
       refuse_content_type(s);
       return CONNECTC_ERR_PROTOCOL;
     }
+    /* The request's protocol decides how the call is answered. */
+    s->protocol = parsed.protocol;
+    s->ct_bare = parsed.bare;
+    if (s->protocol != CONNECTC_PROTOCOL_CONNECT) s->streaming = 1;
   }
+  int grpc = s->protocol != CONNECTC_PROTOCOL_CONNECT;
 
   /* Compression negotiation. */
   const char *sent, *accept;
-  if (s->streaming) {
+  if (grpc) {
+    sent = connectc_headers_get(headers, "grpc-encoding");
+    accept = connectc_headers_get(headers, "grpc-accept-encoding");
+  } else if (s->streaming) {
     sent = connectc_headers_get(headers, "connect-content-encoding");
     accept = connectc_headers_get(headers, "connect-accept-encoding");
   } else {
@@ -391,8 +482,8 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
     }
   }
 
-  /* Protocol version. */
-  if (!failed) {
+  /* Protocol version (Connect only). */
+  if (!failed && !grpc) {
     const char *version = s->is_get ? (query_ok ? q.connect : NULL)
                                     : connectc_headers_get(headers, "connect-protocol-version");
     int required = s->cfg.require_protocol_header && st == CONNECTC_STREAM_UNARY;
@@ -418,8 +509,19 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
     failed = 1;
   }
   /* Timeout. */
-  const char *t = connectc_headers_get(headers, "connect-timeout-ms");
-  if (!failed && t) {
+  const char *t = connectc_headers_get(headers, grpc ? "grpc-timeout" : "connect-timeout-ms");
+  if (!failed && t && grpc) {
+    int64_t ms;
+    if (cc_grpc_timeout_parse(t, strlen(t), &ms) != CONNECTC_OK) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
+                "invalid grpc-timeout \"%s\": expected 1 to 8 digits and a unit (H, M, S, m, u, n)",
+                t);
+      failed = 1;
+    } else {
+      s->timeout_ms = ms;
+      s->deadline = now_ms + ms;
+    }
+  } else if (!failed && t) {
     int64_t ms;
     if (cc_timeout_parse(t, strlen(t), &ms) != CONNECTC_OK) {
       fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
@@ -535,7 +637,7 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
                 "protocol error: the request ended in the middle of a message envelope");
       return CONNECTC_OK;
     }
-    if (s->method->stream_type == CONNECTC_STREAM_SERVER && s->n_received == 0) {
+    if (is_unary_request(s->method->stream_type) && s->n_received == 0) {
       fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has zero messages");
       return CONNECTC_OK;
     }
@@ -622,8 +724,8 @@ int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_
 int connectc_server_call_finish(connectc_server_call *s, const connectc_error *err) {
   if (!s) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  if (!err && s->streaming && s->method->stream_type == CONNECTC_STREAM_CLIENT &&
-      s->n_sent == 0) {
+  if (!err && s->streaming && s->protocol == CONNECTC_PROTOCOL_CONNECT &&
+      s->method->stream_type == CONNECTC_STREAM_CLIENT && s->n_sent == 0) {
     return fail_with(s, CONNECTC_CODE_INTERNAL, "the handler finished without a response message");
   }
   return finish_response(s, err);
@@ -686,4 +788,12 @@ void connectc_server_call_ref(connectc_server_call *s) {
 
 void connectc_server_call_unref(connectc_server_call *s) {
   if (s->tops && s->tops->unref) s->tops->unref(s->tctx);
+}
+
+const connectc_headers *connectc_server_call_response_http_trailers(const connectc_server_call *s) {
+  return s && s->body_done && s->has_http_trailers ? &s->http_trailers : NULL;
+}
+
+connectc_protocol connectc_server_call_protocol(const connectc_server_call *s) {
+  return s ? s->protocol : CONNECTC_PROTOCOL_CONNECT;
 }

@@ -122,6 +122,15 @@ CONNECTC_API int connectc_server_call_response_head(connectc_server_call *call, 
 CONNECTC_API void connectc_server_call_body_peek(connectc_server_call *call, const uint8_t **data,
                                     size_t *len, int *done);
 CONNECTC_API void connectc_server_call_body_consume(connectc_server_call *call, size_t n);
+/* The HTTP trailers to send after the body, once body_peek reported the
+ * last bytes (*done): a gRPC response's status and the handler's
+ * trailers. NULL when the response has none (Connect and gRPC-Web carry
+ * them in the body; a trailers-only gRPC response carries them in its
+ * head). Owned by the call, valid until it is deleted. */
+CONNECTC_API const connectc_headers *connectc_server_call_response_http_trailers(
+    const connectc_server_call *call);
+/* The protocol the request speaks (Connect before recv_head). */
+CONNECTC_API connectc_protocol connectc_server_call_protocol(const connectc_server_call *call);
 
 /* Per-call user data (set by the router from the route's call_new). */
 CONNECTC_API void connectc_server_call_set_user_data(connectc_server_call *call, void *user_data);
