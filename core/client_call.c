@@ -68,6 +68,15 @@ struct connectc_client_call {
 
   int closed;
   connectc_error err;
+
+  /* interceptors and stats */
+  const struct connectc_client_interceptor *const *icpt;
+  size_t n_icpt;
+  connectc_stats_fn on_stats;
+  void *stats_ud;
+  int stats_done;
+  int64_t start_ms, now_ms, end_ms;
+  uint64_t req_wire, req_bytes, req_msgs, resp_bytes, resp_msgs;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -84,6 +93,8 @@ static void close_call(connectc_client_call *c) {
   c->closed = 1;
   c->rstate = RESP_DISCARD;
   c->send_closed = 1;
+  for (size_t i = c->n_icpt; i-- > 0;)
+    if (c->icpt[i]->on_close) c->icpt[i]->on_close(c, &c->err, &c->trailers, c->icpt[i]->user_data);
   if (c->cb.on_close) c->cb.on_close(c, &c->err, &c->trailers, c->user_data);
 }
 
@@ -131,6 +142,11 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   c->limits = cc_limits_resolve(&cfg->limits);
   c->timeout_ms = cfg->timeout_ms;
   c->deadline = cfg->timeout_ms > 0 ? now_ms + cfg->timeout_ms : -1;
+  c->start_ms = c->now_ms = c->end_ms = now_ms;
+  c->icpt = cfg->n_interceptors ? cfg->interceptors : NULL;
+  c->n_icpt = c->icpt ? cfg->n_interceptors : 0;
+  c->on_stats = cfg->on_stats;
+  c->stats_ud = cfg->stats_user_data;
   c->use_get = cfg->use_get;
   c->protocol = cfg->protocol;
   c->full_duplex = cfg->full_duplex && cfg->stream_type == CONNECTC_STREAM_BIDI;
@@ -156,8 +172,47 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   return CONNECTC_OK;
 }
 
+static void report_stats(connectc_client_call *c) {
+  if (c->stats_done) return;
+  c->stats_done = 1;
+  if (!c->on_stats) return;
+  connectc_call_stats st;
+  connectc_client_call_stats(c, &st);
+  c->on_stats(&st, c->stats_ud);
+}
+
+void connectc_client_call_complete(connectc_client_call *c, int64_t now_ms) {
+  if (!c || c->stats_done) return;
+  c->end_ms = c->now_ms = now_ms;
+  report_stats(c);
+}
+
+void connectc_client_call_stats(const connectc_client_call *c, connectc_call_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->procedure = c->procedure;
+  out->stream_type = c->stream_type;
+  out->protocol = c->protocol;
+  out->codec = c->codec;
+  out->request_compression = c->send_comp;
+  out->response_compression = c->resp_comp;
+  out->request_wire_bytes = c->req_wire;
+  out->request_bytes = c->req_bytes;
+  out->request_messages = c->req_msgs;
+  out->response_wire_bytes = c->body_bytes;
+  out->response_bytes = c->resp_bytes;
+  out->response_messages = c->resp_msgs;
+  out->start_ms = c->start_ms;
+  out->end_ms = c->stats_done ? c->end_ms : c->now_ms;
+  out->code = c->closed ? c->err.code : CONNECTC_CODE_UNKNOWN;
+  out->http_status = c->http_status;
+}
+
 void connectc_client_call_del(connectc_client_call *c) {
   if (!c) return;
+  if (!c->stats_done) {
+    c->end_ms = c->now_ms;
+    report_stats(c);
+  }
   connectc_allocator a = c->alloc;
   cc_free(&a, c->procedure);
   cc_free(&a, c->codec);
@@ -193,14 +248,21 @@ int connectc_client_call_add_header_bin(connectc_client_call *c, const char *nam
   return connectc_headers_add_bin(&c->req_headers, name, value, len);
 }
 
+/* What is left of the deadline at the latest time the call saw: what the
+ * server is told, so that its deadline is not later than ours. */
+static int64_t time_left(const connectc_client_call *c) {
+  int64_t left = c->deadline - c->now_ms;
+  return left > 0 ? left : 0;
+}
+
 static int add_grpc_headers(connectc_client_call *c) {
   connectc_headers *h = &c->req_headers;
   int rv = cc_add_content_type(h, c->protocol, 1, c->protocol == CONNECTC_PROTOCOL_GRPC, c->codec);
   if (rv == CONNECTC_OK && c->protocol == CONNECTC_PROTOCOL_GRPC)
     rv = connectc_headers_adds(h, "te", "trailers");
-  if (rv == CONNECTC_OK && c->timeout_ms > 0) {
+  if (rv == CONNECTC_OK && c->deadline >= 0) {
     char t[CC_GRPC_TIMEOUT_MAX];
-    size_t n = cc_grpc_timeout_format(c->timeout_ms, t);
+    size_t n = cc_grpc_timeout_format(time_left(c), t);
     rv = connectc_headers_add(h, "grpc-timeout", 12, t, n);
   }
   if (rv == CONNECTC_OK && c->send_comp != CONNECTC_COMPRESSION_IDENTITY)
@@ -219,9 +281,9 @@ static int add_protocol_headers(connectc_client_call *c) {
     rv = cc_add_content_type(h, CONNECTC_PROTOCOL_CONNECT, streaming, 0, c->codec);
     if (rv == CONNECTC_OK) rv = connectc_headers_adds(h, "connect-protocol-version", "1");
   }
-  if (rv == CONNECTC_OK && c->timeout_ms > 0) {
+  if (rv == CONNECTC_OK && c->deadline >= 0) {
     char t[11];
-    cc_timeout_format(c->timeout_ms, t);
+    cc_timeout_format(time_left(c), t);
     rv = connectc_headers_adds(h, "connect-timeout-ms", t);
   }
   const char *accept = connectc_compressions_accept_header();
@@ -239,8 +301,30 @@ static int add_protocol_headers(connectc_client_call *c) {
   return rv;
 }
 
+/* Runs the interceptors' on_request_head; 0 when one refused (the call is
+ * then closed with its error). */
+static int intercept_head(connectc_client_call *c) {
+  for (size_t i = 0; i < c->n_icpt; i++) {
+    if (!c->icpt[i]->on_request_head) continue;
+    connectc_error refuse;
+    connectc_error_init(&refuse, &c->alloc);
+    int stop = c->icpt[i]->on_request_head(c, &c->req_headers, &refuse, c->icpt[i]->user_data);
+    if (stop) {
+      if (refuse.code == CONNECTC_CODE_OK) refuse.code = CONNECTC_CODE_CANCELED;
+      if (!refuse.message)
+        connectc_error_set(&refuse, refuse.code, "the call was refused by an interceptor");
+      close_with_error(c, &refuse);
+    }
+    connectc_error_reset(&refuse);
+    if (stop) return 0;
+  }
+  return 1;
+}
+
 static int build_head(connectc_client_call *c) {
   if (c->head_built) return CONNECTC_OK;
+  if (c->closed) return CONNECTC_ERR_RPC;
+  if (!intercept_head(c)) return CONNECTC_ERR_RPC;
   int rv = add_protocol_headers(c);
   if (rv) return rv;
   if (c->use_get) {
@@ -302,6 +386,11 @@ int connectc_client_call_send(connectc_client_call *c, const uint8_t *msg, size_
                len, c->limits.send_max_bytes);
     return CONNECTC_ERR_LIMIT;
   }
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_request_message)
+      c->icpt[i]->on_request_message(c, msg ? msg : (const uint8_t *)"", len, c->icpt[i]->user_data);
+  c->req_bytes += len;
+  c->req_msgs++;
   int rv;
   if (!c->framed) {
     const uint8_t *p;
@@ -352,6 +441,7 @@ void connectc_client_call_body_peek(connectc_client_call *c, const uint8_t **dat
 }
 
 void connectc_client_call_body_consume(connectc_client_call *c, size_t n) {
+  c->req_wire += n;
   cc_outq_consume(&c->body, n);
 }
 
@@ -368,6 +458,9 @@ static int resolve_encoding(connectc_client_call *c, const char *value) {
 }
 
 static int deliver_headers(connectc_client_call *c) {
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_response_headers)
+      c->icpt[i]->on_response_headers(c, &c->resp_headers, c->icpt[i]->user_data);
   if (!c->cb.on_headers) return 1;
   if (c->cb.on_headers(c, &c->resp_headers, c->user_data) != 0) {
     close_with(c, CONNECTC_CODE_CANCELED, "call canceled by the on_headers callback");
@@ -513,6 +606,11 @@ static int deliver_message(connectc_client_call *c, const uint8_t *data, size_t 
     }
     return 0;
   }
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_response_message)
+      c->icpt[i]->on_response_message(c, data, len, c->icpt[i]->user_data);
+  c->resp_bytes += len;
+  c->resp_msgs++;
   if (c->cb.on_message && c->cb.on_message(c, data, len, c->user_data) != 0) {
     close_with(c, CONNECTC_CODE_CANCELED, "call canceled by the on_message callback");
     return 1;
@@ -751,7 +849,9 @@ void connectc_client_call_fail(connectc_client_call *c, connectc_code code,
 }
 
 void connectc_client_call_tick(connectc_client_call *c, int64_t now_ms) {
-  if (!c || c->closed || c->deadline < 0) return;
+  if (!c) return;
+  if (now_ms > c->now_ms) c->now_ms = now_ms;
+  if (c->closed || c->deadline < 0) return;
   if (now_ms >= c->deadline)
     close_with(c, CONNECTC_CODE_DEADLINE_EXCEEDED, "the deadline of %" PRId64 " ms passed",
                c->timeout_ms);
