@@ -36,6 +36,13 @@ typedef struct connectc_client {
   connectc_call_limits limits;
   int use_get;                           /* Connect GET for NO_SIDE_EFFECTS methods */
   const connectc_allocator *alloc;       /* messages returned are allocated with it */
+  /* Interceptors of every call (see connectc_client_interceptor in
+   * client_call.h); borrowed, must outlive the calls. */
+  const connectc_client_interceptor *const *interceptors;
+  size_t n_interceptors;
+  /* Receives each call's stats (see connectc_call_stats). */
+  connectc_stats_fn on_stats;
+  void *stats_user_data;
 } connectc_client;
 
 CONNECTC_API void connectc_client_init(connectc_client *client, connectc_transport transport);
