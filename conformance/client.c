@@ -205,17 +205,17 @@ static void on_unimplemented(connectc_async_call *st,
 }
 
 static const connectrpc_conformance_v1_conformance_service_unary__callbacks unary_cb = {
-    on_headers, on_unary, on_close};
+    .on_headers = on_headers, .on_response = on_unary, .on_close = on_close};
 static const connectrpc_conformance_v1_conformance_service_idempotent_unary__callbacks idempotent_cb = {
-    on_headers, on_idempotent, on_close};
+    .on_headers = on_headers, .on_response = on_idempotent, .on_close = on_close};
 static const connectrpc_conformance_v1_conformance_service_server_stream__callbacks server_stream_cb = {
-    on_headers, on_server_stream, on_close};
+    .on_headers = on_headers, .on_response = on_server_stream, .on_close = on_close};
 static const connectrpc_conformance_v1_conformance_service_client_stream__callbacks client_stream_cb = {
-    on_headers, on_client_stream, on_close};
+    .on_headers = on_headers, .on_response = on_client_stream, .on_close = on_close};
 static const connectrpc_conformance_v1_conformance_service_bidi_stream__callbacks bidi_stream_cb = {
-    on_headers, on_bidi_stream, on_close};
+    .on_headers = on_headers, .on_response = on_bidi_stream, .on_close = on_close};
 static const connectrpc_conformance_v1_conformance_service_unimplemented__callbacks unimplemented_cb = {
-    on_headers, on_unimplemented, on_close};
+    .on_headers = on_headers, .on_response = on_unimplemented, .on_close = on_close};
 
 static kind kind_of(const char *procedure, const ProtobufCMessageDescriptor **input) {
   static const struct {
@@ -277,8 +277,9 @@ static int start_call(job *j, const connectc_client *client, const char *procedu
           client, opts, &bidi_stream_cb, j, st);
     case K_UNKNOWN: {
       /* Not a method of the service: the untyped stream API. */
-      connectc_method_desc d = {procedure, stream_type_of(j->req), 0};
-      connectc_async_call_callbacks cb = {on_headers, on_no_payload, on_close, NULL, 0};
+      const connectc_method_desc d = {.procedure = procedure, .stream_type = stream_type_of(j->req)};
+      const connectc_async_call_callbacks cb = {
+          .on_headers = on_headers, .on_message = on_no_payload, .on_close = on_close};
       int rv = connectc_async_call_new(client, &d, &google__protobuf__empty__descriptor, opts, &cb,
                                           j, st);
       if (rv == CONNECTC_OK && first) (void)connectc_async_call_send(*st, first);
@@ -369,7 +370,7 @@ static void run_job(job *j) {
     }
     client.limits.recv_max_bytes = req->message_receive_limit;
     client.use_get = req->use_get_http_method;
-    connectc_call_options opts = {&req_headers, 0};
+    connectc_call_options opts = {.headers = &req_headers};
     if (req->_timeout_ms_case) opts.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
     int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
     if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)

@@ -89,7 +89,8 @@ static int converse(void *impl, connectc_server_call *call,
   return 0;
 }
 
-static const connectrpc_eliza_v1_eliza_service__handlers eliza = {say, introduce, converse};
+static const connectrpc_eliza_v1_eliza_service__handlers eliza = {
+    .say = say, .introduce = introduce, .converse = converse};
 
 int main(int argc, char **argv) {
   long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;

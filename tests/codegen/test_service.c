@@ -518,10 +518,12 @@ static void respond_unary(connectc_client_call *call, const Order *o) {
 static void test_async_client(void **state) {
   (void)state;
   fake_transport ft = {0};
-  connectc_transport tr = {fake_perform, NULL, &ft, fake_start, fake_wake};
+  const connectc_transport tr = {
+      .perform = fake_perform, .ctx = &ft, .start = fake_start, .wake = fake_wake};
   connectc_client client;
   connectc_client_init(&client, tr);
-  connectc_codegentest_v1_order_service_get_order__callbacks cb = {c_headers, c_response, c_close};
+  connectc_codegentest_v1_order_service_get_order__callbacks cb = {
+      .on_headers = c_headers, .on_response = c_response, .on_close = c_close};
   Order req = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
   req.id = "a1";
 
@@ -593,7 +595,8 @@ static void test_async_client(void **state) {
   fake_release(&ft);
 
   /* Client stream: started at once, requests sent as they come. */
-  connectc_codegentest_v1_order_service_upload_lines__callbacks ucb = {c_headers, c_response, c_close};
+  connectc_codegentest_v1_order_service_upload_lines__callbacks ucb = {
+      .on_headers = c_headers, .on_response = c_response, .on_close = c_close};
   memset(&sn, 0, sizeof sn);
   int starts = ft.starts;
   assert_int_equal(
@@ -641,7 +644,7 @@ static void test_async_client(void **state) {
   ft.fail_start = 0;
 
   /* A blocking-only transport cannot run asynchronous calls. */
-  connectc_transport blocking = {fake_perform, NULL, &ft, NULL, NULL};
+  const connectc_transport blocking = {.perform = fake_perform, .ctx = &ft};
   connectc_client bclient;
   connectc_client_init(&bclient, blocking);
   assert_int_equal(
