@@ -7,8 +7,8 @@
  * ClientCompatResponse per request to stdout, in completion order.
  *
  * Calls are made as an application would make them: through the generated
- * asynchronous stubs (service.connect.h: `<rpc>_start` with typed
- * callbacks, `<rpc>_send_request`) on a connectc_client, driven by the
+ * asynchronous stubs (service.connect.h: `<svc>_<rpc>__start` with typed
+ * callbacks, `<svc>_<rpc>__send_request`) on a connectc_client, driven by the
  * transport's own poll loop. Messages are encoded with the requested codec
  * (proto or JSON) and compression; timeouts, request headers, Connect GET,
  * request delays and the three cancellation timings are honoured.
