@@ -5,25 +5,31 @@
 # another origin than eliza_server's and asserts what it shows.
 #
 #   examples/browser/run_test.sh [cmake build dir]     (default build/gcc)
+#   examples/browser/run_test.sh --install             (npm packages only)
 #
-# Needs eliza_server built in that directory, node and npm, protoc and
-# Debian's chromium (scripts/deps.sh installs them). The npm packages are
-# installed with `npm ci` from package-lock.json into <build dir>/browser
-# once; later runs reuse them without the network until the lock changes.
-# The screenshot lands in <build dir>/browser/out/screenshot.png;
-# UPDATE_SCREENSHOT=1 also copies it to examples/browser/screenshot.png.
+# Needs eliza_server built in that directory, node (>= 20) and npm, protoc
+# and Debian's chromium (scripts/deps.sh installs them and runs --install).
+# The npm packages are installed with `npm ci` from package-lock.json into
+# build/browser (BROWSER_WORK overrides it) once; later runs reuse them
+# without the network until the lock changes. The screenshot lands in
+# build/browser/out/screenshot.png; UPDATE_SCREENSHOT=1 also copies it to
+# examples/browser/screenshot.png.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build/gcc}" && pwd)
-server=$build/examples/eliza/eliza_server
-work=$build/browser
+work=${BROWSER_WORK:-$root/build/browser}
+install_only=0
+if [ "${1:-}" = --install ]; then
+  install_only=1
+  shift
+fi
 
 fail() { echo "browser test: $*" >&2; exit 1; }
-[ -x "$server" ] || fail "no eliza_server in $build (build it first)"
 for tool in node npm protoc; do
   command -v "$tool" >/dev/null || fail "$tool not found (scripts/deps.sh)"
 done
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' ||
+  fail "node $(node --version) is too old: protoc-gen-es 2.13 needs 20 or newer"
 
 mkdir -p "$work"
 cp "$here/package.json" "$here/package-lock.json" "$here/tsconfig.json" "$here/test.mjs" "$work/"
@@ -36,6 +42,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
 else
   echo "browser test: npm packages already installed in $work"
 fi
+[ "$install_only" = 0 ] || exit 0
+
+[ -d "${1:-$root/build/gcc}" ] || fail "no build directory ${1:-$root/build/gcc}"
+build=$(cd "${1:-$root/build/gcc}" && pwd)
+server=$build/examples/eliza/eliza_server
+[ -x "$server" ] || fail "no eliza_server in $build (build it first)"
 
 # The page: generated code, type check, bundle.
 rm -rf "$work/src" "$work/site"

@@ -111,7 +111,8 @@ async function introduce(): Promise<void> {
 
 async function grpcWebSay(): Promise<void> {
   try {
-    const res = await createClient(ElizaService, grpcWeb).say({ sentence: "Can gRPC-Web reach you?" });
+    const client = createClient(ElizaService, grpcWeb);
+    const res = await client.say({ sentence: "Can gRPC-Web reach you?" });
     show("grpcweb-say", res.sentence);
   } catch (e) {
     show("grpcweb-say", failure(e));
