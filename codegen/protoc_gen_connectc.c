@@ -623,6 +623,133 @@ static void gen_handler_pieces(const rpc_gen *g, cg_str *hs, cg_str *ahs, cg_str
                 rpc, rpc, rpc, rpc, member);
 }
 
+/* Appends one method's pieces of the streaming handler interface:
+ * unary and server-streaming methods take an asynchronous handler (one
+ * request, a responder); client-streaming and bidi ones a
+ * S_R__stream_handler, either callbacks on the transport's thread or a
+ * synchronous `run` on a thread of its own. */
+static void gen_stream_pieces(const rpc_gen *g, cg_str *shs, cg_str *h, cg_str *c, cg_str *sreg) {
+  const char *rpc = g->rpc, *member = g->member, *in_type = g->in_type, *svc = g->svc;
+  if (!g->client_streaming) {
+    cg_str_printf(shs,
+                  "  /* rpc %s: the request (valid until the finish); answer later, from\n"
+                  "   * any thread, with %s__respond and connectc_responder_finish. */\n"
+                  "  void (*%s)(void *impl, connectc_responder *responder, const %s *request);\n",
+                  g->mname, rpc, member, in_type);
+    cg_str_printf(c,
+                  "static void %s__invoke_streaming(const void *handlers, void *impl,\n"
+                  "    connectc_responder *responder, const ProtobufCMessage *const *requests,\n"
+                  "    size_t n_requests) {\n"
+                  "  const %s__streaming_handlers *h = handlers;\n"
+                  "  if (n_requests != 1) {\n"
+                  "    connectc_error e;\n"
+                  "    connectc_error_init(&e, NULL);\n"
+                  "    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, \"expected one request\");\n"
+                  "    connectc_responder_finish(responder, &e);\n"
+                  "    connectc_error_reset(&e);\n"
+                  "    return;\n"
+                  "  }\n"
+                  "  h->%s(impl, responder, (const %s *)requests[0]);\n}\n\n",
+                  rpc, svc, member, in_type);
+    cg_str_printf(sreg,
+                  "  {\n"
+                  "    const connectc_typed_method m = {\n"
+                  "        .desc = &%s__method.desc,\n"
+                  "        .input = %s__method.input,\n"
+                  "        .output = %s__method.output,\n"
+                  "        .implemented = handlers->%s != NULL,\n"
+                  "        .invoke_async = %s__invoke_streaming,\n"
+                  "    };\n"
+                  "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                  "    if (rv) return rv;\n"
+                  "  }\n",
+                  rpc, rpc, rpc, member, rpc);
+    return;
+  }
+  cg_str_printf(h,
+                "/* rpc %s, streaming: each request as it arrives. Either the\n"
+                " * callbacks (on the transport's thread, its lock held; on_start and\n"
+                " * on_requests_end may be NULL: then nothing happens at the start, and\n"
+                " * the call finishes with success at the end), answering through the\n"
+                " * responder with %s__respond and connectc_responder_finish; or\n"
+                " * `run` alone, on a thread of its own, reading with %s__recv and\n"
+                " * sending with %s__stream_send (see connectc_stream_handler). */\n"
+                "typedef struct %s__stream_handler {\n"
+                "  void (*on_start)(void *impl, connectc_responder *responder);\n"
+                "  void (*on_request)(void *impl, connectc_responder *responder, const %s *request);\n"
+                "  void (*on_requests_end)(void *impl, connectc_responder *responder);\n"
+                "  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);\n"
+                "} %s__stream_handler;\n\n"
+                "/* The next %s request of a synchronous streaming handler (blocks):\n"
+                " * CONNECTC_OK with *request set (free it with connectc_message_free and\n"
+                " * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client\n"
+                " * sent everything, CONNECTC_ERR_STATE when the call ended first. */\n"
+                "int %s__recv(connectc_server_stream *stream, %s **request);\n"
+                "/* Sends one %s response from a synchronous streaming handler. */\n"
+                "int %s__stream_send(connectc_server_stream *stream, const %s *message);\n\n",
+                g->mname, rpc, rpc, rpc, rpc, in_type, rpc, g->mname, rpc, in_type, g->mname, rpc,
+                g->out_type);
+  cg_str_printf(shs, "  /* rpc %s: a streaming handler (%s__stream_handler). */\n"
+                     "  %s__stream_handler %s;\n",
+                g->mname, rpc, rpc, member);
+  cg_str_printf(c,
+                "int %s__recv(connectc_server_stream *stream, %s **request) {\n"
+                "  ProtobufCMessage *m = NULL;\n"
+                "  int rv = connectc_server_stream_recv(stream, &m);\n"
+                "  if (request) *request = (%s *)m;\n"
+                "  return rv;\n}\n\n"
+                "int %s__stream_send(connectc_server_stream *stream, const %s *message) {\n"
+                "  return connectc_server_stream_send(stream, &message->base);\n}\n\n"
+                "static void %s__stream_start(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  if (h->%s.on_start) h->%s.on_start(impl, responder);\n}\n\n"
+                "static void %s__stream_request(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder, const ProtobufCMessage *request) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  h->%s.on_request(impl, responder, (const %s *)request);\n}\n\n"
+                "static void %s__stream_end(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  if (h->%s.on_requests_end) h->%s.on_requests_end(impl, responder);\n"
+                "  else connectc_responder_finish(responder, NULL);\n}\n\n"
+                "static int %s__stream_run(const void *handlers, void *impl,\n"
+                "    connectc_server_stream *stream, connectc_error *error) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  return h->%s.run(impl, stream, error);\n}\n\n"
+                "static const connectc_stream_handler %s__stream_async = {\n"
+                "    .on_start = %s__stream_start,\n"
+                "    .on_request = %s__stream_request,\n"
+                "    .on_requests_end = %s__stream_end,\n"
+                "};\n"
+                "static const connectc_stream_handler %s__stream_sync = {\n"
+                "    .run = %s__stream_run,\n"
+                "};\n\n",
+                rpc, in_type, in_type, rpc, g->out_type, rpc, svc, member, member, rpc, svc, member,
+                in_type, rpc, svc, member, member, rpc, svc, member, rpc, rpc, rpc, rpc, rpc, rpc);
+  cg_str_printf(sreg,
+                "  {\n"
+                "    /* run, or the callbacks (on_request at least), not both. */\n"
+                "    if (handlers->%s.run && (handlers->%s.on_start || handlers->%s.on_request ||\n"
+                "                             handlers->%s.on_requests_end))\n"
+                "      return CONNECTC_ERR_ARGUMENT;\n"
+                "    if (!handlers->%s.run && !handlers->%s.on_request &&\n"
+                "        (handlers->%s.on_start || handlers->%s.on_requests_end))\n"
+                "      return CONNECTC_ERR_ARGUMENT;\n"
+                "    const connectc_typed_method m = {\n"
+                "        .desc = &%s__method.desc,\n"
+                "        .input = %s__method.input,\n"
+                "        .output = %s__method.output,\n"
+                "        .implemented = handlers->%s.run != NULL || handlers->%s.on_request != NULL,\n"
+                "        .stream = handlers->%s.run ? &%s__stream_sync : &%s__stream_async,\n"
+                "    };\n"
+                "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                "    if (rv) return rv;\n"
+                "  }\n",
+                member, member, member, member, member, member, member, member, rpc, rpc, rpc,
+                member, member, member, rpc, rpc);
+}
+
 /* Emits the typed synchronous client stubs of one method:
  *   S_R(client, request(s), response(s), error)   high level
  *   S_R__call(client, request(s), opts, out)      low level */
@@ -857,12 +984,19 @@ static int claim_rpc(gen_ctx *ctx, const FileProto *file, const rpc_gen *g, cons
       {"__respond", "asynchronous handler respond function"},
       {"__invoke", "handler trampoline"},
       {"__invoke_async", "asynchronous handler trampoline"},
+      {"__invoke_streaming", "streaming handler trampoline"},
   };
+  static const char *const stream_names[] = {"__stream_handler", "__recv", "__stream_send",
+                                             "__stream_start", "__stream_request", "__stream_end",
+                                             "__stream_run", "__stream_async", "__stream_sync"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (claim_as(ctx, file->name, g->rpc, names[i].suffix, what, names[i].role) != 0) return -1;
   if (g->client_streaming &&
       claim_as(ctx, file->name, g->rpc, "__send_request", what, "asynchronous client send") != 0)
     return -1;
+  for (size_t i = 0; g->client_streaming && i < sizeof stream_names / sizeof stream_names[0]; i++)
+    if (claim_as(ctx, file->name, g->rpc, stream_names[i], what, "streaming handler piece") != 0)
+      return -1;
   {
     cg_str pbc = {0};
     int bad;
@@ -885,6 +1019,7 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
   char *full = join_name(file->package, sname);
   char *sym = NULL, *usym = NULL, *pbc_service = NULL;
   cg_str arr = {0}, svc_what = {0}, hs = {0}, hreg = {0}, ahs = {0}, ahreg = {0};
+  cg_str shs = {0}, sreg = {0}, sh = {0}, sc = {0};
   int rc = -1;
 
   cg_str_printf(&svc_what, "service %s", full);
@@ -904,6 +1039,8 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
         {"__register", "registration function", 1},
         {"__async_handlers", "asynchronous handler table", 1},
         {"__register_async", "asynchronous registration function", 1},
+        {"__streaming_handlers", "streaming handler table", 1},
+        {"__register_streaming", "streaming registration function", 1},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
       if ((svc->n_method > 0 || !names[i].needs_methods) &&
@@ -983,6 +1120,7 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
     gen_client_stubs(&g, h, c);
     gen_client_async(&g, h, c);
     gen_handler_pieces(&g, &hs, &ahs, h, c, &hreg, &ahreg);
+    gen_stream_pieces(&g, &shs, &sh, &sc, &sreg);
     bad = 0;
   next:
     free(what);
@@ -998,12 +1136,20 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
   if (svc->n_method > 0) {
     char *hsym = xfmt("%s__handlers", sym), *rsym = xfmt("%s__register", sym);
     char *ahsym = xfmt("%s__async_handlers", sym), *arsym = xfmt("%s__register_async", sym);
+    char *shsym = xfmt("%s__streaming_handlers", sym), *srsym = xfmt("%s__register_streaming", sym);
     gen_handler_set(h, c, full, "asynchronous ", ahsym, ahs.data, arsym, ahreg.data);
     gen_handler_set(h, c, full, "", hsym, hs.data, rsym, hreg.data);
+    /* The streaming interface: its per-method types come first, and its
+     * trampolines need the table's type. */
+    if (sh.data) cg_str_puts(h, sh.data);
+    if (sc.data) cg_str_puts(c, sc.data);
+    gen_handler_set(h, c, full, "streaming ", shsym, shs.data, srsym, sreg.data);
     free(hsym);
     free(rsym);
     free(ahsym);
     free(arsym);
+    free(shsym);
+    free(srsym);
     cg_str_printf(h, "/* Every method of %s, in declaration order. */\n"
                   "extern const %s__method_type *const %s__methods[%s__METHOD_COUNT];\n\n",
                   full, sym, sym, usym);
@@ -1024,6 +1170,10 @@ out:
   cg_str_free(&hreg);
   cg_str_free(&ahs);
   cg_str_free(&ahreg);
+  cg_str_free(&shs);
+  cg_str_free(&sreg);
+  cg_str_free(&sh);
+  cg_str_free(&sc);
   return rc;
 }
 

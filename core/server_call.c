@@ -1005,3 +1005,5 @@ const connectc_headers *connectc_server_call_response_http_trailers(const connec
 connectc_protocol connectc_server_call_protocol(const connectc_server_call *s) {
   return s ? s->protocol : CONNECTC_PROTOCOL_CONNECT;
 }
+
+int connectc_server_call_has_hooks(const connectc_server_call *s) { return s && s->tops != NULL; }

@@ -2,10 +2,13 @@
  * asynchronous handlers through the router and server calls (unary, client
  * stream, server stream, errors, NULL handlers, JSON), and the
  * asynchronous client stubs over a scripted transport. */
+#define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE */
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1184,11 +1187,279 @@ static void test_names(void **state) {
   }
 }
 
+
+/* ================================================================== */
+/* Streaming handlers                                                  */
+/* ================================================================== */
+
+typedef Connectc__Codegentest__V1__Struct Struct;
+
+typedef struct stream_impl {
+  int starts, ends, lines;
+  char last_sku[32];
+} stream_impl;
+
+static void st_upload_start(void *impl, connectc_responder *r) {
+  stream_impl *si = impl;
+  si->starts++;
+  connectc_responder_set_user_data(r, si);
+}
+static void st_upload_request(void *impl, connectc_responder *r, const Line *line) {
+  (void)impl;
+  stream_impl *si = connectc_responder_user_data(r);
+  si->lines++;
+  snprintf(si->last_sku, sizeof si->last_sku, "%s", line->sku);
+}
+static void st_upload_end(void *impl, connectc_responder *r) {
+  stream_impl *si = impl;
+  si->ends++;
+  Order o = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  char id[64];
+  snprintf(id, sizeof id, "%d streamed, last %s", si->lines, si->last_sku);
+  o.id = id;
+  connectc_codegentest_v1_order_service_upload_lines__respond(r, &o);
+  connectc_responder_finish(r, NULL);
+}
+/* Bidi: each request answered at once, doubled. */
+static void st_chat_request(void *impl, connectc_responder *r, const Struct *in) {
+  (void)impl;
+  Struct out = CONNECTC__CODEGENTEST__V1__STRUCT__INIT;
+  out.int_ = in->int_ * 2;
+  connectc_codegentest_v1_order_service_chat__respond(r, &out);
+}
+/* Synchronous bidi: reads each request on its own thread and answers it. */
+static int st_chat_run(void *impl, connectc_server_stream *stream, connectc_error *error) {
+  (void)impl;
+  for (;;) {
+    Struct *in = NULL;
+    int rv = connectc_codegentest_v1_order_service_chat__recv(stream, &in);
+    if (rv) return rv == CONNECTC_ERR_STATE ? 0 : (connectc_error_set(error, CONNECTC_CODE_INTERNAL, "recv"), 1);
+    if (!in) return 0;
+    Struct out = CONNECTC__CODEGENTEST__V1__STRUCT__INIT;
+    out.int_ = in->int_ + 100;
+    int bad = in->int_ < 0;
+    connectc_message_free(&in->base, connectc_server_stream_allocator(stream));
+    if (bad) {
+      connectc_error_set(error, CONNECTC_CODE_OUT_OF_RANGE, "negative");
+      return 1;
+    }
+    if (connectc_codegentest_v1_order_service_chat__stream_send(stream, &out)) return 1;
+  }
+}
+
+static size_t env_struct(int v, uint8_t *out) {
+  Struct st = CONNECTC__CODEGENTEST__V1__STRUCT__INIT;
+  st.int_ = v;
+  size_t n = protobuf_c_message_pack(&st.base, out + 5);
+  connectc_envelope_write_header(out, 0, (uint32_t)n);
+  return n + 5;
+}
+
+/* Reads the int of every whole response envelope queued so far; consumes them. */
+static int take_ints(connectc_server_call *s, int *out, int max) {
+  const uint8_t *p;
+  size_t n;
+  int done, k = 0;
+  connectc_server_call_body_peek(s, &p, &n, &done);
+  size_t used = 0;
+  while (n - used >= 5 && k < max) {
+    uint32_t len = (uint32_t)p[used + 1] << 24 | (uint32_t)p[used + 2] << 16 |
+                   (uint32_t)p[used + 3] << 8 | p[used + 4];
+    if (n - used - 5 < len || p[used] != 0) break;
+    Struct *st = connectc__codegentest__v1__struct__unpack(NULL, len, p + used + 5);
+    assert_non_null(st);
+    out[k++] = st->int_;
+    connectc__codegentest__v1__struct__free_unpacked(st, NULL);
+    used += 5 + len;
+  }
+  connectc_server_call_body_consume(s, used);
+  return k;
+}
+
+static void test_streaming_handlers(void **state) {
+  (void)state;
+  stream_impl si;
+  memset(&si, 0, sizeof si);
+  const connectc_codegentest_v1_order_service__streaming_handlers sh = {
+      .upload_lines = {.on_start = st_upload_start,
+                       .on_request = st_upload_request,
+                       .on_requests_end = st_upload_end},
+      .chat = {.on_request = st_chat_request},
+  };
+  connectc_router *r = NULL;
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register_streaming(r, &sh, &si, NULL),
+                   CONNECTC_OK);
+  /* Client stream: each line is seen as it arrives, before the end. */
+  const char *path = "/connectc.codegentest.v1.OrderService/UploadLines";
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/connect+proto");
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+  uint8_t buf[64];
+  for (int i = 0; i < 3; i++) {
+    Line l = CONNECTC__CODEGENTEST__V1__ORDER__LINE__INIT;
+    l.sku = i == 2 ? "sku-3" : "x";
+    size_t n = protobuf_c_message_pack(&l.base, buf + 5);
+    connectc_envelope_write_header(buf, 0, (uint32_t)n);
+    connectc_server_call_recv_body(s, buf, n + 5);
+    assert_int_equal(si.lines, i + 1);
+  }
+  assert_int_equal(si.starts, 1);
+  assert_int_equal(si.ends, 0);
+  connectc_server_call_recv_end(s);
+  assert_int_equal(si.ends, 1);
+  int status;
+  char out[256];
+  body_of(s, &status, out, sizeof out);
+  const char *want = "3 streamed, last sku-3";
+  int found = 0;
+  for (size_t i = 0; i + strlen(want) <= sizeof out && !found; i++)
+    found = memcmp(out + i, want, strlen(want)) == 0;
+  assert_true(found);
+  connectc_router_call_del(r, s);
+  /* Bidi over gRPC: full duplex, each response before the next request. */
+  path = "/connectc.codegentest.v1.OrderService/Chat";
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  connectc_headers_adds(&h, "content-type", "application/grpc");
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+  for (int i = 1; i <= 3; i++) {
+    size_t n = env_struct(i, buf);
+    connectc_server_call_recv_body(s, buf, n);
+    int got[4];
+    assert_int_equal(take_ints(s, got, 4), 1);
+    assert_int_equal(got[0], 2 * i);
+  }
+  connectc_server_call_recv_end(s); /* no on_requests_end: success */
+  assert_int_equal(connectc_server_call_is_finished(s), 1);
+  assert_string_equal(connectc_headers_get(connectc_server_call_response_http_trailers(s), "grpc-status"), "0");
+  connectc_router_call_del(r, s);
+  /* The synchronous variant needs an adapter with threads. */
+  connectc_router_del(r);
+  const connectc_codegentest_v1_order_service__streaming_handlers sync = {
+      .chat = {.run = st_chat_run},
+  };
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register_streaming(r, &sync, NULL, NULL),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+  size_t n = env_struct(1, buf);
+  connectc_server_call_recv_body(s, buf, n);
+  assert_int_equal(connectc_server_call_is_finished(s), 1);
+  connectc_response_head head;
+  assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(head.headers, "grpc-message"),
+                      "a synchronous streaming handler needs an adapter with threads");
+  connectc_router_call_del(r, s);
+  connectc_headers_reset(&h);
+  connectc_router_del(r);
+  /* A handler table with both a callback and run is refused. */
+  const connectc_codegentest_v1_order_service__streaming_handlers both = {
+      .chat = {.on_request = st_chat_request, .run = st_chat_run},
+  };
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register_streaming(r, &both, NULL, NULL),
+                   CONNECTC_ERR_ARGUMENT);
+  connectc_router_del(r);
+}
+
+/* Threaded hooks, as an adapter provides them: a recursive lock, a wake
+ * condition, and a reference count. */
+typedef struct thread_hooks {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int refs;
+} thread_hooks;
+static void th_lock(void *ctx) { pthread_mutex_lock(&((thread_hooks *)ctx)->mu); }
+static void th_unlock(void *ctx) { pthread_mutex_unlock(&((thread_hooks *)ctx)->mu); }
+static void th_wake(void *ctx) { pthread_cond_broadcast(&((thread_hooks *)ctx)->cv); }
+static void th_ref(void *ctx) {
+  thread_hooks *t = ctx;
+  pthread_mutex_lock(&t->mu);
+  t->refs++;
+  pthread_mutex_unlock(&t->mu);
+}
+static void th_unref(void *ctx) {
+  thread_hooks *t = ctx;
+  pthread_mutex_lock(&t->mu);
+  t->refs--;
+  pthread_cond_broadcast(&t->cv);
+  pthread_mutex_unlock(&t->mu);
+}
+static const connectc_server_call_hooks th_ops = {th_lock, th_unlock, th_wake, th_ref, th_unref};
+
+/* Waits (lock held) until `k` response ints arrived; returns them. */
+static void wait_ints(thread_hooks *t, connectc_server_call *s, int *got, int k) {
+  int have = 0;
+  while (have < k) {
+    have += take_ints(s, got + have, k - have);
+    if (have < k) pthread_cond_wait(&t->cv, &t->mu);
+  }
+}
+
+static void test_streaming_sync(void **state) {
+  (void)state;
+  const connectc_codegentest_v1_order_service__streaming_handlers sync = {
+      .chat = {.run = st_chat_run},
+  };
+  connectc_router *r = NULL;
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register_streaming(r, &sync, NULL, NULL),
+                   CONNECTC_OK);
+  const char *path = "/connectc.codegentest.v1.OrderService/Chat";
+  for (int round = 0; round < 2; round++) {
+    thread_hooks t;
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&t.mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    pthread_cond_init(&t.cv, NULL);
+    t.refs = 0;
+    connectc_server_call *s = NULL;
+    assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+    connectc_server_call_set_hooks(s, &th_ops, &t);
+    connectc_headers h;
+    connectc_headers_init(&h, NULL);
+    connectc_headers_adds(&h, "content-type", "application/grpc");
+    pthread_mutex_lock(&t.mu);
+    assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+    connectc_headers_reset(&h);
+    uint8_t buf[64];
+    /* Ping-pong: each answer comes from the worker before the next request. */
+    for (int i = 1; i <= 3; i++) {
+      size_t n = env_struct(round == 1 && i == 3 ? -1 : i, buf);
+      connectc_server_call_recv_body(s, buf, n);
+      if (round == 1 && i == 3) break;
+      int got;
+      wait_ints(&t, s, &got, 1);
+      assert_int_equal(got, 100 + i);
+    }
+    if (round == 0) connectc_server_call_recv_end(s);
+    while (!connectc_server_call_is_finished(s) || t.refs > 0) pthread_cond_wait(&t.cv, &t.mu);
+    const connectc_headers *tr = connectc_server_call_response_http_trailers(s);
+    assert_non_null(tr);
+    assert_string_equal(connectc_headers_get(tr, "grpc-status"), round == 0 ? "0" : "11");
+    if (round == 1) assert_string_equal(connectc_headers_get(tr, "grpc-message"), "negative");
+    pthread_mutex_unlock(&t.mu);
+    connectc_router_call_del(r, s);
+    pthread_cond_destroy(&t.cv);
+    pthread_mutex_destroy(&t.mu);
+  }
+  connectc_router_del(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers),
                                      cmocka_unit_test(test_collected_bound),
                                      cmocka_unit_test(test_async_handlers),
                                      cmocka_unit_test(test_async_client),
-                                     cmocka_unit_test(test_names)};
+                                     cmocka_unit_test(test_names),
+                                     cmocka_unit_test(test_streaming_handlers),
+                                     cmocka_unit_test(test_streaming_sync)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

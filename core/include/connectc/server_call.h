@@ -239,6 +239,9 @@ CONNECTC_API void connectc_server_call_set_hooks(connectc_server_call *call,
 /* Runs fn(call, arg) under the transport's lock and wakes the transport
  * afterwards. Without transport hooks it simply calls fn. Safe from any
  * thread while the caller holds a reference (connectc_server_call_ref). */
+/* 1 when hooks are set: other threads may act on the call through
+ * connectc_server_call_run. */
+CONNECTC_API int connectc_server_call_has_hooks(const connectc_server_call *call);
 CONNECTC_API void connectc_server_call_run(connectc_server_call *call,
                               void (*fn)(connectc_server_call *call, void *arg), void *arg);
 CONNECTC_API void connectc_server_call_ref(connectc_server_call *call);

@@ -30,6 +30,8 @@ extern "C" {
 #endif
 
 #define CONNECTC_TYPED_MAX_REQUESTS 65536u
+/* Requests a synchronous streaming handler may have waiting unread. */
+#define CONNECTC_STREAM_MAX_QUEUED 1024u
 
 /* Where a handler sends response messages. Valid during the handler. */
 typedef struct connectc_response_writer connectc_response_writer;
@@ -133,12 +135,41 @@ typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
  * Generated code fills this with typed wrappers; `handlers` and `impl` are
  * those given at registration.
  */
+typedef struct connectc_server_stream connectc_server_stream;
+
 typedef struct connectc_stream_handler {
   void (*on_start)(const void *handlers, void *impl, connectc_responder *responder);
   void (*on_request)(const void *handlers, void *impl, connectc_responder *responder,
                      const ProtobufCMessage *request);
   void (*on_requests_end)(const void *handlers, void *impl, connectc_responder *responder);
+  /* Or, instead of the three above, a synchronous handler: it runs on a
+   * thread of its own (one per call), reads each request with
+   * connectc_server_stream_recv and sends with connectc_server_stream_send,
+   * both blocking, and returns 0, or non-zero with `error` set (left at
+   * code OK: unknown). The call finishes when it returns. It needs an
+   * adapter with threads (connectc_server_call_has_hooks); elsewhere the
+   * call fails with internal. */
+  int (*run)(const void *handlers, void *impl, connectc_server_stream *stream,
+             connectc_error *error);
 } connectc_stream_handler;
+
+/* Synchronous streaming: the next request. Blocks until one arrives, the
+ * client finishes sending or the call ends. Returns CONNECTC_OK with
+ * *request set (owned by the caller: free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with *request NULL once
+ * the client has sent everything, or CONNECTC_ERR_STATE when the call ended
+ * first (canceled, deadline, failed). */
+CONNECTC_API int connectc_server_stream_recv(connectc_server_stream *stream,
+                                             ProtobufCMessage **request);
+/* Synchronous streaming: sends one response (as connectc_responder_send). */
+CONNECTC_API int connectc_server_stream_send(connectc_server_stream *stream,
+                                             const ProtobufCMessage *message);
+/* The responder behind the stream, for headers, trailers, flush and the
+ * call's request accessors; do not finish it: returning from run does. */
+CONNECTC_API connectc_responder *connectc_server_stream_responder(connectc_server_stream *stream);
+/* The allocator requests are decoded with. */
+CONNECTC_API const connectc_allocator *connectc_server_stream_allocator(
+    const connectc_server_stream *stream);
 
 /* Per-call state for streaming handlers: set once in on_start, read in the
  * later callbacks. NULL until set. */

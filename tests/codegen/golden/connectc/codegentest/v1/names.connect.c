@@ -4246,6 +4246,1058 @@ int connectc_codegentest_v1_names__register(connectc_router *router, const conne
   return CONNECTC_OK;
 }
 
+static void connectc_codegentest_v1_names_register__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->register_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_register_async__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->register_async(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_handlers__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->handlers(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_async_handlers__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->async_handlers(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_methods__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->methods(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_method_type__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->method_type(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_name__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->name(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_method_count__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->method_count(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_register_types__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->register_types(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_call__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->call(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_method__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->method(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+int connectc_codegentest_v1_names_callbacks__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Word *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_names_callbacks__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_names_callbacks__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->callbacks.on_start) h->callbacks.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_names_callbacks__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  h->callbacks.on_request(impl, responder, (const Connectc__Codegentest__V1__Word *)request);
+}
+
+static void connectc_codegentest_v1_names_callbacks__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->callbacks.on_requests_end) h->callbacks.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_names_callbacks__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  return h->callbacks.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_names_callbacks__stream_async = {
+    .on_start = connectc_codegentest_v1_names_callbacks__stream_start,
+    .on_request = connectc_codegentest_v1_names_callbacks__stream_request,
+    .on_requests_end = connectc_codegentest_v1_names_callbacks__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_names_callbacks__stream_sync = {
+    .run = connectc_codegentest_v1_names_callbacks__stream_run,
+};
+
+int connectc_codegentest_v1_names_start__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Word *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_names_start__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_names_start__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->start.on_start) h->start.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_names_start__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  h->start.on_request(impl, responder, (const Connectc__Codegentest__V1__Word *)request);
+}
+
+static void connectc_codegentest_v1_names_start__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->start.on_requests_end) h->start.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_names_start__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  return h->start.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_names_start__stream_async = {
+    .on_start = connectc_codegentest_v1_names_start__stream_start,
+    .on_request = connectc_codegentest_v1_names_start__stream_request,
+    .on_requests_end = connectc_codegentest_v1_names_start__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_names_start__stream_sync = {
+    .run = connectc_codegentest_v1_names_start__stream_run,
+};
+
+int connectc_codegentest_v1_names_send_request__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Word *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_names_send_request__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_names_send_request__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->send_request.on_start) h->send_request.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_names_send_request__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  h->send_request.on_request(impl, responder, (const Connectc__Codegentest__V1__Word *)request);
+}
+
+static void connectc_codegentest_v1_names_send_request__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (h->send_request.on_requests_end) h->send_request.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_names_send_request__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  return h->send_request.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_names_send_request__stream_async = {
+    .on_start = connectc_codegentest_v1_names_send_request__stream_start,
+    .on_request = connectc_codegentest_v1_names_send_request__stream_request,
+    .on_requests_end = connectc_codegentest_v1_names_send_request__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_names_send_request__stream_sync = {
+    .run = connectc_codegentest_v1_names_send_request__stream_run,
+};
+
+static void connectc_codegentest_v1_names_send__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->send(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_respond__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->respond(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_invoke__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->invoke(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_invoke_async__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->invoke_async(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_deliver__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->deliver(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_return__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->return_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_int__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->int_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_switch__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->switch_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_default__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->default_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_static__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->static_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_bool__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->bool_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_class__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->class_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_new__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->new_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_assert__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->assert_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_errno__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->errno_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_linux__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->linux_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_static_assert__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->static_assert_(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_leading__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->leading(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_trailing__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->trailing(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_double_under__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->double_under(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_v2_thing__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->v2_thing(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+static void connectc_codegentest_v1_names_httpget__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->httpget(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+int connectc_codegentest_v1_names__register_streaming(connectc_router *router, const connectc_codegentest_v1_names__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_register__method.desc,
+        .input = connectc_codegentest_v1_names_register__method.input,
+        .output = connectc_codegentest_v1_names_register__method.output,
+        .implemented = handlers->register_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_register__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_register_async__method.desc,
+        .input = connectc_codegentest_v1_names_register_async__method.input,
+        .output = connectc_codegentest_v1_names_register_async__method.output,
+        .implemented = handlers->register_async != NULL,
+        .invoke_async = connectc_codegentest_v1_names_register_async__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_handlers__method.desc,
+        .input = connectc_codegentest_v1_names_handlers__method.input,
+        .output = connectc_codegentest_v1_names_handlers__method.output,
+        .implemented = handlers->handlers != NULL,
+        .invoke_async = connectc_codegentest_v1_names_handlers__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_async_handlers__method.desc,
+        .input = connectc_codegentest_v1_names_async_handlers__method.input,
+        .output = connectc_codegentest_v1_names_async_handlers__method.output,
+        .implemented = handlers->async_handlers != NULL,
+        .invoke_async = connectc_codegentest_v1_names_async_handlers__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_methods__method.desc,
+        .input = connectc_codegentest_v1_names_methods__method.input,
+        .output = connectc_codegentest_v1_names_methods__method.output,
+        .implemented = handlers->methods != NULL,
+        .invoke_async = connectc_codegentest_v1_names_methods__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_method_type__method.desc,
+        .input = connectc_codegentest_v1_names_method_type__method.input,
+        .output = connectc_codegentest_v1_names_method_type__method.output,
+        .implemented = handlers->method_type != NULL,
+        .invoke_async = connectc_codegentest_v1_names_method_type__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_name__method.desc,
+        .input = connectc_codegentest_v1_names_name__method.input,
+        .output = connectc_codegentest_v1_names_name__method.output,
+        .implemented = handlers->name != NULL,
+        .invoke_async = connectc_codegentest_v1_names_name__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_method_count__method.desc,
+        .input = connectc_codegentest_v1_names_method_count__method.input,
+        .output = connectc_codegentest_v1_names_method_count__method.output,
+        .implemented = handlers->method_count != NULL,
+        .invoke_async = connectc_codegentest_v1_names_method_count__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_register_types__method.desc,
+        .input = connectc_codegentest_v1_names_register_types__method.input,
+        .output = connectc_codegentest_v1_names_register_types__method.output,
+        .implemented = handlers->register_types != NULL,
+        .invoke_async = connectc_codegentest_v1_names_register_types__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_call__method.desc,
+        .input = connectc_codegentest_v1_names_call__method.input,
+        .output = connectc_codegentest_v1_names_call__method.output,
+        .implemented = handlers->call != NULL,
+        .invoke_async = connectc_codegentest_v1_names_call__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_method__method.desc,
+        .input = connectc_codegentest_v1_names_method__method.input,
+        .output = connectc_codegentest_v1_names_method__method.output,
+        .implemented = handlers->method != NULL,
+        .invoke_async = connectc_codegentest_v1_names_method__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->callbacks.run && (handlers->callbacks.on_start || handlers->callbacks.on_request ||
+                             handlers->callbacks.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->callbacks.run && !handlers->callbacks.on_request &&
+        (handlers->callbacks.on_start || handlers->callbacks.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_callbacks__method.desc,
+        .input = connectc_codegentest_v1_names_callbacks__method.input,
+        .output = connectc_codegentest_v1_names_callbacks__method.output,
+        .implemented = handlers->callbacks.run != NULL || handlers->callbacks.on_request != NULL,
+        .stream = handlers->callbacks.run ? &connectc_codegentest_v1_names_callbacks__stream_sync : &connectc_codegentest_v1_names_callbacks__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->start.run && (handlers->start.on_start || handlers->start.on_request ||
+                             handlers->start.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->start.run && !handlers->start.on_request &&
+        (handlers->start.on_start || handlers->start.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_start__method.desc,
+        .input = connectc_codegentest_v1_names_start__method.input,
+        .output = connectc_codegentest_v1_names_start__method.output,
+        .implemented = handlers->start.run != NULL || handlers->start.on_request != NULL,
+        .stream = handlers->start.run ? &connectc_codegentest_v1_names_start__stream_sync : &connectc_codegentest_v1_names_start__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->send_request.run && (handlers->send_request.on_start || handlers->send_request.on_request ||
+                             handlers->send_request.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->send_request.run && !handlers->send_request.on_request &&
+        (handlers->send_request.on_start || handlers->send_request.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_send_request__method.desc,
+        .input = connectc_codegentest_v1_names_send_request__method.input,
+        .output = connectc_codegentest_v1_names_send_request__method.output,
+        .implemented = handlers->send_request.run != NULL || handlers->send_request.on_request != NULL,
+        .stream = handlers->send_request.run ? &connectc_codegentest_v1_names_send_request__stream_sync : &connectc_codegentest_v1_names_send_request__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_send__method.desc,
+        .input = connectc_codegentest_v1_names_send__method.input,
+        .output = connectc_codegentest_v1_names_send__method.output,
+        .implemented = handlers->send != NULL,
+        .invoke_async = connectc_codegentest_v1_names_send__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_respond__method.desc,
+        .input = connectc_codegentest_v1_names_respond__method.input,
+        .output = connectc_codegentest_v1_names_respond__method.output,
+        .implemented = handlers->respond != NULL,
+        .invoke_async = connectc_codegentest_v1_names_respond__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_invoke__method.desc,
+        .input = connectc_codegentest_v1_names_invoke__method.input,
+        .output = connectc_codegentest_v1_names_invoke__method.output,
+        .implemented = handlers->invoke != NULL,
+        .invoke_async = connectc_codegentest_v1_names_invoke__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_invoke_async__method.desc,
+        .input = connectc_codegentest_v1_names_invoke_async__method.input,
+        .output = connectc_codegentest_v1_names_invoke_async__method.output,
+        .implemented = handlers->invoke_async != NULL,
+        .invoke_async = connectc_codegentest_v1_names_invoke_async__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_deliver__method.desc,
+        .input = connectc_codegentest_v1_names_deliver__method.input,
+        .output = connectc_codegentest_v1_names_deliver__method.output,
+        .implemented = handlers->deliver != NULL,
+        .invoke_async = connectc_codegentest_v1_names_deliver__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_return__method.desc,
+        .input = connectc_codegentest_v1_names_return__method.input,
+        .output = connectc_codegentest_v1_names_return__method.output,
+        .implemented = handlers->return_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_return__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_int__method.desc,
+        .input = connectc_codegentest_v1_names_int__method.input,
+        .output = connectc_codegentest_v1_names_int__method.output,
+        .implemented = handlers->int_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_int__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_switch__method.desc,
+        .input = connectc_codegentest_v1_names_switch__method.input,
+        .output = connectc_codegentest_v1_names_switch__method.output,
+        .implemented = handlers->switch_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_switch__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_default__method.desc,
+        .input = connectc_codegentest_v1_names_default__method.input,
+        .output = connectc_codegentest_v1_names_default__method.output,
+        .implemented = handlers->default_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_default__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_static__method.desc,
+        .input = connectc_codegentest_v1_names_static__method.input,
+        .output = connectc_codegentest_v1_names_static__method.output,
+        .implemented = handlers->static_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_static__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_bool__method.desc,
+        .input = connectc_codegentest_v1_names_bool__method.input,
+        .output = connectc_codegentest_v1_names_bool__method.output,
+        .implemented = handlers->bool_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_bool__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_class__method.desc,
+        .input = connectc_codegentest_v1_names_class__method.input,
+        .output = connectc_codegentest_v1_names_class__method.output,
+        .implemented = handlers->class_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_class__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_new__method.desc,
+        .input = connectc_codegentest_v1_names_new__method.input,
+        .output = connectc_codegentest_v1_names_new__method.output,
+        .implemented = handlers->new_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_new__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_assert__method.desc,
+        .input = connectc_codegentest_v1_names_assert__method.input,
+        .output = connectc_codegentest_v1_names_assert__method.output,
+        .implemented = handlers->assert_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_assert__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_errno__method.desc,
+        .input = connectc_codegentest_v1_names_errno__method.input,
+        .output = connectc_codegentest_v1_names_errno__method.output,
+        .implemented = handlers->errno_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_errno__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_linux__method.desc,
+        .input = connectc_codegentest_v1_names_linux__method.input,
+        .output = connectc_codegentest_v1_names_linux__method.output,
+        .implemented = handlers->linux_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_linux__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_static_assert__method.desc,
+        .input = connectc_codegentest_v1_names_static_assert__method.input,
+        .output = connectc_codegentest_v1_names_static_assert__method.output,
+        .implemented = handlers->static_assert_ != NULL,
+        .invoke_async = connectc_codegentest_v1_names_static_assert__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_leading__method.desc,
+        .input = connectc_codegentest_v1_names_leading__method.input,
+        .output = connectc_codegentest_v1_names_leading__method.output,
+        .implemented = handlers->leading != NULL,
+        .invoke_async = connectc_codegentest_v1_names_leading__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_trailing__method.desc,
+        .input = connectc_codegentest_v1_names_trailing__method.input,
+        .output = connectc_codegentest_v1_names_trailing__method.output,
+        .implemented = handlers->trailing != NULL,
+        .invoke_async = connectc_codegentest_v1_names_trailing__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_double_under__method.desc,
+        .input = connectc_codegentest_v1_names_double_under__method.input,
+        .output = connectc_codegentest_v1_names_double_under__method.output,
+        .implemented = handlers->double_under != NULL,
+        .invoke_async = connectc_codegentest_v1_names_double_under__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_v2_thing__method.desc,
+        .input = connectc_codegentest_v1_names_v2_thing__method.input,
+        .output = connectc_codegentest_v1_names_v2_thing__method.output,
+        .implemented = handlers->v2_thing != NULL,
+        .invoke_async = connectc_codegentest_v1_names_v2_thing__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_httpget__method.desc,
+        .input = connectc_codegentest_v1_names_httpget__method.input,
+        .output = connectc_codegentest_v1_names_httpget__method.output,
+        .implemented = handlers->httpget != NULL,
+        .invoke_async = connectc_codegentest_v1_names_httpget__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
 const connectc_codegentest_v1_names__method_type *const connectc_codegentest_v1_names__methods[CONNECTC_CODEGENTEST_V1_NAMES__METHOD_COUNT] = {
   &connectc_codegentest_v1_names_register__method,
   &connectc_codegentest_v1_names_register_async__method,
@@ -4403,6 +5455,37 @@ int connectc_codegentest_v1_names_register__register(connectc_router *router, co
         .output = connectc_codegentest_v1_names_register_call__method.output,
         .invoke = connectc_codegentest_v1_names_register_call__invoke,
         .implemented = handlers->call != NULL,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+static void connectc_codegentest_v1_names_register_call__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_names_register__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->call(impl, responder, (const Connectc__Codegentest__V1__Word *)requests[0]);
+}
+
+int connectc_codegentest_v1_names_register__register_streaming(connectc_router *router, const connectc_codegentest_v1_names_register__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_names_register_call__method.desc,
+        .input = connectc_codegentest_v1_names_register_call__method.input,
+        .output = connectc_codegentest_v1_names_register_call__method.output,
+        .implemented = handlers->call != NULL,
+        .invoke_async = connectc_codegentest_v1_names_register_call__invoke_streaming,
     };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;

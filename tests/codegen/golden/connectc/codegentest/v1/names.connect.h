@@ -1667,6 +1667,188 @@ typedef struct connectc_codegentest_v1_names__handlers {
 int connectc_codegentest_v1_names__register(connectc_router *router, const connectc_codegentest_v1_names__handlers *handlers, void *impl,
     const connectc_codec *json);
 
+/* rpc Callbacks, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_names_callbacks__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_names_callbacks__recv and
+ * sending with connectc_codegentest_v1_names_callbacks__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_names_callbacks__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_names_callbacks__stream_handler;
+
+/* The next Callbacks request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_names_callbacks__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request);
+/* Sends one Callbacks response from a synchronous streaming handler. */
+int connectc_codegentest_v1_names_callbacks__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message);
+
+/* rpc Start, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_names_start__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_names_start__recv and
+ * sending with connectc_codegentest_v1_names_start__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_names_start__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_names_start__stream_handler;
+
+/* The next Start request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_names_start__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request);
+/* Sends one Start response from a synchronous streaming handler. */
+int connectc_codegentest_v1_names_start__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message);
+
+/* rpc SendRequest, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_names_send_request__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_names_send_request__recv and
+ * sending with connectc_codegentest_v1_names_send_request__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_names_send_request__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_names_send_request__stream_handler;
+
+/* The next SendRequest request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_names_send_request__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Word **request);
+/* Sends one SendRequest response from a synchronous streaming handler. */
+int connectc_codegentest_v1_names_send_request__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Word *message);
+
+/* The streaming typed handlers of connectc.codegentest.v1.Names (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_names__streaming_handlers {
+  /* rpc Register: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_register__respond and connectc_responder_finish. */
+  void (*register_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc RegisterAsync: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_register_async__respond and connectc_responder_finish. */
+  void (*register_async)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Handlers: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_handlers__respond and connectc_responder_finish. */
+  void (*handlers)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc AsyncHandlers: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_async_handlers__respond and connectc_responder_finish. */
+  void (*async_handlers)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Methods: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_methods__respond and connectc_responder_finish. */
+  void (*methods)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc MethodType: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_method_type__respond and connectc_responder_finish. */
+  void (*method_type)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Name: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_name__respond and connectc_responder_finish. */
+  void (*name)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc MethodCount: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_method_count__respond and connectc_responder_finish. */
+  void (*method_count)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc RegisterTypes: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_register_types__respond and connectc_responder_finish. */
+  void (*register_types)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Call: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_call__respond and connectc_responder_finish. */
+  void (*call)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Method: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_method__respond and connectc_responder_finish. */
+  void (*method)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Callbacks: a streaming handler (connectc_codegentest_v1_names_callbacks__stream_handler). */
+  connectc_codegentest_v1_names_callbacks__stream_handler callbacks;
+  /* rpc Start: a streaming handler (connectc_codegentest_v1_names_start__stream_handler). */
+  connectc_codegentest_v1_names_start__stream_handler start;
+  /* rpc SendRequest: a streaming handler (connectc_codegentest_v1_names_send_request__stream_handler). */
+  connectc_codegentest_v1_names_send_request__stream_handler send_request;
+  /* rpc Send: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_send__respond and connectc_responder_finish. */
+  void (*send)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Respond: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_respond__respond and connectc_responder_finish. */
+  void (*respond)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Invoke: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_invoke__respond and connectc_responder_finish. */
+  void (*invoke)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc InvokeAsync: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_invoke_async__respond and connectc_responder_finish. */
+  void (*invoke_async)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Deliver: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_deliver__respond and connectc_responder_finish. */
+  void (*deliver)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Return: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_return__respond and connectc_responder_finish. */
+  void (*return_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Int: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_int__respond and connectc_responder_finish. */
+  void (*int_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Switch: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_switch__respond and connectc_responder_finish. */
+  void (*switch_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Default: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_default__respond and connectc_responder_finish. */
+  void (*default_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Static: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_static__respond and connectc_responder_finish. */
+  void (*static_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Bool: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_bool__respond and connectc_responder_finish. */
+  void (*bool_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Class: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_class__respond and connectc_responder_finish. */
+  void (*class_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc New: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_new__respond and connectc_responder_finish. */
+  void (*new_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Assert: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_assert__respond and connectc_responder_finish. */
+  void (*assert_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Errno: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_errno__respond and connectc_responder_finish. */
+  void (*errno_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Linux: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_linux__respond and connectc_responder_finish. */
+  void (*linux_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc StaticAssert: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_static_assert__respond and connectc_responder_finish. */
+  void (*static_assert_)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc _Leading: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_leading__respond and connectc_responder_finish. */
+  void (*leading)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Trailing_: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_trailing__respond and connectc_responder_finish. */
+  void (*trailing)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc Double__Under: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_double_under__respond and connectc_responder_finish. */
+  void (*double_under)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc V2Thing: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_v2_thing__respond and connectc_responder_finish. */
+  void (*v2_thing)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+  /* rpc HTTPGet: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_httpget__respond and connectc_responder_finish. */
+  void (*httpget)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+} connectc_codegentest_v1_names__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.Names on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
+int connectc_codegentest_v1_names__register_streaming(connectc_router *router, const connectc_codegentest_v1_names__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json);
+
 /* Every method of connectc.codegentest.v1.Names, in declaration order. */
 extern const connectc_codegentest_v1_names__method_type *const connectc_codegentest_v1_names__methods[CONNECTC_CODEGENTEST_V1_NAMES__METHOD_COUNT];
 
@@ -1746,6 +1928,20 @@ typedef struct connectc_codegentest_v1_names_register__handlers {
  * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
  * application/json. */
 int connectc_codegentest_v1_names_register__register(connectc_router *router, const connectc_codegentest_v1_names_register__handlers *handlers, void *impl,
+    const connectc_codec *json);
+
+/* The streaming typed handlers of connectc.codegentest.v1.NamesRegister (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_names_register__streaming_handlers {
+  /* rpc Call: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_names_register_call__respond and connectc_responder_finish. */
+  void (*call)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Word *request);
+} connectc_codegentest_v1_names_register__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.NamesRegister on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
+int connectc_codegentest_v1_names_register__register_streaming(connectc_router *router, const connectc_codegentest_v1_names_register__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.NamesRegister, in declaration order. */

@@ -773,6 +773,215 @@ int connectc_codegentest_v1_order_service__register(connectc_router *router, con
   return CONNECTC_OK;
 }
 
+static void connectc_codegentest_v1_order_service_get_order__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
+}
+
+static void connectc_codegentest_v1_order_service_put_order__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
+}
+
+int connectc_codegentest_v1_order_service_upload_lines__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Order__Line **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Order__Line *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_upload_lines__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->upload_lines.on_start) h->upload_lines.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  h->upload_lines.on_request(impl, responder, (const Connectc__Codegentest__V1__Order__Line *)request);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->upload_lines.on_requests_end) h->upload_lines.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_order_service_upload_lines__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  return h->upload_lines.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_order_service_upload_lines__stream_async = {
+    .on_start = connectc_codegentest_v1_order_service_upload_lines__stream_start,
+    .on_request = connectc_codegentest_v1_order_service_upload_lines__stream_request,
+    .on_requests_end = connectc_codegentest_v1_order_service_upload_lines__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_order_service_upload_lines__stream_sync = {
+    .run = connectc_codegentest_v1_order_service_upload_lines__stream_run,
+};
+
+static void connectc_codegentest_v1_order_service_watch_orders__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
+}
+
+int connectc_codegentest_v1_order_service_chat__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Struct **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Struct *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_chat__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Struct *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->chat.on_start) h->chat.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  h->chat.on_request(impl, responder, (const Connectc__Codegentest__V1__Struct *)request);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->chat.on_requests_end) h->chat.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_order_service_chat__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  return h->chat.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_order_service_chat__stream_async = {
+    .on_start = connectc_codegentest_v1_order_service_chat__stream_start,
+    .on_request = connectc_codegentest_v1_order_service_chat__stream_request,
+    .on_requests_end = connectc_codegentest_v1_order_service_chat__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_order_service_chat__stream_sync = {
+    .run = connectc_codegentest_v1_order_service_chat__stream_run,
+};
+
+int connectc_codegentest_v1_order_service__register_streaming(connectc_router *router, const connectc_codegentest_v1_order_service__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .implemented = handlers->get_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_get_order__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .implemented = handlers->put_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_put_order__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->upload_lines.run && (handlers->upload_lines.on_start || handlers->upload_lines.on_request ||
+                             handlers->upload_lines.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->upload_lines.run && !handlers->upload_lines.on_request &&
+        (handlers->upload_lines.on_start || handlers->upload_lines.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .implemented = handlers->upload_lines.run != NULL || handlers->upload_lines.on_request != NULL,
+        .stream = handlers->upload_lines.run ? &connectc_codegentest_v1_order_service_upload_lines__stream_sync : &connectc_codegentest_v1_order_service_upload_lines__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .implemented = handlers->watch_orders != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_watch_orders__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->chat.run && (handlers->chat.on_start || handlers->chat.on_request ||
+                             handlers->chat.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->chat.run && !handlers->chat.on_request &&
+        (handlers->chat.on_start || handlers->chat.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .implemented = handlers->chat.run != NULL || handlers->chat.on_request != NULL,
+        .stream = handlers->chat.run ? &connectc_codegentest_v1_order_service_chat__stream_sync : &connectc_codegentest_v1_order_service_chat__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
 const connectc_codegentest_v1_order_service__method_type *const connectc_codegentest_v1_order_service__methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT] = {
   &connectc_codegentest_v1_order_service_get_order__method,
   &connectc_codegentest_v1_order_service_put_order__method,
@@ -899,6 +1108,37 @@ int connectc_codegentest_v1_httpservice__register(connectc_router *router, const
         .output = connectc_codegentest_v1_httpservice_ping__method.output,
         .invoke = connectc_codegentest_v1_httpservice_ping__invoke,
         .implemented = handlers->ping != NULL,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+static void connectc_codegentest_v1_httpservice_ping__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_httpservice__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
+}
+
+int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *router, const connectc_codegentest_v1_httpservice__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .implemented = handlers->ping != NULL,
+        .invoke_async = connectc_codegentest_v1_httpservice_ping__invoke_streaming,
     };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;

@@ -304,6 +304,74 @@ typedef struct connectc_codegentest_v1_order_service__handlers {
 int connectc_codegentest_v1_order_service__register(connectc_router *router, const connectc_codegentest_v1_order_service__handlers *handlers, void *impl,
     const connectc_codec *json);
 
+/* rpc UploadLines, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_order_service_upload_lines__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_order_service_upload_lines__recv and
+ * sending with connectc_codegentest_v1_order_service_upload_lines__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_order_service_upload_lines__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order__Line *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_order_service_upload_lines__stream_handler;
+
+/* The next UploadLines request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_order_service_upload_lines__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Order__Line **request);
+/* Sends one UploadLines response from a synchronous streaming handler. */
+int connectc_codegentest_v1_order_service_upload_lines__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Order *message);
+
+/* rpc Chat, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_order_service_chat__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_order_service_chat__recv and
+ * sending with connectc_codegentest_v1_order_service_chat__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_order_service_chat__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Struct *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_order_service_chat__stream_handler;
+
+/* The next Chat request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_order_service_chat__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Struct **request);
+/* Sends one Chat response from a synchronous streaming handler. */
+int connectc_codegentest_v1_order_service_chat__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Struct *message);
+
+/* The streaming typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_order_service__streaming_handlers {
+  /* rpc GetOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_get_order__respond and connectc_responder_finish. */
+  void (*get_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc PutOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_put_order__respond and connectc_responder_finish. */
+  void (*put_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc UploadLines: a streaming handler (connectc_codegentest_v1_order_service_upload_lines__stream_handler). */
+  connectc_codegentest_v1_order_service_upload_lines__stream_handler upload_lines;
+  /* rpc WatchOrders: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_watch_orders__respond and connectc_responder_finish. */
+  void (*watch_orders)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Empty *request);
+  /* rpc Chat: a streaming handler (connectc_codegentest_v1_order_service_chat__stream_handler). */
+  connectc_codegentest_v1_order_service_chat__stream_handler chat;
+} connectc_codegentest_v1_order_service__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
+int connectc_codegentest_v1_order_service__register_streaming(connectc_router *router, const connectc_codegentest_v1_order_service__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json);
+
 /* Every method of connectc.codegentest.v1.OrderService, in declaration order. */
 extern const connectc_codegentest_v1_order_service__method_type *const connectc_codegentest_v1_order_service__methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT];
 
@@ -383,6 +451,20 @@ typedef struct connectc_codegentest_v1_httpservice__handlers {
  * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
  * application/json. */
 int connectc_codegentest_v1_httpservice__register(connectc_router *router, const connectc_codegentest_v1_httpservice__handlers *handlers, void *impl,
+    const connectc_codec *json);
+
+/* The streaming typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_httpservice__streaming_handlers {
+  /* rpc Ping: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_httpservice_ping__respond and connectc_responder_finish. */
+  void (*ping)(void *impl, connectc_responder *responder, const Google__Protobuf__Empty *request);
+} connectc_codegentest_v1_httpservice__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
+ * application/json. */
+int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *router, const connectc_codegentest_v1_httpservice__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.HTTPService, in declaration order. */
