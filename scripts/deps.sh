@@ -14,6 +14,7 @@ packages=(
   libjsmn-dev libcmocka-dev
   openssl ca-certificates curl
   nghttp2-client
+  doxygen
 )
 
 missing=()
