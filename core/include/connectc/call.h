@@ -1,7 +1,10 @@
-/*
- * call.h: what the client and the server call state machines share:
- * stream types, limits and method descriptions. The state machines
- * themselves are in client_call.h and server_call.h.
+/**
+ * @file connectc/call.h
+ * @brief What the client and the server call state machines share:
+ * stream types, protocols, limits and method descriptions.
+ *
+ * Part of libconnectc-core. The state machines themselves are in
+ * client_call.h and server_call.h.
  *
  * A client call turns what the application wants (request headers,
  * serialized request messages, close-send, cancel) into an HTTP request
@@ -34,46 +37,58 @@
 extern "C" {
 #endif
 
+/** The shape of an RPC: how many messages go each way. */
 typedef enum connectc_stream_type {
-  CONNECTC_STREAM_UNARY = 0,
-  CONNECTC_STREAM_CLIENT = 1, /* client streaming: many requests, one response */
-  CONNECTC_STREAM_SERVER = 2, /* server streaming: one request, many responses */
-  CONNECTC_STREAM_BIDI = 3    /* bidirectional (half-duplex over HTTP/1.1) */
+  CONNECTC_STREAM_UNARY = 0,  /**< one request, one response */
+  CONNECTC_STREAM_CLIENT = 1, /**< client streaming: many requests, one response */
+  CONNECTC_STREAM_SERVER = 2, /**< server streaming: one request, many responses */
+  CONNECTC_STREAM_BIDI = 3    /**< bidirectional (half-duplex over HTTP/1.1) */
 } connectc_stream_type;
 
-/* The RPC protocol of a call. A client chooses one per call; a server call
- * detects it from the request's content type and answers in kind. */
+/** The RPC protocol of a call. A client chooses one per call.
+ * This version implements Connect only: connectc_client_call_new()
+ * refuses the others with CONNECTC_ERR_UNSUPPORTED, and a server call
+ * answers a gRPC or gRPC-Web request as an unsupported content type
+ * (HTTP 415). */
 typedef enum connectc_protocol {
-  CONNECTC_PROTOCOL_CONNECT = 0,  /* Connect (the default) */
-  CONNECTC_PROTOCOL_GRPC = 1,     /* gRPC: needs HTTP/2 (trailers) */
-  CONNECTC_PROTOCOL_GRPC_WEB = 2  /* gRPC-Web: trailers in the body */
+  CONNECTC_PROTOCOL_CONNECT = 0,  /**< Connect (the default) */
+  CONNECTC_PROTOCOL_GRPC = 1,     /**< gRPC: needs HTTP/2 (trailers) */
+  CONNECTC_PROTOCOL_GRPC_WEB = 2  /**< gRPC-Web: trailers in the body */
 } connectc_protocol;
 
-/* "connect", "grpc" or "grpc-web"; NULL for a value that is none of them. */
+/**
+ * The name of a protocol.
+ * @param protocol any value.
+ * @return "connect", "grpc" or "grpc-web" (static storage); NULL for a
+ *         value that is none of them.
+ */
 CONNECTC_API const char *connectc_protocol_name(connectc_protocol protocol);
 
-/* Default receive limit when a config leaves recv_max_bytes at 0. */
+/** Default receive limit (4 MiB) when a config leaves recv_max_bytes at 0. */
 #define CONNECTC_DEFAULT_RECV_MAX_BYTES ((size_t)4 * 1024 * 1024)
 
-/* Limits shared by client and server calls. Zero means the default. */
+/** Limits shared by client and server calls. Zero means the default. */
 typedef struct connectc_call_limits {
-  /* Largest message accepted, after decompression (default
+  /** Largest message accepted, after decompression (default
    * CONNECTC_DEFAULT_RECV_MAX_BYTES). Compressed input is bounded by the
-   * same number plus 1/16 and 1 KiB of slack for incompressible data. */
+   * same number plus 1/16 and 1 KiB of slack for incompressible data.
+   * Over it the call fails with resource_exhausted. */
   size_t recv_max_bytes;
-  /* Largest message this side sends, before compression (0 = no limit).
+  /** Largest message this side sends, before compression (0 = no limit).
    * Exceeding it fails the call with resource_exhausted. */
   size_t send_max_bytes;
-  /* Messages smaller than this are sent uncompressed (0 = compress all
+  /** Messages smaller than this are sent uncompressed (0 = compress all
    * messages when a compression is in use). */
   size_t compress_min_bytes;
 } connectc_call_limits;
 
-/* What a server knows about one method (generated code fills these). */
+/** What a server knows about one method (generated code fills these).
+ * Calls and routers keep a pointer to it: it must outlive them (generated
+ * descriptions are static). */
 typedef struct connectc_method_desc {
-  const char *procedure; /* "/pkg.Service/Method" */
-  connectc_stream_type stream_type;
-  int no_side_effects;   /* idempotency_level NO_SIDE_EFFECTS: GET allowed */
+  const char *procedure; /**< "/pkg.Service/Method"; required */
+  connectc_stream_type stream_type; /**< the method's stream type */
+  int no_side_effects;   /**< idempotency_level NO_SIDE_EFFECTS: a unary method then also accepts GET */
 } connectc_method_desc;
 
 #ifdef __cplusplus
