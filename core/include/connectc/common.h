@@ -46,10 +46,12 @@ extern "C" {
 /* ------------------------------------------------------------------ */
 
 /**
- * A user-replaceable allocator. The library never calls malloc directly:
- * every allocation goes through the allocator given at creation time (or
- * the default one, wrapping the C library, when NULL is given); zlib,
- * brotli and zstd allocate through it too.
+ * A user-replaceable allocator. The core, the typed layer and the libcurl
+ * adapter never call malloc directly: every allocation goes through the
+ * allocator given at creation time (or the default one, wrapping the C
+ * library, when NULL is given); zlib, brotli and zstd allocate through it
+ * too. (The libmicrohttpd adapter allocates its own bookkeeping with the
+ * C library; libcurl and libmicrohttpd use their own allocators.)
  *
  * Objects that take an allocator copy the struct, so the struct itself
  * may be temporary; `user_data` must stay valid as long as any object
