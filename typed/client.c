@@ -41,6 +41,10 @@ static void call_config(const connectc_client *client, const connectc_method_des
   cfg->timeout_ms = opts ? opts->timeout_ms : 0;
   cfg->use_get = client->use_get && method->no_side_effects &&
                  method->stream_type == CONNECTC_STREAM_UNARY;
+  cfg->interceptors = client->interceptors;
+  cfg->n_interceptors = client->n_interceptors;
+  cfg->on_stats = client->on_stats;
+  cfg->stats_user_data = client->stats_user_data;
 }
 
 static int add_option_headers(connectc_client_call *call, const connectc_call_options *opts) {

@@ -409,6 +409,7 @@ void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
   r->completed = 1;
   /* A call not finished when its connection ends lost its client. */
   if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+  connectc_server_call_complete(r->call, now_ms());
   pthread_mutex_unlock(&r->mu);
   req_unref(r);
 }

@@ -591,9 +591,11 @@ static void test_content_types(void **state) {
     post(SVC "Raw", bad_unary[i], "abc", 3, &r);
     if (r.status != 415) fprintf(stderr, "content type case %zu\n", i);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/proto, application/json");
+    assert_string_equal(accept, "application/proto, application/json, application/grpc+proto, "
+                                "application/grpc+json, application/grpc-web+proto, "
+                                "application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }
@@ -608,9 +610,11 @@ static void test_content_types(void **state) {
     hx_resp r;
     post(SVC "Collect", bad_stream[i], body.data, body.len, &r);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/connect+proto, application/connect+json");
+    assert_string_equal(accept, "application/connect+proto, application/connect+json, "
+                                "application/grpc+proto, application/grpc+json, "
+                                "application/grpc-web+proto, application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }

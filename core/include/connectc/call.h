@@ -82,6 +82,36 @@ typedef struct connectc_call_limits {
   size_t compress_min_bytes;
 } connectc_call_limits;
 
+/*
+ * What one finished call cost, for metrics and tracing (OpenTelemetry,
+ * Prometheus): reported once per call to the on_stats hook of a client or
+ * server configuration. "Wire" bytes are HTTP body bytes as they crossed
+ * the network (framing and compression included); the others are message
+ * bytes before compression. Strings are borrowed for the hook only.
+ */
+typedef struct connectc_call_stats {
+  const char *procedure;                    /* "/pkg.Service/Method" ("" if unrouted) */
+  connectc_stream_type stream_type;
+  connectc_protocol protocol;
+  const char *codec;                        /* "proto", "json" (NULL if never known) */
+  connectc_compression request_compression; /* of the request messages */
+  connectc_compression response_compression;
+  uint64_t request_wire_bytes;
+  uint64_t request_bytes;
+  uint64_t request_messages;
+  uint64_t response_wire_bytes;
+  uint64_t response_bytes;
+  uint64_t response_messages;
+  int64_t start_ms;    /* the clock the call was given at its start */
+  int64_t end_ms;      /* the time passed to *_call_complete, else the last time seen */
+  connectc_code code;  /* the final status */
+  int http_status;     /* the response's HTTP status (0 when none arrived) */
+} connectc_call_stats;
+
+/* Receives the stats of a finished call. Runs on the thread that completes
+ * or deletes the call; must not call into the call. */
+typedef void (*connectc_stats_fn)(const connectc_call_stats *stats, void *user_data);
+
 /** What a server knows about one method (generated code fills these).
  * Calls and routers keep a pointer to it: it must outlive them (generated
  * descriptions are static). */

@@ -87,8 +87,10 @@ typedef struct connectc_client_config {
   connectc_compression send_compression;
   /** Receive and send limits (zero: defaults). */
   connectc_call_limits limits;
-  /** Milliseconds the call may take, from creation; 0 = no deadline. Sent
-   * as Connect-Timeout-Ms and enforced by connectc_client_call_tick(). */
+  /* Milliseconds the call may take, from creation; 0 = no deadline.
+   * Enforced by connectc_client_call_tick(). The time left when the request
+   * head is produced (creation, or the latest tick) is sent as
+   * Connect-Timeout-Ms or grpc-timeout. */
   int64_t timeout_ms;
   /** Unary only: send as a Connect GET (for NO_SIDE_EFFECTS methods). */
   int use_get;
@@ -102,7 +104,41 @@ typedef struct connectc_client_config {
    * response is read. The call only reports it, through
    * connectc_client_call_requires_http2(). */
   int full_duplex;
+  /* Interceptors (borrowed array of borrowed entries), run in order on the
+   * way out and in reverse order when the call closes. */
+  const struct connectc_client_interceptor *const *interceptors;
+  size_t n_interceptors;
+  /* Receives the call's stats once it completes (NULL: none). */
+  connectc_stats_fn on_stats;
+  void *stats_user_data;
 } connectc_client_config;
+
+/*
+ * A client interceptor: code that runs around every call, at the call level
+ * (under the typed client and the generated stubs), e.g. adding
+ * credentials, logging, metrics. Every member may be NULL.
+ */
+typedef struct connectc_client_interceptor {
+  /* The request head is about to be produced; `headers` (the
+   * application's) may be changed. Return 0 to go on; non-zero to fail the
+   * call with `refuse` (initialised; code defaults to canceled when left
+   * OK) before anything is sent. Later interceptors then do not run. */
+  int (*on_request_head)(connectc_client_call *call, connectc_headers *headers,
+                         connectc_error *refuse, void *user_data);
+  /* Each request message (serialized, before compression). */
+  void (*on_request_message)(connectc_client_call *call, const uint8_t *data, size_t len,
+                             void *user_data);
+  /* The response headers. */
+  void (*on_response_headers)(connectc_client_call *call, const connectc_headers *headers,
+                              void *user_data);
+  /* Each response message (decompressed, serialized). */
+  void (*on_response_message)(connectc_client_call *call, const uint8_t *data, size_t len,
+                              void *user_data);
+  /* The final status and trailers. */
+  void (*on_close)(connectc_client_call *call, const connectc_error *status,
+                   const connectc_headers *trailers, void *user_data);
+  void *user_data;
+} connectc_client_interceptor;
 
 /**
  * Creates a client call.
@@ -215,21 +251,11 @@ CONNECTC_API int connectc_client_call_close_send(connectc_client_call *call);
  */
 CONNECTC_API void connectc_client_call_cancel(connectc_client_call *call);
 
-/**
- * The request head, once it can be known: streams (server streams
- * included) at once, unary calls after their message was sent. Producing
- * the head (here, or in connectc_client_call_body_peek()) adds the
- * protocol's headers (content type, protocol version, timeout,
- * encodings); from then on request headers can no longer be added.
- * @param call the call.
- * @param out receives the head; its pointers are owned by the call and
- *        valid until it is deleted.
- * @return CONNECTC_OK;
- *         CONNECTC_ERR_ARGUMENT when `call` or `out` is NULL;
- *         CONNECTC_ERR_STATE for a unary call whose message was not sent
- *         yet;
- *         CONNECTC_ERR_NOMEM.
- */
+/* The request head, once it can be known: streams at once, unary calls
+ * after their message was sent. Interceptors' on_request_head run when it
+ * is first produced. Returns CONNECTC_OK, CONNECTC_ERR_STATE before it can
+ * be known, CONNECTC_ERR_RPC when the call has closed (canceled, failed,
+ * refused by an interceptor: on_close has fired) or CONNECTC_ERR_NOMEM. */
 CONNECTC_API int connectc_client_call_request_head(connectc_client_call *call, connectc_request_head *out);
 
 /**
@@ -343,6 +369,14 @@ CONNECTC_API void connectc_client_call_tick(connectc_client_call *call, int64_t 
  *         call).
  */
 CONNECTC_API int64_t connectc_client_call_deadline(const connectc_client_call *call);
+/* The transport is done with the call (the response ended, failed or was
+ * abandoned) at `now_ms`: the stats (connectc_client_config.on_stats) are
+ * reported with this end time. Idempotent; connectc_client_call_del reports
+ * them if this was never called. */
+CONNECTC_API void connectc_client_call_complete(connectc_client_call *call, int64_t now_ms);
+/* The call's figures so far (the same the stats hook gets). */
+CONNECTC_API void connectc_client_call_stats(const connectc_client_call *call,
+                                             connectc_call_stats *out);
 /**
  * The protocol the call speaks.
  * @param call the call; may be NULL.

@@ -72,7 +72,77 @@ typedef struct connectc_server_config {
    * GET for unary methods (connect-go's
    * WithRequireConnectProtocolHeader). Default 0. */
   int require_protocol_header;
+  /* Browsers: answer CORS preflights and add CORS headers to every response
+   * for an allowed origin (NULL: off, OPTIONS gets 405). Borrowed. */
+  const struct connectc_cors *cors;
+  /* Interceptors (borrowed array of borrowed entries), run in order when the
+   * request arrives and in reverse order when the call closes. */
+  const struct connectc_server_interceptor *const *interceptors;
+  size_t n_interceptors;
+  /* Deadline policy: the timeout of calls whose client sent none (0: no
+   * deadline), and the most a client may ask for (0: no maximum; a larger
+   * timeout is cut to it). */
+  int64_t default_timeout_ms;
+  int64_t max_timeout_ms;
+  /* Receives each call's stats once it completes (NULL: none). */
+  connectc_stats_fn on_stats;
+  void *stats_user_data;
 } connectc_server_config;
+
+/*
+ * CORS: which origins may call from a browser. A preflight (OPTIONS with
+ * Origin and Access-Control-Request-Method) from an allowed origin gets 204
+ * with Access-Control-Allow-Origin, -Methods (POST, GET), -Headers (the
+ * Connect and gRPC-Web request headers plus allowed_headers), -Max-Age and
+ * Vary; from another origin, 204 without them (the browser then refuses).
+ * Every other response to an allowed origin, errors the library makes
+ * itself included, carries Access-Control-Allow-Origin, Vary: Origin and
+ * Access-Control-Expose-Headers (the gRPC-Web status headers plus
+ * exposed_headers).
+ */
+typedef struct connectc_cors {
+  /* NULL-terminated list of origins ("https://app.example.com"), compared
+   * exactly; "*" allows any origin. May be NULL when origin_allowed is set. */
+  const char *const *allowed_origins;
+  /* Or a callback: return 1 to allow `origin` (len bytes, not
+   * NUL-terminated). Consulted when the list does not allow the origin. */
+  int (*origin_allowed)(const char *origin, size_t len, void *user_data);
+  void *user_data;
+  /* More request headers a page may send (e.g. "Authorization"). */
+  const char *const *allowed_headers;
+  /* More response headers and trailers a page may read (unary Connect
+   * trailers travel as "Trailer-<name>" headers: expose that name). */
+  const char *const *exposed_headers;
+  /* Send Access-Control-Allow-Credentials: true (cookies, HTTP auth). */
+  int allow_credentials;
+  /* Access-Control-Max-Age in seconds; 0 means 7200. */
+  int max_age_s;
+} connectc_cors;
+
+/*
+ * A server interceptor: code that runs around every call of a router, at
+ * the call level (under the typed layers), e.g. authentication, logging,
+ * metrics. Every member may be NULL.
+ */
+typedef struct connectc_server_interceptor {
+  /* The request head is valid for its protocol; nothing of the body was
+   * read, decompressed or decoded. `headers` may be changed. Return 0 to go
+   * on; non-zero to refuse the call with `refuse` (initialised, code
+   * defaults to permission_denied when left OK), answered in the request's
+   * protocol. Later interceptors then do not run. */
+  int (*on_request_head)(connectc_server_call *call, connectc_headers *headers,
+                         connectc_error *refuse, void *user_data);
+  /* Each request message (decompressed, serialized), before the handler. */
+  void (*on_request_message)(connectc_server_call *call, const uint8_t *data, size_t len,
+                             void *user_data);
+  /* Each response message (serialized, before compression). */
+  void (*on_response_message)(connectc_server_call *call, const uint8_t *data, size_t len,
+                              void *user_data);
+  /* The final status and the response trailers, once decided. */
+  void (*on_close)(connectc_server_call *call, const connectc_error *status,
+                   const connectc_headers *trailers, void *user_data);
+  void *user_data;
+} connectc_server_interceptor;
 
 /** The HTTP response a server call produced. Pointers owned by the call,
  * valid until it is deleted. */
@@ -329,6 +399,23 @@ CONNECTC_API void connectc_server_call_body_peek(connectc_server_call *call, con
  *        treated as all of them.
  */
 CONNECTC_API void connectc_server_call_body_consume(connectc_server_call *call, size_t n);
+/* The HTTP trailers to send after the body, once body_peek reported the
+ * last bytes (*done): a gRPC response's status and the handler's
+ * trailers. NULL when the response has none (Connect and gRPC-Web carry
+ * them in the body; a trailers-only gRPC response carries them in its
+ * head). Owned by the call, valid until it is deleted. */
+CONNECTC_API const connectc_headers *connectc_server_call_response_http_trailers(
+    const connectc_server_call *call);
+/* The adapter has written the whole response, or given up on it, at
+ * `now_ms`: the call's stats (connectc_server_config.on_stats) are reported
+ * now with this end time. Idempotent; connectc_server_call_del reports them
+ * if this was never called. */
+CONNECTC_API void connectc_server_call_complete(connectc_server_call *call, int64_t now_ms);
+/* The call's figures so far (the same the stats hook gets). */
+CONNECTC_API void connectc_server_call_stats(const connectc_server_call *call,
+                                             connectc_call_stats *out);
+/* The protocol the request speaks (Connect before recv_head). */
+CONNECTC_API connectc_protocol connectc_server_call_protocol(const connectc_server_call *call);
 
 /**
  * Replaces the user_data handed to the callbacks (the router sets it from

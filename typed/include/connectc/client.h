@@ -43,6 +43,13 @@ typedef struct connectc_client {
    * and the results of generated synchronous stubs, are allocated with it;
    * connectc_client_invoke() allocates with its output's allocator. */
   const connectc_allocator *alloc;
+  /* Interceptors of every call (see connectc_client_interceptor in
+   * client_call.h); borrowed, must outlive the calls. */
+  const connectc_client_interceptor *const *interceptors;
+  size_t n_interceptors;
+  /* Receives each call's stats (see connectc_call_stats). */
+  connectc_stats_fn on_stats;
+  void *stats_user_data;
 } connectc_client;
 
 /**
