@@ -71,31 +71,31 @@ static int respond(job *j, Payload *p) {
     case K_UNARY: {
       Connectrpc__Conformance__V1__UnaryResponse m = CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_unary_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_unary__respond(j->responder, &m);
     }
     case K_IDEMPOTENT: {
       Connectrpc__Conformance__V1__IdempotentUnaryResponse m =
           CONNECTRPC__CONFORMANCE__V1__IDEMPOTENT_UNARY_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_idempotent_unary_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_idempotent_unary__respond(j->responder, &m);
     }
     case K_CLIENT: {
       Connectrpc__Conformance__V1__ClientStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__CLIENT_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_client_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_client_stream__respond(j->responder, &m);
     }
     case K_SERVER: {
       Connectrpc__Conformance__V1__ServerStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__SERVER_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_server_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_server_stream__respond(j->responder, &m);
     }
     case K_BIDI: {
       Connectrpc__Conformance__V1__BidiStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__BIDI_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_bidi_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_bidi_stream__respond(j->responder, &m);
     }
   }
   return CONNECTC_ERR_ARGUMENT;
@@ -359,7 +359,7 @@ static void h_bidi_stream(void *impl, connectc_responder *r,
 }
 
 /* Unimplemented stays NULL: the library answers `unimplemented`. */
-static const connectrpc_conformance_v1_conformance_service_async_handlers handlers = {
+static const connectrpc_conformance_v1_conformance_service__async_handlers handlers = {
     .unary = h_unary,
     .server_stream = h_server_stream,
     .client_stream = h_client_stream,
@@ -431,7 +431,7 @@ int main(void) {
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = req->message_receive_limit ? req->message_receive_limit : 0;
   connectc_router *router = NULL;
-  if (connectc_router_new(&cfg, NULL, &router) != CONNECTC_OK || connectrpc_conformance_v1_conformance_service_register_async(router, &handlers, NULL,
+  if (connectc_router_new(&cfg, NULL, &router) != CONNECTC_OK || connectrpc_conformance_v1_conformance_service__register_async(router, &handlers, NULL,
                                                                                 json_codec) != CONNECTC_OK) {
     fprintf(stderr, "conformance server: cannot mount the service\n");
     return 1;

@@ -157,21 +157,21 @@ static void test_status_trailers(void **state) {
   assert_string_equal(back.details[0].type, "x.Y");
   /* The rules for odd statuses. */
   struct {
-    const char *hdrs;
+    const char *hdrs; /* name\0value\0... ending in an empty name */
     int have;
     connectc_code code;
     const char *msg;
   } cases[] = {
       {"", 0, CONNECTC_CODE_INTERNAL, "protocol error: no grpc-status: the response had no trailers"},
-      {"x-a\0b", 1, CONNECTC_CODE_UNKNOWN, "protocol error: no grpc-status in the response trailers"},
-      {"grpc-status\0abc", 1, CONNECTC_CODE_UNKNOWN, "protocol error: invalid grpc-status \"abc\""},
-      {"grpc-status\0" "9\0grpc-message\0error", 1, CONNECTC_CODE_FAILED_PRECONDITION, "error"},
-      {"grpc-status\0" "9\0grpc-message\0bad%zz", 1, CONNECTC_CODE_INTERNAL,
+      {"x-a\0b" "\0", 1, CONNECTC_CODE_UNKNOWN, "protocol error: no grpc-status in the response trailers"},
+      {"grpc-status\0abc" "\0", 1, CONNECTC_CODE_UNKNOWN, "protocol error: invalid grpc-status \"abc\""},
+      {"grpc-status\0" "9\0grpc-message\0error" "\0", 1, CONNECTC_CODE_FAILED_PRECONDITION, "error"},
+      {"grpc-status\0" "9\0grpc-message\0bad%zz" "\0", 1, CONNECTC_CODE_INTERNAL,
        "protocol error: invalid grpc-message \"bad%zz\": bad percent-encoding"},
-      {"grpc-status\0" "99", 1, CONNECTC_CODE_UNKNOWN, ""},
-      {"grpc-status\0" "3\0grpc-status-details-bin\0!!!", 1, CONNECTC_CODE_INTERNAL,
+      {"grpc-status\0" "99" "\0", 1, CONNECTC_CODE_UNKNOWN, ""},
+      {"grpc-status\0" "3\0grpc-status-details-bin\0!!!" "\0", 1, CONNECTC_CODE_INTERNAL,
        "protocol error: invalid grpc-status-details-bin: not a base64-encoded google.rpc.Status"},
-      {"grpc-status\0" "0\0grpc-message\0ignored", 1, CONNECTC_CODE_OK, NULL},
+      {"grpc-status\0" "0\0grpc-message\0ignored" "\0", 1, CONNECTC_CODE_OK, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     connectc_headers h;

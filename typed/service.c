@@ -148,7 +148,7 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
-  connectc_response_writer stream = {call, codec_for(r, call), &r->alloc};
+  connectc_response_writer stream = {.call = call, .codec = codec_for(r, call), .alloc = &r->alloc};
   int rv = r->method.invoke(r->handlers, r->impl, call, (const ProtobufCMessage *const *)c->requests,
                             c->n_requests, &stream, &e);
   if (!connectc_server_call_is_finished(call)) {

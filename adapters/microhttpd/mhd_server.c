@@ -109,7 +109,8 @@ static void t_wake(void *ctx) {
 static void t_ref(void *ctx) { req_ref(ctx); }
 static void t_unref(void *ctx) { req_unref(ctx); }
 
-static const connectc_server_call_hooks transport_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+static const connectc_server_call_hooks transport_ops = {
+    .lock = t_lock, .unlock = t_unlock, .wake = t_wake, .ref = t_ref, .unref = t_unref};
 
 /* ---- request head ---- */
 

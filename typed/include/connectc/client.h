@@ -5,8 +5,8 @@
  * Part of libconnectc. It turns
  * protobuf-c messages into a client call (call.h), has a transport move it,
  * and hands back typed results with headers, trailers and the Connect
- * error. Generated stubs (`<service>_<rpc>`, `<service>_call_<rpc>` and
- * `<service>_<rpc>_start`) are thin wrappers over these functions.
+ * error. Generated stubs (`<svc>_<rpc>`, `<svc>_<rpc>__call` and
+ * `<svc>_<rpc>__start`; codegen/README.md) are thin wrappers over these functions.
  *
  * The layer is transport-agnostic: a connectc_transport runs a call to
  * completion, or (asynchronous transports) moves it from an event loop. The
@@ -144,7 +144,7 @@ CONNECTC_API int connectc_client_invoke(const connectc_client *client, const con
  * An asynchronous typed call: requests go in with connectc_async_call_send
  * whenever the application has them, responses come out through callbacks
  * as the transport receives them. Generated stubs wrap it as
- * `<service>_<rpc>_start` with typed callbacks.
+ * `<svc>_<rpc>__start` with typed callbacks.
  *
  * Threading: a stream belongs to the thread that drives its transport (the
  * event loop); every function below must be called on that thread.

@@ -9,7 +9,7 @@
  *
  * A handler runs on the transport's thread once the request is complete
  * (half-duplex: every request message is read first). It sends its
- * response(s) with the generated typed `<rpc>_send` function (unary and
+ * response(s) with the generated typed `<svc>_<rpc>__send` function (unary and
  * client-streaming methods send exactly one), may set response headers and
  * trailers through connectc_server_call_response_headers/_trailers, and
  * returns 0, or non-zero with `error` set to fail the call (an error left at
@@ -76,7 +76,7 @@ typedef int (*connectc_typed_invoke)(const void *handlers, void *impl,
  * request is complete, like a synchronous one, but it does not answer
  * before returning: it keeps the `connectc_responder` and answers later,
  * from any thread, with connectc_responder_send (generated typed form:
- * `<rpc>_respond`) and exactly one connectc_responder_finish, which
+ * `<svc>_<rpc>__respond`) and exactly one connectc_responder_finish, which
  * releases the responder.
  *
  * The requests handed to the handler stay valid until that finish. Every

@@ -194,7 +194,7 @@ CONNECTC_API int connectc_curl_perform(connectc_curl *t, connectc_client_call *c
  * (client.h) and generated stubs. Synchronous stubs run each call blocking,
  * as with connectc_curl_perform (not with an external loop: they return
  * CONNECTC_ERR_STATE); asynchronous ones (connectc_async_call,
- * `<rpc>_start`) are started here and move while the application runs
+ * `<svc>_<rpc>__start`) are started here and move while the application runs
  * connectc_curl_poll() or its own loop.
  * @param t the transport, borrowed: it must outlive every client using
  *        the result.

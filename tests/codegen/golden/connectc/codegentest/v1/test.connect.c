@@ -136,7 +136,7 @@ int connectc_codegentest_v1_test__register_types(connectc_type_registry *reg) {
 
 /* ---- service connectc.codegentest.v1.OrderService ---- */
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_get_order = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_get_order__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/GetOrder",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -146,17 +146,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_get_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_get_order__method.desc, connectc_codegentest_v1_order_service_get_order__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_get_order(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_get_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -168,33 +169,38 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_get_order(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_get_order__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_get_order_callbacks *cb = (const connectc_codegentest_v1_order_service_get_order_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_get_order__callbacks *cb = (const connectc_codegentest_v1_order_service_get_order__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_get_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_get_order__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_get_order,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_get_order__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_get_order__method.desc, connectc_codegentest_v1_order_service_get_order__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_get_order__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_get_order(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_get_order__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -206,14 +212,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_get_order(const v
   h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_get_order_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_get_order__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_get_order(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_get_order__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -221,7 +227,7 @@ static int connectc_codegentest_v1_order_service_invoke_get_order(const void *ha
   return h->get_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_put_order__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/PutOrder",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -231,17 +237,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &google__protobuf__empty__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_put_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_put_order__method.desc, connectc_codegentest_v1_order_service_put_order__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_put_order(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_put_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -253,33 +260,38 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_put_order(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_put_order__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_put_order_callbacks *cb = (const connectc_codegentest_v1_order_service_put_order_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_put_order__callbacks *cb = (const connectc_codegentest_v1_order_service_put_order__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_put_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_put_order__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_put_order,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_put_order__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_put_order__method.desc, connectc_codegentest_v1_order_service_put_order__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_order_service_put_order__respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_put_order(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_put_order__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -291,14 +303,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_put_order(const v
   h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_put_order_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_order_service_put_order__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_put_order(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_put_order__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -306,7 +318,7 @@ static int connectc_codegentest_v1_order_service_invoke_put_order(const void *ha
   return h->put_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_upload_lines__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/UploadLines",
     .stream_type = CONNECTC_STREAM_CLIENT,
@@ -316,7 +328,7 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_upload_lines__call(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out) {
   const connectc_allocator *alloc_ =
       client->alloc ? client->alloc : connectc_default_allocator();
@@ -327,7 +339,8 @@ int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_clien
     if (!reqs) return CONNECTC_ERR_NOMEM;
     for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
   }
-  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, reqs, n_requests, opts, out);
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_upload_lines__method.desc, connectc_codegentest_v1_order_service_upload_lines__method.output, reqs, n_requests,
+                                  opts, out);
   connectc_free(alloc_, (void *)reqs);
   return rv;
 }
@@ -336,7 +349,7 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_upload_lines(client, requests, n_requests, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_upload_lines__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -348,36 +361,41 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_upload_lines(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_upload_lines__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_upload_lines_callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_upload_lines__callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_upload_lines__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_upload_lines__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_upload_lines,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_upload_lines__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_upload_lines__method.desc, connectc_codegentest_v1_order_service_upload_lines__method.output, opts,
+                                   &cb, user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request) {
+int connectc_codegentest_v1_order_service_upload_lines__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request) {
   return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_upload_lines__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_upload_lines__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)connectc_responder_scratch(
       responder, (n_requests ? n_requests : 1) * sizeof *reqs);
   if (!reqs) {
@@ -392,14 +410,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(cons
   h->upload_lines(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_upload_lines__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_upload_lines__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)a->malloc(
       (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
@@ -413,7 +431,7 @@ static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void 
   return rv;
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_watch_orders__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/WatchOrders",
     .stream_type = CONNECTC_STREAM_SERVER,
@@ -423,17 +441,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+int connectc_codegentest_v1_order_service_watch_orders__call(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_watch_orders__method.desc, connectc_codegentest_v1_order_service_watch_orders__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_watch_orders(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_watch_orders__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK) {
@@ -454,33 +473,38 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_watch_orders(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_watch_orders__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_watch_orders_callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_watch_orders__callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_watch_orders__start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_watch_orders__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_watch_orders,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_watch_orders__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_watch_orders__method.desc, connectc_codegentest_v1_order_service_watch_orders__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_watch_orders__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_watch_orders__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -492,14 +516,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(cons
   h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_watch_orders__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_watch_orders__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -507,7 +531,7 @@ static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void 
   return h->watch_orders(impl, call, (const Connectc__Codegentest__V1__Empty *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_chat__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/Chat",
     .stream_type = CONNECTC_STREAM_BIDI,
@@ -517,7 +541,7 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__struct__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_chat__call(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out) {
   const connectc_allocator *alloc_ =
       client->alloc ? client->alloc : connectc_default_allocator();
@@ -528,7 +552,8 @@ int connectc_codegentest_v1_order_service_call_chat(const connectc_client *clien
     if (!reqs) return CONNECTC_ERR_NOMEM;
     for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
   }
-  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, reqs, n_requests, opts, out);
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_chat__method.desc, connectc_codegentest_v1_order_service_chat__method.output, reqs, n_requests,
+                                  opts, out);
   connectc_free(alloc_, (void *)reqs);
   return rv;
 }
@@ -537,7 +562,7 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_chat(client, requests, n_requests, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_chat__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK) {
@@ -558,36 +583,41 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_chat(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_chat__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_chat_callbacks *cb = (const connectc_codegentest_v1_order_service_chat_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_chat__callbacks *cb = (const connectc_codegentest_v1_order_service_chat__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Struct *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_chat__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_chat__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_chat,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_chat__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_chat__method.desc, connectc_codegentest_v1_order_service_chat__method.output, opts,
+                                   &cb, user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_chat_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request) {
+int connectc_codegentest_v1_order_service_chat__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request) {
   return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
-int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message) {
+int connectc_codegentest_v1_order_service_chat__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_chat__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)connectc_responder_scratch(
       responder, (n_requests ? n_requests : 1) * sizeof *reqs);
   if (!reqs) {
@@ -602,14 +632,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *
   h->chat(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_chat_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message) {
+int connectc_codegentest_v1_order_service_chat__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_chat(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_chat__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)a->malloc(
       (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
@@ -623,87 +653,137 @@ static int connectc_codegentest_v1_order_service_invoke_chat(const void *handler
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
+int connectc_codegentest_v1_order_service__register_async(connectc_router *router, const connectc_codegentest_v1_order_service__async_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, NULL,
-                               handlers->get_order != NULL, connectc_codegentest_v1_order_service_invoke_async_get_order};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .implemented = handlers->get_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_get_order__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, NULL,
-                               handlers->put_order != NULL, connectc_codegentest_v1_order_service_invoke_async_put_order};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .implemented = handlers->put_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_put_order__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, NULL,
-                               handlers->upload_lines != NULL, connectc_codegentest_v1_order_service_invoke_async_upload_lines};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .implemented = handlers->upload_lines != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_upload_lines__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, NULL,
-                               handlers->watch_orders != NULL, connectc_codegentest_v1_order_service_invoke_async_watch_orders};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .implemented = handlers->watch_orders != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_watch_orders__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, NULL,
-                               handlers->chat != NULL, connectc_codegentest_v1_order_service_invoke_async_chat};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .implemented = handlers->chat != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_chat__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
+int connectc_codegentest_v1_order_service__register(connectc_router *router, const connectc_codegentest_v1_order_service__handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, connectc_codegentest_v1_order_service_invoke_get_order,
-                               handlers->get_order != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .invoke = connectc_codegentest_v1_order_service_get_order__invoke,
+        .implemented = handlers->get_order != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, connectc_codegentest_v1_order_service_invoke_put_order,
-                               handlers->put_order != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .invoke = connectc_codegentest_v1_order_service_put_order__invoke,
+        .implemented = handlers->put_order != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, connectc_codegentest_v1_order_service_invoke_upload_lines,
-                               handlers->upload_lines != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .invoke = connectc_codegentest_v1_order_service_upload_lines__invoke,
+        .implemented = handlers->upload_lines != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, connectc_codegentest_v1_order_service_invoke_watch_orders,
-                               handlers->watch_orders != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .invoke = connectc_codegentest_v1_order_service_watch_orders__invoke,
+        .implemented = handlers->watch_orders != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, connectc_codegentest_v1_order_service_invoke_chat,
-                               handlers->chat != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .invoke = connectc_codegentest_v1_order_service_chat__invoke,
+        .implemented = handlers->chat != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT] = {
-  &connectc_codegentest_v1_order_service_method_get_order,
-  &connectc_codegentest_v1_order_service_method_put_order,
-  &connectc_codegentest_v1_order_service_method_upload_lines,
-  &connectc_codegentest_v1_order_service_method_watch_orders,
-  &connectc_codegentest_v1_order_service_method_chat,
+const connectc_codegentest_v1_order_service__method_type *const connectc_codegentest_v1_order_service__methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT] = {
+  &connectc_codegentest_v1_order_service_get_order__method,
+  &connectc_codegentest_v1_order_service_put_order__method,
+  &connectc_codegentest_v1_order_service_upload_lines__method,
+  &connectc_codegentest_v1_order_service_watch_orders__method,
+  &connectc_codegentest_v1_order_service_chat__method,
 };
 
 /* ---- service connectc.codegentest.v1.HTTPService ---- */
 
-const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpservice_method_ping = {
+const connectc_codegentest_v1_httpservice__method_type connectc_codegentest_v1_httpservice_ping__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.HTTPService/Ping",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -713,17 +793,18 @@ const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpser
   .output = &google__protobuf__empty__descriptor,
 };
 
-int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+int connectc_codegentest_v1_httpservice_ping__call(const connectc_client *client, const Google__Protobuf__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_httpservice_ping__method.desc, connectc_codegentest_v1_httpservice_ping__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_httpservice_call_ping(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_httpservice_ping__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -735,33 +816,38 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
   return rv;
 }
 
-static void connectc_codegentest_v1_httpservice_deliver_ping(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_httpservice_ping__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_httpservice_ping_callbacks *cb = (const connectc_codegentest_v1_httpservice_ping_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_httpservice_ping__callbacks *cb = (const connectc_codegentest_v1_httpservice_ping__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_httpservice_ping__start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_httpservice_ping__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_httpservice_deliver_ping,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_httpservice_ping__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_httpservice_ping__method.desc, connectc_codegentest_v1_httpservice_ping__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_httpservice_ping__respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *handlers, void *impl,
+static void connectc_codegentest_v1_httpservice_ping__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_httpservice_async_handlers *h = handlers;
+  const connectc_codegentest_v1_httpservice__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -773,14 +859,14 @@ static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *ha
   h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_httpservice_ping_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_httpservice_ping__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_httpservice_ping__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_httpservice_handlers *h = handlers;
+  const connectc_codegentest_v1_httpservice__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -788,28 +874,38 @@ static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers,
   return h->ping(impl, call, (const Google__Protobuf__Empty *)requests[0], responses, error);
 }
 
-int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
+int connectc_codegentest_v1_httpservice__register_async(connectc_router *router, const connectc_codegentest_v1_httpservice__async_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, NULL,
-                               handlers->ping != NULL, connectc_codegentest_v1_httpservice_invoke_async_ping};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .implemented = handlers->ping != NULL,
+        .invoke_async = connectc_codegentest_v1_httpservice_ping__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
+int connectc_codegentest_v1_httpservice__register(connectc_router *router, const connectc_codegentest_v1_httpservice__handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, connectc_codegentest_v1_httpservice_invoke_ping,
-                               handlers->ping != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .invoke = connectc_codegentest_v1_httpservice_ping__invoke,
+        .implemented = handlers->ping != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT] = {
-  &connectc_codegentest_v1_httpservice_method_ping,
+const connectc_codegentest_v1_httpservice__method_type *const connectc_codegentest_v1_httpservice__methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT] = {
+  &connectc_codegentest_v1_httpservice_ping__method,
 };
