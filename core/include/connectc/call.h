@@ -45,11 +45,10 @@ typedef enum connectc_stream_type {
   CONNECTC_STREAM_BIDI = 3    /**< bidirectional (half-duplex over HTTP/1.1) */
 } connectc_stream_type;
 
-/** The RPC protocol of a call. A client chooses one per call.
- * This version implements Connect only: connectc_client_call_new()
- * refuses the others with CONNECTC_ERR_UNSUPPORTED, and a server call
- * answers a gRPC or gRPC-Web request as an unsupported content type
- * (HTTP 415). */
+/** The RPC protocol of a call. A client chooses one per call
+ * (connectc_client_config.protocol); a server call detects it from the
+ * request's content type (application/grpc[+codec],
+ * application/grpc-web[+codec], otherwise Connect) and answers in kind. */
 typedef enum connectc_protocol {
   CONNECTC_PROTOCOL_CONNECT = 0,  /**< Connect (the default) */
   CONNECTC_PROTOCOL_GRPC = 1,     /**< gRPC: needs HTTP/2 (trailers) */
@@ -82,34 +81,47 @@ typedef struct connectc_call_limits {
   size_t compress_min_bytes;
 } connectc_call_limits;
 
-/*
+/**
  * What one finished call cost, for metrics and tracing (OpenTelemetry,
  * Prometheus): reported once per call to the on_stats hook of a client or
- * server configuration. "Wire" bytes are HTTP body bytes as they crossed
- * the network (framing and compression included); the others are message
- * bytes before compression. Strings are borrowed for the hook only.
+ * server configuration, and available at any time from
+ * connectc_client_call_stats() / connectc_server_call_stats(). "Wire"
+ * bytes are HTTP body bytes as they crossed the network (framing and
+ * compression included); the others are message bytes before
+ * compression. Strings are borrowed: valid for the hook only, or until the
+ * call is deleted. The struct only grows at the end.
  */
 typedef struct connectc_call_stats {
-  const char *procedure;                    /* "/pkg.Service/Method" ("" if unrouted) */
-  connectc_stream_type stream_type;
-  connectc_protocol protocol;
-  const char *codec;                        /* "proto", "json" (NULL if never known) */
-  connectc_compression request_compression; /* of the request messages */
-  connectc_compression response_compression;
+  const char *procedure;                    /**< "/pkg.Service/Method" ("" if unrouted) */
+  connectc_stream_type stream_type;         /**< the method's stream type (unary if unrouted) */
+  connectc_protocol protocol;               /**< the protocol the call spoke */
+  const char *codec;                        /**< "proto", "json" (NULL if never known) */
+  connectc_compression request_compression; /**< of the request messages */
+  connectc_compression response_compression; /**< of the response messages */
+  /** Request body bytes: written by the client transport
+   * (body_consume), or received by the server (recv_body). */
   uint64_t request_wire_bytes;
-  uint64_t request_bytes;
-  uint64_t request_messages;
+  uint64_t request_bytes;     /**< request message bytes, before compression */
+  uint64_t request_messages;  /**< request messages sent (client) or delivered (server) */
+  /** Response body bytes: received by the client (recv_body), or written by
+   * the server adapter (body_consume). */
   uint64_t response_wire_bytes;
-  uint64_t response_bytes;
-  uint64_t response_messages;
-  int64_t start_ms;    /* the clock the call was given at its start */
-  int64_t end_ms;      /* the time passed to *_call_complete, else the last time seen */
-  connectc_code code;  /* the final status */
-  int http_status;     /* the response's HTTP status (0 when none arrived) */
+  uint64_t response_bytes;    /**< response message bytes, before compression */
+  uint64_t response_messages; /**< response messages delivered (client) or sent (server) */
+  /** The clock the call was given at its start (client: creation; server:
+   * recv_head). */
+  int64_t start_ms;
+  int64_t end_ms;      /**< the time passed to *_call_complete, else the last time seen */
+  /** The final status. A client call not closed yet reports unknown; a
+   * server call not finished yet reports OK. */
+  connectc_code code;
+  int http_status;     /**< the response's HTTP status (0 when none arrived, or none was decided) */
 } connectc_call_stats;
 
-/* Receives the stats of a finished call. Runs on the thread that completes
- * or deletes the call; must not call into the call. */
+/** Receives the stats of a finished call (connectc_client_config.on_stats,
+ * connectc_server_config.on_stats), with the configured user_data. Runs on
+ * the thread that completes or deletes the call; must not call into the
+ * call. `stats` is valid during the hook only. */
 typedef void (*connectc_stats_fn)(const connectc_call_stats *stats, void *user_data);
 
 /** What a server knows about one method (generated code fills these).
