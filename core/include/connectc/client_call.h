@@ -62,9 +62,12 @@ typedef struct connectc_client_callbacks {
                     void *user_data);
   /** The final status, called exactly once per call: err->code is
    * CONNECTC_CODE_OK on success. `trailers` holds the response trailers
-   * (unary: the trailer- prefixed headers, prefix removed; streams: the
-   * end-of-stream metadata; plus whatever connectc_client_call_recv_trailers
-   * added). Both are valid only during the callback. */
+   * (Connect unary: the trailer- prefixed headers, prefix removed; Connect
+   * streams: the end-of-stream metadata; plus whatever
+   * connectc_client_call_recv_trailers added; gRPC and gRPC-Web: the
+   * trailers without grpc-status, grpc-message and
+   * grpc-status-details-bin, which become `err`). Both are valid only
+   * during the callback. */
   void (*on_close)(connectc_client_call *call, const connectc_error *err,
                    const connectc_headers *trailers, void *user_data);
 } connectc_client_callbacks;
@@ -87,16 +90,16 @@ typedef struct connectc_client_config {
   connectc_compression send_compression;
   /** Receive and send limits (zero: defaults). */
   connectc_call_limits limits;
-  /* Milliseconds the call may take, from creation; 0 = no deadline.
+  /** Milliseconds the call may take, from creation; 0 = no deadline.
    * Enforced by connectc_client_call_tick(). The time left when the request
-   * head is produced (creation, or the latest tick) is sent as
+   * head is produced (at creation's time, or the latest tick's) is sent as
    * Connect-Timeout-Ms or grpc-timeout. */
   int64_t timeout_ms;
-  /** Unary only: send as a Connect GET (for NO_SIDE_EFFECTS methods). */
+  /** Unary Connect calls only: send as a Connect GET (for
+   * NO_SIDE_EFFECTS methods). */
   int use_get;
-  /** The protocol spoken (default CONNECTC_PROTOCOL_CONNECT). This
-   * version's client calls speak Connect only: the others are refused
-   * with CONNECTC_ERR_UNSUPPORTED. */
+  /** The protocol spoken (default CONNECTC_PROTOCOL_CONNECT). gRPC needs
+   * an HTTP/2 transport (connectc_client_call_requires_http2()). */
   connectc_protocol protocol;
   /** Bidi only (ignored otherwise): the application sends while it
    * receives (full duplex). Needs a transport that can (HTTP/2); over
@@ -104,40 +107,52 @@ typedef struct connectc_client_config {
    * response is read. The call only reports it, through
    * connectc_client_call_requires_http2(). */
   int full_duplex;
-  /* Interceptors (borrowed array of borrowed entries), run in order on the
-   * way out and in reverse order when the call closes. */
+  /** Interceptors: `n_interceptors` pointers, run in order on the way out
+   * and in reverse order when the call closes. The array and the entries
+   * are borrowed: they must outlive the call. NULL: none. */
   const struct connectc_client_interceptor *const *interceptors;
-  size_t n_interceptors;
-  /* Receives the call's stats once it completes (NULL: none). */
+  size_t n_interceptors; /**< entries in `interceptors` */
+  /** Receives the call's stats once it completes (NULL: none); see
+   * connectc_client_call_complete(). */
   connectc_stats_fn on_stats;
-  void *stats_user_data;
+  void *stats_user_data; /**< handed to on_stats */
 } connectc_client_config;
 
-/*
+/**
  * A client interceptor: code that runs around every call, at the call level
  * (under the typed client and the generated stubs), e.g. adding
- * credentials, logging, metrics. Every member may be NULL.
+ * credentials, logging, metrics. Every member may be NULL. Each runs
+ * synchronously, before the application's callback of the same event;
+ * `user_data` is the interceptor's own. Zero-initialise it (designated
+ * initializers or memset): the struct only grows at the end.
  */
 typedef struct connectc_client_interceptor {
-  /* The request head is about to be produced; `headers` (the
-   * application's) may be changed. Return 0 to go on; non-zero to fail the
-   * call with `refuse` (initialised; code defaults to canceled when left
-   * OK) before anything is sent. Later interceptors then do not run. */
+  /** The request head is about to be produced (by
+   * connectc_client_call_request_head() or body_peek); `headers` (the
+   * application's, before the protocol's are added) may be changed: what
+   * is added here is not checked against the protocol-owned names. Return
+   * 0 to go on; non-zero to fail the call with `refuse` (initialised; code
+   * defaults to canceled when left OK, message to "the call was refused by
+   * an interceptor") before anything is sent: on_close then fires, and
+   * later interceptors' on_request_head do not run. */
   int (*on_request_head)(connectc_client_call *call, connectc_headers *headers,
                          connectc_error *refuse, void *user_data);
-  /* Each request message (serialized, before compression). */
+  /** Each request message accepted by connectc_client_call_send()
+   * (serialized, before compression; never NULL). */
   void (*on_request_message)(connectc_client_call *call, const uint8_t *data, size_t len,
                              void *user_data);
-  /* The response headers. */
+  /** The response headers, when the on_headers callback gets them. */
   void (*on_response_headers)(connectc_client_call *call, const connectc_headers *headers,
                               void *user_data);
-  /* Each response message (decompressed, serialized). */
+  /** Each response message (decompressed, serialized), when the
+   * on_message callback gets it. */
   void (*on_response_message)(connectc_client_call *call, const uint8_t *data, size_t len,
                               void *user_data);
-  /* The final status and trailers. */
+  /** The final status and trailers, in reverse interceptor order, before
+   * the on_close callback. */
   void (*on_close)(connectc_client_call *call, const connectc_error *status,
                    const connectc_headers *trailers, void *user_data);
-  void *user_data;
+  void *user_data; /**< handed to this interceptor's functions */
 } connectc_client_interceptor;
 
 /**
@@ -153,9 +168,10 @@ typedef struct connectc_client_interceptor {
  *         CONNECTC_ERR_ARGUMENT when `cfg` or `out` is NULL, the procedure
  *         is missing or does not start with '/', the codec is missing or
  *         empty, timeout_ms is negative, stream_type or protocol is not one
- *         of their values, or use_get is set on a non-unary call;
- *         CONNECTC_ERR_UNSUPPORTED when the protocol is not Connect or the
- *         send compression is not in this build;
+ *         of their values, or use_get is set on a call that is not a unary
+ *         Connect call;
+ *         CONNECTC_ERR_UNSUPPORTED when the send compression is not in this
+ *         build;
  *         CONNECTC_ERR_NOMEM.
  */
 CONNECTC_API int connectc_client_call_new(const connectc_client_config *cfg,
@@ -164,7 +180,8 @@ CONNECTC_API int connectc_client_call_new(const connectc_client_config *cfg,
                              connectc_client_call **out);
 /**
  * Frees a call. No callback fires (an unfinished call is not closed:
- * cancel it first if the application expects on_close).
+ * cancel it first if the application expects on_close), except the stats
+ * hook when connectc_client_call_complete() was not called.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_del(connectc_client_call *call);
@@ -177,7 +194,9 @@ CONNECTC_API void connectc_client_call_del(connectc_client_call *call);
  *        HTTP framing owns are refused: accept-encoding,
  *        connect-accept-encoding, connect-content-encoding,
  *        connect-protocol-version, connect-timeout-ms, connection,
- *        content-encoding, content-length, content-type, host, keep-alive,
+ *        content-encoding, content-length, content-type,
+ *        grpc-accept-encoding, grpc-encoding, grpc-message, grpc-status,
+ *        grpc-status-details-bin, grpc-timeout, host, keep-alive,
  *        proxy-connection, te, trailer, transfer-encoding, upgrade, and
  *        any name starting with "trailer-".
  * @param value NUL-terminated value; copied.
@@ -251,11 +270,25 @@ CONNECTC_API int connectc_client_call_close_send(connectc_client_call *call);
  */
 CONNECTC_API void connectc_client_call_cancel(connectc_client_call *call);
 
-/* The request head, once it can be known: streams at once, unary calls
- * after their message was sent. Interceptors' on_request_head run when it
- * is first produced. Returns CONNECTC_OK, CONNECTC_ERR_STATE before it can
- * be known, CONNECTC_ERR_RPC when the call has closed (canceled, failed,
- * refused by an interceptor: on_close has fired) or CONNECTC_ERR_NOMEM. */
+/**
+ * The request head, once it can be known: streams (server streams
+ * included) at once, unary calls after their message was sent. Producing
+ * the head (here, or in connectc_client_call_body_peek()) runs the
+ * interceptors' on_request_head and adds the protocol's headers (content
+ * type, protocol version or te, timeout, encodings); from then on request
+ * headers can no longer be added.
+ * @param call the call.
+ * @param out receives the head; its pointers are owned by the call and
+ *        valid until it is deleted.
+ * @return CONNECTC_OK (also after the call closed, once the head exists);
+ *         CONNECTC_ERR_ARGUMENT when `call` or `out` is NULL;
+ *         CONNECTC_ERR_STATE for a unary call whose message was not sent
+ *         yet;
+ *         CONNECTC_ERR_RPC when the call closed before its head was
+ *         produced (canceled, failed, refused by an interceptor here:
+ *         on_close has fired);
+ *         CONNECTC_ERR_NOMEM.
+ */
 CONNECTC_API int connectc_client_call_request_head(connectc_client_call *call, connectc_request_head *out);
 
 /**
@@ -282,7 +315,11 @@ CONNECTC_API void connectc_client_call_body_consume(connectc_client_call *call, 
 
 /**
  * The response status line and headers arrived. Checks them as the
- * protocol demands (status, content type, encoding) and fires on_headers;
+ * protocol demands (status, content type, encoding: for gRPC and
+ * gRPC-Web, a status other than 200 closes with the code the status
+ * maps to, a content type of another protocol with unknown, the other
+ * gRPC flavour, another codec or an unknown grpc-encoding with internal)
+ * and fires on_headers;
  * a response the call cannot accept closes it (on_close from inside this
  * function) and still returns CONNECTC_OK.
  * @param call the call.
@@ -317,9 +354,11 @@ CONNECTC_API int connectc_client_call_recv_head(connectc_client_call *call, int 
  */
 CONNECTC_API int connectc_client_call_recv_body(connectc_client_call *call, const uint8_t *data, size_t len);
 /**
- * HTTP trailers, if the transport saw any. Connect itself puts trailers in
- * headers (unary) or in the end-of-stream message (streams); these are
- * merged with them into what on_close reports.
+ * HTTP trailers, if the transport saw any. gRPC carries its status in
+ * them; Connect itself puts trailers in headers (unary) or in the
+ * end-of-stream message (streams), and HTTP trailers are merged with them
+ * into what on_close reports; gRPC-Web carries them in the body, and HTTP
+ * trailers are ignored.
  * @param call the call.
  * @param trailers the trailers; borrowed for the call (appended to the
  *        call's trailers).
@@ -336,7 +375,11 @@ CONNECTC_API int connectc_client_call_recv_trailers(connectc_client_call *call,
  * first. An incomplete response closes with an error: before its head
  * (unavailable), in the middle of an envelope or without an end-of-stream
  * message (internal), a client stream without its response
- * (unimplemented).
+ * (unimplemented). For gRPC and gRPC-Web the status comes from the HTTP
+ * trailers, the trailer frame, or the headers of a trailers-only response
+ * (grpc-status, grpc-message, grpc-status-details-bin); a response with a
+ * body but no status closes with internal, one without any status or
+ * trailers with internal, trailers without grpc-status with unknown.
  * @param call the call.
  * @return CONNECTC_OK, or CONNECTC_ERR_ARGUMENT when `call` is NULL.
  */
@@ -369,12 +412,22 @@ CONNECTC_API void connectc_client_call_tick(connectc_client_call *call, int64_t 
  *         call).
  */
 CONNECTC_API int64_t connectc_client_call_deadline(const connectc_client_call *call);
-/* The transport is done with the call (the response ended, failed or was
+/**
+ * The transport is done with the call (the response ended, failed or was
  * abandoned) at `now_ms`: the stats (connectc_client_config.on_stats) are
- * reported with this end time. Idempotent; connectc_client_call_del reports
- * them if this was never called. */
+ * reported now, from inside this function, with this end time. Only the
+ * first call counts; connectc_client_call_del() reports them if this was
+ * never called.
+ * @param call the call; NULL is ignored.
+ * @param now_ms the current time on the call's clock.
+ */
 CONNECTC_API void connectc_client_call_complete(connectc_client_call *call, int64_t now_ms);
-/* The call's figures so far (the same the stats hook gets). */
+/**
+ * The call's figures so far (the same the stats hook gets).
+ * @param call the call; must not be NULL.
+ * @param out receives the figures; its strings are the call's, valid
+ *        until it is deleted.
+ */
 CONNECTC_API void connectc_client_call_stats(const connectc_client_call *call,
                                              connectc_call_stats *out);
 /**
