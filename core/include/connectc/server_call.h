@@ -64,32 +64,38 @@ typedef struct connectc_server_callbacks {
 typedef struct connectc_server_config {
   /** Receive and send limits (zero: defaults). */
   connectc_call_limits limits;
-  /** Codec names this server accepts, matched case-insensitively
-   * (NULL-terminated list of static strings: calls keep pointers to the
-   * list and its strings); NULL means {"proto", "json"}. */
+  /** Codec names this server accepts, in every protocol's content type
+   * (application/json, application/grpc+json...), matched
+   * case-insensitively (NULL-terminated list of static strings: calls keep
+   * pointers to the list and its strings); NULL means {"proto", "json"}. */
   const char *const *codecs;
   /** Require the Connect-Protocol-Version header on POST and connect=v1 on
-   * GET for unary methods (connect-go's
+   * GET for unary Connect methods (connect-go's
    * WithRequireConnectProtocolHeader). Default 0. */
   int require_protocol_header;
-  /* Browsers: answer CORS preflights and add CORS headers to every response
-   * for an allowed origin (NULL: off, OPTIONS gets 405). Borrowed. */
+  /** Browsers: answer CORS preflights and add CORS headers to every response
+   * for an allowed origin (NULL: off, OPTIONS gets 405). Borrowed: it must
+   * outlive every call. */
   const struct connectc_cors *cors;
-  /* Interceptors (borrowed array of borrowed entries), run in order when the
-   * request arrives and in reverse order when the call closes. */
+  /** Interceptors: `n_interceptors` pointers, run in order when the
+   * request arrives and in reverse order when the call closes. The array
+   * and the entries are borrowed: they must outlive every call. NULL:
+   * none. */
   const struct connectc_server_interceptor *const *interceptors;
-  size_t n_interceptors;
-  /* Deadline policy: the timeout of calls whose client sent none (0: no
-   * deadline), and the most a client may ask for (0: no maximum; a larger
-   * timeout is cut to it). */
+  size_t n_interceptors; /**< entries in `interceptors` */
+  /** Deadline policy: the timeout of calls whose client sent none (0: no
+   * deadline). */
   int64_t default_timeout_ms;
+  /** Deadline policy: the most a client may ask for (0: no maximum; a
+   * larger timeout, or default_timeout_ms, is cut to it). */
   int64_t max_timeout_ms;
-  /* Receives each call's stats once it completes (NULL: none). */
+  /** Receives each call's stats once it completes (NULL: none); see
+   * connectc_server_call_complete(). */
   connectc_stats_fn on_stats;
-  void *stats_user_data;
+  void *stats_user_data; /**< handed to on_stats */
 } connectc_server_config;
 
-/*
+/**
  * CORS: which origins may call from a browser. A preflight (OPTIONS with
  * Origin and Access-Control-Request-Method) from an allowed origin gets 204
  * with Access-Control-Allow-Origin, -Methods (POST, GET), -Headers (the
@@ -98,50 +104,66 @@ typedef struct connectc_server_config {
  * Every other response to an allowed origin, errors the library makes
  * itself included, carries Access-Control-Allow-Origin, Vary: Origin and
  * Access-Control-Expose-Headers (the gRPC-Web status headers plus
- * exposed_headers).
+ * exposed_headers). A request with more than one Origin header counts as
+ * coming from no allowed origin. Every list and string is borrowed: it
+ * must outlive the calls. Zero-initialise it (designated initializers or
+ * memset): the struct only grows at the end.
  */
 typedef struct connectc_cors {
-  /* NULL-terminated list of origins ("https://app.example.com"), compared
+  /** NULL-terminated list of origins ("https://app.example.com"), compared
    * exactly; "*" allows any origin. May be NULL when origin_allowed is set. */
   const char *const *allowed_origins;
-  /* Or a callback: return 1 to allow `origin` (len bytes, not
-   * NUL-terminated). Consulted when the list does not allow the origin. */
+  /** Or a callback: return 1 to allow `origin` (len bytes, not
+   * NUL-terminated). Consulted when the list does not allow the origin.
+   * May be NULL. */
   int (*origin_allowed)(const char *origin, size_t len, void *user_data);
-  void *user_data;
-  /* More request headers a page may send (e.g. "Authorization"). */
+  void *user_data; /**< handed to origin_allowed */
+  /** More request headers a page may send (e.g. "Authorization");
+   * NULL-terminated, may be NULL. */
   const char *const *allowed_headers;
-  /* More response headers and trailers a page may read (unary Connect
-   * trailers travel as "Trailer-<name>" headers: expose that name). */
+  /** More response headers and trailers a page may read (unary Connect
+   * trailers travel as "Trailer-<name>" headers: expose that name);
+   * NULL-terminated, may be NULL. */
   const char *const *exposed_headers;
-  /* Send Access-Control-Allow-Credentials: true (cookies, HTTP auth). */
+  /** Send Access-Control-Allow-Credentials: true (cookies, HTTP auth). */
   int allow_credentials;
-  /* Access-Control-Max-Age in seconds; 0 means 7200. */
+  /** Access-Control-Max-Age in seconds; 0 means 7200. */
   int max_age_s;
 } connectc_cors;
 
-/*
+/**
  * A server interceptor: code that runs around every call of a router, at
  * the call level (under the typed layers), e.g. authentication, logging,
- * metrics. Every member may be NULL.
+ * metrics. Every member may be NULL. Each runs synchronously inside the
+ * connectc_server_call_* function that triggered it; `user_data` is the
+ * interceptor's own. Zero-initialise it (designated initializers or
+ * memset): the struct only grows at the end.
  */
 typedef struct connectc_server_interceptor {
-  /* The request head is valid for its protocol; nothing of the body was
-   * read, decompressed or decoded. `headers` may be changed. Return 0 to go
-   * on; non-zero to refuse the call with `refuse` (initialised, code
-   * defaults to permission_denied when left OK), answered in the request's
-   * protocol. Later interceptors then do not run. */
+  /** The request head is valid for its protocol (after the checks of
+   * connectc_server_call_recv_head() and the deadline policy); nothing of
+   * the body was read, decompressed or decoded. `headers` (the call's
+   * request headers) may be changed. Return 0 to go on; non-zero to refuse
+   * the call with `refuse` (initialised, code defaults to
+   * permission_denied when left OK, message to "the call was refused by an
+   * interceptor"), answered in the request's protocol. Later interceptors
+   * then do not run. */
   int (*on_request_head)(connectc_server_call *call, connectc_headers *headers,
                          connectc_error *refuse, void *user_data);
-  /* Each request message (decompressed, serialized), before the handler. */
+  /** Each request message (decompressed, serialized), before the handler. */
   void (*on_request_message)(connectc_server_call *call, const uint8_t *data, size_t len,
                              void *user_data);
-  /* Each response message (serialized, before compression). */
+  /** Each response message accepted by connectc_server_call_send()
+   * (serialized, before compression; never NULL). */
   void (*on_response_message)(connectc_server_call *call, const uint8_t *data, size_t len,
                               void *user_data);
-  /* The final status and the response trailers, once decided. */
+  /** The final status and the response trailers, once decided (finish,
+   * a failure, the deadline, or cancel), in reverse interceptor order.
+   * Not called for requests refused before the protocol's checks (404,
+   * 405, 415, a CORS preflight). */
   void (*on_close)(connectc_server_call *call, const connectc_error *status,
                    const connectc_headers *trailers, void *user_data);
-  void *user_data;
+  void *user_data; /**< handed to this interceptor's functions */
 } connectc_server_interceptor;
 
 /** The HTTP response a server call produced. Pointers owned by the call,
@@ -173,20 +195,26 @@ CONNECTC_API int connectc_server_call_new(const connectc_server_config *cfg,
                              const connectc_server_callbacks *cb, void *user_data,
                              const connectc_allocator *alloc, connectc_server_call **out);
 /**
- * Frees a call (no callback fires). Calls made by a router are deleted
- * with connectc_router_call_del() instead.
+ * Frees a call. No callback fires, except the stats hook for a call that
+ * received its head when connectc_server_call_complete() was not called.
+ * Calls made by a router are deleted with connectc_router_call_del()
+ * instead.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
 
 /**
- * The request head arrived. Validates the request as the Connect protocol
- * demands, in connect-go's order: 404 for an unrouted call, 405 for an
- * HTTP method the procedure does not accept (with Allow), 415 for a
- * content type it cannot handle (with Accept-Post), then Connect errors:
- * unimplemented for an unknown compression, invalid_argument for a wrong
- * protocol version, a bad GET query or codec, or a bad
- * Connect-Timeout-Ms.
+ * The request head arrived. With CORS configured, an OPTIONS preflight is
+ * answered here (204). Otherwise the request's protocol is detected from
+ * its content type and the request validated as that protocol demands, in
+ * connect-go's order: 404 for an unrouted call, 405 for an HTTP method the
+ * procedure does not accept (with Allow), 415 for a content type it
+ * cannot handle (with Accept-Post listing every protocol's types), then
+ * errors in the request's protocol: unimplemented for an unknown
+ * compression, invalid_argument for a wrong Connect protocol version, a
+ * bad GET query or codec, or a bad Connect-Timeout-Ms or grpc-timeout.
+ * Then the deadline policy applies and the interceptors' on_request_head
+ * run.
  * @param call the call.
  * @param http_method NUL-terminated HTTP method ("POST"; "GET" is accepted
  *        for unary methods with no_side_effects); borrowed for the call.
@@ -196,15 +224,16 @@ CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
  * @param now_ms the current time on the adapter's monotonic clock, in
  *        milliseconds: the deadline is now_ms plus Connect-Timeout-Ms.
  * @return CONNECTC_OK when the call goes on;
- *         CONNECTC_ERR_PROTOCOL when the request was refused: the error
+ *         CONNECTC_ERR_PROTOCOL when the request was answered here (a
+ *         refusal, an interceptor's refusal, or a CORS preflight): the
  *         response is then ready (connectc_server_call_response_head and
  *         body), and the adapter should still drain or discard the request
  *         body and call connectc_server_call_recv_end();
  *         CONNECTC_ERR_ARGUMENT when `call`, `http_method` or `headers` is
  *         NULL;
  *         CONNECTC_ERR_STATE when a head was already received;
- *         CONNECTC_ERR_NOMEM when the headers could not be copied (nothing
- *         is decided).
+ *         CONNECTC_ERR_NOMEM when the headers or the request's origin could
+ *         not be copied.
  */
 CONNECTC_API int connectc_server_call_recv_head(connectc_server_call *call, const char *http_method,
                                    const char *query, const connectc_headers *headers,
@@ -282,28 +311,30 @@ CONNECTC_API int64_t connectc_server_call_deadline(const connectc_server_call *c
 CONNECTC_API void connectc_server_call_tick(connectc_server_call *call, int64_t now_ms);
 /**
  * The client went away: the call is abandoned (it counts as finished, and
- * no response is produced) and, if it had not finished, on_cancel fires
- * with canceled, "the client went away".
+ * no response is produced) and, if it had not finished, the interceptors'
+ * on_close and then on_cancel fire with canceled, "the client went away".
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_server_call_cancel(connectc_server_call *call);
 
 /**
  * Response headers the handler may fill before they are sent: before the
- * first message, connectc_server_call_flush_headers() or finish (streams),
- * before finish (unary). Names the protocol or HTTP framing owns
- * (content-type, content-encoding, connect-*, te, trailer-*, ...; see
- * connectc_client_call_add_header()) are silently left out of the
- * response.
+ * first message, connectc_server_call_flush_headers() or finish (streams,
+ * gRPC and gRPC-Web), before finish (Connect unary). Names the protocol or
+ * HTTP framing owns (content-type, content-encoding, connect-*, grpc-*,
+ * te, trailer-*, ...; see connectc_client_call_add_header()) are silently
+ * left out of the response.
  * @param call the call; must not be NULL.
  * @return the call's list, owned by the call; add to it with the
  *         connectc_headers_* functions.
  */
 CONNECTC_API connectc_headers *connectc_server_call_response_headers(connectc_server_call *call);
 /**
- * Response trailers the handler may fill before finish. Unary responses
- * carry them as "trailer-" prefixed headers, streams in the end-of-stream
- * message.
+ * Response trailers the handler may fill before finish. Connect unary
+ * responses carry them as "trailer-" prefixed headers, Connect streams in
+ * the end-of-stream message, gRPC in HTTP trailers (or the head of a
+ * trailers-only response), gRPC-Web in its trailer frame; protocol-owned
+ * names are left out.
  * @param call the call; must not be NULL.
  * @return the call's list, owned by the call.
  */
@@ -341,12 +372,16 @@ CONNECTC_API int connectc_server_call_flush_headers(connectc_server_call *call);
  */
 CONNECTC_API int connectc_server_call_send(connectc_server_call *call, const uint8_t *msg, size_t len);
 /**
- * Ends the call: the response head (unary) or the end-of-stream message
- * (streams) is produced. A unary call finished with success but without
- * its response message finishes with internal, "the handler finished
- * without a response message", instead; so does a client-streaming call
- * finished with `err` NULL (not with an error of code OK) without its
- * response. Only the first
+ * Ends the call: the response head (Connect unary), the end-of-stream
+ * message (Connect streams), the status trailers (gRPC; a gRPC or gRPC-Web
+ * call that sent nothing and set no header gets a trailers-only response)
+ * or the trailer frame (gRPC-Web) is produced. The interceptors' on_close
+ * run. A unary call (any protocol) or a gRPC or gRPC-Web client-streaming
+ * call finished with success but without its response message finishes
+ * with internal, "the handler finished without a response message",
+ * instead; so does a Connect client-streaming call finished with `err`
+ * NULL (not with an error of code OK) without its response. Only the
+ * first
  * finish counts: later ones return CONNECTC_ERR_STATE and change nothing.
  * @param call the call.
  * @param err the outcome, borrowed for the call: NULL or code OK for
@@ -373,9 +408,11 @@ CONNECTC_API int connectc_server_call_is_finished(const connectc_server_call *ca
  * after recv_head.
  * @param call the call.
  * @param out receives the head; its pointers are owned by the call.
+ * The first call adds the CORS headers for an allowed origin.
  * @return CONNECTC_OK;
  *         CONNECTC_ERR_ARGUMENT when `call` or `out` is NULL;
- *         CONNECTC_ERR_STATE before the head is decided.
+ *         CONNECTC_ERR_STATE before the head is decided;
+ *         CONNECTC_ERR_NOMEM when the CORS headers could not be added.
  */
 CONNECTC_API int connectc_server_call_response_head(connectc_server_call *call, connectc_response_head *out);
 /**
@@ -399,22 +436,43 @@ CONNECTC_API void connectc_server_call_body_peek(connectc_server_call *call, con
  *        treated as all of them.
  */
 CONNECTC_API void connectc_server_call_body_consume(connectc_server_call *call, size_t n);
-/* The HTTP trailers to send after the body, once body_peek reported the
- * last bytes (*done): a gRPC response's status and the handler's
- * trailers. NULL when the response has none (Connect and gRPC-Web carry
- * them in the body; a trailers-only gRPC response carries them in its
- * head). Owned by the call, valid until it is deleted. */
+/**
+ * The HTTP trailers to send after the body, once body_peek reported the
+ * last bytes (*done): a gRPC response's status (grpc-status, grpc-message,
+ * grpc-status-details-bin) and the handler's trailers.
+ * @param call the call; may be NULL.
+ * @return the trailers, owned by the call and valid until it is deleted;
+ *         NULL before the call finished, for a NULL call, and when the
+ *         response has none (Connect and gRPC-Web carry them in the body;
+ *         a trailers-only gRPC response carries them in its head).
+ */
 CONNECTC_API const connectc_headers *connectc_server_call_response_http_trailers(
     const connectc_server_call *call);
-/* The adapter has written the whole response, or given up on it, at
- * `now_ms`: the call's stats (connectc_server_config.on_stats) are reported
- * now with this end time. Idempotent; connectc_server_call_del reports them
- * if this was never called. */
+/**
+ * The adapter has written the whole response, or given up on it, at
+ * `now_ms`: the call's stats (connectc_server_config.on_stats) are
+ * reported now, from inside this function, with this end time. Only the
+ * first call counts; connectc_server_call_del() reports them if this was
+ * never called (and the call received its head).
+ * @param call the call; NULL is ignored.
+ * @param now_ms the current time on the adapter's clock.
+ */
 CONNECTC_API void connectc_server_call_complete(connectc_server_call *call, int64_t now_ms);
-/* The call's figures so far (the same the stats hook gets). */
+/**
+ * The call's figures so far (the same the stats hook gets).
+ * @param call the call; must not be NULL.
+ * @param out receives the figures; its strings are the call's (or the
+ *        method's), valid until it is deleted.
+ */
 CONNECTC_API void connectc_server_call_stats(const connectc_server_call *call,
                                              connectc_call_stats *out);
-/* The protocol the request speaks (Connect before recv_head). */
+/**
+ * The protocol the request speaks, detected from its content type.
+ * @param call the call; may be NULL.
+ * @return the protocol; CONNECTC_PROTOCOL_CONNECT before recv_head, for a
+ *         request refused before its content type was read, and for a
+ *         NULL call.
+ */
 CONNECTC_API connectc_protocol connectc_server_call_protocol(const connectc_server_call *call);
 
 /**
