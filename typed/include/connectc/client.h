@@ -32,7 +32,8 @@ extern "C" {
 /** A client: a transport and the options every call of it uses. Plain data:
  * initialise it with connectc_client_init(), then set the members to
  * change; keep it as long as calls use it. The transport context, codec
- * and allocator are borrowed. The struct only grows at the end. */
+ * and allocator are borrowed. Its calls speak the Connect protocol (the
+ * struct has no protocol member). The struct only grows at the end. */
 typedef struct connectc_client {
   connectc_transport transport;          /**< what moves the calls */
   const connectc_codec *codec;          /**< default: connectc_codec_proto() */
@@ -43,13 +44,14 @@ typedef struct connectc_client {
    * and the results of generated synchronous stubs, are allocated with it;
    * connectc_client_invoke() allocates with its output's allocator. */
   const connectc_allocator *alloc;
-  /* Interceptors of every call (see connectc_client_interceptor in
-   * client_call.h); borrowed, must outlive the calls. */
+  /** Interceptors of every call (see connectc_client_interceptor in
+   * client_call.h): `n_interceptors` pointers; the array and the entries
+   * are borrowed and must outlive the calls. NULL: none. */
   const connectc_client_interceptor *const *interceptors;
-  size_t n_interceptors;
-  /* Receives each call's stats (see connectc_call_stats). */
+  size_t n_interceptors; /**< entries in `interceptors` */
+  /** Receives each call's stats (see connectc_call_stats); NULL: none. */
   connectc_stats_fn on_stats;
-  void *stats_user_data;
+  void *stats_user_data; /**< handed to on_stats */
 } connectc_client;
 
 /**
@@ -124,8 +126,8 @@ CONNECTC_API void connectc_call_output_reset(connectc_call_output *out);
  *         CONNECTC_ERR_ARGUMENT (a NULL argument, a client without perform
  *         or codec, a wrong number of requests, a refused header, a
  *         negative timeout);
- *         CONNECTC_ERR_UNSUPPORTED (the send compression or the protocol
- *         is not in this build);
+ *         CONNECTC_ERR_UNSUPPORTED (the send compression is not in this
+ *         build);
  *         CONNECTC_ERR_NOMEM;
  *         the codec's error when a request cannot be marshalled (out->error
  *         says why);
@@ -202,7 +204,7 @@ typedef struct connectc_async_call_callbacks {
  *         `output` or `cb` NULL, typed_size without typed, a refused
  *         header, a negative timeout);
  *         CONNECTC_ERR_UNSUPPORTED (the transport is not asynchronous, or
- *         the compression or the protocol is not in this build);
+ *         the send compression is not in this build);
  *         CONNECTC_ERR_NOMEM;
  *         or the error of the transport's start (nothing is left running).
  */
