@@ -5,8 +5,10 @@
  * A `connectc_curl` is a client transport: one libcurl multi handle with
  * its connection cache, a base URL and TLS settings. It moves the bytes of
  * sans-IO client calls (client_call.h) over HTTP/1.1, with or without TLS.
- * It does not consult connectc_client_call_requires_http2(): a bidi call
- * asked to be full duplex goes out over HTTP/1.1 like any other.
+ * It does not consult connectc_client_call_requires_http2(): a gRPC call,
+ * or a bidi call asked to be full duplex, goes out over HTTP/1.1 like any
+ * other. HTTP trailers it receives are handed to
+ * connectc_client_call_recv_trailers().
  *
  * A transfer that fails closes its call with unavailable (deadline_exceeded
  * for a libcurl timeout, resource_exhausted when libcurl runs out of

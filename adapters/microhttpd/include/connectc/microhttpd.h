@@ -27,6 +27,10 @@
  * names that are not tokens, values holding a CR) are answered 400, and a
  * transfer coding other than chunked 501; the connection is then closed.
  *
+ * It serves Connect and gRPC-Web. It does not send HTTP trailers
+ * (connectc_server_call_response_http_trailers()), so a gRPC response
+ * other than a trailers-only one reaches the client without its status.
+ *
  * The adapter allocates its own bookkeeping with the C library's malloc;
  * calls are allocated with the router's allocator.
  */
