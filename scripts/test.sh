@@ -7,7 +7,8 @@
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
+#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo,
+#   the browser test (connect-web in headless Chromium), and buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -156,6 +157,18 @@ else
   steps_failed+=("eliza demo")
   failed=$((failed + 1))
 fi
+
+note "browser test: connect-web in headless Chromium against eliza_server (gcc and ASan+UBSan builds)"
+# Fails, never skips, when chromium, node or the npm packages are missing.
+for b in build/gcc build/asan; do
+  if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       examples/browser/run_test.sh "$b"; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("browser test ($b)")
+    failed=$((failed + 1))
+  fi
+done
 
 note "buf generate with the local plugins"
 if tests/codegen/buf_test.sh build/gcc/codegen; then

@@ -47,6 +47,8 @@ struct connectc_responder {
   void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
   void *on_cancel_arg;
   connectc_code cancel_code; /* why the call ended early, or OK */
+  int started;     /* streaming: on_start ran (the handler holds the responder) */
+  void *user_data; /* connectc_responder_set_user_data */
 };
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
@@ -82,9 +84,40 @@ static void fail(connectc_server_call *call, connectc_error *e) {
   connectc_server_call_finish(call, e);
 }
 
+/* Streaming: the handler takes over the responder at the call's start. */
+static void stream_start(typed_call *c) {
+  if (c->started) return;
+  c->started = 1;
+  connectc_server_call_ref(c->call); /* until connectc_responder_finish */
+  c->route->method.stream->on_start(c->route->handlers, c->route->impl, c);
+}
+
+/* Streaming: decode one request and hand it over at once. */
+static int stream_message(typed_call *c, connectc_server_call *call, const uint8_t *data,
+                          size_t len) {
+  typed_route *r = c->route;
+  stream_start(c);
+  if (connectc_server_call_is_finished(call)) return 1;
+  connectc_error e;
+  connectc_error_init(&e, &r->alloc);
+  ProtobufCMessage *m = NULL;
+  const connectc_codec *codec = codec_for(r, call);
+  int rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+  if (rv == CONNECTC_OK) {
+    r->method.stream->on_request(r->handlers, r->impl, c, m);
+    connectc_message_free(m, &r->alloc);
+  } else {
+    c->failed = 1;
+    fail(call, &e);
+  }
+  connectc_error_reset(&e);
+  return rv == CONNECTC_OK ? 0 : 1;
+}
+
 static int typed_message(connectc_server_call *call, const uint8_t *data, size_t len, void *ud) {
   typed_call *c = ud;
   typed_route *r = c->route;
+  if (r->method.stream && r->method.implemented) return stream_message(c, call, data, len);
   connectc_error e;
   connectc_error_init(&e, &r->alloc);
   ProtobufCMessage *m = NULL;
@@ -140,6 +173,13 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
+  if (r->method.stream) {
+    stream_start(c);
+    if (!connectc_server_call_is_finished(call))
+      r->method.stream->on_requests_end(r->handlers, r->impl, c);
+    connectc_error_reset(&e);
+    return;
+  }
   if (r->method.invoke_async) {
     /* The responder holds the call until connectc_responder_finish. */
     connectc_server_call_ref(call);
@@ -179,7 +219,12 @@ static void typed_route_del(void *route_data) {
 int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json) {
   if (!router || !method || !method->desc || !method->input || !method->output ||
-      !method->invoke == !method->invoke_async)
+      (!!method->invoke + !!method->invoke_async + !!method->stream) != 1)
+    return CONNECTC_ERR_ARGUMENT;
+  if (method->stream && (method->desc->stream_type == CONNECTC_STREAM_UNARY ||
+                         method->desc->stream_type == CONNECTC_STREAM_SERVER ||
+                         !method->stream->on_start || !method->stream->on_request ||
+                         !method->stream->on_requests_end))
     return CONNECTC_ERR_ARGUMENT;
   const connectc_allocator *a = connectc_router_allocator(router);
   typed_route *r = cc_malloc(a, sizeof *r);
@@ -320,6 +365,12 @@ int connectc_responder_is_done(connectc_responder *r) {
 }
 
 connectc_server_call *connectc_responder_call(connectc_responder *r) { return r ? r->call : NULL; }
+
+void connectc_responder_set_user_data(connectc_responder *r, void *user_data) {
+  if (r) r->user_data = user_data;
+}
+
+void *connectc_responder_user_data(const connectc_responder *r) { return r ? r->user_data : NULL; }
 
 void *connectc_responder_scratch(connectc_responder *r, size_t size) {
   if (!r || r->scratch) return NULL;

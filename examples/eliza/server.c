@@ -1,12 +1,23 @@
 /*
  * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd.
  *
- *   eliza_server [port]      (default 8080; 0 picks a free port)
+ *   eliza_server [--cors-origin ORIGIN]... [port]   (default 8080; 0 picks
+ *                                                    a free port)
  *
  * It prints "listening on http://127.0.0.1:PORT" once it serves, speaks
- * proto and JSON, and stops gracefully on SIGINT/SIGTERM. The service is
- * implemented with the generated typed handler interface and mounted with
- * the generated registration function.
+ * proto and JSON over Connect, gRPC-Web (and gRPC over HTTP/1.1), and
+ * stops gracefully on SIGINT/SIGTERM. The service is implemented with the
+ * generated typed handler interface and mounted with the generated
+ * registration function.
+ *
+ * --cors-origin ORIGIN lets pages of that origin call the server from a
+ * browser ("http://localhost:8000", exactly as the browser sends it in
+ * Origin; "*" allows any origin); repeat it for more origins. Without it
+ * CORS is off: preflights get 405 and browsers refuse the responses.
+ *
+ * Say answers an empty sentence with invalid_argument and a
+ * connectrpc.eliza.v1.FieldViolation detail (an error with details for
+ * clients to show).
  *
  * ELIZA_INTRODUCE_COUNT=N makes Introduce stream N sentences instead of 3
  * (bench/run.sh uses it for a stream of 100 messages).
@@ -40,11 +51,28 @@ static const char *reply_to(const char *sentence) {
   return "Please tell me more.";
 }
 
+/* Sets the error Say returns for an empty sentence: invalid_argument with a
+ * FieldViolation detail. Returns 1 (the handler's error return). */
+static int refuse_empty(connectc_error *error) {
+  connectc_error_set(error, CONNECTC_CODE_INVALID_ARGUMENT,
+                     "say something: the sentence is empty");
+  Connectrpc__Eliza__V1__FieldViolation v = CONNECTRPC__ELIZA__V1__FIELD_VIOLATION__INIT;
+  v.field = "sentence";
+  v.description = "Eliza needs a sentence to answer; this one has no words";
+  uint8_t buf[128];
+  size_t n = connectrpc__eliza__v1__field_violation__get_packed_size(&v);
+  if (n <= sizeof buf) {
+    connectrpc__eliza__v1__field_violation__pack(&v, buf);
+    (void)connectc_error_add_detail(error, "connectrpc.eliza.v1.FieldViolation", buf, n);
+  }
+  return 1;
+}
+
 static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__V1__SayRequest *request,
                connectc_response_writer *responses, connectc_error *error) {
   (void)impl;
   (void)call;
-  (void)error;
+  if (strspn(request->sentence, " \t") == strlen(request->sentence)) return refuse_empty(error);
   Connectrpc__Eliza__V1__SayResponse resp = CONNECTRPC__ELIZA__V1__SAY_RESPONSE__INIT;
   resp.sentence = (char *)reply_to(request->sentence);
   return connectrpc_eliza_v1_eliza_service_say__send(responses, &resp);
@@ -92,11 +120,43 @@ static int converse(void *impl, connectc_server_call *call,
 static const connectrpc_eliza_v1_eliza_service__handlers eliza = {
     .say = say, .introduce = introduce, .converse = converse};
 
+static int usage(FILE *to, const char *argv0, int rv) {
+  fprintf(to,
+          "usage: %s [--cors-origin ORIGIN]... [port]\n"
+          "  port                  TCP port on 127.0.0.1 (default 8080; 0 picks a free one)\n"
+          "  --cors-origin ORIGIN  let pages of ORIGIN (e.g. http://localhost:8000, or '*' for\n"
+          "                        any) call from a browser; repeatable; CORS is off without it\n"
+          "  ELIZA_INTRODUCE_COUNT=N  Introduce streams N sentences (default 3)\n",
+          argv0);
+  return rv;
+}
+
+#define MAX_ORIGINS 16
+
 int main(int argc, char **argv) {
-  long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;
-  if (port < 0 || port > 65535) {
-    fprintf(stderr, "usage: %s [port]\n", argv[0]);
-    return 2;
+  long port = 8080;
+  const char *origins[MAX_ORIGINS + 1] = {NULL};
+  size_t n_origins = 0;
+  int have_port = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *origin = NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      return usage(stdout, argv[0], 0);
+    } else if (strcmp(argv[i], "--cors-origin") == 0) {
+      origin = i + 1 < argc ? argv[++i] : "";
+    } else if (strncmp(argv[i], "--cors-origin=", 14) == 0) {
+      origin = argv[i] + 14;
+    } else if (!have_port && argv[i][0] >= '0' && argv[i][0] <= '9') {
+      char *end;
+      port = strtol(argv[i], &end, 10);
+      if (*end || port < 0 || port > 65535) return usage(stderr, argv[0], 2);
+      have_port = 1;
+      continue;
+    } else {
+      return usage(stderr, argv[0], 2);
+    }
+    if (!origin[0] || n_origins == MAX_ORIGINS) return usage(stderr, argv[0], 2);
+    origins[n_origins++] = origin;
   }
   const char *count = getenv("ELIZA_INTRODUCE_COUNT");
   if (count) {
@@ -107,13 +167,19 @@ int main(int argc, char **argv) {
     }
     introduce_count = (size_t)n;
   }
+  /* CORS for browsers, on only when origins were given. */
+  const connectc_cors cors = {.allowed_origins = origins};
+  connectc_server_config scfg;
+  memset(&scfg, 0, sizeof scfg);
+  if (n_origins) scfg.cors = &cors;
+
   connectc_type_registry *registry = NULL;
   connectc_codec *json = NULL;
   connectc_router *router = NULL;
   if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
       eliza__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
-      connectc_router_new(NULL, NULL, &router) != CONNECTC_OK ||
+      connectc_router_new(&scfg, NULL, &router) != CONNECTC_OK ||
       connectrpc_eliza_v1_eliza_service__register(router, &eliza, NULL, json) != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: out of memory setting up the service\n");
     return 1;
@@ -136,6 +202,7 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  for (size_t i = 0; i < n_origins; i++) printf("CORS: allowing origin %s\n", origins[i]);
   printf("listening on http://127.0.0.1:%u\n", (unsigned)connectc_mhd_port(srv));
   fflush(stdout);
   while (!stop) pause();

@@ -52,9 +52,11 @@ static int echo_invoke(const void *handlers, void *impl, connectc_server_call *c
   return connectc_response_writer_send(responses, requests[0]) == CONNECTC_OK ? 0 : 1;
 }
 
-static const connectc_typed_method typed_echo = {&m_echo, &google__protobuf__value__descriptor,
-                                                 &google__protobuf__value__descriptor,
-                                                 echo_invoke, 1, NULL};
+static const connectc_typed_method typed_echo = {.desc = &m_echo,
+                                                 .input = &google__protobuf__value__descriptor,
+                                                 .output = &google__protobuf__value__descriptor,
+                                                 .invoke = echo_invoke,
+                                                 .implemented = 1};
 
 static int raw_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;

@@ -208,6 +208,35 @@ typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
                                             const ProtobufCMessage *const *requests,
                                             size_t n_requests);
 
+/*
+ * A streaming handler (client-streaming and bidi methods): it gets each
+ * request message as it arrives, not all of them at the end, and answers
+ * through a connectc_responder at any time, from any thread; over HTTP/2 a
+ * bidi call is then full duplex. Over HTTP/1.1 the same handler works half
+ * duplex: the adapter sends the response once the request has ended.
+ *
+ * The three functions run on the transport's thread, with its lock held,
+ * in this order: on_start once (before the first request, or at the end
+ * for a stream with no request), on_request for each request (borrowed for
+ * the callback only), on_requests_end once the client closed its side.
+ * None runs after the call finished. From on_start on, the handler owns
+ * the responder and must call connectc_responder_finish exactly once,
+ * whenever it likes (also after a cancel, see connectc_responder_on_cancel).
+ * Generated code fills this with typed wrappers; `handlers` and `impl` are
+ * those given at registration.
+ */
+typedef struct connectc_stream_handler {
+  void (*on_start)(const void *handlers, void *impl, connectc_responder *responder);
+  void (*on_request)(const void *handlers, void *impl, connectc_responder *responder,
+                     const ProtobufCMessage *request);
+  void (*on_requests_end)(const void *handlers, void *impl, connectc_responder *responder);
+} connectc_stream_handler;
+
+/* Per-call state for streaming handlers: set once in on_start, read in the
+ * later callbacks. NULL until set. */
+CONNECTC_API void connectc_responder_set_user_data(connectc_responder *r, void *user_data);
+CONNECTC_API void *connectc_responder_user_data(const connectc_responder *r);
+
 /** One typed method (generated): `invoke` for synchronous handlers or
  * `invoke_async` for asynchronous ones (exactly one is set). The struct
  * only grows at the end. */
@@ -218,6 +247,7 @@ typedef struct connectc_typed_method {
   connectc_typed_invoke invoke;              /**< synchronous handler call, or NULL */
   int implemented; /**< 0: the handler pointer is NULL (the method answers unimplemented) */
   connectc_typed_invoke_async invoke_async;  /**< asynchronous handler call, or NULL */
+  const connectc_stream_handler *stream;
 } connectc_typed_method;
 
 /**
