@@ -20,7 +20,8 @@
  * Because requests are collected before the handler runs, one call keeps at
  * most 16 times the router's receive limit in request bytes and at most
  * CONNECTC_TYPED_MAX_REQUESTS messages; past that it fails with
- * resource_exhausted.
+ * resource_exhausted. Streaming handlers (connectc_stream_handler) get
+ * each request as it arrives instead.
  */
 #ifndef CONNECTC_SERVICE_H
 #define CONNECTC_SERVICE_H
@@ -208,12 +209,15 @@ typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
                                             const ProtobufCMessage *const *requests,
                                             size_t n_requests);
 
-/*
+/**
  * A streaming handler (client-streaming and bidi methods): it gets each
  * request message as it arrives, not all of them at the end, and answers
- * through a connectc_responder at any time, from any thread; over HTTP/2 a
- * bidi call is then full duplex. Over HTTP/1.1 the same handler works half
- * duplex: the adapter sends the response once the request has ended.
+ * through a connectc_responder at any time, from any thread; with a
+ * transport that carries both directions at once (HTTP/2) a bidi call is
+ * then full duplex. Over HTTP/1.1 the same handler works half duplex: the
+ * libmicrohttpd adapter sends the response once the request has ended.
+ * Requests are not collected, so the bounds of the other handlers
+ * (CONNECTC_TYPED_MAX_REQUESTS) do not apply.
  *
  * The three functions run on the transport's thread, with its lock held,
  * in this order: on_start once (before the first request, or at the end
@@ -222,24 +226,39 @@ typedef void (*connectc_typed_invoke_async)(const void *handlers, void *impl,
  * None runs after the call finished. From on_start on, the handler owns
  * the responder and must call connectc_responder_finish exactly once,
  * whenever it likes (also after a cancel, see connectc_responder_on_cancel).
+ * A request the codec cannot decode fails the call with the codec's error.
  * Generated code fills this with typed wrappers; `handlers` and `impl` are
- * those given at registration.
+ * those given at registration. All three functions are required.
  */
 typedef struct connectc_stream_handler {
+  /** The call starts: the handler now owns `responder`. */
   void (*on_start)(const void *handlers, void *impl, connectc_responder *responder);
+  /** One decoded request, borrowed for the callback only. */
   void (*on_request)(const void *handlers, void *impl, connectc_responder *responder,
                      const ProtobufCMessage *request);
+  /** The client closed its side: no more on_request. */
   void (*on_requests_end)(const void *handlers, void *impl, connectc_responder *responder);
 } connectc_stream_handler;
 
-/* Per-call state for streaming handlers: set once in on_start, read in the
- * later callbacks. NULL until set. */
+/**
+ * Sets per-call state for streaming handlers: typically once in on_start,
+ * read in the later callbacks. Not thread-safe against a concurrent
+ * connectc_responder_user_data() (it takes no lock).
+ * @param r the responder; NULL is ignored.
+ * @param user_data the state; not touched by the library (and not freed).
+ */
 CONNECTC_API void connectc_responder_set_user_data(connectc_responder *r, void *user_data);
+/**
+ * The per-call state set with connectc_responder_set_user_data().
+ * @param r the responder; may be NULL.
+ * @return the state; NULL until set (and for a NULL responder).
+ */
 CONNECTC_API void *connectc_responder_user_data(const connectc_responder *r);
 
-/** One typed method (generated): `invoke` for synchronous handlers or
- * `invoke_async` for asynchronous ones (exactly one is set). The struct
- * only grows at the end. */
+/** One typed method (generated): `invoke` for synchronous handlers,
+ * `invoke_async` for asynchronous ones, or `stream` for streaming ones
+ * (exactly one is set). The struct only grows at the end: fill it by
+ * member name. */
 typedef struct connectc_typed_method {
   const connectc_method_desc *desc;          /**< the method; must outlive the router */
   const ProtobufCMessageDescriptor *input;   /**< request type; must outlive the router */
@@ -247,7 +266,7 @@ typedef struct connectc_typed_method {
   connectc_typed_invoke invoke;              /**< synchronous handler call, or NULL */
   int implemented; /**< 0: the handler pointer is NULL (the method answers unimplemented) */
   connectc_typed_invoke_async invoke_async;  /**< asynchronous handler call, or NULL */
-  const connectc_stream_handler *stream;
+  const connectc_stream_handler *stream;     /**< streaming handler, or NULL; borrowed: must outlive the router */
 } connectc_typed_method;
 
 /**
@@ -267,9 +286,11 @@ typedef struct connectc_typed_method {
  *        JSON with 415, create the router with codecs {"proto", NULL}.
  * @return CONNECTC_OK;
  *         CONNECTC_ERR_ARGUMENT when `router` or `method` is NULL, the
- *         method lacks desc, input or output, not exactly one of invoke
- *         and invoke_async is set, or connectc_router_add() refuses the
- *         route (a bad or duplicate procedure); nothing is added then;
+ *         method lacks desc, input or output, not exactly one of invoke,
+ *         invoke_async and stream is set, a streaming handler is given
+ *         for a unary or server-streaming method or lacks one of its
+ *         functions, or connectc_router_add() refuses the route (a bad or
+ *         duplicate procedure); nothing is added then;
  *         CONNECTC_ERR_NOMEM.
  */
 CONNECTC_API int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
