@@ -15,6 +15,7 @@ packages=(
   libjsmn-dev libcmocka-dev
   openssl ca-certificates curl
   nghttp2-client
+  doxygen
   chromium fonts-liberation
 )
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: builds and tests connectc every way CI cares about.
 #   gcc and clang builds (warnings are errors) with the cmocka suite,
+#   the API reference (Doxygen; an undocumented public function or
+#   parameter fails it),
 #   an ASan+UBSan build with the suite, a ThreadSanitizer build with the
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
@@ -60,6 +62,22 @@ mkdir -p build
 
 note "gcc build"
 CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/gcc
+
+note "API reference: Doxygen on the public headers, any warning fails (docs target, gcc build)"
+# An undocumented function, parameter, return value, struct member or macro
+# is a warning; WARN_AS_ERROR makes the target fail, and any warning line
+# that still gets through fails this step too.
+docs_log=build/docs.log
+if cmake --build build/gcc --target docs >"$docs_log" 2>&1 &&
+   ! grep -Eq '(warning|error):' "$docs_log"; then
+  passed=$((passed + 1))
+  echo "docs: build/gcc/docs/html/index.html, no warnings"
+else
+  grep -E '(warning|error):' "$docs_log" | head -50
+  tail -5 "$docs_log"
+  steps_failed+=("API reference (docs target)")
+  failed=$((failed + 1))
+fi
 
 note "clang build"
 CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/clang
