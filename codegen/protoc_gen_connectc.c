@@ -945,8 +945,8 @@ static void gen_handler_set(cg_str *h, cg_str *c, const char *full, const char *
                 " * A NULL member answers `unimplemented`. */\n"
                 "typedef struct %s {\n%s} %s;\n\n"
                 "/* Mounts every method of %s on `router` with these %shandlers.\n"
-                " * `handlers` and `impl` are borrowed; `json` (may be NULL) serves\n"
-                " * application/json. */\n"
+                " * `handlers` and `impl` are borrowed; `json` serves application/json\n"
+                " * (NULL: proto only, JSON requests get 415). */\n"
                 "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
                 "    const connectc_codec *json);\n\n",
                 kind, full, struct_sym, members, struct_sym, full, kind, reg_sym, struct_sym);

@@ -73,7 +73,9 @@ int connectc_router_call_new(connectc_router *r, const char *path, size_t len,
   if (!r || !out || (!path && len)) return CONNECTC_ERR_ARGUMENT;
   const connectc_route *route = connectc_router_find(r, path, len);
   connectc_server_call *call = NULL;
-  int rv = connectc_server_call_new(&r->cfg, route ? route->method : NULL,
+  connectc_server_config cfg = r->cfg;
+  if (route && route->codecs) cfg.codecs = route->codecs;
+  int rv = connectc_server_call_new(&cfg, route ? route->method : NULL,
                                     route ? &route->callbacks : NULL, NULL, &r->alloc, &call);
   if (rv) return rv;
   if (route) {

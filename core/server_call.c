@@ -112,6 +112,7 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   s->user_data = user_data;
   s->deadline = -1;
   s->content_length = -1;
+  s->final_code = CONNECTC_CODE_UNKNOWN; /* until the call ends */
   connectc_headers_init(&s->req_headers, &s->alloc);
   connectc_headers_init(&s->resp_headers, &s->alloc);
   connectc_headers_init(&s->resp_trailers, &s->alloc);
@@ -929,7 +930,8 @@ int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_
 int connectc_server_call_finish(connectc_server_call *s, const connectc_error *err) {
   if (!s) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  if (!err && s->streaming && s->protocol == CONNECTC_PROTOCOL_CONNECT &&
+  if ((!err || err->code == CONNECTC_CODE_OK) && s->streaming &&
+      s->protocol == CONNECTC_PROTOCOL_CONNECT &&
       s->method->stream_type == CONNECTC_STREAM_CLIENT && s->n_sent == 0) {
     return fail_with(s, CONNECTC_CODE_INTERNAL, "the handler finished without a response message");
   }

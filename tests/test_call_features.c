@@ -436,11 +436,41 @@ static void test_stats(void **state) {
   assert_int_equal(n_stats, 3);
 }
 
+/* A Connect client stream finished "successfully" with no response is a
+ * handler bug, whether the error is NULL or a value at code OK. */
+static void test_client_stream_without_response(void **state) {
+  (void)state;
+  static const connectc_method_desc client_m = {"/demo.v1.Echo/Sum", CONNECTC_STREAM_CLIENT, 0};
+  for (int variant = 0; variant < 2; variant++) {
+    connectc_server_call *s = NULL;
+    assert_int_equal(connectc_server_call_new(NULL, &client_m, NULL, NULL, NULL, &s), CONNECTC_OK);
+    connectc_headers h;
+    connectc_headers_init(&h, NULL);
+    connectc_headers_adds(&h, "content-type", "application/connect+proto");
+    assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+    connectc_server_call_recv_end(s);
+    connectc_error ok;
+    connectc_error_init(&ok, NULL);
+    assert_int_equal(connectc_server_call_finish(s, variant ? &ok : NULL), CONNECTC_OK);
+    const uint8_t *p;
+    size_t n;
+    int done;
+    connectc_server_call_body_peek(s, &p, &n, &done);
+    const char *want = "{\"error\":{\"code\":\"internal\",\"message\":\"the handler finished "
+                       "without a response message\"}}";
+    assert_int_equal(n, 5 + strlen(want));
+    assert_memory_equal(p + 5, want, strlen(want));
+    connectc_headers_reset(&h);
+    connectc_server_call_del(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_server_interceptor), cmocka_unit_test(test_client_interceptor),
       cmocka_unit_test(test_cors),               cmocka_unit_test(test_deadline_policy),
       cmocka_unit_test(test_client_sends_time_left), cmocka_unit_test(test_stats),
+      cmocka_unit_test(test_client_stream_without_response),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -325,6 +325,8 @@ static void typed_cancel(connectc_server_call *call, const connectc_error *why, 
   }
 }
 
+static const char *const proto_only[] = {"proto", NULL};
+
 static void typed_route_del(void *route_data) {
   typed_route *r = route_data;
   connectc_allocator a = r->alloc;
@@ -363,6 +365,9 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
       .call_del = typed_call_del,
       .route_data = r,
       .route_data_del = typed_route_del,
+      /* Without a JSON codec, JSON requests get 415 rather than being read
+       * as protobuf. */
+      .codecs = json ? NULL : proto_only,
   };
   int rv = connectc_router_add(router, &route);
   if (rv) cc_free(a, r);

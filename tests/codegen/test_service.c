@@ -242,6 +242,32 @@ static void test_collected_bound(void **state) {
   connectc_router_del(r);
 }
 
+/* Registered without a JSON codec, a method serves proto only: JSON
+ * requests get 415 instead of being read as protobuf. */
+static void test_no_json_codec(void **state) {
+  (void)state;
+  connectc_codegentest_v1_order_service__handlers handlers = {0};
+  handlers.get_order = get_order;
+  connectc_router *r = NULL;
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register(r, &handlers, NULL, NULL), CONNECTC_OK);
+  connectc_server_call *s = NULL;
+  const char *path = "/connectc.codegentest.v1.OrderService/GetOrder";
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/json");
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_ERR_PROTOCOL);
+  connectc_response_head head;
+  assert_int_equal(connectc_server_call_response_head(s, &head), CONNECTC_OK);
+  assert_int_equal(head.status, 415);
+  assert_string_equal(connectc_headers_get(head.headers, "accept-post"),
+                      "application/proto, application/grpc+proto, application/grpc-web+proto");
+  connectc_headers_reset(&h);
+  connectc_router_call_del(r, s);
+  connectc_router_del(r);
+}
+
 
 /* ---- asynchronous handlers ---- */
 
@@ -1456,6 +1482,7 @@ static void test_streaming_sync(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers),
                                      cmocka_unit_test(test_collected_bound),
+                                     cmocka_unit_test(test_no_json_codec),
                                      cmocka_unit_test(test_async_handlers),
                                      cmocka_unit_test(test_async_client),
                                      cmocka_unit_test(test_names),

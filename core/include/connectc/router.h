@@ -40,6 +40,10 @@ typedef struct connectc_route {
    * connectc_router_add fails: the caller still owns it then). May be
    * NULL. */
   void (*route_data_del)(void *route_data);
+  /** The codecs this route serves (NULL-terminated list of static names),
+   * when not every codec of the router's configuration: a request in
+   * another gets 415. NULL means the router's. */
+  const char *const *codecs;
 } connectc_route;
 
 /** A router: procedure paths to routes (opaque). */

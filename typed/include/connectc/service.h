@@ -338,10 +338,8 @@ typedef struct connectc_typed_method {
  *        borrowed.
  * @param json the JSON codec (may be NULL) that decodes and encodes calls
  *        whose codec is "json"; borrowed: it must outlive the router.
- *        Without it the proto codec is used for every call: a JSON request
- *        the router accepts (its codec list names "json" by default) is
- *        decoded as protobuf (typically failing with invalid_argument). To refuse
- *        JSON with 415, create the router with codecs {"proto", NULL}.
+ *        Without it the method serves proto only: a JSON request gets 415
+ *        with the proto content types in Accept-Post.
  * @return CONNECTC_OK;
  *         CONNECTC_ERR_ARGUMENT when `router` or `method` is NULL, the
  *         method lacks desc, input or output, not exactly one of invoke,

@@ -1507,8 +1507,8 @@ typedef struct connectc_codegentest_v1_names__async_handlers {
 } connectc_codegentest_v1_names__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.Names on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names__register_async(connectc_router *router, const connectc_codegentest_v1_names__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -1662,8 +1662,8 @@ typedef struct connectc_codegentest_v1_names__handlers {
 } connectc_codegentest_v1_names__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.Names on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names__register(connectc_router *router, const connectc_codegentest_v1_names__handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -1844,8 +1844,8 @@ typedef struct connectc_codegentest_v1_names__streaming_handlers {
 } connectc_codegentest_v1_names__streaming_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.Names on `router` with these streaming handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names__register_streaming(connectc_router *router, const connectc_codegentest_v1_names__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -1910,8 +1910,8 @@ typedef struct connectc_codegentest_v1_names_register__async_handlers {
 } connectc_codegentest_v1_names_register__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.NamesRegister on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names_register__register_async(connectc_router *router, const connectc_codegentest_v1_names_register__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -1925,8 +1925,8 @@ typedef struct connectc_codegentest_v1_names_register__handlers {
 } connectc_codegentest_v1_names_register__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.NamesRegister on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names_register__register(connectc_router *router, const connectc_codegentest_v1_names_register__handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -1939,8 +1939,8 @@ typedef struct connectc_codegentest_v1_names_register__streaming_handlers {
 } connectc_codegentest_v1_names_register__streaming_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.NamesRegister on `router` with these streaming handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_names_register__register_streaming(connectc_router *router, const connectc_codegentest_v1_names_register__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 

@@ -268,8 +268,8 @@ typedef struct connectc_codegentest_v1_order_service__async_handlers {
 } connectc_codegentest_v1_order_service__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_order_service__register_async(connectc_router *router, const connectc_codegentest_v1_order_service__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -299,8 +299,8 @@ typedef struct connectc_codegentest_v1_order_service__handlers {
 } connectc_codegentest_v1_order_service__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_order_service__register(connectc_router *router, const connectc_codegentest_v1_order_service__handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -367,8 +367,8 @@ typedef struct connectc_codegentest_v1_order_service__streaming_handlers {
 } connectc_codegentest_v1_order_service__streaming_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these streaming handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_order_service__register_streaming(connectc_router *router, const connectc_codegentest_v1_order_service__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -433,8 +433,8 @@ typedef struct connectc_codegentest_v1_httpservice__async_handlers {
 } connectc_codegentest_v1_httpservice__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_httpservice__register_async(connectc_router *router, const connectc_codegentest_v1_httpservice__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -448,8 +448,8 @@ typedef struct connectc_codegentest_v1_httpservice__handlers {
 } connectc_codegentest_v1_httpservice__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_httpservice__register(connectc_router *router, const connectc_codegentest_v1_httpservice__handlers *handlers, void *impl,
     const connectc_codec *json);
 
@@ -462,8 +462,8 @@ typedef struct connectc_codegentest_v1_httpservice__streaming_handlers {
 } connectc_codegentest_v1_httpservice__streaming_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these streaming handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
 int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *router, const connectc_codegentest_v1_httpservice__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
