@@ -1192,6 +1192,120 @@ static int registers_import(const gen_ctx *ctx, const char *name) {
   return !no_generate;
 }
 
+/* The well-known types whose generated code (and descriptor) the library
+ * ships: generated descriptors may point at them. */
+static int is_shipped_wkt(const char *name) {
+  static const char *const wkt[] = {"google/protobuf/any.proto",    "google/protobuf/duration.proto",
+                                    "google/protobuf/empty.proto",  "google/protobuf/field_mask.proto",
+                                    "google/protobuf/struct.proto", "google/protobuf/timestamp.proto",
+                                    "google/protobuf/wrappers.proto"};
+  for (size_t i = 0; i < sizeof wkt / sizeof wkt[0]; i++)
+    if (strcmp(name, wkt[i]) == 0) return 1;
+  return 0;
+}
+
+/* Whether an import's generated descriptor can be referred to. */
+static int has_descriptor(const gen_ctx *ctx, const char *name) {
+  return is_shipped_wkt(name) || registers_import(ctx, name);
+}
+
+/* Appends "  \"pkg.Name\",\n" for every enum in `enums` and, recursively,
+ * every message and nested enum of `msgs`. */
+static void list_symbols(cg_str *out, const char *scope, Google__Protobuf__DescriptorProto *const *msgs,
+                         size_t n_msgs, Google__Protobuf__EnumDescriptorProto *const *enums,
+                         size_t n_enums, size_t *count) {
+  for (size_t i = 0; i < n_enums; i++) {
+    char *full = join_name(scope, enums[i]->name ? enums[i]->name : "");
+    cg_str_printf(out, "  \"%s\",\n", full);
+    ++*count;
+    free(full);
+  }
+  for (size_t i = 0; i < n_msgs; i++) {
+    char *full = join_name(scope, msgs[i]->name ? msgs[i]->name : "");
+    cg_str_printf(out, "  \"%s\",\n", full);
+    ++*count;
+    list_symbols(out, full, msgs[i]->nested_type, msgs[i]->n_nested_type, msgs[i]->enum_type,
+                 msgs[i]->n_enum_type, count);
+    free(full);
+  }
+}
+
+/* Emits `<file>__file_descriptor`: the serialized FileDescriptorProto
+ * (without source code info), the imports with known descriptors, and the
+ * symbols the file declares, for server reflection. */
+static int gen_descriptor(gen_ctx *ctx, const FileProto *file, const char *fsym, cg_str *h,
+                          cg_str *c) {
+  cg_str sym = {0};
+  cg_str_printf(&sym, "%s__file_descriptor", fsym);
+  if (claim(ctx, file->name, sym.data, "the file's descriptor") != 0) {
+    cg_str_free(&sym);
+    return -1;
+  }
+  FileProto copy = *file;
+  copy.source_code_info = NULL;
+  size_t n = protobuf_c_message_get_packed_size(&copy.base);
+  uint8_t *bytes = cg_xmalloc(n ? n : 1);
+  protobuf_c_message_pack(&copy.base, bytes);
+  cg_str_printf(h,
+                "/* The serialized descriptor of %s and what it declares,\n"
+                " * for server reflection (connectc/reflection.h). */\n"
+                "extern const connectc_file_descriptor %s;\n\n",
+                file->name, sym.data);
+  cg_str_printf(c, "/* ---- the file's descriptor (server reflection) ---- */\n\n"
+                   "static const uint8_t %s__bytes[%zu] = {", fsym, n ? n : 1);
+  for (size_t i = 0; i < n; i++)
+    cg_str_printf(c, "%s0x%02x%s", i % 16 == 0 ? "\n  " : "", bytes[i], i + 1 < n ? "," : "");
+  if (n == 0) cg_str_puts(c, "0");
+  cg_str_puts(c, "\n};\n\n");
+  free(bytes);
+  size_t n_deps = 0;
+  for (size_t i = 0; i < file->n_dependency; i++) n_deps += (size_t)has_descriptor(ctx, file->dependency[i]);
+  if (n_deps) {
+    cg_str_printf(c, "static const connectc_file_descriptor *const %s__deps[] = {\n", fsym);
+    for (size_t i = 0; i < file->n_dependency; i++)
+      if (has_descriptor(ctx, file->dependency[i])) {
+        char *dsym = file_symbol(file->dependency[i]);
+        cg_str_printf(c, "  &%s__file_descriptor,\n", dsym);
+        free(dsym);
+      }
+    cg_str_puts(c, "};\n\n");
+  }
+  cg_str syms = {0}, svcs = {0};
+  size_t n_syms = 0;
+  list_symbols(&syms, file->package, file->message_type, file->n_message_type, file->enum_type,
+               file->n_enum_type, &n_syms);
+  for (size_t i = 0; i < file->n_service; i++) {
+    char *full = join_name(file->package, file->service[i]->name ? file->service[i]->name : "");
+    cg_str_printf(&syms, "  \"%s\",\n", full);
+    cg_str_printf(&svcs, "  \"%s\",\n", full);
+    n_syms++;
+    for (size_t k = 0; k < file->service[i]->n_method; k++) {
+      cg_str_printf(&syms, "  \"%s.%s\",\n", full,
+                    file->service[i]->method[k]->name ? file->service[i]->method[k]->name : "");
+      n_syms++;
+    }
+    free(full);
+  }
+  if (n_syms) cg_str_printf(c, "static const char *const %s__symbols[] = {\n%s};\n\n", fsym, syms.data);
+  if (file->n_service)
+    cg_str_printf(c, "static const char *const %s__services[] = {\n%s};\n\n", fsym, svcs.data);
+  cg_str_printf(c,
+                "const connectc_file_descriptor %s = {\n"
+                "    .name = \"%s\",\n"
+                "    .data = %s__bytes,\n"
+                "    .len = %zu,\n",
+                sym.data, file->name, fsym, n);
+  if (n_deps) cg_str_printf(c, "    .deps = %s__deps,\n    .n_deps = %zu,\n", fsym, n_deps);
+  if (n_syms) cg_str_printf(c, "    .symbols = %s__symbols,\n    .n_symbols = %zu,\n", fsym, n_syms);
+  if (file->n_service)
+    cg_str_printf(c, "    .services = %s__services,\n    .n_services = %zu,\n", fsym, file->n_service);
+  cg_str_puts(c, "};\n\n");
+  cg_str_free(&syms);
+  cg_str_free(&svcs);
+  cg_str_free(&sym);
+  return 0;
+}
+
 static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
   const char *name = file->name;
   char *base = file_base(name);
@@ -1229,6 +1343,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#include \"connectc/client.h\"\n"
                 "#include \"connectc/service.h\"\n"
                 "#include \"connectc/json_codec.h\"\n"
+                "#include \"connectc/reflection.h\"\n"
                 "#include \"%s.pb-c.h\"\n\n"
                 "#ifdef __cplusplus\n"
                 "extern \"C\" {\n"
@@ -1240,7 +1355,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#include \"%s.connect.h\"\n",
                 name, base);
   for (size_t i = 0; i < file->n_dependency; i++)
-    if (registers_import(ctx, file->dependency[i])) {
+    if (has_descriptor(ctx, file->dependency[i])) {
       char *dbase = file_base(file->dependency[i]);
       cg_str_printf(&c, "#include \"%s.connect.h\"\n", dbase);
       free(dbase);
@@ -1299,6 +1414,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
 
   for (size_t i = 0; i < file->n_service; i++)
     if (gen_service(ctx, file, file->service[i], &h, &c) != 0) goto out;
+  if (gen_descriptor(ctx, file, fsym, &h, &c) != 0) goto out;
 
   cg_str_printf(&h,
                 "#ifdef __cplusplus\n"

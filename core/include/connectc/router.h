@@ -64,6 +64,32 @@ typedef struct connectc_router connectc_router;
 CONNECTC_API int connectc_router_new(const connectc_server_config *cfg, const connectc_allocator *alloc,
                         connectc_router **out);
 /**
+ * Hands `data` to the router: it calls del(data) when it is deleted, after
+ * the routes' route_data_del. For state several routes share (a reflection
+ * or health service registered in one call).
+ * @param r the router.
+ * @param data what to free; may be NULL (then nothing is recorded).
+ * @param del how to free it; must not be NULL when data is not.
+ * @return CONNECTC_OK, CONNECTC_ERR_ARGUMENT or CONNECTC_ERR_NOMEM (data
+ *         is then not owned: the caller frees it).
+ */
+CONNECTC_API int connectc_router_own(connectc_router *r, void *data, void (*del)(void *data));
+/**
+ * How many routes the router has.
+ * @param r the router; NULL gives 0.
+ * @return the number of routes added.
+ */
+CONNECTC_API size_t connectc_router_route_count(const connectc_router *r);
+/**
+ * One route, in the order they were added (e.g. to list the services a
+ * server offers).
+ * @param r the router.
+ * @param i an index below connectc_router_route_count().
+ * @return the route (owned by the router; invalidated by connectc_router_add()),
+ *         or NULL for an index out of range.
+ */
+CONNECTC_API const connectc_route *connectc_router_route_at(const connectc_router *r, size_t i);
+/**
  * Frees the router and, through route_data_del, the data of its routes.
  * Every call it created must have been deleted first.
  * @param r the router; NULL is ignored.

@@ -7,6 +7,7 @@
 #include "connectc/client.h"
 #include "connectc/service.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/codegentest/v1/names.pb-c.h"
 
 #ifdef __cplusplus
@@ -1946,6 +1947,10 @@ int connectc_codegentest_v1_names_register__register_streaming(connectc_router *
 
 /* Every method of connectc.codegentest.v1.NamesRegister, in declaration order. */
 extern const connectc_codegentest_v1_names_register__method_type *const connectc_codegentest_v1_names_register__methods[CONNECTC_CODEGENTEST_V1_NAMES_REGISTER__METHOD_COUNT];
+
+/* The serialized descriptor of connectc/codegentest/v1/names.proto and what it declares,
+ * for server reflection (connectc/reflection.h). */
+extern const connectc_file_descriptor connectc_codegentest_v1_names__file_descriptor;
 
 #ifdef __cplusplus
 }

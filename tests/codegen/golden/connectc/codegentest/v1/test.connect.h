@@ -7,6 +7,7 @@
 #include "connectc/client.h"
 #include "connectc/service.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/codegentest/v1/test.pb-c.h"
 
 #ifdef __cplusplus
@@ -469,6 +470,10 @@ int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *rou
 
 /* Every method of connectc.codegentest.v1.HTTPService, in declaration order. */
 extern const connectc_codegentest_v1_httpservice__method_type *const connectc_codegentest_v1_httpservice__methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT];
+
+/* The serialized descriptor of connectc/codegentest/v1/test.proto and what it declares,
+ * for server reflection (connectc/reflection.h). */
+extern const connectc_file_descriptor connectc_codegentest_v1_test__file_descriptor;
 
 #ifdef __cplusplus
 }
