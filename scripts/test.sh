@@ -170,6 +170,14 @@ for b in build/gcc build/asan; do
   fi
 done
 
+note "buf curl (a peer written by others) against eliza_server: Connect, gRPC-Web, health"
+if tests/peers/buf_curl.sh build/gcc; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("buf curl")
+  failed=$((failed + 1))
+fi
+
 note "buf generate with the local plugins"
 if tests/codegen/buf_test.sh build/gcc/codegen; then
   passed=$((passed + 1))

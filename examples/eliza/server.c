@@ -30,7 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connectc/health.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/microhttpd.h"
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
@@ -169,6 +171,8 @@ int main(int argc, char **argv) {
   }
   /* CORS for browsers, on only when origins were given. */
   const connectc_cors cors = {.allowed_origins = origins};
+  connectc_health *health = NULL; /* grpc.health.v1, for probes and grpcurl */
+  const connectc_file_descriptor *const files[] = {&eliza__file_descriptor}; /* reflection */
   connectc_server_config scfg;
   memset(&scfg, 0, sizeof scfg);
   if (n_origins) scfg.cors = &cors;
@@ -180,7 +184,11 @@ int main(int argc, char **argv) {
       eliza__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
       connectc_router_new(&scfg, NULL, &router) != CONNECTC_OK ||
-      connectrpc_eliza_v1_eliza_service__register(router, &eliza, NULL, json) != CONNECTC_OK) {
+      connectrpc_eliza_v1_eliza_service__register(router, &eliza, NULL, json) != CONNECTC_OK ||
+      connectc_health_new(NULL, &health) != CONNECTC_OK ||
+      connectc_health_set(health, CONNECTRPC_ELIZA_V1_ELIZA_SERVICE__NAME, CONNECTC_HEALTH_SERVING) ||
+      connectc_health_register(router, health, json) != CONNECTC_OK ||
+      connectc_reflection_register(router, files, 1, json) != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: out of memory setting up the service\n");
     return 1;
   }
@@ -193,6 +201,7 @@ int main(int argc, char **argv) {
   if (rv != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: cannot start on port %ld: %s\n", port, connectc_strerror(rv));
     connectc_router_del(router);
+    connectc_health_del(health);
     connectc_codec_json_del(json);
     connectc_type_registry_del(registry);
     return 1;
@@ -206,8 +215,10 @@ int main(int argc, char **argv) {
   printf("listening on http://127.0.0.1:%u\n", (unsigned)connectc_mhd_port(srv));
   fflush(stdout);
   while (!stop) pause();
+  connectc_health_shutdown(health); /* Watch calls end before the stop */
   connectc_mhd_stop(srv);
   connectc_router_del(router);
+  connectc_health_del(health);
   connectc_codec_json_del(json);
   connectc_type_registry_del(registry);
   printf("stopped\n");
