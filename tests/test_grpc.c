@@ -301,7 +301,7 @@ static size_t take_body(connectc_server_call *s, uint8_t *out, size_t cap) {
   connectc_server_call_body_peek(s, &p, &n, &done);
   assert_true(done);
   assert_true(n <= cap);
-  memcpy(out, p, n);
+  if (n) memcpy(out, p, n);
   connectc_server_call_body_consume(s, n);
   return n;
 }
