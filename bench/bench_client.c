@@ -125,7 +125,7 @@ static void on_said_close(connectc_async_call *st, const connectc_error *err,
   s->closed = 1;
 }
 
-static const connectrpc_eliza_v1_eliza_service_say_callbacks say_cb = {NULL, on_said,
+static const connectrpc_eliza_v1_eliza_service_say__callbacks say_cb = {NULL, on_said,
                                                                       on_said_close};
 
 static void slot_start(slot *s) {
@@ -133,7 +133,7 @@ static void slot_start(slot *s) {
   req.sentence = "hello";
   s->closed = 0;
   s->t0 = now_us();
-  if (connectrpc_eliza_v1_eliza_service_say_start(&s->run->client, &req, NULL, &say_cb, s,
+  if (connectrpc_eliza_v1_eliza_service_say__start(&s->run->client, &req, NULL, &say_cb, s,
                                                   &s->st) != CONNECTC_OK) {
     s->run->failed = 1;
     s->st = NULL;
