@@ -520,7 +520,7 @@ static void test_h2c_full_duplex_server_ends_first(void **state) {
 
 /* ---- trailers ---- */
 
-typedef enum trailer_mode { TR_AFTER_BODY, TR_ONLY, TR_NO_BODY } trailer_mode;
+typedef enum trailer_mode { TR_AFTER_BODY, TR_ONLY, TR_NO_BODY, TR_CONTENT_LENGTH } trailer_mode;
 
 static void tr_end(h2srv_stream *s, void *ud) {
   trailer_mode mode = *(trailer_mode *)ud;
@@ -529,6 +529,15 @@ static void tr_end(h2srv_stream *s, void *ud) {
   static const char *const tr[] = {"x-http-trailer", "t1", "x-other", "t2", NULL};
   if (mode == TR_ONLY) { /* HEADERS with END_STREAM: no body, no trailers */
     h2srv_respond(s, 200, h, 1);
+    return;
+  }
+  if (mode == TR_CONTENT_LENGTH) { /* a body of known length, then trailers */
+    static const char *const hl[] = {"content-type", "application/connect+proto",
+                                     "content-length", "39", NULL};
+    h2srv_respond(s, 200, hl, 0);
+    write_envelope(s, 0, "a");
+    write_envelope(s, 2, "{\"metadata\":{\"x-end\":[\"e\"]}}");
+    h2srv_finish(s, tr);
     return;
   }
   h2srv_respond(s, 200, h, 0);
@@ -578,6 +587,18 @@ static void test_h2c_trailers(void **state) {
   assert_int_equal(r.code, CONNECTC_CODE_INTERNAL);
   assert_string_equal(r.headers, "content-type=application/connect+proto;x-head=h;");
   assert_string_equal(r.trailers, "x-http-trailer=t1;x-other=t2;");
+  connectc_client_call_del(c);
+
+  /* A Content-Length does not end an HTTP/2 response before its trailers
+   * (libcurl stops reading at that length unless told to ignore it). */
+  mode = TR_CONTENT_LENGTH;
+  c = new_call("/test.v1.Echo/List", CONNECTC_STREAM_SERVER, 0, &r);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  assert_int_equal(connectc_curl_perform(t, c), CONNECTC_OK);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "a");
+  assert_string_equal(r.headers, "content-type=application/connect+proto;content-length=39;");
+  assert_string_equal(r.trailers, "x-end=e;x-http-trailer=t1;x-other=t2;");
   connectc_client_call_del(c);
   assert_int_equal(h2srv_connections(srv), 1);
   connectc_curl_del(t);

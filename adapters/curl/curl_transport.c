@@ -136,6 +136,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     const char *sp = memchr(buf, ' ', len);
     x->status = sp ? atoi(sp + 1) : 0;
     x->http2 = buf[5] == '2';
+    /* An HTTP/2 body ends with END_STREAM, and trailers may follow it;
+     * libcurl 7.88 would stop at a Content-Length and lose them. libcurl
+     * handles each header line before passing it here, so this takes
+     * effect for the Content-Length line of this very block. */
+    if (x->http2) curl_easy_setopt(x->easy, CURLOPT_IGNORE_CONTENT_LENGTH, 1L);
     connectc_headers_reset(&x->resp_headers);
     return n;
   }
