@@ -85,7 +85,7 @@ CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF \
   -DCONNECTC_CONFORMANCE=OFF && run_ctest build/minimal
 
 note "libFuzzer harnesses (${fuzz_seconds}s each)"
-if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF \
+if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF -DCONNECTC_NGHTTP2=ON \
   -DCONNECTC_CONFORMANCE=OFF; then
   if ! FUZZ_SECONDS=$fuzz_seconds fuzz/run_all.sh build/fuzz/fuzz; then
     steps_failed+=("fuzzing")

@@ -622,7 +622,7 @@ void connectc_h2_conn_send_peek(connectc_h2_conn *c, const uint8_t **data, size_
     memcpy(c->out + c->out_len, p, (size_t)n);
     c->out_len += (size_t)n;
   }
-  *data = c->out + c->out_off;
+  *data = c->out ? c->out + c->out_off : (const uint8_t *)"";
   *len = c->hard_close ? 0 : c->out_len - c->out_off;
   pthread_mutex_unlock(&c->mu);
 }
