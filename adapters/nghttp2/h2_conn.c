@@ -45,6 +45,8 @@ struct connectc_h2_conn {
   unsigned handshake_ms, idle_ms, stall_ms;
   double ctl_rate, ctl_tokens, ctl_burst;
   int64_t ctl_last_ms;
+  double rst_rate, rst_tokens, rst_burst;
+  int64_t rst_last_ms;
 
   h2_stream *streams; /* every live stream, open or held by a handler */
   size_t n_live;
@@ -277,16 +279,21 @@ static void stream_kick(h2_stream *st) {
 
 /* ---- request ---- */
 
-static int take_budget(connectc_h2_conn *c) {
-  double elapsed = (double)(c->now - c->ctl_last_ms) / 1000.0;
+/* Token buckets: 1 when a token was left. */
+static int bucket_take(double *tokens, double burst, double rate, int64_t *last, int64_t now) {
+  double elapsed = (double)(now - *last) / 1000.0;
   if (elapsed > 0) {
-    c->ctl_tokens += elapsed * c->ctl_rate;
-    if (c->ctl_tokens > c->ctl_burst) c->ctl_tokens = c->ctl_burst;
+    *tokens += elapsed * rate;
+    if (*tokens > burst) *tokens = burst;
   }
-  c->ctl_last_ms = c->now;
-  if (c->ctl_tokens < 1.0) return 0;
-  c->ctl_tokens -= 1.0;
+  *last = now;
+  if (*tokens < 1.0) return 0;
+  *tokens -= 1.0;
   return 1;
+}
+
+static int take_budget(connectc_h2_conn *c) {
+  return bucket_take(&c->ctl_tokens, c->ctl_burst, c->ctl_rate, &c->ctl_last_ms, c->now);
 }
 
 static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, void *ud) {
@@ -395,6 +402,12 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
     return 0;
   case NGHTTP2_PRIORITY:
     if (!take_budget(c)) conn_fail(c, NGHTTP2_ENHANCE_YOUR_CALM);
+    return 0;
+  case NGHTTP2_RST_STREAM:
+    /* Rapid reset (CVE-2023-44487): streams opened and reset faster than
+     * the budget allows. nghttp2's own limit (twice as loose) backs it. */
+    if (!bucket_take(&c->rst_tokens, c->rst_burst, c->rst_rate, &c->rst_last_ms, c->now))
+      conn_fail(c, NGHTTP2_ENHANCE_YOUR_CALM);
     return 0;
   case NGHTTP2_DATA: {
     if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !take_budget(c))
@@ -505,7 +518,10 @@ int connectc_h2_conn_new(const connectc_h2_config *cfg, connectc_router *router,
   c->ctl_rate = d.max_control_frames_per_s ? d.max_control_frames_per_s : 200;
   c->ctl_burst = 2 * c->ctl_rate;
   c->ctl_tokens = c->ctl_burst;
-  c->now = c->created_ms = c->last_activity_ms = c->ctl_last_ms = now_ms;
+  unsigned burst = d.max_resets_burst ? d.max_resets_burst : 200;
+  c->rst_burst = c->rst_tokens = burst;
+  c->rst_rate = burst / 10 ? burst / 10 : 1;
+  c->now = c->created_ms = c->last_activity_ms = c->ctl_last_ms = c->rst_last_ms = now_ms;
 
   nghttp2_session_callbacks *cbs;
   nghttp2_option *opt;
@@ -522,12 +538,12 @@ int connectc_h2_conn_new(const connectc_h2_config *cfg, connectc_router *router,
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_no_closed_streams(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, 100);
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_option_set_max_settings(opt, 16);
   nghttp2_option_set_max_continuations(opt, 8);
   nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
-  unsigned burst = d.max_resets_burst ? d.max_resets_burst : 200;
-  nghttp2_option_set_stream_reset_rate_limit(opt, burst, burst / 10 ? burst / 10 : 1);
+  nghttp2_option_set_stream_reset_rate_limit(opt, 2 * (uint64_t)c->rst_burst,
+                                             2 * (uint64_t)c->rst_rate);
   int rv = nghttp2_session_server_new2(&c->sess, cbs, c, opt);
   nghttp2_session_callbacks_del(cbs);
   nghttp2_option_del(opt);
@@ -588,7 +604,7 @@ int connectc_h2_conn_recv(connectc_h2_conn *c, const uint8_t *data, size_t len, 
       /* nghttp2 queued a GOAWAY for protocol errors it detected itself;
        * anything else (a bad preface, a flood) ends the connection. */
       if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) c->hard_close = 1;
-      conn_fail(c, NGHTTP2_PROTOCOL_ERROR);
+      conn_fail(c, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
     }
     if (c->failed || c->hard_close) rv = CONNECTC_ERR_PROTOCOL;
   }

@@ -293,27 +293,22 @@ static int feed(sconn *c, const uint8_t *data, size_t n, int64_t now) {
   }
 }
 
-static void schedule(sconn *c, int64_t now) {
-  c->next_tick = connectc_h2_conn_tick(c->h2, now);
-  unsigned stall = c->l->s->cfg.stall_timeout_ms ? c->l->s->cfg.stall_timeout_ms : 30000;
-  if (c->stall_since) {
-    int64_t t = c->stall_since + stall;
-    if (c->next_tick < 0 || t < c->next_tick) c->next_tick = t;
-  }
-  if (c->next_tick >= 0 && (c->l->next_tick < 0 || c->next_tick < c->l->next_tick))
-    c->l->next_tick = c->next_tick;
-}
-
-/* Output, done-ness and the next tick, after anything happened. */
+/* Ticks the connection (deadlines, timeouts), sends what it has, closes
+ * it when done, and notes when it wants the next tick. */
 static void settle(sconn *c, int64_t now) {
+  int64_t next = connectc_h2_conn_tick(c->h2, now);
   if (flush(c, now) < 0 || connectc_h2_conn_is_done(c->h2)) {
     conn_close(c);
     return;
   }
   unsigned stall = c->l->s->cfg.stall_timeout_ms ? c->l->s->cfg.stall_timeout_ms : 30000;
-  if (c->stall_since && now - c->stall_since >= stall) {
-    conn_close(c); /* the peer takes no bytes */
-    return;
+  if (c->stall_since) {
+    if (now - c->stall_since >= stall) {
+      conn_close(c); /* the peer takes no bytes */
+      return;
+    }
+    int64_t t = c->stall_since + stall;
+    if (next < 0 || t < next) next = t;
   }
   if (c->read_blocked && pending_out(c) < OUT_HIGH / 2 && !c->in_again) {
     c->read_blocked = 0;
@@ -321,7 +316,8 @@ static void settle(sconn *c, int64_t now) {
     c->anext = c->l->again;
     c->l->again = c;
   }
-  schedule(c, now);
+  c->next_tick = next;
+  if (next >= 0 && (c->l->next_tick < 0 || next < c->l->next_tick)) c->l->next_tick = next;
 }
 
 static void on_readable(sconn *c, int64_t now) {
@@ -476,7 +472,7 @@ static void tick_all(loop *l, int64_t now) {
   for (sconn *c = l->conns, *next; c; c = next) {
     next = c->next;
     if (c->next_tick >= 0 && c->next_tick <= now) {
-      settle(c, now); /* ticks inside (schedule) */
+      settle(c, now); /* ticks inside */
     } else if (c->next_tick >= 0 && (l->next_tick < 0 || c->next_tick < l->next_tick)) {
       l->next_tick = c->next_tick;
     }
