@@ -1,9 +1,11 @@
 /*
- * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd.
+ * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd and,
+ * with --h2, over HTTP/2 with nghttp2 (one router, one set of handlers).
  *
- *   eliza_server [port]      (default 8080; 0 picks a free port)
+ *   eliza_server [port] [--h2 port]   (default 8080; 0 picks a free port)
  *
- * It prints "listening on http://127.0.0.1:PORT" once it serves, speaks
+ * It prints "listening on http://127.0.0.1:PORT" (and "listening (HTTP/2)
+ * on ..." for --h2: h2c by prior knowledge) once it serves, speaks
  * proto and JSON, and stops gracefully on SIGINT/SIGTERM. The service is
  * implemented with the generated typed handler interface and mounted with
  * the generated registration function.
@@ -21,6 +23,7 @@
 
 #include "connectc/json_codec.h"
 #include "connectc/microhttpd.h"
+#include "connectc/nghttp2.h"
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
 
@@ -92,9 +95,24 @@ static int converse(void *impl, connectc_server_call *call,
 static const connectrpc_eliza_v1_eliza_service_handlers eliza = {say, introduce, converse};
 
 int main(int argc, char **argv) {
-  long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;
-  if (port < 0 || port > 65535) {
-    fprintf(stderr, "usage: %s [port]\n", argv[0]);
+  /* eliza_server [port] [--h2 port]: HTTP/1.1 on the first port
+   * (libmicrohttpd); with --h2, the same service over HTTP/2 (h2c by
+   * prior knowledge: Connect, gRPC and gRPC-Web) on the second (nghttp2). */
+  long port = 8080, h2_port = -1;
+  int bad = 0, have_port = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--h2") == 0 && i + 1 < argc) {
+      h2_port = strtol(argv[++i], NULL, 10);
+      bad |= h2_port < 0 || h2_port > 65535;
+    } else if (!have_port) {
+      port = strtol(argv[i], NULL, 10);
+      have_port = 1;
+    } else {
+      bad = 1;
+    }
+  }
+  if (bad || port < 0 || port > 65535) {
+    fprintf(stderr, "usage: %s [port] [--h2 port]\n", argv[0]);
     return 2;
   }
   const char *count = getenv("ELIZA_INTRODUCE_COUNT");
@@ -130,14 +148,32 @@ int main(int argc, char **argv) {
     connectc_type_registry_del(registry);
     return 1;
   }
+  connectc_h2_server *h2 = NULL;
+  if (h2_port >= 0) {
+    connectc_h2_config hcfg;
+    memset(&hcfg, 0, sizeof hcfg);
+    hcfg.port = (uint16_t)h2_port;
+    rv = connectc_h2_start(&hcfg, router, &h2);
+    if (rv != CONNECTC_OK) {
+      fprintf(stderr, "eliza_server: cannot start HTTP/2 on port %ld: %s\n", h2_port,
+              connectc_strerror(rv));
+      connectc_mhd_stop(srv);
+      connectc_router_del(router);
+      connectc_codec_json_del(json);
+      connectc_type_registry_del(registry);
+      return 1;
+    }
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   printf("listening on http://127.0.0.1:%u\n", (unsigned)connectc_mhd_port(srv));
+  if (h2) printf("listening (HTTP/2) on http://127.0.0.1:%u\n", (unsigned)connectc_h2_port(h2));
   fflush(stdout);
   while (!stop) pause();
+  connectc_h2_stop(h2);
   connectc_mhd_stop(srv);
   connectc_router_del(router);
   connectc_codec_json_del(json);
