@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Runs the Connect conformance suite (conformance/config.yaml, no
-# known-failing list) against the programs of a build directory.
-#   scripts/conformance.sh <build dir> [server|client ...]
+# Runs the Connect conformance suite against the programs of a build
+# directory, with no known-failing list.
+#   scripts/conformance.sh <build dir> [server|client|server-full ...]
+# server and client use conformance/config.yaml (the seed configuration:
+# Connect over HTTP/1.1, so the server program runs on libmicrohttpd).
+# server-full runs conformance/config-full.yaml in server mode: both HTTP
+# versions, Connect, gRPC and gRPC-Web, TLS and client certificates; the
+# server program serves HTTP/1.1 on libmicrohttpd and HTTP/2 on nghttp2.
+# Its full-duplex bidi cases are skipped until the typed layer has a
+# streaming handler interface (the conformance server's handlers read
+# every request first, so a ping-pong client would wait forever and the
+# runner would abort the rest of the run): 468 of the 7,268 cases.
 # The ASan build's programs run with leak detection and UBSan aborting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,14 +21,23 @@ modes=("$@")
 runner=$(command -v connectconformance || echo "$(go env GOPATH)/bin/connectconformance")
 status=0
 for mode in "${modes[@]}"; do
-  prog=$(pwd)/$build/conformance/$mode
+  conf=conformance/config.yaml
+  run_mode=$mode
+  extra=()
+  if [ "$mode" = server-full ]; then
+    conf=conformance/config-full.yaml
+    run_mode=server
+    extra=(--skip '**/full-duplex/**')
+  fi
+  prog=$(pwd)/$build/conformance/$run_mode
   [ -x "$prog" ] || { echo "conformance: $prog not built"; exit 1; }
   wrap=$(mktemp)
   printf '#!/bin/sh\nexport ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1\nexec "%s" "$@"\n' "$prog" >"$wrap"
   chmod +x "$wrap"
   echo "conformance: $mode mode, $build"
   start=$(date +%s)
-  if ! "$runner" --mode "$mode" --conf conformance/config.yaml -- "$wrap"; then
+  [ ${#extra[@]} -eq 0 ] || echo "conformance: skipping the full-duplex bidi cases (no streaming handler interface yet)"
+  if ! "$runner" --mode "$run_mode" --conf "$conf" "${extra[@]}" -- "$wrap"; then
     status=1
   fi
   echo "conformance: $mode mode took $(( $(date +%s) - start )) s"

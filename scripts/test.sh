@@ -5,7 +5,10 @@
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
+#   the conformance suite in client and server modes (gcc and ASan builds;
+#   the seed configuration, and the full one in server mode on both
+#   adapters), the server load checks (HTTP/1.1 and HTTP/2), the Eliza
+#   demo, and buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -104,14 +107,26 @@ else
 fi
 
 note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
-for b in build/gcc build/asan; do
-  for mode in client server; do
-    if scripts/conformance.sh "$b" "$mode"; then
+# The seed configuration in both modes, and the full configuration in
+# server mode (HTTP/1.1 on libmicrohttpd, HTTP/2 on nghttp2). The gcc and
+# ASan runs of each mode go side by side: the suite mostly waits on its
+# cases' delays, so two at once fit the two cores.
+for mode in client server server-full; do
+  pids=()
+  for b in build/gcc build/asan; do
+    scripts/conformance.sh "$b" "$mode" >"$b.conformance-$mode.log" 2>&1 &
+    pids+=($!)
+  done
+  i=0
+  for b in build/gcc build/asan; do
+    if wait "${pids[$i]}"; then
       passed=$((passed + 1))
     else
       steps_failed+=("conformance $mode ($b)")
       failed=$((failed + 1))
     fi
+    tail -4 "$b.conformance-$mode.log"
+    i=$((i + 1))
   done
 done
 
@@ -120,6 +135,14 @@ if bench/load_server.sh build/gcc 1; then
   passed=$((passed + 1))
 else
   steps_failed+=("server load check")
+  failed=$((failed + 1))
+fi
+
+note "HTTP/2 server load check: Connect and gRPC, 1/64/256 connections x 1/100 streams and 10,000 streams, 1 s each (no failures, bounded RSS)"
+if bench/load_h2.sh build/gcc 1; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("HTTP/2 server load check")
   failed=$((failed + 1))
 fi
 

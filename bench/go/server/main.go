@@ -4,7 +4,9 @@
 //	eliza-go-server [port]   (0 picks a free port)
 //
 // It prints "listening on http://127.0.0.1:PORT" once it serves HTTP/1.1
-// (no h2c, as the microhttpd server). ELIZA_INTRODUCE_COUNT=N makes
+// and h2c by prior knowledge on that port (as connect-go's servers do with
+// http.Protocols; the HTTP/2 rows of bench/run.sh load it over h2c).
+// ELIZA_INTRODUCE_COUNT=N makes
 // Introduce stream N sentences instead of 3, as the C server does.
 package main
 
@@ -113,7 +115,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv := &http.Server{Handler: mux}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: mux, Protocols: protocols}
 	fmt.Printf("listening on http://%s\n", ln.Addr().String())
 	go func() {
 		sig := make(chan os.Signal, 1)
