@@ -19,77 +19,19 @@
  */
 #define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE */
 
-#include <nghttp2/nghttp2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "connectc/nghttp2.h"
-
-typedef struct h2_stream h2_stream;
-
-struct connectc_h2_conn {
-  pthread_mutex_t mu;
-  int refs; /* the owner's + one per live stream */
-  nghttp2_session *sess;
-  connectc_router *router;
-  connectc_h2_conn_hooks hooks;
-  void *ctx;
-  int detached; /* the owner called connectc_h2_conn_del */
-
-  /* resolved limits */
-  uint32_t max_streams;
-  uint32_t max_header_bytes;
-  uint32_t stream_window;
-  unsigned handshake_ms, idle_ms, stall_ms;
-  double ctl_rate, ctl_tokens, ctl_burst;
-  int64_t ctl_last_ms;
-  double rst_rate, rst_tokens, rst_burst;
-  int64_t rst_last_ms;
-
-  h2_stream *streams; /* every live stream, open or held by a handler */
-  size_t n_live;
-  size_t n_open; /* streams nghttp2 still has */
-  unsigned refused; /* streams refused for too many live calls */
-
-  int64_t now, created_ms, last_activity_ms;
-  int got_settings; /* the client's preface and SETTINGS arrived */
-  int failed;       /* GOAWAY with an error queued: flush and close */
-  int hard_close;   /* close without flushing (handshake timeout) */
-  int shutdown;     /* graceful: notice sent */
-  int goaway_final; /* the final GOAWAY of a graceful shutdown */
-  int64_t shutdown_ms;
-
-  uint8_t *out;
-  size_t out_len, out_off, out_cap;
-};
-
-struct h2_stream {
-  connectc_h2_conn *c;
-  int32_t id;
-  int refs;
-  connectc_server_call *call;
-  connectc_headers headers; /* regular request headers */
-  char *method, *path;
-  size_t header_bytes;
-  int too_large;      /* the header list passed the limit: answer 431 */
-  int head_done;      /* the request head went to the call */
-  int remote_ended;   /* END_STREAM from the client */
-  int submitted;      /* response HEADERS (or a reset) submitted */
-  int deferred;       /* the data source waits for body bytes */
-  int response_done;  /* the last DATA (or trailers) produced */
-  int closed;         /* nghttp2 closed the stream */
-  int64_t stall_since;
-  h2_stream *prev, *next;
-};
+#include "conn_internal.h"
 
 /* ---- small helpers ---- */
 
-static void conn_free(connectc_h2_conn *c) {
+void cc_conn_free(connectc_h2_conn *c) {
   void (*released)(void *) = c->hooks.released;
   void *ctx = c->ctx;
   if (c->sess) nghttp2_session_del(c->sess);
+  cc_h1_free(c);
   free(c->out);
   pthread_mutex_destroy(&c->mu);
   free(c);
@@ -99,7 +41,7 @@ static void conn_free(connectc_h2_conn *c) {
 /* Drops one reference; frees the stream at zero. Called with c->mu held.
  * Returns 1 when the connection lost its last reference (the caller frees
  * it after unlocking). */
-static int stream_unref_locked(h2_stream *st) {
+int cc_stream_unref_locked(h2_stream *st) {
   if (--st->refs > 0) return 0;
   connectc_h2_conn *c = st->c;
   if (st->prev) st->prev->next = st->next;
@@ -142,12 +84,12 @@ static void t_unref(void *ctx) {
   h2_stream *st = ctx;
   connectc_h2_conn *c = st->c;
   pthread_mutex_lock(&c->mu);
-  int gone = stream_unref_locked(st);
+  int gone = cc_stream_unref_locked(st);
   pthread_mutex_unlock(&c->mu);
-  if (gone) conn_free(c);
+  if (gone) cc_conn_free(c);
 }
 
-static const connectc_server_call_hooks stream_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+const connectc_server_call_hooks cc_stream_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
 
 /* ---- response ---- */
 
@@ -208,7 +150,8 @@ static void submit_status(connectc_h2_conn *c, h2_stream *st, const char *status
  * head once decided, or a resumed data source. Called with c->mu held. */
 static void stream_kick(h2_stream *st) {
   connectc_h2_conn *c = st->c;
-  if (!st->call || st->closed || !c->sess) return;
+  /* HTTP/1.1 pulls its output in cc_h1_pull. */
+  if (c->mode != MODE_H2 || !st->call || st->closed || !c->sess) return;
   if (st->submitted) {
     if (st->deferred) {
       st->deferred = 0;
@@ -307,20 +250,26 @@ static int on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
     if (++c->refused > c->max_streams) conn_fail(c, NGHTTP2_ENHANCE_YOUR_CALM);
     return 0;
   }
-  h2_stream *st = calloc(1, sizeof *st);
+  h2_stream *st = cc_stream_new(c, frame->hd.stream_id);
   if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  c->n_open++;
+  nghttp2_session_set_stream_user_data(sess, st->id, st);
+  return 0;
+}
+
+h2_stream *cc_stream_new(connectc_h2_conn *c, int32_t id) {
+  h2_stream *st = calloc(1, sizeof *st);
+  if (!st) return NULL;
   st->c = c;
-  st->id = frame->hd.stream_id;
+  st->id = id;
   st->refs = 1;
   connectc_headers_init(&st->headers, NULL);
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
   c->n_live++;
-  c->n_open++;
   c->refs++;
-  nghttp2_session_set_stream_user_data(sess, st->id, st);
-  return 0;
+  return st;
 }
 
 static char *dup_n(const uint8_t *s, size_t n) {
@@ -373,7 +322,7 @@ static void start_call(connectc_h2_conn *c, h2_stream *st) {
     st->submitted = 1;
     return;
   }
-  connectc_server_call_set_hooks(st->call, &stream_ops, st);
+  connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
   (void)connectc_server_call_recv_head(st->call, st->method ? st->method : "", q ? q + 1 : NULL,
                                        &st->headers, c->now);
   connectc_headers_reset(&st->headers);
@@ -475,7 +424,7 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_cod
   /* A call not finished when its stream goes (reset, or the connection
    * ended) lost its client. */
   if (st->call && !connectc_server_call_is_finished(st->call)) connectc_server_call_cancel(st->call);
-  (void)stream_unref_locked(st); /* c->refs stays >= 1: the owner's */
+  (void)cc_stream_unref_locked(st); /* c->refs stays >= 1: the owner's */
   return 0;
 }
 
@@ -499,6 +448,8 @@ int connectc_h2_conn_new(const connectc_h2_config *cfg, connectc_router *router,
   pthread_mutexattr_destroy(&attr);
   c->refs = 1;
   c->router = router;
+  c->mode = MODE_SNIFF;
+  c->http1 = !d.http2_only;
   if (hooks) c->hooks = *hooks;
   c->ctx = ctx;
   c->max_streams = d.max_concurrent_streams ? d.max_concurrent_streams : 100;
@@ -579,16 +530,56 @@ void connectc_h2_conn_del(connectc_h2_conn *c) {
       st->refs--; /* nghttp2's */
     }
     h2_stream *next = st->next;
-    (void)stream_unref_locked(st);
+    (void)cc_stream_unref_locked(st);
     st = next;
   }
+  c->h1.st = NULL;
   if (c->sess) {
     nghttp2_session_del(c->sess);
     c->sess = NULL;
   }
   int gone = --c->refs == 0;
   pthread_mutex_unlock(&c->mu);
-  if (gone) conn_free(c);
+  if (gone) cc_conn_free(c);
+}
+
+/* Feeds nghttp2. Called with c->mu held. */
+static void h2_feed(connectc_h2_conn *c, const uint8_t *data, size_t len) {
+  if (!len || c->failed || c->hard_close || !c->sess) return;
+  ssize_t n = nghttp2_session_mem_recv(c->sess, data, len);
+  if (n < 0) {
+    /* nghttp2 queued a GOAWAY for protocol errors it detected itself;
+     * anything else (a bad preface, a flood) ends the connection. */
+    if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) c->hard_close = 1;
+    conn_fail(c, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+  }
+}
+
+/* The connection speaks HTTP/1.1 from here on. */
+static void become_h1(connectc_h2_conn *c) {
+  c->mode = MODE_H1;
+  if (c->sess) {
+    nghttp2_session_del(c->sess);
+    c->sess = NULL;
+  }
+  cc_h1_start(c);
+}
+
+int connectc_h2_conn_set_alpn(connectc_h2_conn *c, const char *proto, size_t len) {
+  if (!c || (!proto && len)) return CONNECTC_ERR_ARGUMENT;
+  pthread_mutex_lock(&c->mu);
+  int rv = CONNECTC_OK;
+  if (c->mode != MODE_SNIFF || c->sniff_len) {
+    rv = CONNECTC_ERR_STATE;
+  } else if (len == 2 && memcmp(proto, "h2", 2) == 0) {
+    c->mode = MODE_H2;
+  } else if (len == 8 && memcmp(proto, "http/1.1", 8) == 0 && c->http1) {
+    become_h1(c);
+  } else if (len != 0) {
+    rv = CONNECTC_ERR_UNSUPPORTED;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return rv;
 }
 
 int connectc_h2_conn_recv(connectc_h2_conn *c, const uint8_t *data, size_t len, int64_t now_ms) {
@@ -596,17 +587,30 @@ int connectc_h2_conn_recv(connectc_h2_conn *c, const uint8_t *data, size_t len, 
   pthread_mutex_lock(&c->mu);
   int rv = CONNECTC_OK;
   c->now = now_ms;
-  if (c->failed || c->hard_close || !c->sess) {
-    rv = CONNECTC_ERR_PROTOCOL;
-  } else if (len) {
-    ssize_t n = nghttp2_session_mem_recv(c->sess, data, len);
-    if (n < 0) {
-      /* nghttp2 queued a GOAWAY for protocol errors it detected itself;
-       * anything else (a bad preface, a flood) ends the connection. */
-      if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) c->hard_close = 1;
-      conn_fail(c, n == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+  if (c->mode == MODE_SNIFF && len && !c->hard_close) {
+    /* Cleartext: the HTTP/2 preface, or else HTTP/1.1. */
+    size_t k = CONNECTC_H2_PREFACE_LEN - c->sniff_len;
+    if (k > len) k = len;
+    memcpy(c->sniff + c->sniff_len, data, k);
+    c->sniff_len += k;
+    data += k;
+    len -= k;
+    if (memcmp(c->sniff, CONNECTC_H2_PREFACE, c->sniff_len) != 0 && c->http1) {
+      become_h1(c);
+      if (cc_h1_recv(c, c->sniff, c->sniff_len) == 0) (void)cc_h1_recv(c, data, len);
+    } else if (c->sniff_len == CONNECTC_H2_PREFACE_LEN || memcmp(c->sniff, CONNECTC_H2_PREFACE, c->sniff_len) != 0) {
+      c->mode = MODE_H2;
+      h2_feed(c, c->sniff, c->sniff_len);
+      h2_feed(c, data, len);
     }
-    if (c->failed || c->hard_close) rv = CONNECTC_ERR_PROTOCOL;
+    len = 0;
+  }
+  if (c->mode == MODE_H1) {
+    if (len) (void)cc_h1_recv(c, data, len);
+    if (c->hard_close || c->h1.closing) rv = CONNECTC_ERR_PROTOCOL;
+  } else {
+    if (c->mode == MODE_H2) h2_feed(c, data, len);
+    if (c->failed || c->hard_close || (c->mode == MODE_H2 && !c->sess)) rv = CONNECTC_ERR_PROTOCOL;
   }
   pthread_mutex_unlock(&c->mu);
   return rv;
@@ -616,31 +620,38 @@ void connectc_h2_conn_send_peek(connectc_h2_conn *c, const uint8_t **data, size_
                                 size_t max) {
   pthread_mutex_lock(&c->mu);
   if (!max) max = 65536;
-  while (c->sess && !c->hard_close && c->out_len - c->out_off < max) {
+  if (c->mode == MODE_H1 && !c->hard_close) cc_h1_pull(c, max);
+  /* The server's SETTINGS wait until the client showed it speaks HTTP/2. */
+  while (c->mode == MODE_H2 && c->sess && !c->hard_close && c->out_len - c->out_off < max) {
     const uint8_t *p;
     ssize_t n = nghttp2_session_mem_send(c->sess, &p);
     if (n <= 0) {
       if (n < 0) c->hard_close = 1; /* out of memory in nghttp2: give up */
       break;
     }
-    if (c->out_off && c->out_off == c->out_len) c->out_off = c->out_len = 0;
-    if (c->out_len + (size_t)n > c->out_cap) {
-      size_t ncap = c->out_cap ? c->out_cap : 16384;
-      while (ncap < c->out_len + (size_t)n) ncap *= 2;
-      uint8_t *nb = realloc(c->out, ncap);
-      if (!nb) {
-        c->hard_close = 1;
-        break;
-      }
-      c->out = nb;
-      c->out_cap = ncap;
+    if (cc_out_put(c, p, (size_t)n) < 0) {
+      c->hard_close = 1;
+      break;
     }
-    memcpy(c->out + c->out_len, p, (size_t)n);
-    c->out_len += (size_t)n;
   }
   *data = c->out ? c->out + c->out_off : (const uint8_t *)"";
   *len = c->hard_close ? 0 : c->out_len - c->out_off;
   pthread_mutex_unlock(&c->mu);
+}
+
+int cc_out_put(connectc_h2_conn *c, const void *p, size_t n) {
+  if (c->out_off && c->out_off == c->out_len) c->out_off = c->out_len = 0;
+  if (c->out_len + n > c->out_cap) {
+    size_t ncap = c->out_cap ? c->out_cap : 16384;
+    while (ncap < c->out_len + n) ncap *= 2;
+    uint8_t *nb = realloc(c->out, ncap);
+    if (!nb) return -1;
+    c->out = nb;
+    c->out_cap = ncap;
+  }
+  memcpy(c->out + c->out_len, p, n);
+  c->out_len += n;
+  return 0;
 }
 
 void connectc_h2_conn_send_consume(connectc_h2_conn *c, size_t n) {
@@ -661,6 +672,15 @@ int64_t connectc_h2_conn_tick(connectc_h2_conn *c, int64_t now_ms) {
     int64_t t_ = (t); \
     if (next < 0 || t_ < next) next = t_; \
   } while (0)
+  if (c->mode == MODE_H1) {
+    next = c->hard_close ? -1 : cc_h1_tick(c, now_ms);
+    goto out;
+  }
+  if (c->mode == MODE_SNIFF && !c->hard_close) {
+    if (now_ms - c->created_ms >= c->handshake_ms) c->hard_close = 1;
+    else next = c->created_ms + c->handshake_ms;
+    goto out;
+  }
   if (!c->sess || c->hard_close) goto out;
   if (!c->got_settings) {
     if (now_ms - c->created_ms >= c->handshake_ms) {
@@ -729,7 +749,11 @@ void connectc_h2_conn_shutdown(connectc_h2_conn *c, int64_t now_ms) {
   if (!c) return;
   pthread_mutex_lock(&c->mu);
   c->now = now_ms;
-  if (c->sess && !c->shutdown && !c->failed) {
+  if (c->mode == MODE_SNIFF) {
+    c->hard_close = 1;
+  } else if (c->mode == MODE_H1) {
+    cc_h1_shutdown(c);
+  } else if (c->sess && !c->shutdown && !c->failed) {
     c->shutdown = 1;
     c->shutdown_ms = now_ms;
     if (!c->got_settings) {
@@ -744,7 +768,11 @@ void connectc_h2_conn_shutdown(connectc_h2_conn *c, int64_t now_ms) {
 int connectc_h2_conn_is_done(connectc_h2_conn *c) {
   pthread_mutex_lock(&c->mu);
   int done;
-  if (c->hard_close || !c->sess) {
+  if (c->mode == MODE_H1) {
+    done = c->hard_close || cc_h1_is_done(c);
+  } else if (c->mode == MODE_SNIFF) {
+    done = c->hard_close;
+  } else if (c->hard_close || !c->sess) {
     done = 1;
   } else {
     done = c->out_len == c->out_off && !nghttp2_session_want_write(c->sess) &&
@@ -756,7 +784,10 @@ int connectc_h2_conn_is_done(connectc_h2_conn *c) {
 
 int connectc_h2_conn_wants_read(connectc_h2_conn *c) {
   pthread_mutex_lock(&c->mu);
-  int r = c->sess && !c->hard_close && !c->failed && nghttp2_session_want_read(c->sess);
+  int r;
+  if (c->mode == MODE_H1) r = !c->hard_close && cc_h1_wants_read(c);
+  else if (c->mode == MODE_SNIFF) r = !c->hard_close;
+  else r = c->sess && !c->hard_close && !c->failed && nghttp2_session_want_read(c->sess);
   pthread_mutex_unlock(&c->mu);
   return r;
 }

@@ -278,6 +278,10 @@ static int feed(sconn *c, const uint8_t *data, size_t n, int64_t now) {
       return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
     }
     c->tls_done = 1;
+    const unsigned char *alpn = NULL;
+    unsigned alen = 0;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+    if (connectc_h2_conn_set_alpn(c->h2, (const char *)alpn, alen) != CONNECTC_OK) return -1;
   }
   uint8_t *plain = c->l->plain;
   for (;;) {
@@ -310,7 +314,8 @@ static void settle(sconn *c, int64_t now) {
     int64_t t = c->stall_since + stall;
     if (next < 0 || t < next) next = t;
   }
-  if (c->read_blocked && pending_out(c) < OUT_HIGH / 2 && !c->in_again) {
+  if (c->read_blocked && pending_out(c) < OUT_HIGH / 2 && !c->in_again &&
+      connectc_h2_conn_wants_read(c->h2)) {
     c->read_blocked = 0;
     c->in_again = 1;
     c->anext = c->l->again;
@@ -322,7 +327,7 @@ static void settle(sconn *c, int64_t now) {
 
 static void on_readable(sconn *c, int64_t now) {
   for (int i = 0; i < 4; i++) {
-    if (pending_out(c) >= OUT_HIGH) {
+    if (pending_out(c) >= OUT_HIGH || !connectc_h2_conn_wants_read(c->h2)) {
       c->read_blocked = 1; /* resumed by settle() once output drains */
       break;
     }
@@ -350,10 +355,13 @@ static void on_readable(sconn *c, int64_t now) {
 
 /* ---- accepting ---- */
 
+/* "h2" when offered; else "http/1.1" (unless HTTP/2 only); else no
+ * protocol this server speaks. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg) {
   (void)ssl;
-  (void)arg;
+  const connectc_h2_server *s = arg;
+  const unsigned char *h1 = NULL;
   for (unsigned i = 0; i + 1 <= inlen;) {
     unsigned n = in[i];
     if (i + 1 + n > inlen) break;
@@ -362,9 +370,15 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
       *outlen = 2;
       return SSL_TLSEXT_ERR_OK;
     }
+    if (n == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) h1 = in + i + 1;
     i += 1 + n;
   }
-  return SSL_TLSEXT_ERR_ALERT_FATAL; /* no protocol this server speaks */
+  if (h1 && !s->cfg.http2_only) {
+    *out = h1;
+    *outlen = 8;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static void accept_some(loop *l, int64_t now) {
@@ -559,7 +573,7 @@ static void *loop_main(void *arg) {
 
 /* ---- TLS setup ---- */
 
-static SSL_CTX *tls_ctx(const char *cert, const char *key, const char *ca) {
+static SSL_CTX *tls_ctx(connectc_h2_server *s, const char *cert, const char *key, const char *ca) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return NULL;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -609,7 +623,7 @@ static SSL_CTX *tls_ctx(const char *cert, const char *key, const char *ca) {
     SSL_CTX_free(ctx);
     return NULL;
   }
-  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select, s);
   return ctx;
 }
 
@@ -701,7 +715,7 @@ int connectc_h2_start(const connectc_h2_config *cfg, connectc_router *router,
     server_free(s);
     return CONNECTC_ERR_NOMEM;
   }
-  if (s->cert && !(s->ssl = tls_ctx(s->cert, s->key, s->ca))) {
+  if (s->cert && !(s->ssl = tls_ctx(s, s->cert, s->key, s->ca))) {
     server_free(s);
     return CONNECTC_ERR_UNSUPPORTED;
   }

@@ -102,6 +102,10 @@ typedef struct connectc_h2_config {
   /* RST_STREAM frames from the peer: a token bucket of this many
    * (refilled at a tenth of it per second, at least one); 0 = 200. */
   unsigned max_resets_burst;
+  /* 1: HTTP/2 only. By default the port also serves HTTP/1.1: with TLS
+   * when ALPN picks "http/1.1", in cleartext when the first bytes are not
+   * the HTTP/2 connection preface. */
+  int http2_only;
 } connectc_h2_config;
 
 /* ================================================================== */
@@ -167,9 +171,11 @@ typedef struct connectc_h2_conn_hooks {
 } connectc_h2_conn_hooks;
 
 /*
- * Creates a server-side HTTP/2 connection whose streams the router
- * (borrowed; must outlive the connection object, see `released`) serves,
- * in *out. It expects the client connection preface first. `cfg` is
+ * Creates a server-side connection whose requests the router (borrowed;
+ * must outlive the connection object, see `released`) serves, in *out.
+ * The first bytes decide what it speaks: the HTTP/2 client connection
+ * preface, or else HTTP/1.1 (unless cfg->http2_only), one request at a
+ * time with keep-alive; see also connectc_h2_conn_set_alpn. `cfg` is
  * copied (only the per-connection fields apply; NULL for defaults);
  * `hooks` is copied and `ctx` passed to them. `now_ms` is the current time
  * of any monotonic clock; the handshake timeout counts from it. Returns
@@ -187,11 +193,21 @@ CONNECTC_API int connectc_h2_conn_new(const connectc_h2_config *cfg, connectc_ro
  */
 CONNECTC_API void connectc_h2_conn_del(connectc_h2_conn *conn);
 /*
+ * Tells a new connection what TLS ALPN negotiated, before any bytes:
+ * "h2" (HTTP/2), "http/1.1" (HTTP/1.1; CONNECTC_ERR_UNSUPPORTED with
+ * http2_only), or len 0 for none (then the first bytes decide, as in
+ * cleartext). `proto` is borrowed. Returns CONNECTC_OK,
+ * CONNECTC_ERR_ARGUMENT, CONNECTC_ERR_STATE (bytes were received already)
+ * or CONNECTC_ERR_UNSUPPORTED (another protocol).
+ */
+CONNECTC_API int connectc_h2_conn_set_alpn(connectc_h2_conn *conn, const char *proto, size_t len);
+/*
  * Bytes received from the peer (any chunking; borrowed for the call).
  * Synchronous handlers run inside. Returns CONNECTC_OK, or
  * CONNECTC_ERR_PROTOCOL when the peer broke the protocol or a limit: the
- * connection has queued a GOAWAY; send what connectc_h2_conn_send_peek
- * gives, then close. Bytes after that are ignored.
+ * connection has queued a GOAWAY (HTTP/2) or a refusal (HTTP/1.1), or
+ * ends after the current response; send what connectc_h2_conn_send_peek
+ * gives until connectc_h2_conn_is_done, then close.
  */
 CONNECTC_API int connectc_h2_conn_recv(connectc_h2_conn *conn, const uint8_t *data, size_t len,
                                        int64_t now_ms);
