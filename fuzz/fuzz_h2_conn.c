@@ -5,8 +5,10 @@
  * sizes the input's length chooses, with the clock advancing between them
  * so deadlines, stall and idle timeouts fire. Behind it a router of four
  * methods (one per stream type) with synchronous handlers that echo,
- * fail with details or answer with trailers. The seed corpus holds real
- * exchanges recorded from nghttp, h2load, curl and grpc-go style clients.
+ * fail with details or answer with trailers. The first bytes pick HTTP/2
+ * (the preface) or the same port's HTTP/1.1 side, so both are fuzzed. The
+ * seed corpus holds real HTTP/2 exchanges recorded from nghttp, h2load and
+ * curl (fuzz/record_h2_corpus.sh) and HTTP/1.1 requests (h1-*).
  * Nothing may crash, leak, or loop: after the input, a graceful shutdown
  * and the deletion must release every call. */
 #include <stdint.h>

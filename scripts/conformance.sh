@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs the Connect conformance suite against the programs of a build
 # directory, with no known-failing list.
-#   scripts/conformance.sh <build dir> [server|client|server-full ...]
+#   scripts/conformance.sh <build dir> [server|client|server-full|server-full-nghttp2 ...]
 # server and client use conformance/config.yaml (the seed configuration:
 # Connect over HTTP/1.1, so the server program runs on libmicrohttpd).
 # server-full runs conformance/config-full.yaml in server mode: both HTTP
 # versions, Connect, gRPC and gRPC-Web, TLS and client certificates; the
 # server program serves HTTP/1.1 on libmicrohttpd and HTTP/2 on nghttp2.
-# Its full-duplex bidi cases are skipped until the typed layer has a
+# server-full-nghttp2 runs that configuration's HTTP/1.1 cases with the
+# server forced onto the nghttp2 adapter (--adapter nghttp2: its HTTP/1.1
+# side on the same port), since server-full sends them to libmicrohttpd.
+# The full-duplex bidi cases are skipped until the typed layer has a
 # streaming handler interface (the conformance server's handlers read
 # every request first, so a ping-pong client would wait forever and the
 # runner would abort the rest of the run): 468 of the 7,268 cases.
@@ -24,15 +27,20 @@ for mode in "${modes[@]}"; do
   conf=conformance/config.yaml
   run_mode=$mode
   extra=()
-  if [ "$mode" = server-full ]; then
+  adapter=()
+  if [ "$mode" = server-full ] || [ "$mode" = server-full-nghttp2 ]; then
     conf=conformance/config-full.yaml
     run_mode=server
     extra=(--skip '**/full-duplex/**')
   fi
+  if [ "$mode" = server-full-nghttp2 ]; then
+    extra+=(--run '**/HTTPVersion:1/**')
+    adapter=(--adapter nghttp2)
+  fi
   prog=$(pwd)/$build/conformance/$run_mode
   [ -x "$prog" ] || { echo "conformance: $prog not built"; exit 1; }
   wrap=$(mktemp)
-  printf '#!/bin/sh\nexport ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1\nexec "%s" "$@"\n' "$prog" >"$wrap"
+  printf '#!/bin/sh\nexport ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1\nexec "%s" %s "$@"\n' "$prog" "${adapter[*]:-}" >"$wrap"
   chmod +x "$wrap"
   echo "conformance: $mode mode, $build"
   start=$(date +%s)

@@ -108,10 +108,11 @@ fi
 
 note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
 # The seed configuration in both modes, and the full configuration in
-# server mode (HTTP/1.1 on libmicrohttpd, HTTP/2 on nghttp2). The gcc and
+# server mode (HTTP/1.1 on libmicrohttpd, HTTP/2 on nghttp2), then its
+# HTTP/1.1 cases again on the nghttp2 adapter's HTTP/1.1 side. The gcc and
 # ASan runs of each mode go side by side: the suite mostly waits on its
 # cases' delays, so two at once fit the two cores.
-for mode in client server server-full; do
+for mode in client server server-full server-full-nghttp2; do
   pids=()
   for b in build/gcc build/asan; do
     scripts/conformance.sh "$b" "$mode" >"$b.conformance-$mode.log" 2>&1 &

@@ -4,7 +4,8 @@
  * with ENHANCE_YOUR_CALM, 431, RST_STREAM codes, closes within the
  * configured timeouts) and that the server still serves a normal call
  * afterwards. Responses are read frame by frame; their header blocks are
- * decoded with nghttp2's HPACK inflater. */
+ * decoded with nghttp2's HPACK inflater. The same port's HTTP/1.1 side
+ * gets its framing attacks too. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -623,13 +624,95 @@ static void test_handshake_and_idle_timeouts(void **state) {
   assert_true(r.closed);
   close(fd);
 
-  /* Not HTTP/2 at all. */
+  /* An HTTP/1.1 head that never completes: 408 after the head timeout. */
   fd = h2_open();
-  static const char h1[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  assert_int_equal(hx_send(fd, h1, sizeof h1 - 1), 0);
-  read_until(fd, 0, &r, 0);
-  if (r.goaway) read_until(fd, 0, &r, 0);
-  assert_true(r.closed);
+  static const char partial[] = "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\n";
+  assert_int_equal(hx_send(fd, partial, sizeof partial - 1), 0);
+  t0 = mono_ms();
+  hx_buf pending = {0};
+  hx_resp resp;
+  memset(&resp, 0, sizeof resp);
+  assert_int_equal(hx_read_response(fd, &pending, &resp, 3000), 408);
+  dt = mono_ms() - t0;
+  assert_true(dt >= 250 && dt < 2000);
+  hx_resp_free(&resp);
+  hx_buf_free(&pending);
+  close(fd);
+  alive();
+}
+
+/* HTTP/1.1 on the same port: a Connect call, keep-alive, pipelining,
+ * chunked bodies, an early answer that drains the body, and refusals of
+ * ambiguous framing. */
+static void h1_call(int fd, hx_buf *pending, const char *req, size_t len, int status,
+                    const char *body) {
+  if (req) assert_int_equal(hx_send(fd, req, len), 0);
+  hx_resp resp;
+  memset(&resp, 0, sizeof resp);
+  assert_int_equal(hx_read_response(fd, pending, &resp, 3000), status);
+  if (body) {
+    assert_int_equal(resp.body.len, strlen(body));
+    assert_memory_equal(resp.body.data, body, strlen(body));
+  }
+  hx_resp_free(&resp);
+}
+
+static void test_http1(void **state) {
+  (void)state;
+  int fd = h2_open();
+  hx_buf pending = {0};
+  static const char unary[] = "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/proto\r\nContent-Length: 3\r\n\r\n\x0a\x01z";
+  h1_call(fd, &pending, unary, sizeof unary - 1, 200, "\x0a\x01z");
+  /* Keep-alive, then two pipelined requests, the second chunked. */
+  static const char two[] = "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Type: application/proto\r\nContent-Length: 3\r\n\r\n\x0a\x01y"
+                            "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Type: application/proto\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "2\r\n\x0a\x01\r\n1\r\nw\r\n0\r\n\r\n";
+  h1_call(fd, &pending, two, sizeof two - 1, 200, "\x0a\x01y");
+  h1_call(fd, &pending, NULL, 0, 200, "\x0a\x01w");
+  /* Refused at once (415) while 100 KiB of body follow: answered, the
+   * body drained, and the connection serves the next request. */
+  hx_buf big = {0};
+  hx_buf_puts(&big, "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                    "Content-Length: 102400\r\n\r\n");
+  static uint8_t zeros[102400];
+  hx_buf_put(&big, zeros, sizeof zeros);
+  h1_call(fd, &pending, (const char *)big.data, big.len, 415, NULL);
+  hx_buf_free(&big);
+  h1_call(fd, &pending, unary, sizeof unary - 1, 200, "\x0a\x01z");
+  close(fd);
+  hx_buf_free(&pending);
+
+  /* Ambiguous framing: 400 and close. */
+  static const char *const bad[] = {
+      "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+      "POST " SVC "Echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n", /* no Host */
+      "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
+      "POST " SVC "Echo HTTP/1.1\nHost: x\r\n\r\n", /* bare LF */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fd = h2_open();
+    hx_buf p = {0};
+    hx_resp resp;
+    memset(&resp, 0, sizeof resp);
+    assert_int_equal(hx_send(fd, bad[i], strlen(bad[i])), 0);
+    assert_int_equal(hx_read_response(fd, &p, &resp, 3000), 400);
+    int eof = 0;
+    assert_true(hx_quiet(fd, &p, 1000, &eof));
+    assert_true(eof);
+    hx_resp_free(&resp);
+    hx_buf_free(&p);
+    close(fd);
+  }
+  /* A transfer coding other than chunked: 501. */
+  fd = h2_open();
+  static const char gz[] = "POST " SVC "Echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n";
+  hx_buf p = {0};
+  h1_call(fd, &p, gz, sizeof gz - 1, 501, NULL);
+  hx_buf_free(&p);
   close(fd);
   alive();
 }
@@ -722,7 +805,8 @@ int main(void) {
       cmocka_unit_test(test_control_floods),     cmocka_unit_test(test_empty_frames),
       cmocka_unit_test(test_hpack_bomb),         cmocka_unit_test(test_window_overrun),
       cmocka_unit_test(test_zero_window),        cmocka_unit_test(test_handshake_and_idle_timeouts),
-      cmocka_unit_test(test_reset_cancels),      cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_reset_cancels),      cmocka_unit_test(test_http1),
+      cmocka_unit_test(test_graceful_stop),
   };
   int rv = cmocka_run_group_tests(tests, NULL, NULL);
   connectc_h2_stop(srv);
