@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -345,8 +346,10 @@ static int64_t mono_ms(void) {
 }
 
 /* A normal gRPC call succeeds on a new connection. */
-static void alive(void) {
-  int fd = h2_open();
+static void alive_on(uint16_t p) {
+  inflater_reset();
+  int fd = hx_connect(p, 3000);
+  assert_true(fd >= 0);
   hx_buf b = {0};
   preface(&b, NULL, 0);
   grpc_request(&b, 1, SVC "Echo", 1);
@@ -361,6 +364,7 @@ static void alive(void) {
   assert_true(r.ended);
   close(fd);
 }
+static void alive(void) { alive_on(port); }
 
 /* Sends `b` (the server may close midway) and expects GOAWAY with
  * `code`, then the connection's end. */
@@ -797,6 +801,37 @@ static void test_graceful_stop(void **state) {
   close(fd);
 }
 
+/* The server inside an application's loop: poll() on connectc_h2_fd and
+ * connectc_h2_timeout_ms, connectc_h2_dispatch. */
+static volatile int ext_quit;
+static void *ext_loop(void *arg) {
+  connectc_h2_server *s = arg;
+  while (!ext_quit) {
+    struct pollfd pfd = {connectc_h2_fd(s), POLLIN, 0};
+    int t = connectc_h2_timeout_ms(s);
+    poll(&pfd, 1, t < 0 || t > 20 ? 20 : t);
+    assert_int_equal(connectc_h2_dispatch(s), CONNECTC_OK);
+  }
+  return NULL;
+}
+static void test_external_loop(void **state) {
+  (void)state;
+  connectc_h2_config c = test_config();
+  c.external_loop = 1;
+  connectc_h2_server *s;
+  assert_int_equal(connectc_h2_start(&c, router, &s), CONNECTC_OK);
+  assert_true(connectc_h2_fd(s) >= 0);
+  ext_quit = 0;
+  pthread_t th;
+  pthread_create(&th, NULL, ext_loop, s);
+  for (int i = 0; i < 3; i++) alive_on(connectc_h2_port(s));
+  ext_quit = 1;
+  pthread_join(th, NULL);
+  connectc_h2_stop(s); /* dispatches by itself until done */
+  assert_int_equal(connectc_h2_fd(srv), -1); /* a threaded server has none */
+  assert_int_equal(connectc_h2_dispatch(srv), CONNECTC_ERR_STATE);
+}
+
 int main(void) {
   start_server();
   const struct CMUnitTest tests[] = {
@@ -806,7 +841,7 @@ int main(void) {
       cmocka_unit_test(test_hpack_bomb),         cmocka_unit_test(test_window_overrun),
       cmocka_unit_test(test_zero_window),        cmocka_unit_test(test_handshake_and_idle_timeouts),
       cmocka_unit_test(test_reset_cancels),      cmocka_unit_test(test_http1),
-      cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_external_loop),      cmocka_unit_test(test_graceful_stop),
   };
   int rv = cmocka_run_group_tests(tests, NULL, NULL);
   connectc_h2_stop(srv);
