@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -803,10 +804,10 @@ static void test_graceful_stop(void **state) {
 
 /* The server inside an application's loop: poll() on connectc_h2_fd and
  * connectc_h2_timeout_ms, connectc_h2_dispatch. */
-static volatile int ext_quit;
+static atomic_int ext_quit;
 static void *ext_loop(void *arg) {
   connectc_h2_server *s = arg;
-  while (!ext_quit) {
+  while (!atomic_load(&ext_quit)) {
     struct pollfd pfd = {connectc_h2_fd(s), POLLIN, 0};
     int t = connectc_h2_timeout_ms(s);
     poll(&pfd, 1, t < 0 || t > 20 ? 20 : t);
@@ -821,11 +822,11 @@ static void test_external_loop(void **state) {
   connectc_h2_server *s;
   assert_int_equal(connectc_h2_start(&c, router, &s), CONNECTC_OK);
   assert_true(connectc_h2_fd(s) >= 0);
-  ext_quit = 0;
+  atomic_store(&ext_quit, 0);
   pthread_t th;
   pthread_create(&th, NULL, ext_loop, s);
   for (int i = 0; i < 3; i++) alive_on(connectc_h2_port(s));
-  ext_quit = 1;
+  atomic_store(&ext_quit, 1);
   pthread_join(th, NULL);
   connectc_h2_stop(s); /* dispatches by itself until done */
   assert_int_equal(connectc_h2_fd(srv), -1); /* a threaded server has none */
