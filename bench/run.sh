@@ -7,12 +7,16 @@
 # Environment: SECS (seconds per server row, default 10), CALLS (client
 # calls per worker, default 10000), CORE_SECS (seconds per core row,
 # default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8"),
-# PAYLOADS ("proto json stream"), H2_STREAMS (concurrent calls on one h2c
-# connection, "1 8 64"), H2_CALLS (calls per stream, default 2000).
+# PAYLOADS ("proto json stream"), H2_STREAMS (client rows: concurrent calls
+# on one h2c connection, "1 8 64"), H2_CALLS (calls per stream, default
+# 2000), H2_PAYLOADS (HTTP/2 server rows, "connect grpc"),
+# H2_SERVER_STREAMS (HTTP/2 server rows: streams per connection, "1 100").
 #
 # Prints the machine, versions and three tables (core, server, client) as
-# one Markdown document and writes it to the output file. Both servers run
-# one after the other under the same load (h2load --h1, one h2load thread);
+# one Markdown document and writes it to the output file: HTTP/1.1 rows
+# (h2load --h1) and HTTP/2 rows (h2load over h2c by prior knowledge: ours
+# on the nghttp2 adapter, connect-go on its h2c listener). Both servers run
+# one after the other under the same load (one h2load thread);
 # nothing is pinned. Figures compare only within one run. Never run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,13 +77,20 @@ sentence=$(printf 'I feel tired because of the deadline, what should I do? %.0s'
 printf '{"sentence":"%s"}' "${sentence% }" | gzip -c >"$tmp/json1k.gz"
 json_len=$(printf '{"sentence":"%s"}' "${sentence% }" | wc -c)
 printf '\x00\x00\x00\x00\x07\x0a\x05hello' >"$tmp/stream.bin"
+cp "$tmp/stream.bin" "$tmp/grpc.bin" # one enveloped SayRequest
 
-start_server() { # binary -> sets server_pid, url
-  ELIZA_INTRODUCE_COUNT=100 "$1" 0 >"$tmp/server.log" 2>&1 &
+start_server() { # binary [h2] -> sets server_pid, url (h2: the HTTP/2 one)
+  local args=(0)
+  [ "${2:-}" = h2 ] && [ "$1" = "$ours" ] && args=(0 --h2 0)
+  ELIZA_INTRODUCE_COUNT=100 "$1" "${args[@]}" >"$tmp/server.log" 2>&1 &
   server_pid=$!
   url=
   for _ in $(seq 100); do
-    url=$(sed -n 's/^listening on //p' "$tmp/server.log")
+    if [ "${2:-}" = h2 ] && [ "$1" = "$ours" ]; then
+      url=$(sed -n 's/^listening (HTTP\/2) on //p' "$tmp/server.log")
+    else
+      url=$(sed -n 's/^listening on //p' "$tmp/server.log")
+    fi
     [ -n "$url" ] && break
     sleep 0.05
   done
@@ -92,9 +103,12 @@ stop_server() {
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
-# load <payload> <conns> <secs> -> "rps p50_us p99_us ok bad"
+# load <payload> <conns> <secs> [streams] -> "rps p50_us p99_us ok bad"
+# With `streams`, HTTP/2 (h2c) with that many concurrent streams per
+# connection; without, HTTP/1.1.
 load() {
-  local args=()
+  local args=() mode=(--h1)
+  [ -n "${4:-}" ] && mode=(-m "$4")
   case $1 in
     proto) args=(-d "$tmp/small.bin" -H 'content-type: application/proto' -H 'connect-protocol-version: 1'
                  "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
@@ -102,10 +116,14 @@ load() {
                 -H 'content-encoding: gzip' -H 'accept-encoding: gzip' "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
     stream) args=(-d "$tmp/stream.bin" -H 'content-type: application/connect+proto' -H 'connect-protocol-version: 1'
                   "$url/connectrpc.eliza.v1.ElizaService/Introduce") ;;
+    connect) args=(-d "$tmp/small.bin" -H 'content-type: application/proto' -H 'connect-protocol-version: 1'
+                   "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
+    grpc) args=(-d "$tmp/grpc.bin" -H 'content-type: application/grpc' -H 'te: trailers'
+                "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
   esac
   rm -f "$tmp/h2load.log"
   local out
-  out=$(h2load --h1 -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
+  out=$(h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
   local rps ok bad
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")
@@ -154,6 +172,49 @@ for p in $payloads; do
     read -r ar a50 a99 acpu arss aok abad <<<"${R[ours,$p,$c]}"
     read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,$p,$c]}"
     say "| $p | $c | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
+  done
+done
+say ""
+
+# ---- servers over HTTP/2 ----
+h2_payloads=${H2_PAYLOADS:-"connect grpc"}
+h2_streams=${H2_SERVER_STREAMS:-"1 100"}
+for side in ours theirs; do
+  bin=$ours
+  [ $side = theirs ] && bin=$theirs
+  start_server "$bin" h2
+  echo "server $side ($bin) over HTTP/2 at $url" >&2
+  for p in $h2_payloads; do load "$p" 16 1 10 >/dev/null; done # warm-up
+  for p in $h2_payloads; do
+    for c in $CONNS; do
+      for m in $h2_streams; do
+        echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true
+        t0=$(cpu_ticks)
+        read -r rps p50 p99 ok bad < <(load "$p" "$c" "$SECS" "$m")
+        t1=$(cpu_ticks)
+        hwm=$(sed -nE 's/^VmHWM:[[:space:]]+([0-9]+) kB/\1/p' "/proc/$server_pid/status")
+        cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$ok" 'BEGIN {printf "%.3f", n ? d / hz / n * 10000 : 0}')
+        R[$side,h2$p,$c,$m]="$rps $p50 $p99 $cpu $((hwm / 1024)) $ok $bad"
+        echo "  h2 $p c=$c m=$m: rps=$rps p50=${p50}us p99=${p99}us cpu/10k=${cpu}s hwm=$((hwm / 1024))MiB ok=$ok bad=$bad" >&2
+      done
+    done
+  done
+  stop_server
+done
+
+say "## Server over HTTP/2: eliza_server (connectc + nghttp2, h2c) and connect-go (h2c), h2load, ${SECS} s per row"
+say ""
+say "Payloads: **connect** = unary Say over Connect, 7-byte proto request; **grpc** = unary Say over gRPC (one 12-byte envelope, te: trailers). streams = concurrent streams per connection (h2load -m). Columns as above."
+say ""
+say "| payload | conns | streams | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | failed ours/go |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for p in $h2_payloads; do
+  for c in $CONNS; do
+    for m in $h2_streams; do
+      read -r ar a50 a99 acpu arss aok abad <<<"${R[ours,h2$p,$c,$m]}"
+      read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,h2$p,$c,$m]}"
+      say "| $p | $c | $m | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $abad/$bbad |"
+    done
   done
 done
 say ""

@@ -2,9 +2,12 @@
  * The server under test for the Connect conformance suite.
  *
  * Reads one size-delimited ServerCompatRequest from stdin, starts the
- * ConformanceService on 127.0.0.1 (TLS when asked) with the libmicrohttpd
- * adapter, writes a size-delimited ServerCompatResponse to stdout, and
- * serves until SIGTERM/SIGINT arrives.
+ * ConformanceService on 127.0.0.1 (TLS when asked; a client certificate
+ * required when the request carries one), writes a size-delimited
+ * ServerCompatResponse to stdout, and serves until SIGTERM/SIGINT arrives.
+ * The request's HTTP version picks the adapter: libmicrohttpd for
+ * HTTP/1.1, nghttp2 for HTTP/2; `--adapter microhttpd|nghttp2` forces
+ * one, so that each adapter can be checked on its own.
  *
  * The service is written as an application would write it: on the
  * generated streaming handler interface (service.connect.h). Unary and
@@ -30,6 +33,7 @@
 #include "connectc/codec.h"
 #include "connectc/json_codec.h"
 #include "connectc/microhttpd.h"
+#include "connectc/nghttp2.h"
 #include "connectrpc/conformance/v1/server_compat.pb-c.h"
 #include "connectrpc/conformance/v1/service.connect.h"
 #include "connectrpc/conformance/v1/service.pb-c.h"
@@ -526,7 +530,22 @@ static void on_signal(int sig) {
   stop = 1;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* --adapter microhttpd|nghttp2 forces one; by default the request's HTTP
+   * version picks it (HTTP/1.1: libmicrohttpd, HTTP/2: nghttp2). */
+  const char *adapter = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc) {
+      adapter = argv[++i];
+    } else {
+      fprintf(stderr, "usage: %s [--adapter microhttpd|nghttp2]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (adapter && strcmp(adapter, "microhttpd") != 0 && strcmp(adapter, "nghttp2") != 0) {
+    fprintf(stderr, "conformance server: unknown adapter \"%s\"\n", adapter);
+    return 2;
+  }
   uint8_t hdr[4];
   if (read_full(0, hdr, 4)) {
     fprintf(stderr, "conformance server: no ServerCompatRequest on stdin\n");
@@ -559,27 +578,52 @@ int main(void) {
     fprintf(stderr, "conformance server: cannot mount the service\n");
     return 1;
   }
-  connectc_mhd_config mcfg;
-  memset(&mcfg, 0, sizeof mcfg);
-  mcfg.threads = 4;
-  char *cert = NULL, *key = NULL;
+  if (!adapter)
+    adapter = req->http_version == CONNECTRPC__CONFORMANCE__V1__HTTPVERSION__HTTP_VERSION_2
+                  ? "nghttp2"
+                  : "microhttpd";
+  int use_h2 = strcmp(adapter, "nghttp2") == 0;
+  char *cert = NULL, *key = NULL, *client_ca = NULL;
   if (req->use_tls && req->server_creds) {
     cert = calloc(1, req->server_creds->cert.len + 1);
     key = calloc(1, req->server_creds->key.len + 1);
     memcpy(cert, req->server_creds->cert.data, req->server_creds->cert.len);
     memcpy(key, req->server_creds->key.data, req->server_creds->key.len);
-    mcfg.tls_cert_pem = cert;
-    mcfg.tls_key_pem = key;
+  }
+  if (req->use_tls && req->client_tls_cert.len) {
+    client_ca = calloc(1, req->client_tls_cert.len + 1);
+    memcpy(client_ca, req->client_tls_cert.data, req->client_tls_cert.len);
   }
   connectc_mhd_server *srv = NULL;
-  int rv = connectc_mhd_start(&mcfg, router, &srv);
+  connectc_h2_server *h2srv = NULL;
+  int rv;
+  uint16_t port;
+  if (use_h2) {
+    connectc_h2_config hcfg;
+    memset(&hcfg, 0, sizeof hcfg);
+    hcfg.threads = 2;
+    hcfg.tls_cert_pem = cert;
+    hcfg.tls_key_pem = key;
+    /* Require a client certificate signed by (here: equal to) it. */
+    hcfg.tls_client_ca_pem = client_ca;
+    rv = connectc_h2_start(&hcfg, router, &h2srv);
+    port = rv == CONNECTC_OK ? connectc_h2_port(h2srv) : 0;
+  } else {
+    connectc_mhd_config mcfg;
+    memset(&mcfg, 0, sizeof mcfg);
+    mcfg.threads = 4;
+    mcfg.tls_cert_pem = cert;
+    mcfg.tls_key_pem = key;
+    rv = connectc_mhd_start(&mcfg, router, &srv);
+    port = rv == CONNECTC_OK ? connectc_mhd_port(srv) : 0;
+  }
   if (rv != CONNECTC_OK) {
-    fprintf(stderr, "conformance server: cannot start: %s\n", connectc_strerror(rv));
+    fprintf(stderr, "conformance server: cannot start (%s): %s\n", adapter, connectc_strerror(rv));
     return 1;
   }
   Connectrpc__Conformance__V1__ServerCompatResponse resp = CONNECTRPC__CONFORMANCE__V1__SERVER_COMPAT_RESPONSE__INIT;
   resp.host = "127.0.0.1";
-  resp.port = connectc_mhd_port(srv);
+  resp.port = port;
   if (cert) {
     resp.pem_cert.data = (uint8_t *)cert;
     resp.pem_cert.len = strlen(cert);
@@ -602,12 +646,14 @@ int main(void) {
   /* Serve until the runner signals us (it closes stdin right after the
    * request, so EOF means nothing). */
   while (!stop) pause();
-  connectc_mhd_stop(srv);
+  if (h2srv) connectc_h2_stop(h2srv);
+  if (srv) connectc_mhd_stop(srv);
   connectc_router_del(router);
   connectc_codec_json_del(json_codec);
   connectc_type_registry_del(registry);
   connectrpc__conformance__v1__server_compat_request__free_unpacked(req, NULL);
   free(cert);
   free(key);
+  free(client_ca);
   return 0;
 }

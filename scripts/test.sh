@@ -7,8 +7,11 @@
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo,
-#   the browser test (connect-web in headless Chromium), and buf generate with the local plugins.
+#   the conformance suite (gcc and ASan builds: the seed configuration in
+#   both modes, the full one in client and server mode on both server
+#   adapters), the server load checks (HTTP/1.1 and HTTP/2), the Eliza
+#   demo, the browser test (connect-web in headless Chromium), buf curl, and
+#   buf generate with the local plugins.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -104,7 +107,7 @@ CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF \
   -DCONNECTC_CONFORMANCE=OFF && run_ctest build/minimal
 
 note "libFuzzer harnesses (${fuzz_seconds}s each)"
-if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF \
+if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF -DCONNECTC_NGHTTP2=ON \
   -DCONNECTC_CONFORMANCE=OFF; then
   if ! FUZZ_SECONDS=$fuzz_seconds fuzz/run_all.sh build/fuzz/fuzz; then
     steps_failed+=("fuzzing")
@@ -123,14 +126,27 @@ else
 fi
 
 note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
-for b in build/gcc build/asan; do
-  for mode in client server; do
-    if scripts/conformance.sh "$b" "$mode"; then
+# The seed configuration in both modes, the full configuration in client
+# mode and in server mode (HTTP/1.1 on libmicrohttpd, HTTP/2 on nghttp2),
+# then its HTTP/1.1 cases again on the nghttp2 adapter's HTTP/1.1 side. The gcc and
+# ASan runs of each mode go side by side: the suite mostly waits on its
+# cases' delays, so two at once fit the two cores.
+for mode in client server client-full server-full server-full-nghttp2; do
+  pids=()
+  for b in build/gcc build/asan; do
+    scripts/conformance.sh "$b" "$mode" >"$b.conformance-$mode.log" 2>&1 &
+    pids+=($!)
+  done
+  i=0
+  for b in build/gcc build/asan; do
+    if wait "${pids[$i]}"; then
       passed=$((passed + 1))
     else
       steps_failed+=("conformance $mode ($b)")
       failed=$((failed + 1))
     fi
+    tail -4 "$b.conformance-$mode.log"
+    i=$((i + 1))
   done
 done
 
@@ -139,6 +155,14 @@ if bench/load_server.sh build/gcc 1; then
   passed=$((passed + 1))
 else
   steps_failed+=("server load check")
+  failed=$((failed + 1))
+fi
+
+note "HTTP/2 server load check: Connect and gRPC, 1/64/256 connections x 1/100 streams and 10,000 streams, 1 s each (no failures, bounded RSS)"
+if bench/load_h2.sh build/gcc 1; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("HTTP/2 server load check")
   failed=$((failed + 1))
 fi
 

@@ -1,10 +1,12 @@
 /*
- * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd.
+ * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd and,
+ * with --h2, over HTTP/2 with nghttp2 (one router, one set of handlers).
  *
- *   eliza_server [--cors-origin ORIGIN]... [port]   (default 8080; 0 picks
- *                                                    a free port)
+ *   eliza_server [--cors-origin ORIGIN]... [--h2 PORT] [port]
+ *                         (port defaults to 8080; 0 picks a free port)
  *
- * It prints "listening on http://127.0.0.1:PORT" once it serves, speaks
+ * It prints "listening on http://127.0.0.1:PORT" (and "listening (HTTP/2)
+ * on ..." with --h2: h2c by prior knowledge) once it serves, speaks
  * proto and JSON over Connect, gRPC-Web (and gRPC over HTTP/1.1), and
  * stops gracefully on SIGINT/SIGTERM. The service is implemented with the
  * generated typed handler interface and mounted with the generated
@@ -34,6 +36,7 @@
 #include "connectc/json_codec.h"
 #include "connectc/reflection.h"
 #include "connectc/microhttpd.h"
+#include "connectc/nghttp2.h"
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
 
@@ -124,8 +127,10 @@ static const connectrpc_eliza_v1_eliza_service__handlers eliza = {
 
 static int usage(FILE *to, const char *argv0, int rv) {
   fprintf(to,
-          "usage: %s [--cors-origin ORIGIN]... [port]\n"
+          "usage: %s [--cors-origin ORIGIN]... [--h2 PORT] [port]\n"
           "  port                  TCP port on 127.0.0.1 (default 8080; 0 picks a free one)\n"
+          "  --h2 PORT             also serve over HTTP/2 (h2c by prior knowledge: Connect,\n"
+          "                        gRPC and gRPC-Web; the nghttp2 adapter) on PORT\n"
           "  --cors-origin ORIGIN  let pages of ORIGIN (e.g. http://localhost:8000, or '*' for\n"
           "                        any) call from a browser; repeatable; CORS is off without it\n"
           "  ELIZA_INTRODUCE_COUNT=N  Introduce streams N sentences (default 3)\n",
@@ -136,7 +141,7 @@ static int usage(FILE *to, const char *argv0, int rv) {
 #define MAX_ORIGINS 16
 
 int main(int argc, char **argv) {
-  long port = 8080;
+  long port = 8080, h2_port = -1;
   const char *origins[MAX_ORIGINS + 1] = {NULL};
   size_t n_origins = 0;
   int have_port = 0;
@@ -144,6 +149,11 @@ int main(int argc, char **argv) {
     const char *origin = NULL;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       return usage(stdout, argv[0], 0);
+    } else if (strcmp(argv[i], "--h2") == 0 && i + 1 < argc) {
+      char *end;
+      h2_port = strtol(argv[++i], &end, 10);
+      if (*end || h2_port < 0 || h2_port > 65535) return usage(stderr, argv[0], 2);
+      continue;
     } else if (strcmp(argv[i], "--cors-origin") == 0) {
       origin = i + 1 < argc ? argv[++i] : "";
     } else if (strncmp(argv[i], "--cors-origin=", 14) == 0) {
@@ -206,6 +216,22 @@ int main(int argc, char **argv) {
     connectc_type_registry_del(registry);
     return 1;
   }
+  connectc_h2_server *h2 = NULL;
+  if (h2_port >= 0) {
+    connectc_h2_config hcfg;
+    memset(&hcfg, 0, sizeof hcfg);
+    hcfg.port = (uint16_t)h2_port;
+    rv = connectc_h2_start(&hcfg, router, &h2);
+    if (rv != CONNECTC_OK) {
+      fprintf(stderr, "eliza_server: cannot start HTTP/2 on port %ld: %s\n", h2_port,
+              connectc_strerror(rv));
+      connectc_mhd_stop(srv);
+      connectc_router_del(router);
+      connectc_codec_json_del(json);
+      connectc_type_registry_del(registry);
+      return 1;
+    }
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -213,9 +239,11 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   for (size_t i = 0; i < n_origins; i++) printf("CORS: allowing origin %s\n", origins[i]);
   printf("listening on http://127.0.0.1:%u\n", (unsigned)connectc_mhd_port(srv));
+  if (h2) printf("listening (HTTP/2) on http://127.0.0.1:%u\n", (unsigned)connectc_h2_port(h2));
   fflush(stdout);
   while (!stop) pause();
   connectc_health_shutdown(health); /* Watch calls end before the stop */
+  connectc_h2_stop(h2);
   connectc_mhd_stop(srv);
   connectc_router_del(router);
   connectc_health_del(health);

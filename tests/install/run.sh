@@ -5,7 +5,7 @@
 #     carrying the major version, and libconnectc-core needing no
 #     libprotobuf-c (readelf -d);
 #  2. builds a consumer of each CMake component on its own (core; connectc;
-#     curl + microhttpd) with find_package(... COMPONENTS ...), where
+#     curl + microhttpd + nghttp2) with find_package(... COMPONENTS ...), where
 #     pkg-config can see only connectc's own .pc files, so that a component
 #     that looked for a dependency it does not need would fail; the core
 #     consumer must not include any protobuf-c header or need
@@ -96,12 +96,13 @@ consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
         case $p in
           connectc-curl) adapters+=("$p"); sys+=(libcurl); own+=(connectc-core) ;;
           connectc-microhttpd) adapters+=("$p"); own+=(connectc-core) ;;
+          connectc-nghttp2) adapters+=("$p"); sys+=(libnghttp2 libssl libcrypto); own+=(connectc-core) ;;
           *) own+=("$p") ;;
         esac
       done
       local flags
       flags="${adapters:+$(pkg-config --libs "${adapters[@]}")} $(pkg-config --static --libs "${own[@]}") ${sys:+$(pkg-config --libs "${sys[@]}")}"
-      read -r -a lf <<<"$(sed -E 's/(^| )-l(connectc[a-z-]*)/\1-l:lib\2.a/g' <<<"$flags")"
+      read -r -a lf <<<"$(sed -E 's/(^| )-l(connectc[a-z0-9-]*)/\1-l:lib\2.a/g' <<<"$flags")"
     else
       read -r -a lf <<<"$(pkg-config --libs "$@")"
     fi
@@ -110,7 +111,7 @@ consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
   }
   build_pc core "$here/core/main.c" connectc-core
   build_pc typed "$here/typed/main.c" connectc
-  build_pc adapters "$here/adapters/main.c" connectc-curl connectc-microhttpd
+  build_pc adapters "$here/adapters/main.c" connectc-curl connectc-microhttpd connectc-nghttp2
   LD_LIBRARY_PATH="$libdir" expect "$want_core" "$out/core"
   LD_LIBRARY_PATH="$libdir" expect "$want_typed" "$out/typed"
   LD_LIBRARY_PATH="$libdir" expect "$want_adapters" "$out/adapters"
@@ -137,7 +138,7 @@ for so in $sos; do
 done
 core_so=$(echo "$sos" | grep 'libconnectc-core\.so')
 if readelf -d "$core_so" | grep -q 'libprotobuf-c'; then fail "libconnectc-core needs libprotobuf-c"; fi
-for a in curl microhttpd; do
+for a in curl microhttpd nghttp2; do
   so=$(echo "$sos" | grep "libconnectc-$a\\.so" || true)
   [ -n "$so" ] || continue
   if readelf -d "$so" | grep -qE 'libconnectc\.so|libprotobuf-c'; then

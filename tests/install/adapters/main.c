@@ -1,7 +1,9 @@
 /* A consumer of the installed adapters: starts a server on a free port,
- * calls an unknown procedure on it with the client, expects unimplemented. */
+ * calls an unknown procedure on it with the client, expects unimplemented;
+ * starts and stops the HTTP/2 server on the same router. */
 #include <connectc/curl.h>
 #include <connectc/microhttpd.h>
+#include <connectc/nghttp2.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +39,9 @@ int main(void) {
   connectc_client_call_del(call);
   connectc_curl_del(t);
   connectc_mhd_stop(srv);
+  connectc_h2_server *h2 = NULL;
+  if (connectc_h2_start(NULL, router, &h2) != CONNECTC_OK || connectc_h2_port(h2) == 0) return 1;
+  connectc_h2_stop(h2);
   connectc_router_del(router);
   printf("adapters %s\n", connectc_code_name(code));
   return code == CONNECTC_CODE_UNIMPLEMENTED ? 0 : 1;
