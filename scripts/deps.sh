@@ -47,6 +47,14 @@ if command -v go >/dev/null 2>&1; then
     echo "deps: installing connectconformance $CONFORMANCE_VERSION"
     go install "connectrpc.com/conformance/cmd/connectconformance@$CONFORMANCE_VERSION"
   fi
+  # grpcurl, a gRPC peer written by others (reflection, health, calls).
+  GRPCURL_VERSION=v1.9.4
+  if [ -x "$gobin/grpcurl" ] && go version -m "$gobin/grpcurl" | grep -Eq "^\s+mod\s+github.com/fullstorydev/grpcurl\s+$GRPCURL_VERSION"; then
+    echo "deps: grpcurl $GRPCURL_VERSION already installed"
+  else
+    echo "deps: installing grpcurl $GRPCURL_VERSION"
+    go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  fi
 else
   echo "deps: go not found: the conformance suite cannot run (install Go >= 1.24)"
 fi

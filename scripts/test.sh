@@ -194,13 +194,15 @@ for b in build/gcc build/asan; do
   fi
 done
 
-note "buf curl (a peer written by others) against eliza_server: Connect, gRPC-Web, health"
-if tests/peers/buf_curl.sh build/gcc; then
-  passed=$((passed + 1))
-else
-  steps_failed+=("buf curl")
-  failed=$((failed + 1))
-fi
+note "peers written by others against eliza_server: buf curl (Connect, gRPC-Web, gRPC, health, reflection) and grpcurl (reflection, health, calls, errors)"
+for peer in buf_curl grpcurl; do
+  if tests/peers/$peer.sh build/gcc; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("$peer")
+    failed=$((failed + 1))
+  fi
+done
 
 note "buf generate with the local plugins"
 if tests/codegen/buf_test.sh build/gcc/codegen; then

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # buf curl (npm @bufbuild/buf), a peer written by others, against the Eliza
-# example server over HTTP/1.1: Say and Introduce over Connect and
-# gRPC-Web, and the health service. Every answer is compared exactly.
+# example server: over HTTP/1.1 (libmicrohttpd) with the .proto files, Say
+# and Introduce over Connect and gRPC-Web and the health service; over
+# HTTP/2 (h2c, nghttp2) with no .proto file, through server reflection, the
+# methods listed and Say over Connect and gRPC. Every answer is compared
+# exactly.
 #   tests/peers/buf_curl.sh <build dir>
 set -euo pipefail
 build=${1:?usage: tests/peers/buf_curl.sh <build dir>}
@@ -9,11 +12,12 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 buf_version=${BUF_VERSION:-1.47.2}
 command -v npx >/dev/null || { echo "buf curl: npx is missing (scripts/deps.sh installs it)"; exit 1; }
 log=$(mktemp)
-"$root/$build/examples/eliza/eliza_server" 0 >"$log" 2>&1 &
+"$root/$build/examples/eliza/eliza_server" 0 --h2 0 >"$log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 50); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-url=$(sed -nE 's/.*listening on (http[^ ]*).*/\1/p' "$log")
+for _ in $(seq 1 50); do grep -q 'listening (HTTP/2)' "$log" && break; sleep 0.1; done
+url=$(sed -nE 's/^listening on (http[^ ]*).*/\1/p' "$log")
+h2url=$(sed -nE 's/^listening \(HTTP\/2\) on (http[^ ]*).*/\1/p' "$log")
 [ -n "$url" ] || { echo "buf curl: the server did not start"; cat "$log"; exit 1; }
 
 bufcurl() { npx -y "@bufbuild/buf@$buf_version" curl "$@"; }
@@ -56,4 +60,17 @@ if got=$(bufcurl --schema "$root/examples/eliza" --protocol connect -d '{"senten
 fi
 grep -q 'invalid_argument' <<<"$got" || { echo "buf curl: want invalid_argument, got: $got"; exit 1; }
 echo "buf curl: error ok"
+expect "list methods through reflection (HTTP/2)" "connectrpc.eliza.v1.ElizaService/Converse
+connectrpc.eliza.v1.ElizaService/Introduce
+connectrpc.eliza.v1.ElizaService/Say
+grpc.health.v1.Health/Check
+grpc.health.v1.Health/Watch
+grpc.reflection.v1.ServerReflection/ServerReflectionInfo
+grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo" \
+  "$(bufcurl --http2-prior-knowledge --list-methods "$h2url")"
+for proto in connect grpc; do
+  got=$(bufcurl --http2-prior-knowledge --protocol "$proto" -d '{"sentence":"I feel happy"}' \
+        "$h2url/connectrpc.eliza.v1.ElizaService/Say")
+  expect "Say over $proto, HTTP/2, schema from reflection" "$say" "$got"
+done
 echo "buf curl: passed"
