@@ -1,0 +1,224 @@
+/*
+ * connectc/http.h: the HTTP semantics every server adapter shares, as pure
+ * functions over bytes, so that all servers (libmicrohttpd, HTTP/2,
+ * Mongoose) read a request the same way and give the same answer when
+ * they refuse it: field names and values, Content-Length and chunk sizes,
+ * Host, request targets (origin and absolute form), NUL-safe paths, the
+ * request head of HTTP/1.x as a whole, and the error responses these
+ * checks lead to.
+ *
+ * Every function takes explicit lengths: a name or value from the wire is
+ * never read as a C string, so bytes after an embedded NUL are never lost
+ * (and a NUL is refused wherever the protocol forbids it). Nothing here
+ * allocates, reads a clock or keeps state.
+ *
+ * A refused request gets exactly one well-formed answer and then the
+ * connection is closed: connectc_http1_write_refusal() writes it, with a
+ * Connect error body (application/json) naming the rule or limit that was
+ * broken, its value, and what was seen.
+ */
+#ifndef CONNECTC_HTTP_H
+#define CONNECTC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "connectc/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Why a request was refused, and the answer to send. */
+typedef struct connectc_http_refusal {
+  /* HTTP status: 400 (malformed), 413 (a declared length too large),
+   * 414 (request target too long), 417 (unknown expectation), 431 (header
+   * fields too large or too many), 501 (unknown transfer coding) or 505
+   * (HTTP version). */
+  int status;
+  /* The Connect code of the error body (invalid_argument for malformed
+   * requests, resource_exhausted for limits, unimplemented for features). */
+  connectc_code code;
+  /* What was wrong, as printable ASCII (bytes seen on the wire are shown
+   * escaped), NUL-terminated. */
+  char message[192];
+} connectc_http_refusal;
+
+/* ---- fields ---- */
+
+/* 1 if `name` (len bytes) is a valid field name (an RFC 9110 token:
+ * letters, digits and !#$%&'*+-.^_`|~), 0 otherwise (empty, a space, a
+ * colon, a NUL, any control or non-ASCII byte). */
+CONNECTC_API int connectc_http_field_name_valid(const char *name, size_t len);
+/* 1 if `value` (len bytes) is a valid field value: visible ASCII, obs-text
+ * (bytes 0x80-0xFF), space and horizontal tab; 0 if it holds NUL, CR, LF
+ * or any other control byte (RFC 9110 5.5). */
+CONNECTC_API int connectc_http_field_value_valid(const char *value, size_t len);
+
+/* ---- framing ---- */
+
+/*
+ * Parses a Content-Length value (len bytes, surrounding whitespace already
+ * removed): 1*DIGIT, at most INT64_MAX. Returns CONNECTC_OK with *out set;
+ * CONNECTC_ERR_PROTOCOL for anything else (empty, a sign, hex, a list such
+ * as "7, 7", inner whitespace); CONNECTC_ERR_LIMIT for digits whose value
+ * exceeds INT64_MAX. `why` (may be NULL) is filled on failure: 400
+ * invalid_argument, or 413 resource_exhausted for a value too large.
+ */
+CONNECTC_API int connectc_http_parse_content_length(const char *value, size_t len, uint64_t *out,
+                                                    connectc_http_refusal *why);
+
+/*
+ * Parses one chunk-size line of a chunked body, without its line end:
+ * 1*HEXDIG, optionally followed by chunk extensions (";name[=value]...",
+ * whitespace allowed before ';'), which are ignored. Returns CONNECTC_OK
+ * with *out set; CONNECTC_ERR_PROTOCOL for a malformed line (no digits, a
+ * sign, a control byte, a NUL); CONNECTC_ERR_LIMIT for a size above
+ * INT64_MAX (the overflow of a 64-bit counter is refused, never wrapped).
+ * `why` (may be NULL) as for Content-Length.
+ */
+CONNECTC_API int connectc_http_parse_chunk_size(const char *line, size_t len, uint64_t *out,
+                                                connectc_http_refusal *why);
+
+/* ---- request target and Host ---- */
+
+/* A parsed request target. Every pointer points into the parsed input. */
+typedef struct connectc_http_target {
+  const char *path;      /* starts with '/', still percent-encoded */
+  size_t path_len;
+  const char *query;     /* after '?', still percent-encoded; NULL if none */
+  size_t query_len;
+  const char *authority; /* absolute form: "host[:port]"; NULL in origin form */
+  size_t authority_len;
+} connectc_http_target;
+
+/*
+ * Parses a request target (RFC 9112 3.2): origin form ("/path?query") or
+ * absolute form ("http://host:port/path?query", scheme http or https in any
+ * case; an empty path means "/"), which servers must accept. The asterisk
+ * form and the authority form, a fragment ('#'), bytes outside visible
+ * ASCII (a NUL, space, control byte or non-ASCII byte) and a bad
+ * percent-escape are refused. Returns CONNECTC_OK or CONNECTC_ERR_PROTOCOL
+ * with `why` (may be NULL) set to 400 invalid_argument.
+ */
+CONNECTC_API int connectc_http_parse_target(const char *target, size_t len,
+                                            connectc_http_target *out,
+                                            connectc_http_refusal *why);
+
+/*
+ * Percent-decodes a path (e.g. connectc_http_target.path) into `out`,
+ * which must hold `len` bytes (the decoded path is never longer).
+ * Refuses a bad escape and an escape that decodes to NUL, so a decoded
+ * path never holds a NUL and cannot match a shorter name when compared as
+ * a C string. Returns CONNECTC_OK with *out_len set, or
+ * CONNECTC_ERR_PROTOCOL with `why` (may be NULL) set to 400.
+ */
+CONNECTC_API int connectc_http_decode_path(const char *path, size_t len, char *out, size_t *out_len,
+                                           connectc_http_refusal *why);
+
+/*
+ * Applies the Host rules of RFC 9112 3.2 to a request of HTTP/1.`minor`
+ * that carried `n_host` Host fields, the first being `value` (len bytes;
+ * NULL when n_host is 0): HTTP/1.1 needs exactly one, HTTP/1.0 at most
+ * one, and the value must be empty or host[:port] (a reg-name, an IPv4
+ * address or a bracketed IP literal; a port of digits). Returns CONNECTC_OK
+ * or CONNECTC_ERR_PROTOCOL with `why` (may be NULL) set to 400.
+ */
+CONNECTC_API int connectc_http_check_host(int minor, size_t n_host, const char *value, size_t len,
+                                          connectc_http_refusal *why);
+
+/* ---- HTTP/1.x request heads ---- */
+
+/* Defaults for connectc_http1_limits left at 0. */
+#define CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES ((size_t)16 * 1024)
+#define CONNECTC_HTTP1_DEFAULT_MAX_FIELDS ((size_t)200)
+
+typedef struct connectc_http1_limits {
+  /* The request line, every field line and the blank line, in bytes; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES. Past it: 414 while the request
+   * line is incomplete, 431 afterwards. */
+  size_t max_head_bytes;
+  /* Header fields plus query parameters ('&'-separated parts of the
+   * target's query) plus cookies (';'-separated parts of Cookie fields):
+   * each costs a record in most HTTP servers; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_FIELDS. Past it: 431 (414 when the query
+   * parameters alone exceed it). */
+  size_t max_fields;
+} connectc_http1_limits;
+
+/* What connectc_http1_check_head learnt. Pointers point into the input. */
+typedef struct connectc_http1_head {
+  size_t head_len;      /* bytes of the head, through its blank line */
+  const char *method;
+  size_t method_len;
+  const char *target;   /* as sent (use connectc_http_parse_target) */
+  size_t target_len;
+  int minor;            /* HTTP/1.0 or HTTP/1.1 */
+  size_t n_fields;      /* header field lines */
+  size_t n_params;      /* query parameters */
+  size_t n_cookies;     /* cookies in Cookie fields */
+  int has_content_length;
+  uint64_t content_length;
+  int chunked;          /* Transfer-Encoding: chunked */
+  int expect_continue;  /* Expect: 100-continue */
+  int connection_close; /* Connection: close */
+} connectc_http1_head;
+
+/*
+ * Checks the HTTP/1.x request head at the start of `buf` (len bytes, which
+ * may end anywhere: call again with more). Lines end with CRLF or a bare
+ * LF; up to a few empty lines before the request line are skipped (RFC 9112
+ * 2.2).
+ *
+ * Returns 1 when a complete head was found and passed every rule (*out
+ * filled, out->head_len bytes long), 0 when more bytes are needed (and
+ * none seen so far breaks a rule or a limit), or a negative CONNECTC_ERR_*
+ * with `why` filled (an answer is due: connectc_http1_write_refusal, then
+ * close). The rules, each with its own message:
+ *  - request line: method token, one space, a target
+ *    (connectc_http_parse_target), one space, "HTTP/1.0" or "HTTP/1.1"
+ *    (another version: 505);
+ *  - field lines: a token name, a colon right after it (no whitespace),
+ *    a valid value; no obs-fold continuation lines; no bare CR, no NUL;
+ *  - framing (RFC 9112 6): at most one Content-Length
+ *    (connectc_http_parse_content_length), not together with
+ *    Transfer-Encoding; Transfer-Encoding only in HTTP/1.1, once, and only
+ *    "chunked" (anything else: 501);
+ *  - Host (connectc_http_check_host);
+ *  - Expect: only "100-continue" (anything else: 417);
+ *  - the limits in `lim` (NULL: defaults).
+ */
+CONNECTC_API int connectc_http1_check_head(const char *buf, size_t len,
+                                           const connectc_http1_limits *lim,
+                                           connectc_http1_head *out, connectc_http_refusal *why);
+
+/* ---- answers ---- */
+
+/* The reason phrase of an HTTP status ("Bad Request"), or "Unknown". */
+CONNECTC_API const char *connectc_http_reason(int status);
+
+/*
+ * Writes the complete HTTP/1.1 answer for `why` into buf (cap bytes): the
+ * status line, Content-Type: application/json, Content-Length,
+ * Connection: close, and the Connect error body {"code": ..., "message":
+ * ...}. Like snprintf, returns the length of the whole answer and writes
+ * at most cap bytes (NUL-terminated when it fits with room to spare).
+ */
+CONNECTC_API size_t connectc_http1_write_refusal(char *buf, size_t cap,
+                                                 const connectc_http_refusal *why);
+
+/*
+ * Writes an HTTP/1.1 response head into buf (cap bytes): the status line,
+ * every field of `headers` (may be NULL), Content-Length when
+ * content_length >= 0, Connection: close when `close` is set, and the
+ * blank line. Returns the length of the head like snprintf.
+ */
+CONNECTC_API size_t connectc_http1_write_response_head(char *buf, size_t cap, int status,
+                                                       const connectc_headers *headers,
+                                                       int64_t content_length, int close);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
