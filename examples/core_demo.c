@@ -86,7 +86,7 @@ static int run(const char *name, const connectc_method_desc *m, const char *cons
   connectc_client_call *c = NULL;
   if (connectc_client_call_new(&ccfg, &ccb, &ok, NULL, now, &c) != CONNECTC_OK) return 0;
 
-  connectc_server_callbacks scb = {srv_on_message, srv_on_end, NULL};
+  connectc_server_callbacks scb = {.on_message = srv_on_message, .on_end = srv_on_end};
   connectc_server_call *s = NULL;
   if (connectc_server_call_new(NULL, m, &scb, NULL, NULL, &s) != CONNECTC_OK) {
     connectc_client_call_del(c);

@@ -31,7 +31,17 @@ typedef struct connectc_server_callbacks {
   /* The call was canceled: deadline passed or the client went away. `why`
    * says which. The response, if any, is already decided. May be NULL. */
   void (*on_cancel)(connectc_server_call *call, const connectc_error *why, void *user_data);
+  /* After connectc_server_call_send returned CONNECTC_ERR_FULL: the
+   * adapter has taken enough of the queued response that the queue is at
+   * or below half the send window, so a send will be accepted again.
+   * Called once per refused send, from inside
+   * connectc_server_call_body_consume (on the adapter's thread, under its
+   * lock); it may send. May be NULL. */
+  void (*on_writable)(connectc_server_call *call, void *user_data);
 } connectc_server_callbacks;
+
+/* Default send window when connectc_server_config.send_window_bytes is 0. */
+#define CONNECTC_DEFAULT_SEND_WINDOW_BYTES ((size_t)256 * 1024)
 
 typedef struct connectc_server_config {
   connectc_call_limits limits;
@@ -41,6 +51,13 @@ typedef struct connectc_server_config {
   /* Require the Connect-Protocol-Version header on POST and connect=v1 on
    * GET (connect-go's WithRequireConnectProtocolHeader). Default 0. */
   int require_protocol_header;
+  /* Streaming responses: the most bytes queued in the call and not yet
+   * taken by the adapter (connectc_server_call_body_peek/_consume) before
+   * connectc_server_call_send refuses with CONNECTC_ERR_FULL, so that a
+   * client that stops reading holds at most this much (plus one message)
+   * of the server's memory. 0 = CONNECTC_DEFAULT_SEND_WINDOW_BYTES;
+   * SIZE_MAX turns the window off. Unary responses are not affected. */
+  size_t send_window_bytes;
 } connectc_server_config;
 
 /* The HTTP response a server call produced. Pointers owned by the call. */
@@ -105,10 +122,27 @@ CONNECTC_API connectc_headers *connectc_server_call_response_trailers(connectc_s
 /* Commits the response head now (streams only), so that headers reach the
  * client before the first message. Optional. */
 CONNECTC_API int connectc_server_call_flush_headers(connectc_server_call *call);
-/* Queues one serialized response message. Unary and client-streaming
+/*
+ * Queues one serialized response message. Unary and client-streaming
  * calls take exactly one. Over limits.send_max_bytes the call finishes
- * with resource_exhausted and CONNECTC_ERR_LIMIT is returned. */
+ * with resource_exhausted and CONNECTC_ERR_LIMIT is returned.
+ *
+ * Backpressure (streaming responses): when the bytes queued and not yet
+ * taken by the adapter have reached the send window
+ * (connectc_server_config.send_window_bytes), nothing is queued and
+ * CONNECTC_ERR_FULL is returned; the call goes on, and on_writable fires
+ * once the adapter has taken the queue down to half the window. A message
+ * is accepted whenever the queue is below the window, so the queue never
+ * holds more than the window plus one message.
+ */
 CONNECTC_API int connectc_server_call_send(connectc_server_call *call, const uint8_t *msg, size_t len);
+/* Bytes of response queued in the call and not yet taken by the adapter. */
+CONNECTC_API size_t connectc_server_call_send_queued(const connectc_server_call *call);
+/* 1 if connectc_server_call_send would queue a message now (the call is
+ * sending and below its send window), 0 otherwise. */
+CONNECTC_API int connectc_server_call_writable(const connectc_server_call *call);
+/* The send window in effect (SIZE_MAX: none). */
+CONNECTC_API size_t connectc_server_call_send_window(const connectc_server_call *call);
 /* Ends the call with `err` (NULL or code OK for success). Idempotent:
  * after the first finish, later ones return CONNECTC_ERR_STATE. */
 CONNECTC_API int connectc_server_call_finish(connectc_server_call *call, const connectc_error *err);
