@@ -43,6 +43,7 @@ struct xfer {
   int recv_failed;  /* we aborted the transfer from the write callback */
   int add_pending;  /* started inside a libcurl callback: reap() adds it */
   size_t header_bytes; /* response header and trailer bytes seen */
+  char errbuf[CURL_ERROR_SIZE]; /* libcurl's own words for a failure */
   void (*released)(void *arg); /* told when we let go of the call */
   void *released_arg;
   xfer *prev, *next;
@@ -77,9 +78,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   /* A hostile server cannot make us keep unbounded headers or trailers. */
   x->header_bytes += n;
   if (x->header_bytes > CONNECTC_CURL_MAX_HEADER_BYTES) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "response headers and trailers exceed %u bytes",
-             (unsigned)CONNECTC_CURL_MAX_HEADER_BYTES);
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "response headers and trailers of at least %zu bytes exceed the limit of %u bytes "
+             "(CONNECTC_CURL_MAX_HEADER_BYTES)",
+             x->header_bytes, (unsigned)CONNECTC_CURL_MAX_HEADER_BYTES);
     connectc_client_call_fail(x->call, CONNECTC_CODE_RESOURCE_EXHAUSTED, msg);
     return 0; /* abort the transfer */
   }
@@ -127,6 +130,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   if (connectc_client_call_recv_body(x->call, (const uint8_t *)ptr, n) != CONNECTC_OK) {
     connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
   }
+  /* A response that keeps arriving must not outlive the call's deadline:
+   * libcurl may deliver data for a long time without returning. */
+  connectc_client_call_tick(x->call, connectc_curl_now_ms());
   if (connectc_client_call_is_closed(x->call)) {
     /* Keep reading only if the body may still hold trailing data we must
      * not care about: the call is final, so abort. */
@@ -340,6 +346,7 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   if (strcmp(head.method, "GET") == 0) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
@@ -421,8 +428,18 @@ static void reap(connectc_curl *t) {
         connectc_client_call_recv_end(call);
       } else {
         connectc_client_call_tick(call, connectc_curl_now_ms());
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+        char msg[512];
+        if (!x->head_done && rc == CURLE_OUT_OF_MEMORY)
+          /* libcurl refuses a header line longer than CURL_MAX_HTTP_HEADER
+           * with this code: say so, not "out of memory". */
+          snprintf(msg, sizeof msg,
+                   "a response header line is larger than libcurl's limit of %d bytes "
+                   "(CURL_MAX_HTTP_HEADER), after %zu header bytes%s%s",
+                   CURL_MAX_HTTP_HEADER, x->header_bytes, x->errbuf[0] ? ": " : "", x->errbuf);
+        else if (x->errbuf[0])
+          snprintf(msg, sizeof msg, "%s: %s", curl_easy_strerror(rc), x->errbuf);
+        else
+          snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
         connectc_client_call_fail(call, code_for_curl_error(rc), msg);
       }
     }
