@@ -660,9 +660,8 @@ static void put_status_line(out *o, int status) {
   puts_(o, "\r\n");
 }
 
-size_t connectc_http1_write_refusal(char *buf, size_t cap, const connectc_http_refusal *why) {
-  char body[2 * sizeof why->message + 96];
-  out b = {body, sizeof body, 0};
+size_t connectc_http_write_refusal_body(char *buf, size_t cap, const connectc_http_refusal *why) {
+  out b = {buf, cap, 0};
   const char *code = connectc_code_name(why->code);
   puts_(&b, "{\"code\":\"");
   puts_(&b, code && why->code != CONNECTC_CODE_OK ? code : "unknown");
@@ -674,12 +673,19 @@ size_t connectc_http1_write_refusal(char *buf, size_t cap, const connectc_http_r
     put(&b, &c, 1);
   }
   puts_(&b, "\"}");
+  terminate(&b);
+  return b.len;
+}
+
+size_t connectc_http1_write_refusal(char *buf, size_t cap, const connectc_http_refusal *why) {
+  char body[2 * sizeof why->message + 96];
+  size_t blen = connectc_http_write_refusal_body(body, sizeof body, why);
   out o = {buf, cap, 0};
   put_status_line(&o, why->status);
   puts_(&o, "Content-Type: application/json\r\nContent-Length: ");
-  put_num(&o, b.len);
+  put_num(&o, blen);
   puts_(&o, "\r\nConnection: close\r\n\r\n");
-  put(&o, body, b.len);
+  put(&o, body, blen);
   terminate(&o);
   return o.len;
 }

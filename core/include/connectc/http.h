@@ -131,7 +131,7 @@ CONNECTC_API int connectc_http_check_host(int minor, size_t n_host, const char *
 
 /* Defaults for connectc_http1_limits left at 0. */
 #define CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES ((size_t)16 * 1024)
-#define CONNECTC_HTTP1_DEFAULT_MAX_FIELDS ((size_t)200)
+#define CONNECTC_HTTP1_DEFAULT_MAX_FIELDS ((size_t)256)
 
 typedef struct connectc_http1_limits {
   /* The request line, every field line and the blank line, in bytes; 0 =
@@ -206,6 +206,13 @@ CONNECTC_API const char *connectc_http_reason(int status);
  */
 CONNECTC_API size_t connectc_http1_write_refusal(char *buf, size_t cap,
                                                  const connectc_http_refusal *why);
+
+/* Writes only the Connect error body of that answer ({"code": ...,
+ * "message": ...}), for servers that frame responses themselves (HTTP/2,
+ * or an HTTP library's response object). Returns its length like
+ * snprintf. */
+CONNECTC_API size_t connectc_http_write_refusal_body(char *buf, size_t cap,
+                                                     const connectc_http_refusal *why);
 
 /*
  * Writes an HTTP/1.1 response head into buf (cap bytes): the status line,

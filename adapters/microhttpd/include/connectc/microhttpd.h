@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "connectc/http.h"
 #include "connectc/router.h"
 
 #ifdef __cplusplus
@@ -55,6 +56,31 @@ typedef struct connectc_mhd_config {
   size_t max_discard_bytes;
   /* Milliseconds connectc_mhd_stop waits for in-flight calls; 0 = 5000. */
   unsigned shutdown_grace_ms;
+
+  /* ---- slow and hostile peers (connectc_mhd_start only) ----
+   * A ready server keeps each new connection in front of libmicrohttpd
+   * until its first request head is complete (a socket and a few words of
+   * state; no libmicrohttpd slot), checks that head with the shared HTTP
+   * rules (connectc_http1_check_head) and answers a refusal itself, once,
+   * before closing. The budgets below bound what slow or idle peers can
+   * hold; when every slot is taken, the connection idle the longest is
+   * closed to make room for a complete request. */
+
+  /* Milliseconds from accept to a complete first request head; past it the
+   * server answers 408 and closes. 0 = the smaller of 10000 and
+   * connection_timeout_s. Unlike connection_timeout_s, activity does not
+   * extend it: a peer trickling one byte a second is cut off too. */
+  unsigned request_head_timeout_ms;
+  /* Connections accepted and still waiting for a complete head; 0 =
+   * max_connections. Past it, the one that has waited longest is answered
+   * 503 and closed. */
+  unsigned max_pending_heads;
+  /* Largest request head (request line and fields), in bytes; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES (16 KiB). Past it: 414 or 431. */
+  size_t max_head_bytes;
+  /* Header fields plus query parameters plus cookies of one request; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_FIELDS (256). Past it: 431 (or 414). */
+  unsigned max_head_fields;
 } connectc_mhd_config;
 
 typedef struct connectc_mhd_server connectc_mhd_server;
@@ -87,7 +113,27 @@ CONNECTC_API int connectc_mhd_embed_new(const connectc_mhd_config *cfg, connectc
  * callback). Waits for asynchronous handlers still holding requests to
  * finish their responders. */
 CONNECTC_API void connectc_mhd_embed_del(connectc_mhd_embed *e);
-/* Call from your access handler with its arguments, for a Connect route. */
+/*
+ * Call from your access handler with its arguments, for a Connect route.
+ * It applies the shared HTTP rules libmicrohttpd does not (the Host rules
+ * of RFC 9112, absolute-form targets, length-checked paths; see
+ * connectc/http.h), then feeds the server call. A refusal is queued on the
+ * first call, so it is the only answer and no 100 Continue precedes it;
+ * a call that finishes while its request body still arrives is answered
+ * at once on plain TCP (libmicrohttpd 0.9 cannot queue a response before
+ * the request ends, so the adapter writes it and half-closes).
+ * Embedded, the adapter sees targets as libmicrohttpd decoded them: a path
+ * holding an escaped NUL is cut there (the ready server sees raw targets).
+ */
+CONNECTC_API enum MHD_Result connectc_mhd_handle_request(connectc_mhd_embed *e,
+                                                        struct MHD_Connection *connection,
+                                                        const char *url, const char *method,
+                                                        const char *version,
+                                                        const char *upload_data,
+                                                        size_t *upload_data_size,
+                                                        void **req_cls);
+/* The same without the HTTP version (the Host rules then treat the request
+ * as HTTP/1.0: at most one Host, well-formed). */
 CONNECTC_API enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
                                     const char *url, const char *method,
                                     const char *upload_data, size_t *upload_data_size,
