@@ -709,6 +709,10 @@ int connectc_server_call_writable(const connectc_server_call *s) {
   return !s->streaming || connectc_server_call_send_queued(s) < s->send_window;
 }
 
+void connectc_server_call_want_writable(connectc_server_call *s) {
+  if (s) s->want_writable = 1;
+}
+
 size_t connectc_server_call_send_window(const connectc_server_call *s) {
   return s ? s->send_window : 0;
 }

@@ -19,6 +19,22 @@ int connectc_response_writer_send(connectc_response_writer *s, const ProtobufCMe
   int rv = cc_marshal_small(s->codec, msg, stack, sizeof stack, s->alloc, &data, &len, &bytes, NULL);
   if (rv == CONNECTC_OK) rv = connectc_server_call_send(s->call, data, len);
   cc_free(s->alloc, bytes);
+  if (rv == CONNECTC_ERR_FULL) {
+    /* A synchronous handler runs on the server's thread, which cannot
+     * send anything until it returns: what it streams must fit the
+     * window. */
+    connectc_error e;
+    connectc_error_init(&e, s->alloc);
+    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                       "the response stream exceeds the send window of %zu bytes "
+                       "(connectc_server_config.send_window_bytes): a synchronous handler's "
+                       "messages wait in memory until it returns; stream more with an "
+                       "asynchronous handler and connectc_responder_on_writable",
+                       connectc_server_call_send_window(s->call));
+    connectc_server_call_finish(s->call, &e);
+    connectc_error_reset(&e);
+    rv = CONNECTC_ERR_LIMIT;
+  }
   return rv;
 }
 
@@ -46,6 +62,8 @@ struct connectc_responder {
   void *scratch; /* connectc_responder_scratch */
   void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
   void *on_cancel_arg;
+  void (*on_writable)(connectc_responder *r, void *arg);
+  void *on_writable_arg;
   connectc_code cancel_code; /* why the call ended early, or OK */
 };
 
@@ -170,6 +188,16 @@ static void typed_cancel(connectc_server_call *call, const connectc_error *why, 
   }
 }
 
+/* The client took enough of the queued response: tell the handler. */
+static void typed_writable(connectc_server_call *call, void *ud) {
+  (void)call;
+  typed_call *c = ud;
+  if (!c->on_writable) return;
+  void (*fn)(connectc_responder *, void *) = c->on_writable;
+  c->on_writable = NULL; /* once */
+  fn(c, c->on_writable_arg);
+}
+
 static void typed_route_del(void *route_data) {
   typed_route *r = route_data;
   connectc_allocator a = r->alloc;
@@ -194,7 +222,10 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
   connectc_route route = {
       .method = method->desc,
-      .callbacks = {.on_message = typed_message, .on_end = typed_end, .on_cancel = typed_cancel},
+      .callbacks = {.on_message = typed_message,
+                    .on_end = typed_end,
+                    .on_cancel = typed_cancel,
+                    .on_writable = typed_writable},
       .call_new = typed_call_new,
       .call_del = typed_call_del,
       .route_data = r,
@@ -365,5 +396,38 @@ void connectc_responder_on_cancel(connectc_responder *r,
   connectc_server_call *call = r->call;
   connectc_server_call_ref(call);
   connectc_server_call_run(call, op_on_cancel, &op);
+  connectc_server_call_unref(call);
+}
+
+typedef struct writable_op {
+  connectc_responder *r;
+  void (*fn)(connectc_responder *r, void *arg);
+  void *arg;
+} writable_op;
+
+static void op_on_writable(connectc_server_call *call, void *arg) {
+  writable_op *op = arg;
+  if (connectc_server_call_is_finished(call)) {
+    op->r->on_writable = NULL; /* ended: on_cancel says so, not this */
+    return;
+  }
+  if (op->fn && connectc_server_call_writable(call)) {
+    op->r->on_writable = NULL;
+    op->fn(op->r, op->arg); /* room already: at once */
+    return;
+  }
+  op->r->on_writable = op->fn;
+  op->r->on_writable_arg = op->arg;
+  if (op->fn) connectc_server_call_want_writable(call);
+}
+
+void connectc_responder_on_writable(connectc_responder *r,
+                                    void (*fn)(connectc_responder *r, void *arg), void *arg) {
+  if (!r) return;
+  writable_op op = {r, fn, arg};
+  /* fn may finish the responder when it runs at once: hold the call. */
+  connectc_server_call *call = r->call;
+  connectc_server_call_ref(call);
+  connectc_server_call_run(call, op_on_writable, &op);
   connectc_server_call_unref(call);
 }

@@ -141,6 +141,9 @@ CONNECTC_API size_t connectc_server_call_send_queued(const connectc_server_call 
 /* 1 if connectc_server_call_send would queue a message now (the call is
  * sending and below its send window), 0 otherwise. */
 CONNECTC_API int connectc_server_call_writable(const connectc_server_call *call);
+/* Asks for on_writable once the queue drains to half the send window, as
+ * after a refused send (for a sender that stops before being refused). */
+CONNECTC_API void connectc_server_call_want_writable(connectc_server_call *call);
 /* The send window in effect (SIZE_MAX: none). */
 CONNECTC_API size_t connectc_server_call_send_window(const connectc_server_call *call);
 /* Ends the call with `err` (NULL or code OK for success). Idempotent:

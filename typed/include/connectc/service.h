@@ -36,7 +36,12 @@ typedef struct connectc_response_writer connectc_response_writer;
 
 /* Marshals `msg` with the call's codec and sends it. Returns CONNECTC_OK
  * or a negative CONNECTC_ERR_* (CONNECTC_ERR_STATE for a second response
- * of a unary method, CONNECTC_ERR_LIMIT over the send limit). */
+ * of a unary method, CONNECTC_ERR_LIMIT over the send limit). A synchronous
+ * handler runs on the server's thread and its messages wait in memory
+ * until it returns, so a stream larger than the send window
+ * (connectc_server_config.send_window_bytes) fails: the call finishes with
+ * resource_exhausted and CONNECTC_ERR_LIMIT is returned. Stream more with
+ * an asynchronous handler and connectc_responder_on_writable. */
 CONNECTC_API int connectc_response_writer_send(connectc_response_writer *stream, const ProtobufCMessage *msg);
 
 /* Calls the typed handler of one method: generated, one per method. */
@@ -68,9 +73,25 @@ typedef struct connectc_responder connectc_responder;
 
 /* Marshals `msg` with the call's codec and sends it (under the lock).
  * Returns CONNECTC_OK, CONNECTC_ERR_STATE (call finished or canceled, or a
- * second response of a unary method), CONNECTC_ERR_LIMIT or another
+ * second response of a unary method), CONNECTC_ERR_LIMIT, CONNECTC_ERR_FULL
+ * (streams: the send window is full because the client reads slower than
+ * the handler sends; nothing was sent, the call goes on: wait for
+ * connectc_responder_on_writable and send it again) or another
  * CONNECTC_ERR_*. */
 CONNECTC_API int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg);
+/*
+ * Asks to be told when a send will be accepted again: fn(r, arg) runs
+ * once, at once (from this function) if the response can already take a
+ * message, else on the transport's thread with its lock held once the
+ * client has read the queued response down to half the send window. It
+ * may send and finish, but must not block. Not called once the call has
+ * ended (on_cancel tells that). A later call replaces fn; NULL unsets it.
+ * With it, a stream of any length holds at most the window (plus one
+ * message) of memory for a client that stops reading.
+ */
+CONNECTC_API void connectc_responder_on_writable(connectc_responder *r,
+                                                void (*fn)(connectc_responder *r, void *arg),
+                                                void *arg);
 /* Adds a response header (before the first send) or trailer (before
  * finish). Values are copied. Returns CONNECTC_OK, CONNECTC_ERR_STATE when
  * too late, or CONNECTC_ERR_NOMEM. */
