@@ -46,7 +46,7 @@ const char *connectc_protocol_name(connectc_protocol p) {
 }
 
 connectc_call_limits cc_limits_resolve(const connectc_call_limits *in) {
-  connectc_call_limits l = {0, 0, 0};
+  connectc_call_limits l = {0};
   if (in) l = *in;
   if (l.recv_max_bytes == 0) l.recv_max_bytes = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   return l;

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const connectc_codec *c = connectc_codec_proto();
-  connectc_codec_options opts = {64, 0};
+  connectc_codec_options opts = {.max_depth = 64, .reject_unknown_fields = 0};
   connectc_error e;
   connectc_error_init(&e, NULL);
   ProtobufCMessage *m = NULL;

@@ -248,7 +248,7 @@ static void test_rejections(void **state) {
   parse_bad(f->codec, sd, "[]", NULL, "connectc.jsontest.v1.Scalars: expected object, got array");
   parse_bad(f->codec, sd, "{\"i32\":1,}", NULL,
             "unmarshal into connectc.jsontest.v1.Scalars: invalid JSON at byte 9: a string key");
-  connectc_codec_options strict = {0, 1};
+  connectc_codec_options strict = {.max_depth = 0, .reject_unknown_fields = 1};
   parse_bad(f->codec, sd, "{\"nope\":1}", &strict, "connectc.jsontest.v1.Scalars: unknown field \"nope\"");
   parse_bad(f->codec, ed, "{\"text\":\"a\",\"big\":1}", NULL,
             "connectc.jsontest.v1.Everything.big: more than one field of a oneof is set");
@@ -265,7 +265,7 @@ static void test_rejections(void **state) {
   for (int i = 0; i < 60; i++) strcat(deep, "{\"child\":");
   strcat(deep, "{}");
   for (int i = 0; i < 60; i++) strcat(deep, "}");
-  connectc_codec_options shallow = {50, 0};
+  connectc_codec_options shallow = {.max_depth = 50, .reject_unknown_fields = 0};
   parse_bad(f->codec, &connectc__jsontest__v1__node__descriptor, deep, &shallow,
             "connectc.jsontest.v1.Node: message nesting exceeds the maximum depth of 50");
 }
@@ -360,7 +360,7 @@ static void test_wkt_struct_and_wrappers(void **state) {
   char deep[512] = "";
   for (int i = 0; i < 40; i++) strcat(deep, "[");
   for (int i = 0; i < 40; i++) strcat(deep, "]");
-  connectc_codec_options shallow = {10, 0};
+  connectc_codec_options shallow = {.max_depth = 10, .reject_unknown_fields = 0};
   ProtobufCMessage *m = NULL;
   connectc_error e;
   connectc_error_init(&e, NULL);
@@ -391,7 +391,7 @@ static void test_wkt_any(void **state) {
   parse_bad(f->codec, any, "{\"@type\":\"type.googleapis.com/no.Such\"}", NULL,
             "google.protobuf.Any: unknown message type in @type \"type.googleapis.com/no.Such\"");
   parse_bad(f->codec, any, "{\"name\":\"x\"}", NULL, "google.protobuf.Any: missing \"@type\": ");
-  connectc_codec_options strict = {0, 1};
+  connectc_codec_options strict = {.max_depth = 0, .reject_unknown_fields = 1};
   ProtobufCMessage *m = NULL;
   const char *j = "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\"}";
   assert_int_equal(f->codec->unmarshal(f->codec, any, (const uint8_t *)j, strlen(j), &strict, NULL, &m, NULL),

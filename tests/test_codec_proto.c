@@ -125,7 +125,7 @@ static void test_utf8(void **state) {
 static void test_depth_bound(void **state) {
   (void)state;
   const connectc_codec *c = connectc_codec_proto();
-  connectc_codec_options opts = {10, 0};
+  connectc_codec_options opts = {.max_depth = 10, .reject_unknown_fields = 0};
   size_t len;
   /* 4 wraps = depth 9: accepted at max 10 and 9, refused at 8. */
   uint8_t *b = nest(4, &len);

@@ -46,6 +46,7 @@ typedef struct typed_route {
   const connectc_codec *json;
   connectc_allocator alloc;
   size_t max_collected; /* bytes of requests one call may accumulate */
+  size_t max_decoded;   /* memory their decoded forms may take */
 } typed_route;
 
 /* Per call: the decoded requests. For asynchronous handlers this is also
@@ -58,6 +59,7 @@ struct connectc_responder {
   ProtobufCMessage *first;
   size_t n_requests, cap_requests;
   size_t collected; /* serialized bytes of the requests kept so far */
+  size_t decoded;   /* memory decoding them took */
   int failed;
   void *scratch; /* connectc_responder_scratch */
   void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
@@ -117,7 +119,20 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
     rv = CONNECTC_ERR_LIMIT;
   } else {
     c->collected += len;
-    rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+    /* Unknown fields are dropped (nothing sends a request on), and what
+     * decoding allocates counts against the call's budget: held requests
+     * of a client stream add up. */
+    cc_budget budget;
+    cc_budget_init(&budget, &r->alloc, r->max_decoded - c->decoded);
+    connectc_codec_options opts = {.max_decoded_bytes = r->max_decoded - c->decoded,
+                                   .discard_unknown_fields = 1};
+    rv = codec->unmarshal(codec, r->method.input, data, len, &opts, &budget.alloc, &m, &e);
+    c->decoded += budget.used;
+    if (rv != CONNECTC_OK && (budget.exceeded || rv == CONNECTC_ERR_LIMIT))
+      connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                         "the requests of this call take more than %zu bytes of memory once "
+                         "decoded (limits.decoded_max_bytes), at request %zu of %zu bytes",
+                         r->max_decoded, c->n_requests + 1, len);
   }
   if (rv == CONNECTC_OK) {
     ProtobufCMessage **nr = c->requests;
@@ -220,6 +235,8 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   size_t recv_max = connectc_router_config(router)->limits.recv_max_bytes;
   if (recv_max == 0) recv_max = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
+  size_t decoded_max = connectc_router_config(router)->limits.decoded_max_bytes;
+  r->max_decoded = decoded_max ? decoded_max : CONNECTC_DEFAULT_DECODED_MAX_BYTES;
   connectc_route route = {
       .method = method->desc,
       .callbacks = {.on_message = typed_message,

@@ -22,9 +22,22 @@ typedef struct connectc_codec_options {
   uint32_t max_depth;
   /* JSON only: reject unknown fields instead of ignoring them. */
   int reject_unknown_fields;
+  /* The most memory decoding one message may allocate (the message, its
+   * strings, arrays and sub-messages, unknown fields, and the decoder's own
+   * scratch), counted as it is allocated: a few bytes on the wire can cost
+   * far more once decoded (4 MiB of one-byte unknown fields took 185 MiB
+   * with protobuf-c). Past it, decoding stops and fails with
+   * CONNECTC_ERR_LIMIT and resource_exhausted. 0 =
+   * CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES. */
+  size_t max_decoded_bytes;
+  /* Proto only: drop unknown fields (at any depth) before decoding rather
+   * than keep each as its own allocation, for a receiver that never sends
+   * the message on. The typed server layer sets it for requests. */
+  int discard_unknown_fields;
 } connectc_codec_options;
 
 #define CONNECTC_CODEC_DEFAULT_MAX_DEPTH 100
+#define CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES ((size_t)64 * 1024 * 1024)
 
 typedef struct connectc_codec connectc_codec;
 
@@ -64,6 +77,15 @@ CONNECTC_API void connectc_message_free(ProtobufCMessage *msg, const connectc_al
  */
 CONNECTC_API int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                                size_t len, uint32_t max_depth, connectc_error *err);
+
+/*
+ * Like connectc_proto_check_depth, and also counts the fields the
+ * descriptors do not know (at every depth walked) into *n_unknown.
+ */
+CONNECTC_API int connectc_proto_count_unknown(const ProtobufCMessageDescriptor *desc,
+                                              const uint8_t *data, size_t len,
+                                              uint32_t max_depth, size_t *n_unknown,
+                                              connectc_error *err);
 
 /* Adapts a connectc_allocator to protobuf-c's allocator type. */
 CONNECTC_API ProtobufCAllocator connectc_protobuf_allocator(const connectc_allocator *alloc);
