@@ -369,7 +369,7 @@ static void run_job(job *j) {
     }
     client.limits.recv_max_bytes = req->message_receive_limit;
     client.use_get = req->use_get_http_method;
-    connectc_call_options opts = {&req_headers, 0};
+    connectc_call_options opts = {.headers = &req_headers, .timeout_ms = 0};
     if (req->_timeout_ms_case) opts.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
     int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
     if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)

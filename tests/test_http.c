@@ -547,7 +547,7 @@ static void test_typed_client(void **state) {
     connectc_headers extra;
     connectc_headers_init(&extra, NULL);
     connectc_headers_adds(&extra, "x-echo", "typed");
-    connectc_call_options opts = {&extra, 5000};
+    connectc_call_options opts = {.headers = &extra, .timeout_ms = 5000};
     connectc_call_output out;
     connectc_call_output_init(&out, NULL);
     assert_int_equal(connectc_client_invoke(&client, &m_say, &google__protobuf__string_value__descriptor,

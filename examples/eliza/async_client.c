@@ -93,7 +93,7 @@ static int own_loop(const char *url) {
       failures++;
   }
   call_state conv = {"Converse", 0};
-  connectc_call_options opts = {NULL, 5000}; /* a deadline for the stream */
+  connectc_call_options opts = {.headers = NULL, .timeout_ms = 5000}; /* a deadline for the stream */
   if (connectrpc_eliza_v1_eliza_service_converse_start(&client, &opts, &converse_cb, &conv,
                                                        &streams[3]) == CONNECTC_OK) {
     const char *lines[] = {"I feel tired", "because of the deadline"};

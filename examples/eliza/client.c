@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
   connectc_headers extra;
   connectc_headers_init(&extra, NULL);
   connectc_headers_adds(&extra, "x-session", "demo");
-  connectc_call_options opts = {&extra, 5000};
+  connectc_call_options opts = {.headers = &extra, .timeout_ms = 5000};
   connectc_call_output out;
   connectc_call_output_init(&out, NULL);
   rv = connectrpc_eliza_v1_eliza_service_call_converse(&client, conv, 3, &opts, &out);

@@ -44,11 +44,23 @@ CONNECTC_API void connectc_client_init(connectc_client *client, connectc_transpo
 typedef struct connectc_call_options {
   const connectc_headers *headers; /* extra request headers (copied) */
   int64_t timeout_ms;              /* 0: none */
+  /* Synchronous calls: hand each response message to this function as it
+   * arrives instead of collecting it in connectc_call_output (the callee
+   * owns it: free it with connectc_message_free and the client's
+   * allocator), so a stream of any length costs one message at a time.
+   * Runs on the transport's thread, inside connectc_client_invoke. Return
+   * 0 to go on, non-zero to cancel the call. */
+  int (*on_message)(ProtobufCMessage *message, void *arg);
+  void *on_message_arg;
 } connectc_call_options;
 
 /* The result of one call: metadata, the Connect error (code OK on
  * success), and the response messages (one for unary and client
- * streams). Everything is owned by the output; release with _reset. */
+ * streams). Everything is owned by the output; release with _reset.
+ * What a call collects is bounded by the client's
+ * limits.decoded_max_bytes (the memory the decoded messages take, default
+ * 64 MiB): past it the call is canceled with resource_exhausted. Read
+ * longer streams with connectc_call_options.on_message. */
 typedef struct connectc_call_output {
   connectc_headers headers;
   connectc_headers trailers;
@@ -56,6 +68,7 @@ typedef struct connectc_call_output {
   ProtobufCMessage **messages;
   size_t n_messages;
   connectc_allocator alloc;
+  size_t cap_messages; /* room in `messages` (grows geometrically) */
 } connectc_call_output;
 
 CONNECTC_API void connectc_call_output_init(connectc_call_output *out, const connectc_allocator *alloc);
