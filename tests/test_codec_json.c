@@ -260,6 +260,37 @@ static void test_rejections(void **state) {
             "connectc.jsontest.v1.Everything.NodesEntry.key: not an integer in range: x");
   parse_bad(f->codec, ed, "{\"numbers\":{}}", NULL,
             "connectc.jsontest.v1.Everything.numbers: expected array, got object");
+  /* A field given twice, under one name or both: refused, as protobuf's
+   * JSON mapping does (the last one does not silently win). */
+  parse_bad(f->codec, sd, "{\"str\":\"a\",\"str\":\"b\"}", NULL,
+            "connectc.jsontest.v1.Scalars.str: the field is given twice in one object");
+  parse_bad(f->codec, sd, "{\"renamed\":\"a\",\"custom\":\"b\"}", NULL,
+            "connectc.jsontest.v1.Scalars.custom: the field is given twice in one object");
+  parse_bad(f->codec, sd, "{\"i32\":null,\"i32\":1}", NULL,
+            "connectc.jsontest.v1.Scalars.i32: the field is given twice in one object");
+  parse_bad(f->codec, &connectc__jsontest__v1__node__descriptor,
+            "{\"child\":{\"name\":\"a\",\"name\":\"b\"}}", NULL,
+            "connectc.jsontest.v1.Node.name: the field is given twice in one object");
+  /* What decoding allocates is bounded. */
+  connectc_codec_options tight = {.max_decoded_bytes = 2048};
+  char many[8192] = "{\"children\":[";
+  for (int i = 0; i < 500; i++) strcat(many, i ? ",{}" : "{}");
+  strcat(many, "]}");
+  char want[256];
+  snprintf(want, sizeof want,
+           "unmarshal into connectc.jsontest.v1.Node: decoding %zu bytes of JSON needs more than "
+           "2048 bytes of memory (connectc_codec_options.max_decoded_bytes)",
+           strlen(many));
+  ProtobufCMessage *m = NULL;
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  assert_int_equal(f->codec->unmarshal(f->codec, &connectc__jsontest__v1__node__descriptor,
+                                       (const uint8_t *)many, strlen(many), &tight, NULL, &m, &e),
+                   CONNECTC_ERR_LIMIT);
+  assert_null(m);
+  assert_int_equal(e.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(e.message, want);
+  connectc_error_reset(&e);
   /* Depth: a chain of children deeper than the bound. */
   char deep[4096] = "";
   for (int i = 0; i < 60; i++) strcat(deep, "{\"child\":");
