@@ -63,7 +63,19 @@ typedef struct job {
   size_t n_requests;
   const UnaryDef *udef;  /* unary, idempotent and client-stream calls */
   const StreamDef *sdef; /* server and bidi streams */
+  pthread_mutex_t mu;    /* the send window: set by on_writable */
+  pthread_cond_t writable;
+  int can_write;
 } job;
+
+static void on_writable(connectc_responder *r, void *arg) {
+  (void)r;
+  job *j = arg;
+  pthread_mutex_lock(&j->mu);
+  j->can_write = 1;
+  pthread_cond_signal(&j->writable);
+  pthread_mutex_unlock(&j->mu);
+}
 
 /* Sends one response message of the job's method around `p`. */
 static int respond(job *j, Payload *p) {
@@ -212,7 +224,34 @@ static int respond_payload(job *j, const ProtobufCBinaryData *data, int with_inf
     build_info(j, &st);
     p.request_info = &st.info;
   }
-  int rv = respond(j, &p);
+  int rv;
+  /* A worker thread may wait: when the send window is full (the client
+   * reads slower than we send), until the response can take more. */
+  while ((rv = respond(j, &p)) == CONNECTC_ERR_FULL) {
+    pthread_mutex_lock(&j->mu);
+    j->can_write = 0;
+    pthread_mutex_unlock(&j->mu);
+    connectc_responder_on_writable(j->responder, on_writable, j);
+    int ended = 0;
+    pthread_mutex_lock(&j->mu);
+    while (!j->can_write && !ended) {
+      struct timespec t;
+      clock_gettime(CLOCK_REALTIME, &t);
+      t.tv_nsec += 100 * 1000 * 1000;
+      if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&j->writable, &j->mu, &t);
+      if (j->can_write) break;
+      /* Not under j->mu: on_writable takes it under the transport's lock. */
+      pthread_mutex_unlock(&j->mu);
+      ended = connectc_responder_is_done(j->responder);
+      pthread_mutex_lock(&j->mu);
+    }
+    pthread_mutex_unlock(&j->mu);
+    if (ended) break;
+  }
   if (with_info) free_info(&st);
   return rv;
 }
@@ -278,6 +317,8 @@ static void *run_plan(void *arg) {
     else connectc_responder_finish(j->responder, NULL);
   }
   free(j->requests);
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->writable);
   free(j);
   return NULL;
 }
@@ -289,6 +330,10 @@ static void start_plan(kind k, connectc_responder *responder, const ProtobufCMes
   job *j = calloc(1, sizeof *j);
   const ProtobufCMessage **reqs = calloc(n_requests + 1, sizeof *reqs);
   pthread_t t;
+  if (j) {
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->writable, NULL);
+  }
   if (j && reqs) {
     j->k = k;
     j->responder = responder;

@@ -430,10 +430,17 @@ static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char
   return MHD_YES;
 }
 
-static int has_body(struct MHD_Connection *conn) {
+/* A request refused from its head is answered at once, before its body,
+ * when the client waits for 100 Continue or declares more body than the
+ * adapter would read and drop. A smaller body is read and dropped first, so
+ * that closing after the answer does not reset a client still sending. */
+static int answer_before_body(connectc_mhd_embed *e, struct MHD_Connection *conn) {
+  const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "expect");
+  if (ex && strcasecmp(ex, "100-continue") == 0) return 1;
   const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "content-length");
-  if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "transfer-encoding")) return 1;
-  return cl && strcmp(cl, "0") != 0;
+  uint64_t n = 0;
+  return cl && connectc_http_parse_content_length(cl, strlen(cl), &n, NULL) == CONNECTC_OK &&
+         n > e->max_discard;
 }
 
 /* The access handler's first call for a request: the shared HTTP rules
@@ -524,11 +531,12 @@ static enum MHD_Result begin(connectc_mhd_embed *e, struct MHD_Connection *conn,
   if (!r) return MHD_NO;
   *req_cls = r;
   /* Refused from its head (404, 415, a Content-Length past the receive
-   * limit...): answer now when a body would follow, before libmicrohttpd
-   * sends 100 Continue or reads it. Otherwise queue nothing on the first
-   * call. */
+   * limit...): answer now when the client waits for 100 Continue or
+   * announces a body too large to drop. Otherwise queue nothing on the
+   * first call. */
   pthread_mutex_lock(&r->mu);
-  if (connectc_server_call_is_finished(r->call) && has_body(conn)) ok = maybe_queue(r);
+  if (connectc_server_call_is_finished(r->call) && answer_before_body(e, conn))
+    ok = maybe_queue(r);
   pthread_mutex_unlock(&r->mu);
   return ok;
 }
@@ -581,14 +589,16 @@ enum MHD_Result connectc_mhd_handle_request(connectc_mhd_embed *e,
   enum MHD_Result ok = MHD_YES;
   pthread_mutex_lock(&r->mu);
   if (r->answered) {
-    /* Answered already: drop the rest of the body, then close. */
+    /* Answered already: drop the rest of the body for a while (so that
+     * the client reads the answer rather than a reset), then close. */
     r->discarded += *upload_data_size;
-    if (!*upload_data_size || r->discarded > e->max_discard) ok = MHD_NO;
+    if (!*upload_data_size || r->discarded > 2 * e->max_discard) ok = MHD_NO;
     *upload_data_size = 0;
   } else if (*upload_data_size) {
     if (connectc_server_call_is_finished(r->call)) {
       r->discarded += *upload_data_size;
-      if (r->discarded > e->max_discard) ok = MHD_NO; /* close rather than read forever */
+      /* Past what we drop: answer now (plain TCP), or close. */
+      if (r->discarded > e->max_discard && !answer_early(r)) ok = MHD_NO;
     } else {
       (void)connectc_server_call_recv_body(r->call, (const uint8_t *)upload_data,
                                            *upload_data_size);
