@@ -4,7 +4,7 @@
  * connection it holds is a socket and a few words of state, kept in lists
  * ordered by age so that deadlines and shedding are O(1).
  */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE /* accept4 */
 
 #include "mhd_gate.h"
 
@@ -327,6 +327,20 @@ static void look(mhd_gate *g, pend *p, int64_t now) {
   connectc_http_refusal why;
   int rv = connectc_http1_check_head(g->scratch, (size_t)n, &g->cfg.limits, &h, &why);
   if (rv == 1) {
+    /* libmicrohttpd keeps the head, a 64-byte record for each field,
+     * query parameter and cookie, and later the response head, in one
+     * pool per connection: what does not fit would be closed unanswered. */
+    size_t records = h.n_fields + h.n_params + h.n_cookies;
+    size_t need = h.head_len + 64 * records + 4096;
+    if (g->cfg.pool_bytes && need > g->cfg.pool_bytes) {
+      count(g, &g->stats.refused);
+      answer_with(g, p, 431, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                  "the request head of %zu bytes with %zu fields, query parameters and cookies "
+                  "needs %zu bytes, more than the %zu a connection has (head bytes, 64 per "
+                  "record, 4 KiB for the answer)",
+                  h.head_len, records, need, g->cfg.pool_bytes);
+      return;
+    }
     to_ready(g, p);
   } else if (rv < 0) {
     count(g, &g->stats.refused);
@@ -356,7 +370,8 @@ static void do_accept(mhd_gate *g) {
     pend *p = calloc(1, sizeof *p);
     if (!p) return;
     p->addrlen = sizeof p->addr;
-    int fd = accept(g->cfg.listen_fd, (struct sockaddr *)&p->addr, &p->addrlen);
+    int fd = accept4(g->cfg.listen_fd, (struct sockaddr *)&p->addr, &p->addrlen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       free(p);
@@ -375,24 +390,22 @@ static void do_accept(mhd_gate *g) {
       }
       return;
     }
-    int fl = fcntl(fd, F_GETFL, 0);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-      close(fd);
-      free(p);
-      continue;
-    }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
     p->fd = fd;
     p->state = P_HEAD;
     p->since = now_ms();
     count(g, &g->stats.accepted);
     pl_push(&g->heads, p);
+    /* Most clients send their head with the connection: look at once, and
+     * watch the socket only when it is not all there yet. */
+    look(g, p, p->since);
+    if (p->dead || p->state != P_HEAD) continue;
     struct epoll_event ev = {EPOLLIN | EPOLLRDHUP | EPOLLET, {.ptr = p}};
     if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
       pend_close(g, p);
       continue;
     }
     p->in_epoll = 1;
+    /* Data that came between the look and the watch raises an event. */
     if (g->heads.n > g->cfg.max_pending) shed_oldest_head(g);
   }
 }

@@ -42,6 +42,9 @@ typedef struct mhd_gate_config {
   unsigned max_pending;     /* connections waiting for a complete head */
   int64_t head_timeout_ms;  /* from accept to a complete head */
   connectc_http1_limits limits;
+  /* libmicrohttpd's memory per connection: a head passes only if its
+   * bytes plus 64 per field, parameter and cookie leave 4 KiB of it. */
+  size_t pool_bytes;
 } mhd_gate_config;
 
 /* Creates the gate (not yet running). */

@@ -837,16 +837,19 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
   gc.limits.max_head_bytes = c.max_head_bytes ? c.max_head_bytes
                                               : CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES;
   gc.limits.max_fields = c.max_head_fields ? c.max_head_fields : CONNECTC_HTTP1_DEFAULT_MAX_FIELDS;
+  /* Each connection's memory pool holds its request head, a record per
+   * field, query parameter and cookie, and the response head; the gate
+   * lets through only heads that fit (libmicrohttpd 0.9 closes without an
+   * answer when its pool runs out). 32 KiB is the most libmicrohttpd
+   * takes from malloc rather than mmap, which would cost a map and an
+   * unmap (a TLB shootdown) per connection. */
+  size_t pool = 32 * 1024;
+  gc.pool_bytes = pool;
   if (mhd_gate_new(&gc, &s->gate) != 0) {
     close(lfd);
     server_free(s);
     return CONNECTC_ERR_NOMEM;
   }
-  /* Each connection's memory pool holds its request head, one record per
-   * field, query parameter and cookie, and the response head: sized from
-   * the head limits, so that no head the gate lets through runs it out
-   * (libmicrohttpd 0.9 closes without an answer when that happens). */
-  size_t pool = 2 * gc.limits.max_head_bytes + 64 * gc.limits.max_fields + 16 * 1024;
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : 2), NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL},
