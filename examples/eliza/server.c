@@ -1,13 +1,25 @@
 /*
  * eliza_server: the Eliza service over HTTP/1.1 with libmicrohttpd.
  *
- *   eliza_server [port]      (default 8080; 0 picks a free port)
+ *   eliza_server [--cors-origin ORIGIN]... [port]   (default 8080; 0 picks
+ *                                                    a free port)
  *
  * It prints "listening on http://127.0.0.1:PORT" once it serves, speaks
- * proto and JSON, and stops gracefully on SIGINT/SIGTERM. The service is
- * implemented with the generated typed handler interface and mounted with
- * the generated registration function (asynchronous handlers: Introduce
- * streams through the send window).
+ * proto and JSON over Connect, gRPC-Web (and gRPC over HTTP/1.1), and
+ * stops gracefully on SIGINT/SIGTERM. The service is implemented with the
+ * generated typed handler interface (asynchronous handlers) and mounted
+ * with the generated registration function. Introduce streams through
+ * the send window: a client that stops reading holds at most 64 KiB of
+ * the server's memory, however many sentences it asked for.
+ *
+ * --cors-origin ORIGIN lets pages of that origin call the server from a
+ * browser ("http://localhost:8000", exactly as the browser sends it in
+ * Origin; "*" allows any origin); repeat it for more origins. Without it
+ * CORS is off: preflights get 405 and browsers refuse the responses.
+ *
+ * Say answers an empty sentence with invalid_argument and a
+ * connectrpc.eliza.v1.FieldViolation detail (an error with details for
+ * clients to show).
  *
  * ELIZA_INTRODUCE_COUNT=N makes Introduce stream N sentences instead of 3
  * (bench/run.sh uses it for a stream of 100 messages).
@@ -20,7 +32,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "connectc/health.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/microhttpd.h"
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
@@ -41,17 +55,40 @@ static const char *reply_to(const char *sentence) {
   return "Please tell me more.";
 }
 
+/* Sets the error Say returns for an empty sentence: invalid_argument with a
+ * FieldViolation detail. Returns 1 (the handler's error return). */
+static int refuse_empty(connectc_error *error) {
+  connectc_error_set(error, CONNECTC_CODE_INVALID_ARGUMENT,
+                     "say something: the sentence is empty");
+  Connectrpc__Eliza__V1__FieldViolation v = CONNECTRPC__ELIZA__V1__FIELD_VIOLATION__INIT;
+  v.field = "sentence";
+  v.description = "Eliza needs a sentence to answer; this one has no words";
+  uint8_t buf[128];
+  size_t n = connectrpc__eliza__v1__field_violation__get_packed_size(&v);
+  if (n <= sizeof buf) {
+    connectrpc__eliza__v1__field_violation__pack(&v, buf);
+    (void)connectc_error_add_detail(error, "connectrpc.eliza.v1.FieldViolation", buf, n);
+  }
+  return 1;
+}
+
 /* The handlers are asynchronous: they may answer at once, as Say and
- * Converse do, or later. Introduce streams through the send window: it
- * sends while the client reads, and when the window is full it waits to be
- * told it is writable, so a client that stops reading holds at most the
- * window of the server's memory however many sentences are asked for. */
+ * Converse do, or later. Introduce sends while the client reads, and when
+ * the send window is full it waits to be told it is writable. */
 
 static void say(void *impl, connectc_responder *r, const Connectrpc__Eliza__V1__SayRequest *request) {
   (void)impl;
+  if (strspn(request->sentence, " \t") == strlen(request->sentence)) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    refuse_empty(&e);
+    connectc_responder_finish(r, &e);
+    connectc_error_reset(&e);
+    return;
+  }
   Connectrpc__Eliza__V1__SayResponse resp = CONNECTRPC__ELIZA__V1__SAY_RESPONSE__INIT;
   resp.sentence = (char *)reply_to(request->sentence);
-  connectrpc_eliza_v1_eliza_service_say_respond(r, &resp);
+  connectrpc_eliza_v1_eliza_service_say__respond(r, &resp);
   connectc_responder_finish(r, NULL);
 }
 
@@ -75,7 +112,7 @@ static void introduce_pump(connectc_responder *r, void *arg) {
     snprintf(line, sizeof line, lines[in->next % 3], in->name);
     Connectrpc__Eliza__V1__IntroduceResponse resp = CONNECTRPC__ELIZA__V1__INTRODUCE_RESPONSE__INIT;
     resp.sentence = line;
-    int rv = connectrpc_eliza_v1_eliza_service_introduce_respond(r, &resp);
+    int rv = connectrpc_eliza_v1_eliza_service_introduce__respond(r, &resp);
     if (rv == CONNECTC_ERR_FULL) {
       connectc_responder_on_writable(r, introduce_pump, in); /* the client reads slowly */
       return;
@@ -83,35 +120,28 @@ static void introduce_pump(connectc_responder *r, void *arg) {
     if (rv != CONNECTC_OK) break;
     in->next++;
   }
-  /* Done, or a send failed: a call that ended already (canceled, past its
-   * deadline) fails sends with CONNECTC_ERR_STATE and finishes here too. */
-  {
-    connectc_responder_on_cancel(r, NULL, NULL);
-    free(in);
-    connectc_responder_finish(r, NULL);
-  }
+  /* Done, or a send failed: finish either way. */
+  connectc_responder_on_cancel(r, NULL, NULL);
+  free(in);
+  connectc_responder_finish(r, NULL);
 }
 
 static void introduce(void *impl, connectc_responder *r,
                       const Connectrpc__Eliza__V1__IntroduceRequest *request) {
   (void)impl;
-  if (strlen(request->name) > 100) {
-    connectc_error e;
-    connectc_error_init(&e, NULL);
-    connectc_error_set(&e, CONNECTC_CODE_INVALID_ARGUMENT, "name is longer than 100 bytes");
-    connectc_responder_finish(r, &e);
-    connectc_error_reset(&e);
-    return;
-  }
-  introduction *in = calloc(1, sizeof *in);
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  introduction *in = strlen(request->name) > 100 ? NULL : calloc(1, sizeof *in);
   if (!in) {
-    connectc_error e;
-    connectc_error_init(&e, NULL);
-    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    if (strlen(request->name) > 100)
+      connectc_error_set(&e, CONNECTC_CODE_INVALID_ARGUMENT, "name is longer than 100 bytes");
+    else
+      connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
     connectc_responder_finish(r, &e);
     connectc_error_reset(&e);
     return;
   }
+  connectc_error_reset(&e);
   in->name = request->name[0] ? request->name : "stranger"; /* valid until the finish */
   connectc_responder_on_cancel(r, introduce_on_cancel, in);
   introduce_pump(r, in);
@@ -124,18 +154,51 @@ static void converse(void *impl, connectc_responder *r,
   for (size_t i = 0; i < n_requests; i++) {
     Connectrpc__Eliza__V1__ConverseResponse resp = CONNECTRPC__ELIZA__V1__CONVERSE_RESPONSE__INIT;
     resp.sentence = (char *)reply_to(requests[i]->sentence);
-    if (connectrpc_eliza_v1_eliza_service_converse_respond(r, &resp) != CONNECTC_OK) break;
+    if (connectrpc_eliza_v1_eliza_service_converse__respond(r, &resp) != CONNECTC_OK) break;
   }
   connectc_responder_finish(r, NULL);
 }
 
-static const connectrpc_eliza_v1_eliza_service_async_handlers eliza = {say, introduce, converse};
+static const connectrpc_eliza_v1_eliza_service__async_handlers eliza = {
+    .say = say, .introduce = introduce, .converse = converse};
+
+static int usage(FILE *to, const char *argv0, int rv) {
+  fprintf(to,
+          "usage: %s [--cors-origin ORIGIN]... [port]\n"
+          "  port                  TCP port on 127.0.0.1 (default 8080; 0 picks a free one)\n"
+          "  --cors-origin ORIGIN  let pages of ORIGIN (e.g. http://localhost:8000, or '*' for\n"
+          "                        any) call from a browser; repeatable; CORS is off without it\n"
+          "  ELIZA_INTRODUCE_COUNT=N  Introduce streams N sentences (default 3)\n",
+          argv0);
+  return rv;
+}
+
+#define MAX_ORIGINS 16
 
 int main(int argc, char **argv) {
-  long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;
-  if (port < 0 || port > 65535) {
-    fprintf(stderr, "usage: %s [port]\n", argv[0]);
-    return 2;
+  long port = 8080;
+  const char *origins[MAX_ORIGINS + 1] = {NULL};
+  size_t n_origins = 0;
+  int have_port = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *origin = NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      return usage(stdout, argv[0], 0);
+    } else if (strcmp(argv[i], "--cors-origin") == 0) {
+      origin = i + 1 < argc ? argv[++i] : "";
+    } else if (strncmp(argv[i], "--cors-origin=", 14) == 0) {
+      origin = argv[i] + 14;
+    } else if (!have_port && argv[i][0] >= '0' && argv[i][0] <= '9') {
+      char *end;
+      port = strtol(argv[i], &end, 10);
+      if (*end || port < 0 || port > 65535) return usage(stderr, argv[0], 2);
+      have_port = 1;
+      continue;
+    } else {
+      return usage(stderr, argv[0], 2);
+    }
+    if (!origin[0] || n_origins == MAX_ORIGINS) return usage(stderr, argv[0], 2);
+    origins[n_origins++] = origin;
   }
   const char *count = getenv("ELIZA_INTRODUCE_COUNT");
   if (count) {
@@ -146,19 +209,28 @@ int main(int argc, char **argv) {
     }
     introduce_count = (size_t)n;
   }
+  /* CORS for browsers, on only when origins were given. */
+  const connectc_cors cors = {.allowed_origins = origins};
+  connectc_health *health = NULL; /* grpc.health.v1, for probes and grpcurl */
+  const connectc_file_descriptor *const files[] = {&eliza__file_descriptor}; /* reflection */
+  connectc_server_config scfg;
+  memset(&scfg, 0, sizeof scfg);
+  if (n_origins) scfg.cors = &cors;
+  scfg.send_window_bytes = 64 * 1024; /* what a stream may hold for a stalled reader */
+
   connectc_type_registry *registry = NULL;
   connectc_codec *json = NULL;
   connectc_router *router = NULL;
-  /* A stream holds at most 64 KiB for a client that does not read. */
-  connectc_server_config rcfg;
-  memset(&rcfg, 0, sizeof rcfg);
-  rcfg.send_window_bytes = 64 * 1024;
   if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
       eliza__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
-      connectc_router_new(&rcfg, NULL, &router) != CONNECTC_OK ||
-      connectrpc_eliza_v1_eliza_service_register_async(router, &eliza, NULL, json) !=
-          CONNECTC_OK) {
+      connectc_router_new(&scfg, NULL, &router) != CONNECTC_OK ||
+      connectrpc_eliza_v1_eliza_service__register_async(router, &eliza, NULL, json) !=
+          CONNECTC_OK ||
+      connectc_health_new(NULL, &health) != CONNECTC_OK ||
+      connectc_health_set(health, CONNECTRPC_ELIZA_V1_ELIZA_SERVICE__NAME, CONNECTC_HEALTH_SERVING) ||
+      connectc_health_register(router, health, json) != CONNECTC_OK ||
+      connectc_reflection_register(router, files, 1, json) != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: out of memory setting up the service\n");
     return 1;
   }
@@ -171,6 +243,7 @@ int main(int argc, char **argv) {
   if (rv != CONNECTC_OK) {
     fprintf(stderr, "eliza_server: cannot start on port %ld: %s\n", port, connectc_strerror(rv));
     connectc_router_del(router);
+    connectc_health_del(health);
     connectc_codec_json_del(json);
     connectc_type_registry_del(registry);
     return 1;
@@ -180,11 +253,14 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  for (size_t i = 0; i < n_origins; i++) printf("CORS: allowing origin %s\n", origins[i]);
   printf("listening on http://127.0.0.1:%u\n", (unsigned)connectc_mhd_port(srv));
   fflush(stdout);
   while (!stop) pause();
+  connectc_health_shutdown(health); /* Watch calls end before the stop */
   connectc_mhd_stop(srv);
   connectc_router_del(router);
+  connectc_health_del(health);
   connectc_codec_json_del(json);
   connectc_type_registry_del(registry);
   printf("stopped\n");

@@ -52,9 +52,11 @@ static int echo_invoke(const void *handlers, void *impl, connectc_server_call *c
   return connectc_response_writer_send(responses, requests[0]) == CONNECTC_OK ? 0 : 1;
 }
 
-static const connectc_typed_method typed_echo = {&m_echo, &google__protobuf__value__descriptor,
-                                                 &google__protobuf__value__descriptor,
-                                                 echo_invoke, 1, NULL};
+static const connectc_typed_method typed_echo = {.desc = &m_echo,
+                                                 .input = &google__protobuf__value__descriptor,
+                                                 .output = &google__protobuf__value__descriptor,
+                                                 .invoke = echo_invoke,
+                                                 .implemented = 1};
 
 /* Typed server streams of Value{number_value: n}: Flood sends n copies of
  * the request from a synchronous handler, Pour n from an asynchronous one
@@ -156,15 +158,21 @@ static int gather_invoke(const void *handlers, void *impl, connectc_server_call 
   return connectc_response_writer_send(responses, &out.base);
 }
 
-static const connectc_typed_method typed_flood = {&m_flood, &google__protobuf__value__descriptor,
-                                                  &google__protobuf__value__descriptor,
-                                                  flood_invoke, 1, NULL};
-static const connectc_typed_method typed_pour = {&m_pour, &google__protobuf__value__descriptor,
-                                                 &google__protobuf__value__descriptor, NULL, 1,
-                                                 pour_invoke};
-static const connectc_typed_method typed_gather = {&m_gather, &google__protobuf__value__descriptor,
-                                                   &google__protobuf__value__descriptor,
-                                                   gather_invoke, 1, NULL};
+static const connectc_typed_method typed_flood = {.desc = &m_flood,
+                                                  .input = &google__protobuf__value__descriptor,
+                                                  .output = &google__protobuf__value__descriptor,
+                                                  .invoke = flood_invoke,
+                                                  .implemented = 1};
+static const connectc_typed_method typed_pour = {.desc = &m_pour,
+                                                 .input = &google__protobuf__value__descriptor,
+                                                 .output = &google__protobuf__value__descriptor,
+                                                 .implemented = 1,
+                                                 .invoke_async = pour_invoke};
+static const connectc_typed_method typed_gather = {.desc = &m_gather,
+                                                   .input = &google__protobuf__value__descriptor,
+                                                   .output = &google__protobuf__value__descriptor,
+                                                   .invoke = gather_invoke,
+                                                   .implemented = 1};
 
 static int raw_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;
@@ -760,9 +768,11 @@ static void test_content_types(void **state) {
     post(SVC "Raw", bad_unary[i], "abc", 3, &r);
     if (r.status != 415) fprintf(stderr, "content type case %zu\n", i);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/proto, application/json");
+    assert_string_equal(accept, "application/proto, application/json, application/grpc+proto, "
+                                "application/grpc+json, application/grpc-web+proto, "
+                                "application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }
@@ -777,9 +787,11 @@ static void test_content_types(void **state) {
     hx_resp r;
     post(SVC "Collect", bad_stream[i], body.data, body.len, &r);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/connect+proto, application/connect+json");
+    assert_string_equal(accept, "application/connect+proto, application/connect+json, "
+                                "application/grpc+proto, application/grpc+json, "
+                                "application/grpc-web+proto, application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }
