@@ -50,6 +50,11 @@ static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t run_cv = PTHREAD_COND_INITIALIZER;
 static int running;
+/* Job threads that finished their job and are exiting: joined by main, so
+ * that none is still tearing down (libcurl's and OpenSSL's per-thread
+ * state) when the process exits. */
+static pthread_t finished[CONCURRENCY + 1];
+static int n_finished;
 
 /* ---- output ---- */
 
@@ -141,6 +146,7 @@ typedef enum kind { K_UNKNOWN, K_UNARY, K_IDEMPOTENT, K_SERVER, K_CLIENT, K_BIDI
 
 typedef struct job {
   Connectrpc__Conformance__V1__ClientCompatRequest *req;
+  int threaded; /* runs on a thread of its own, which main joins */
   kind k;
   /* results */
   connectc_headers resp_headers;
@@ -539,6 +545,7 @@ static void run_job(job *j) {
 
 static void *job_thread(void *arg) {
   job *j = arg;
+  int j_threaded = j->threaded;
   connectc_headers_init(&j->resp_headers, NULL);
   connectc_headers_init(&j->trailers, NULL);
   connectc_error_init(&j->err, NULL);
@@ -553,9 +560,16 @@ static void *job_thread(void *arg) {
   free(j);
   pthread_mutex_lock(&run_mu);
   running--;
+  if (j_threaded) finished[n_finished++] = pthread_self();
   pthread_cond_broadcast(&run_cv);
   pthread_mutex_unlock(&run_mu);
   return NULL;
+}
+
+/* Joins the threads that finished (run_mu held; each has at most its exit
+ * left to do, so this does not wait for a job). */
+static void join_finished(void) {
+  while (n_finished > 0) pthread_join(finished[--n_finished], NULL);
 }
 
 static int read_full(int fd, void *buf, size_t n) {
@@ -596,16 +610,18 @@ int main(void) {
     pthread_mutex_lock(&run_mu);
     while (running >= CONCURRENCY) pthread_cond_wait(&run_cv, &run_mu);
     running++;
+    join_finished();
     pthread_mutex_unlock(&run_mu);
     pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, job_thread, j) != 0) job_thread(j);
-    pthread_attr_destroy(&attr);
+    j->threaded = 1;
+    if (pthread_create(&t, NULL, job_thread, j) != 0) {
+      j->threaded = 0;
+      job_thread(j);
+    }
   }
   pthread_mutex_lock(&run_mu);
   while (running > 0) pthread_cond_wait(&run_cv, &run_mu);
+  join_finished();
   pthread_mutex_unlock(&run_mu);
   connectc_codec_json_del(json_codec);
   connectc_type_registry_del(registry);
