@@ -251,6 +251,46 @@ def statuses(data):
     return [int(m.group(1)) for m in STATUS_RE.finditer(data)]
 
 
+def split_responses(data):
+    """The responses in `data`, one after the other, framed by their
+    Content-Length or chunked encoding: [(status, body)]."""
+    out = []
+    data = bytes(data)
+    while data.startswith(b"HTTP/1."):
+        h, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        try:
+            st = int(h[9:12])
+        except ValueError:
+            break
+        m = re.search(rb"(?im)^content-length:\s*(\d+)", h)
+        if b"transfer-encoding: chunked" in h.lower():
+            body, i = bytearray(), 0
+            while True:
+                line, sep2, more = rest[i:].partition(b"\r\n")
+                try:
+                    n = int(line.split(b";")[0], 16)
+                except ValueError:
+                    n = 0
+                i += len(line) + 2
+                if n == 0:
+                    i += 2
+                    break
+                body += rest[i:i + n]
+                i += n + 2
+            out.append((st, bytes(body)))
+            data = rest[i:]
+        elif m:
+            n = int(m.group(1))
+            out.append((st, rest[:n]))
+            data = rest[n:]
+        else:
+            out.append((st, rest))
+            break
+    return out
+
+
 def head_body(data):
     h, sep, b = bytes(data).partition(b"\r\n\r\n")
     return h, b
@@ -689,6 +729,10 @@ def raw_case(binary, R, attack, raw, wait=10.0, exact=False, then=None):
         s.close()
         st = statuses(rd.data)
         R.add(C4, attack, "status line(s)", ", ".join(map(str, st)) if st else "none")
+        resps = split_responses(rd.data)
+        if len(resps) > 1:
+            R.add(C4, attack, "responses, as framed", "; ".join(
+                f"{code} {short(body, 100)}" for code, body in resps))
         if exact:
             R.add(C4, attack, "exact bytes sent back", short(rd.data, 600))
         else:
