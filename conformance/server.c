@@ -73,6 +73,22 @@ typedef struct job {
   int requests_only;     /* RequestInfo with the requests alone (later full-duplex responses) */
 } job;
 
+/* Waiting for room in the send window (see respond_payload). */
+typedef struct window_wait {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int can_write;
+} window_wait;
+
+static void on_writable(connectc_responder *r, void *arg) {
+  (void)r;
+  window_wait *w = arg;
+  pthread_mutex_lock(&w->mu);
+  w->can_write = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
 /* Sends one response message of the job's method around `p`. */
 static int respond(job *j, Payload *p) {
   switch (j->k) {
@@ -222,7 +238,41 @@ static int respond_payload(job *j, const ProtobufCBinaryData *data, int with_inf
     build_info(j, &st);
     p.request_info = &st.info;
   }
-  int rv = respond(j, &p);
+  int rv;
+  /* A worker thread may wait: when the send window is full (the client
+   * reads slower than we send), until the response can take more. */
+  window_wait w;
+  pthread_mutex_init(&w.mu, NULL);
+  pthread_cond_init(&w.cv, NULL);
+  while ((rv = respond(j, &p)) == CONNECTC_ERR_FULL) {
+    pthread_mutex_lock(&w.mu);
+    w.can_write = 0;
+    pthread_mutex_unlock(&w.mu);
+    /* Once registered, fn runs only while the call goes on; a call that
+     * ends never calls it, so `w` may go out of scope then. */
+    connectc_responder_on_writable(j->responder, on_writable, &w);
+    int ended = 0;
+    pthread_mutex_lock(&w.mu);
+    while (!w.can_write && !ended) {
+      struct timespec t;
+      clock_gettime(CLOCK_REALTIME, &t);
+      t.tv_nsec += 100 * 1000 * 1000;
+      if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&w.cv, &w.mu, &t);
+      if (w.can_write) break;
+      /* Not under w.mu: on_writable takes it under the transport's lock. */
+      pthread_mutex_unlock(&w.mu);
+      ended = connectc_responder_is_done(j->responder);
+      pthread_mutex_lock(&w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    if (ended) break;
+  }
+  pthread_mutex_destroy(&w.mu);
+  pthread_cond_destroy(&w.cv);
   if (with_info) free_info(&st);
   return rv;
 }

@@ -665,9 +665,16 @@ int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data,
     size_t bound = cc_compressed_bound(c->limits.recv_max_bytes);
     if (c->rstate == RESP_ERROR_BODY) bound = 64 * 1024 + c->limits.recv_max_bytes / 16;
     if (len > bound - c->unary_body.len) {
-      close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED,
-                 "message size %zu is larger than configured max %zu", c->unary_body.len + len,
-                 c->limits.recv_max_bytes);
+      if (c->rstate == RESP_ERROR_BODY)
+        close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                   "HTTP status %d with an error body of at least %zu bytes, larger than the "
+                   "limit of %zu bytes for error bodies (64 KiB plus recv_max_bytes/16)",
+                   c->http_status, c->unary_body.len + len, bound);
+      else
+        close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                   "message size %zu is larger than configured max %zu (recv_max_bytes, with "
+                   "room for a compressed body up to %zu)",
+                   c->unary_body.len + len, c->limits.recv_max_bytes, bound);
       return CONNECTC_OK;
     }
     return cc_buf_append(&c->unary_body, &c->alloc, data, len);

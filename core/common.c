@@ -24,6 +24,7 @@ const char *connectc_strerror(int rv) {
     case CONNECTC_ERR_CALLBACK: return "aborted by a callback";
     case CONNECTC_ERR_BUFFER: return "output buffer too small";
     case CONNECTC_ERR_RPC: return "the RPC failed with a Connect error";
+    case CONNECTC_ERR_FULL: return "the send window is full: wait until it is writable";
     default: return "unknown error";
   }
 }

@@ -311,7 +311,7 @@ static int out_room(outbuf *o) {
 static int fail_limit(outbuf *o, connectc_error *err) {
   if (err)
     connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED,
-                       "message is larger than configured max %zu", o->max);
+                       "the message decompresses to more than the limit of %zu bytes", o->max);
   return CONNECTC_ERR_LIMIT;
 }
 

@@ -78,7 +78,8 @@ int connectc_envelope_decode(connectc_envelope_decoder *d, const uint8_t *in, si
     if (d->len > d->max_len) {
       if (err)
         connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED,
-                           "message size %lu is larger than configured max %zu",
+                           "an envelope declares a message of %lu bytes, larger than the limit "
+                           "of %zu bytes for one envelope",
                            (unsigned long)d->len, d->max_len);
       *consumed = used;
       d->failed = CONNECTC_ERR_LIMIT;

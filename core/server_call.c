@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "connectc/http.h"
 #include "connectc/router.h"
 #include "grpc.h"
 #include "protocol.h"
@@ -71,6 +72,8 @@ struct connectc_server_call {
   connectc_code final_code; /* the status the call ended with */
   cc_buf unary_msg; /* unary: the response message until finish */
   int unary_have_msg;
+  size_t send_window;  /* resolved cfg.send_window_bytes */
+  int want_writable;   /* a send was refused: tell on_writable */
 
   const connectc_server_call_hooks *tops;
   void *tctx;
@@ -107,6 +110,8 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   if (cfg) s->cfg = *cfg;
   if (!s->cfg.codecs) s->cfg.codecs = default_codecs;
   s->limits = cc_limits_resolve(&s->cfg.limits);
+  s->send_window = s->cfg.send_window_bytes ? s->cfg.send_window_bytes
+                                            : CONNECTC_DEFAULT_SEND_WINDOW_BYTES;
   s->method = method;
   if (cb) s->cb = *cb;
   s->user_data = user_data;
@@ -554,6 +559,41 @@ static int cors_preflight(connectc_server_call *s) {
   return rv;
 }
 
+/* The most body bytes a unary request may send: the receive limit, plus
+ * slack for a compressed body (its size after decompression is checked
+ * as it is inflated). */
+static size_t unary_body_limit(const connectc_server_call *s) {
+  return s->req_comp == CONNECTC_COMPRESSION_IDENTITY ? s->limits.recv_max_bytes
+                                                      : cc_compressed_bound(s->limits.recv_max_bytes);
+}
+
+static int body_limit_error(connectc_server_call *s, const char *what, const char *at_least,
+                            uint64_t seen) {
+  size_t limit = unary_body_limit(s);
+  if (s->req_comp == CONNECTC_COMPRESSION_IDENTITY)
+    fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+              "%s of %s%" PRIu64 " bytes is larger than the receive limit of %zu bytes "
+              "(recv_max_bytes)",
+              what, at_least, seen, limit);
+  else
+    fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+              "%s of %s%" PRIu64 " bytes is larger than the limit of %zu bytes for a compressed "
+              "body (recv_max_bytes %zu plus 1/16 and 1 KiB)",
+              what, at_least, seen, limit, s->limits.recv_max_bytes);
+  return 1;
+}
+
+/* A unary body whose Content-Length passes the limit is refused from the
+ * head, before any of it is read (and before an HTTP/1.1 server sends
+ * 100 Continue). Malformed values are the adapter's to refuse. */
+static int refuse_declared_length(connectc_server_call *s, const connectc_headers *h) {
+  const char *v = connectc_headers_get(h, "content-length");
+  uint64_t n;
+  if (!v || connectc_http_parse_content_length(v, strlen(v), &n, NULL) != CONNECTC_OK) return 0;
+  if (n <= unary_body_limit(s)) return 0;
+  return body_limit_error(s, "the request body (Content-Length)", "", n);
+}
+
 int connectc_server_call_recv_head(connectc_server_call *s, const char *http_method,
                                    const char *query, const connectc_headers *headers,
                                    int64_t now_ms) {
@@ -724,6 +764,7 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
     }
     connectc_error_reset(&refuse);
   }
+  if (!failed && !s->streaming && !s->is_get) failed = refuse_declared_length(s, headers);
   if (!failed && s->is_get) {
     /* The message travels in the query: keep it as the unary body. */
     rv = cc_buf_append(&s->unary_body, &s->alloc, q.message, q.message_len);
@@ -771,11 +812,8 @@ int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data,
   if (s->state != SRV_RECEIVING || s->recv_done || len == 0) return CONNECTC_OK;
   if (!s->streaming) {
     if (s->is_get) return CONNECTC_OK; /* a GET body is ignored */
-    size_t bound = cc_compressed_bound(s->limits.recv_max_bytes);
-    if (len > bound - s->unary_body.len) {
-      fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED,
-                "message size %zu is larger than configured max %zu", s->unary_body.len + len,
-                s->limits.recv_max_bytes);
+    if (len > unary_body_limit(s) - s->unary_body.len) {
+      body_limit_error(s, "the request body", "at least ", (uint64_t)(s->unary_body.len + len));
       return CONNECTC_OK;
     }
     return cc_buf_append(&s->unary_body, &s->alloc, data, len);
@@ -910,6 +948,10 @@ int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_
               len, s->limits.send_max_bytes);
     return CONNECTC_ERR_LIMIT;
   }
+  if (s->streaming && connectc_server_call_send_queued(s) >= s->send_window) {
+    s->want_writable = 1;
+    return CONNECTC_ERR_FULL;
+  }
   s->n_sent++;
   s->resp_msgs++;
   s->resp_bytes += len;
@@ -964,6 +1006,27 @@ void connectc_server_call_body_peek(connectc_server_call *s, const uint8_t **dat
 void connectc_server_call_body_consume(connectc_server_call *s, size_t n) {
   s->resp_wire += n;
   cc_outq_consume(&s->body, n);
+  if (s->want_writable && connectc_server_call_send_queued(s) <= s->send_window / 2) {
+    s->want_writable = 0;
+    if (s->state != SRV_FINISHED && s->cb.on_writable) s->cb.on_writable(s, s->user_data);
+  }
+}
+
+size_t connectc_server_call_send_queued(const connectc_server_call *s) {
+  return s ? s->body.buf.len - s->body.off : 0;
+}
+
+int connectc_server_call_writable(const connectc_server_call *s) {
+  if (!s || s->state == SRV_WAIT_HEAD || s->state == SRV_FINISHED) return 0;
+  return !s->streaming || connectc_server_call_send_queued(s) < s->send_window;
+}
+
+void connectc_server_call_want_writable(connectc_server_call *s) {
+  if (s) s->want_writable = 1;
+}
+
+size_t connectc_server_call_send_window(const connectc_server_call *s) {
+  return s ? s->send_window : 0;
 }
 
 void connectc_server_call_set_user_data(connectc_server_call *s, void *user_data) {

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const ProtobufCMessageDescriptor *d = types[data[0] % 4];
   data++;
   size--;
-  connectc_codec_options opts = {32, 0};
+  connectc_codec_options opts = {.max_depth = 32, .reject_unknown_fields = 0};
   connectc_error e;
   connectc_error_init(&e, NULL);
   ProtobufCMessage *m = NULL;

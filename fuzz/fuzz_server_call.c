@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   connectc_server_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = 4096;
-  connectc_server_callbacks cb = {on_message, on_end, NULL};
+  connectc_server_callbacks cb = {.on_message = on_message, .on_end = on_end};
   connectc_server_call *s = NULL;
   if (connectc_server_call_new(&cfg, m, &cb, NULL, NULL, &s) != CONNECTC_OK) return 0;
   connectc_headers h;

@@ -248,7 +248,7 @@ static void test_rejections(void **state) {
   parse_bad(f->codec, sd, "[]", NULL, "connectc.jsontest.v1.Scalars: expected object, got array");
   parse_bad(f->codec, sd, "{\"i32\":1,}", NULL,
             "unmarshal into connectc.jsontest.v1.Scalars: invalid JSON at byte 9: a string key");
-  connectc_codec_options strict = {0, 1};
+  connectc_codec_options strict = {.max_depth = 0, .reject_unknown_fields = 1};
   parse_bad(f->codec, sd, "{\"nope\":1}", &strict, "connectc.jsontest.v1.Scalars: unknown field \"nope\"");
   parse_bad(f->codec, ed, "{\"text\":\"a\",\"big\":1}", NULL,
             "connectc.jsontest.v1.Everything.big: more than one field of a oneof is set");
@@ -260,12 +260,43 @@ static void test_rejections(void **state) {
             "connectc.jsontest.v1.Everything.NodesEntry.key: not an integer in range: x");
   parse_bad(f->codec, ed, "{\"numbers\":{}}", NULL,
             "connectc.jsontest.v1.Everything.numbers: expected array, got object");
+  /* A field given twice, under one name or both: refused, as protobuf's
+   * JSON mapping does (the last one does not silently win). */
+  parse_bad(f->codec, sd, "{\"str\":\"a\",\"str\":\"b\"}", NULL,
+            "connectc.jsontest.v1.Scalars.str: the field is given twice in one object");
+  parse_bad(f->codec, sd, "{\"renamed\":\"a\",\"custom\":\"b\"}", NULL,
+            "connectc.jsontest.v1.Scalars.custom: the field is given twice in one object");
+  parse_bad(f->codec, sd, "{\"i32\":null,\"i32\":1}", NULL,
+            "connectc.jsontest.v1.Scalars.i32: the field is given twice in one object");
+  parse_bad(f->codec, &connectc__jsontest__v1__node__descriptor,
+            "{\"child\":{\"name\":\"a\",\"name\":\"b\"}}", NULL,
+            "connectc.jsontest.v1.Node.name: the field is given twice in one object");
+  /* What decoding allocates is bounded. */
+  connectc_codec_options tight = {.max_decoded_bytes = 2048};
+  char many[8192] = "{\"children\":[";
+  for (int i = 0; i < 500; i++) strcat(many, i ? ",{}" : "{}");
+  strcat(many, "]}");
+  char want[256];
+  snprintf(want, sizeof want,
+           "unmarshal into connectc.jsontest.v1.Node: decoding %zu bytes of JSON needs more than "
+           "2048 bytes of memory (connectc_codec_options.max_decoded_bytes)",
+           strlen(many));
+  ProtobufCMessage *m = NULL;
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  assert_int_equal(f->codec->unmarshal(f->codec, &connectc__jsontest__v1__node__descriptor,
+                                       (const uint8_t *)many, strlen(many), &tight, NULL, &m, &e),
+                   CONNECTC_ERR_LIMIT);
+  assert_null(m);
+  assert_int_equal(e.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_string_equal(e.message, want);
+  connectc_error_reset(&e);
   /* Depth: a chain of children deeper than the bound. */
   char deep[4096] = "";
   for (int i = 0; i < 60; i++) strcat(deep, "{\"child\":");
   strcat(deep, "{}");
   for (int i = 0; i < 60; i++) strcat(deep, "}");
-  connectc_codec_options shallow = {50, 0};
+  connectc_codec_options shallow = {.max_depth = 50, .reject_unknown_fields = 0};
   parse_bad(f->codec, &connectc__jsontest__v1__node__descriptor, deep, &shallow,
             "connectc.jsontest.v1.Node: message nesting exceeds the maximum depth of 50");
 }
@@ -360,7 +391,7 @@ static void test_wkt_struct_and_wrappers(void **state) {
   char deep[512] = "";
   for (int i = 0; i < 40; i++) strcat(deep, "[");
   for (int i = 0; i < 40; i++) strcat(deep, "]");
-  connectc_codec_options shallow = {10, 0};
+  connectc_codec_options shallow = {.max_depth = 10, .reject_unknown_fields = 0};
   ProtobufCMessage *m = NULL;
   connectc_error e;
   connectc_error_init(&e, NULL);
@@ -391,7 +422,7 @@ static void test_wkt_any(void **state) {
   parse_bad(f->codec, any, "{\"@type\":\"type.googleapis.com/no.Such\"}", NULL,
             "google.protobuf.Any: unknown message type in @type \"type.googleapis.com/no.Such\"");
   parse_bad(f->codec, any, "{\"name\":\"x\"}", NULL, "google.protobuf.Any: missing \"@type\": ");
-  connectc_codec_options strict = {0, 1};
+  connectc_codec_options strict = {.max_depth = 0, .reject_unknown_fields = 1};
   ProtobufCMessage *m = NULL;
   const char *j = "{\"@type\":\"type.googleapis.com/connectc.jsontest.v1.Node\",\"name\":\"n\"}";
   assert_int_equal(f->codec->unmarshal(f->codec, any, (const uint8_t *)j, strlen(j), &strict, NULL, &m, NULL),

@@ -125,7 +125,7 @@ static void test_utf8(void **state) {
 static void test_depth_bound(void **state) {
   (void)state;
   const connectc_codec *c = connectc_codec_proto();
-  connectc_codec_options opts = {10, 0};
+  connectc_codec_options opts = {.max_depth = 10, .reject_unknown_fields = 0};
   size_t len;
   /* 4 wraps = depth 9: accepted at max 10 and 9, refused at 8. */
   uint8_t *b = nest(4, &len);
@@ -258,6 +258,120 @@ static void test_allocation_failures(void **state) {
   connectc_free(NULL, bytes);
 }
 
+/* Re-marshals m and compares with `want`. */
+static void expect_bytes(const ProtobufCMessage *m, const char *want, size_t n) {
+  const connectc_codec *c = connectc_codec_proto();
+  uint8_t *out = NULL;
+  size_t len = 0;
+  assert_int_equal(c->marshal(c, m, NULL, &out, &len, NULL), CONNECTC_OK);
+  assert_int_equal(len, n);
+  assert_memory_equal(out, want, n);
+  connectc_free(NULL, out);
+}
+
+static void test_unknown_fields(void **state) {
+  (void)state;
+  const connectc_codec *c = connectc_codec_proto();
+  /* Value{struct_value{fields{key "k", value{number 1 (fixed64)}}}} with
+   * unknown fields at the top (field 15 varint, field 14 bytes), in the
+   * Struct (field 9 fixed32), in the map entry (field 7 bytes) and in
+   * the inner Value (field 99 varint, a 2-byte tag). */
+  static const uint8_t in[] = {
+      0x78, 0x05,                         /* Value: 15 = 5 (unknown) */
+      0x2a, 0x1c,                         /* Value.struct_value, 28 bytes */
+      0x4d, 1, 2, 3, 4,                   /*   Struct: 9 = fixed32 (unknown) */
+      0x0a, 0x15,                         /*   Struct.fields, 21 bytes */
+      0x0a, 0x01, 'k',                    /*     entry.key "k" */
+      0x3a, 0x02, 'x', 'y',               /*     entry: 7 = "xy" (unknown) */
+      0x12, 0x0c,                         /*     entry.value, 12 bytes */
+      0x98, 0x06, 0x01,                   /*       Value: 99 = 1 (unknown) */
+      0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, /*       number_value 1.0 */
+      0x72, 0x00,                         /* Value: 14 = "" (unknown) */
+  };
+  size_t n = 99;
+  assert_int_equal(connectc_proto_count_unknown(&google__protobuf__value__descriptor, in, sizeof in,
+                                                0, &n, NULL),
+                   CONNECTC_OK);
+  assert_int_equal(n, 5);
+  /* Kept by default (each as its own allocation, and re-marshaled)... */
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, in, sizeof in, NULL, NULL,
+                                &m, NULL),
+                   CONNECTC_OK);
+  assert_int_equal(m->n_unknown_fields, 2);
+  connectc_message_free(m, NULL);
+  /* ...dropped at every depth when asked: the length prefixes keep their
+   * width, padded, and the message is the same without them. */
+  connectc_codec_options drop = {.discard_unknown_fields = 1};
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, in, sizeof in, &drop, NULL,
+                                &m, NULL),
+                   CONNECTC_OK);
+  Google__Protobuf__Value *v = (Google__Protobuf__Value *)m;
+  assert_int_equal(m->n_unknown_fields, 0);
+  assert_int_equal(v->kind_case, GOOGLE__PROTOBUF__VALUE__KIND_STRUCT_VALUE);
+  assert_int_equal(v->struct_value->base.n_unknown_fields, 0);
+  assert_int_equal(v->struct_value->n_fields, 1);
+  assert_string_equal(v->struct_value->fields[0]->key, "k");
+  assert_int_equal(v->struct_value->fields[0]->base.n_unknown_fields, 0);
+  assert_int_equal(v->struct_value->fields[0]->value->base.n_unknown_fields, 0);
+  assert_true(v->struct_value->fields[0]->value->number_value == 1.0);
+  expect_bytes(m, "\x2a\x10\x0a\x0e\x0a\x01k\x12\x09\x11\0\0\0\0\0\0\xf0\x3f", 18);
+  connectc_message_free(m, NULL);
+  /* 1 MiB of one-byte unknown fields decodes to almost nothing. */
+  size_t big = 1 << 20;
+  uint8_t *junk = malloc(big);
+  junk[0] = 0x1a; /* string_value "ab" */
+  junk[1] = 2;
+  junk[2] = 'a';
+  junk[3] = 'b';
+  for (size_t i = 4; i < big; i += 2) {
+    junk[i] = 0x78;
+    junk[i + 1] = 0;
+  }
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, junk, big, &drop, NULL, &m,
+                                NULL),
+                   CONNECTC_OK);
+  expect_bytes(m, "\x1a\x02" "ab", 4);
+  connectc_message_free(m, NULL);
+  free(junk);
+}
+
+static void test_decoded_budget(void **state) {
+  (void)state;
+  const connectc_codec *c = connectc_codec_proto();
+  /* Value{list_value{values: 1000 x empty Value}}: 2 bytes each on the
+   * wire, a message each once decoded. */
+  uint8_t buf[2 + 3 + 2000];
+  size_t n = 0;
+  buf[n++] = 0x32; /* list_value */
+  n += put_varint(buf + n, 2000 + 0);
+  size_t list_at = n;
+  for (int i = 0; i < 1000; i++) {
+    buf[n++] = 0x0a;
+    buf[n++] = 0x00;
+  }
+  (void)list_at;
+  ProtobufCMessage *m = NULL;
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, buf, n, NULL, NULL, &m,
+                                NULL),
+                   CONNECTC_OK);
+  connectc_message_free(m, NULL);
+  connectc_codec_options tight = {.max_decoded_bytes = 8192};
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  assert_int_equal(c->unmarshal(c, &google__protobuf__value__descriptor, buf, n, &tight, NULL, &m,
+                                &e),
+                   CONNECTC_ERR_LIMIT);
+  assert_int_equal(e.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  char want[256];
+  snprintf(want, sizeof want,
+           "unmarshal into google.protobuf.Value: decoding %zu bytes needs more than 8192 bytes "
+           "of memory (connectc_codec_options.max_decoded_bytes)",
+           n);
+  assert_string_equal(e.message, want);
+  connectc_error_reset(&e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -265,6 +379,8 @@ int main(void) {
       cmocka_unit_test(test_depth_bound),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_allocation_failures),
+      cmocka_unit_test(test_unknown_fields),
+      cmocka_unit_test(test_decoded_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

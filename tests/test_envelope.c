@@ -153,7 +153,8 @@ static void test_limit_before_allocation(void **state) {
   size_t used;
   assert_int_equal(connectc_envelope_decode(&d, h, 5, &used, &env, &e), CONNECTC_ERR_LIMIT);
   assert_int_equal(e.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
-  assert_string_equal(e.message, "message size 4294967295 is larger than configured max 4194304");
+  assert_string_equal(e.message, "an envelope declares a message of 4294967295 bytes, larger than the "
+                                 "limit of 4194304 bytes for one envelope");
   assert_int_equal(c.calls, 0);
   /* Sticky. */
   assert_int_equal(connectc_envelope_decode(&d, h, 5, &used, &env, &e), CONNECTC_ERR_LIMIT);

@@ -18,6 +18,8 @@ static const connectc_method_desc server_m = {"/demo.v1.Echo/List", CONNECTC_STR
 static const connectc_method_desc client_m = {"/demo.v1.Echo/Sum", CONNECTC_STREAM_CLIENT, 0};
 static const connectc_method_desc bidi_m = {"/demo.v1.Echo/Chat", CONNECTC_STREAM_BIDI, 0};
 
+static size_t env(uint8_t *out, uint8_t flags, const char *payload);
+
 typedef struct handler {
   int n_messages;
   char last[64];
@@ -51,7 +53,7 @@ static void h_cancel(connectc_server_call *s, const connectc_error *why, void *u
   h->cancel_code = why->code;
 }
 
-static const connectc_server_callbacks cbs = {h_message, h_end, h_cancel};
+static const connectc_server_callbacks cbs = {.on_message = h_message, .on_end = h_end, .on_cancel = h_cancel};
 
 static connectc_server_call *new_call(const connectc_method_desc *m, handler *h,
                                       const connectc_server_config *cfg) {
@@ -307,8 +309,149 @@ static void test_unary_receive_limit(void **state) {
   assert_int_equal(h.n_messages, 0);
   expect_status(s, 429);
   expect_body(s,
-              "{\"code\":\"resource_exhausted\",\"message\":\"message size 5 is larger than "
-              "configured max 4\"}");
+              "{\"code\":\"resource_exhausted\",\"message\":\"the request body of at least 5 "
+              "bytes is larger than the receive limit of 4 bytes (recv_max_bytes)\"}");
+  connectc_server_call_del(s);
+
+  /* A declared Content-Length past the limit is refused from the head,
+   * before any body byte: the answer is ready at once. */
+  s = new_call(&unary_m, &h, &cfg);
+  const char *const declared[] = {"content-type", "application/proto", "content-length", "5",
+                                  NULL};
+  assert_int_equal(head(s, "POST", NULL, declared, 0), CONNECTC_ERR_PROTOCOL);
+  assert_true(connectc_server_call_is_finished(s));
+  expect_status(s, 429);
+  expect_body(s,
+              "{\"code\":\"resource_exhausted\",\"message\":\"the request body (Content-Length) "
+              "of 5 bytes is larger than the receive limit of 4 bytes (recv_max_bytes)\"}");
+  connectc_server_call_del(s);
+  /* Compressed: the slack for compressed bodies applies (4 + 0 + 1024). */
+  s = new_call(&unary_m, &h, &cfg);
+  const char *const gz[] = {"content-type", "application/proto", "content-encoding", "gzip",
+                            "content-length", "1029", NULL};
+  assert_int_equal(head(s, "POST", NULL, gz, 0), CONNECTC_ERR_PROTOCOL);
+  expect_status(s, 429);
+  expect_body(s, "{\"code\":\"resource_exhausted\",\"message\":\"the request body (Content-Length) "
+                 "of 1029 bytes is larger than the limit of 1028 bytes for a compressed body "
+                 "(recv_max_bytes 4 plus 1/16 and 1 KiB)\"}");
+  connectc_server_call_del(s);
+  const char *const gz_ok[] = {"content-type", "application/proto", "content-encoding", "gzip",
+                               "content-length", "1028", NULL};
+  s = new_call(&unary_m, &h, &cfg);
+  assert_int_equal(head(s, "POST", NULL, gz_ok, 0), CONNECTC_OK);
+  connectc_server_call_del(s);
+  /* At the limit, and a malformed value (the adapter's to refuse), go on. */
+  const char *const at[] = {"content-type", "application/proto", "content-length", "4", NULL};
+  const char *const odd[] = {"content-type", "application/proto", "content-length", "x", NULL};
+  s = new_call(&unary_m, &h, &cfg);
+  assert_int_equal(head(s, "POST", NULL, at, 0), CONNECTC_OK);
+  connectc_server_call_del(s);
+  s = new_call(&unary_m, &h, &cfg);
+  assert_int_equal(head(s, "POST", NULL, odd, 0), CONNECTC_OK);
+  connectc_server_call_del(s);
+  /* Streams are not bounded by a declared length. */
+  s = new_call(&client_m, &h, &cfg);
+  const char *const st[] = {"content-type", "application/connect+proto", "content-length",
+                            "100000", NULL};
+  assert_int_equal(head(s, "POST", NULL, st, 0), CONNECTC_OK);
+  connectc_server_call_del(s);
+}
+
+typedef struct writer {
+  int n_writable;
+  int n_sent;
+  int want;
+  size_t max_queued;
+} writer;
+
+static uint8_t chunk100[100];
+
+/* Sends until the window refuses or `want` messages went out. */
+static void w_pump(connectc_server_call *s, writer *w) {
+  while (w->n_sent < w->want) {
+    int rv = connectc_server_call_send(s, chunk100, sizeof chunk100);
+    if (rv == CONNECTC_ERR_FULL) break;
+    assert_int_equal(rv, CONNECTC_OK);
+    w->n_sent++;
+    size_t q = connectc_server_call_send_queued(s);
+    if (q > w->max_queued) w->max_queued = q;
+  }
+  if (w->n_sent == w->want) connectc_server_call_finish(s, NULL);
+}
+
+static void w_end(connectc_server_call *s, void *ud) { w_pump(s, ud); }
+
+static void w_writable(connectc_server_call *s, void *ud) {
+  writer *w = ud;
+  w->n_writable++;
+  assert_true(connectc_server_call_writable(s));
+  w_pump(s, w);
+}
+
+static void test_send_window(void **state) {
+  (void)state;
+  static const connectc_server_callbacks wcb = {.on_end = w_end, .on_writable = w_writable};
+  connectc_server_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.send_window_bytes = 1000;
+  writer w = {0, 0, 50, 0};
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_server_call_new(&cfg, &server_m, &wcb, &w, NULL, &s), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_send_window(s), 1000);
+  assert_false(connectc_server_call_writable(s)); /* no head yet */
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_OK);
+  uint8_t req[16];
+  size_t n = env(req, 0, "x");
+  assert_int_equal(connectc_server_call_recv_body(s, req, n), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+  /* 105-byte envelopes: accepted while below 1000 queued, so 10 of them
+   * (1050 bytes: the window plus at most one message). */
+  assert_int_equal(w.n_sent, 10);
+  assert_int_equal(connectc_server_call_send_queued(s), 1050);
+  assert_false(connectc_server_call_writable(s));
+  assert_int_equal(connectc_server_call_send(s, chunk100, 1), CONNECTC_ERR_FULL);
+  /* The adapter takes bytes: nothing happens above half the window... */
+  connectc_server_call_body_consume(s, 500);
+  assert_int_equal(w.n_writable, 0);
+  assert_true(connectc_server_call_writable(s));
+  /* ...and at or below it on_writable fires once, and the handler fills
+   * the window again. */
+  connectc_server_call_body_consume(s, 50);
+  assert_int_equal(w.n_writable, 1);
+  assert_int_equal(w.n_sent, 15);
+  size_t total = 550; /* taken above */
+  int done = 0;
+  while (!done) {
+    const uint8_t *p;
+    size_t len;
+    connectc_server_call_body_peek(s, &p, &len, &done);
+    total += len;
+    connectc_server_call_body_consume(s, len);
+    if (!len && !done) fail_msg("stalled with %d sent", w.n_sent);
+  }
+  assert_int_equal(w.n_sent, 50);
+  assert_true(w.max_queued <= 1000 + 105);
+  /* 50 envelopes and the end-of-stream {} envelope. */
+  assert_int_equal(total, 50 * 105 + 5 + 2);
+  assert_false(connectc_server_call_writable(s));
+  connectc_server_call_del(s);
+
+  /* Unary responses are not bounded by the window; SIZE_MAX turns it off. */
+  cfg.send_window_bytes = 1;
+  memset(&w, 0, sizeof w);
+  assert_int_equal(connectc_server_call_new(&cfg, &unary_m, &wcb, &w, NULL, &s), CONNECTC_OK);
+  const char *const uh[] = {"content-type", "application/proto", NULL};
+  assert_int_equal(head(s, "POST", NULL, uh, 0), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_send(s, chunk100, sizeof chunk100), CONNECTC_OK);
+  connectc_server_call_del(s);
+  cfg.send_window_bytes = SIZE_MAX;
+  w.want = 1000;
+  assert_int_equal(connectc_server_call_new(&cfg, &server_m, &wcb, &w, NULL, &s), CONNECTC_OK);
+  assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_body(s, req, n), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+  assert_int_equal(w.n_sent, 1000);
   connectc_server_call_del(s);
 }
 
@@ -488,6 +631,7 @@ int main(void) {
       cmocka_unit_test(test_unary_error_response),
       cmocka_unit_test(test_unary_receive_limit),
       cmocka_unit_test(test_stream_echo_bytes),
+      cmocka_unit_test(test_send_window),
       cmocka_unit_test(test_server_stream_cardinality),
       cmocka_unit_test(test_get_request),
       cmocka_unit_test(test_deadline_and_cancel),

@@ -24,6 +24,7 @@ void connectc_call_output_reset(connectc_call_output *out) {
   cc_free(&out->alloc, out->messages);
   out->messages = NULL;
   out->n_messages = 0;
+  out->cap_messages = 0;
   connectc_headers_reset(&out->headers);
   connectc_headers_reset(&out->trailers);
   connectc_error_reset(&out->error);
@@ -63,7 +64,9 @@ typedef struct invocation {
   const connectc_client *client;
   const ProtobufCMessageDescriptor *output;
   connectc_call_output *out;
+  const connectc_call_options *opts;
   int decode_failed;
+  size_t decoded, max_decoded; /* memory the collected messages took */
 } invocation;
 
 static int inv_headers(connectc_client_call *call, const connectc_headers *h, void *ud) {
@@ -78,19 +81,54 @@ static int inv_message(connectc_client_call *call, const uint8_t *data, size_t l
   connectc_call_output *out = inv->out;
   const connectc_codec *codec = inv->client->codec;
   ProtobufCMessage *m = NULL;
-  if (codec->unmarshal(codec, inv->output, data, len, NULL, &out->alloc, &m, &out->error) !=
-      CONNECTC_OK) {
+  if (inv->opts && inv->opts->on_message) {
+    /* One at a time: only the codec's own per-message limit applies. */
+    if (codec->unmarshal(codec, inv->output, data, len, NULL, &out->alloc, &m, &out->error) !=
+        CONNECTC_OK) {
+      inv->decode_failed = 1;
+      return 1;
+    }
+    return inv->opts->on_message(m, inv->opts->on_message_arg) != 0;
+  }
+  cc_budget budget;
+  cc_budget_init(&budget, &out->alloc, inv->max_decoded - inv->decoded);
+  connectc_codec_options copts = {.max_decoded_bytes = inv->max_decoded - inv->decoded};
+  int rv = codec->unmarshal(codec, inv->output, data, len, &copts, &budget.alloc, &m, &out->error);
+  inv->decoded += budget.used;
+  /* The array of collected messages grows geometrically and counts too. */
+  size_t ncap = out->cap_messages;
+  if (rv == CONNECTC_OK && out->n_messages == ncap) {
+    ncap = ncap ? ncap * 2 : 4;
+    size_t grow = (ncap - out->cap_messages) * sizeof *out->messages;
+    if (grow > inv->max_decoded - inv->decoded) rv = CONNECTC_ERR_LIMIT;
+    else inv->decoded += grow;
+  }
+  if (rv != CONNECTC_OK && (budget.exceeded || rv == CONNECTC_ERR_LIMIT)) {
+    connectc_message_free(m, &out->alloc);
+    inv->decode_failed = 1;
+    connectc_error_set(&out->error, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                       "the response messages collected take more than %zu bytes of memory once "
+                       "decoded (limits.decoded_max_bytes) after %zu messages: read a long stream "
+                       "one message at a time with connectc_call_options.on_message",
+                       inv->max_decoded, out->n_messages);
+    return 1;
+  }
+  if (rv != CONNECTC_OK) {
     inv->decode_failed = 1; /* keep the codec's error, not the cancel */
     return 1;
   }
-  ProtobufCMessage **nm = cc_realloc(&out->alloc, out->messages, (out->n_messages + 1) * sizeof *nm);
-  if (!nm) {
-    connectc_message_free(m, &out->alloc);
-    inv->decode_failed = 1;
-    connectc_error_set(&out->error, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory keeping a response");
-    return 1;
+  if (ncap != out->cap_messages) {
+    ProtobufCMessage **nm = cc_realloc(&out->alloc, out->messages, ncap * sizeof *nm);
+    if (!nm) {
+      connectc_message_free(m, &out->alloc);
+      inv->decode_failed = 1;
+      connectc_error_set(&out->error, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                         "out of memory keeping a response");
+      return 1;
+    }
+    out->messages = nm;
+    out->cap_messages = ncap;
   }
-  out->messages = nm;
   out->messages[out->n_messages++] = m;
   return 0;
 }
@@ -115,7 +153,9 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
   if (one_request && n_requests != 1) return CONNECTC_ERR_ARGUMENT;
   connectc_client_config cfg;
   call_config(client, method, opts, 0, &cfg);
-  invocation inv = {client, output, out, 0};
+  size_t max_decoded = client->limits.decoded_max_bytes ? client->limits.decoded_max_bytes
+                                                         : CONNECTC_DEFAULT_DECODED_MAX_BYTES;
+  invocation inv = {client, output, out, opts, 0, 0, max_decoded};
   connectc_client_callbacks cb = {
       .on_headers = inv_headers, .on_message = inv_message, .on_close = inv_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;

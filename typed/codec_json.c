@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "connectc/json_codec.h"
 #include "json.h"
+#include "proto_internal.h"
 
 typedef struct json_codec {
   connectc_codec base; /* first: the codec pointer is the json_codec pointer */
@@ -389,6 +390,9 @@ static ProtobufCMessage *new_message(dec *d, const ProtobufCMessageDescriptor *m
 
 static int dec_message(dec *d, const ProtobufCMessageDescriptor *md, size_t tok, ProtobufCMessage *m,
                        uint32_t depth);
+static int dec_members(dec *d, const ProtobufCMessageDescriptor *md,
+                       const connectc_message_info *info, size_t tok, ProtobufCMessage *m,
+                       uint32_t depth, uint8_t *seen);
 static int dec_wkt(dec *d, const ProtobufCMessageDescriptor *md, size_t tok, ProtobufCMessage *m,
                    enum wkt kind, uint32_t depth);
 
@@ -700,6 +704,25 @@ static int dec_message(dec *d, const ProtobufCMessageDescriptor *md, size_t tok,
   if (!info) return rv;
   const cc_json_token *o = &d->doc->tokens[tok];
   if (o->type != CC_JSON_OBJECT) return bad(d, md, NULL, "expected object, got %s", type_name(o));
+  /* Which fields this object has set: protobuf's JSON mapping refuses a
+   * field given twice (under its JSON name, its proto name, or both). */
+  uint8_t seen_small[32], *seen = seen_small;
+  size_t seen_len = ((size_t)md->n_fields + 7) / 8;
+  if (seen_len > sizeof seen_small) {
+    seen = cc_malloc(d->a, seen_len);
+    if (!seen) return CONNECTC_ERR_NOMEM;
+  }
+  memset(seen, 0, seen_len);
+  rv = dec_members(d, md, info, tok, m, depth, seen);
+  if (seen != seen_small) cc_free(d->a, seen);
+  return rv;
+}
+
+static int dec_members(dec *d, const ProtobufCMessageDescriptor *md,
+                       const connectc_message_info *info, size_t tok, ProtobufCMessage *m,
+                       uint32_t depth, uint8_t *seen) {
+  int rv = CONNECTC_OK;
+  const cc_json_token *o = &d->doc->tokens[tok];
   size_t i = tok + 1;
   for (uint32_t k = 0; k < o->size; k++) {
     size_t key = i, val = i + 1;
@@ -720,6 +743,9 @@ static int dec_message(dec *d, const ProtobufCMessageDescriptor *md, size_t tok,
       cc_buf_free(&b, d->a);
       return rv;
     }
+    if (seen[found / 8] & (1u << (found % 8)))
+      return bad(d, md, &md->fields[found], "the field is given twice in one object%s", "");
+    seen[found / 8] = (uint8_t)(seen[found / 8] | (1u << (found % 8)));
     rv = dec_field(d, md, info, found, val, m, depth);
     if (rv) return rv;
   }
@@ -731,7 +757,13 @@ static int json_unmarshal(const connectc_codec *codec, const ProtobufCMessageDes
                           const connectc_allocator *alloc, ProtobufCMessage **out,
                           connectc_error *err) {
   const json_codec *jc = (const json_codec *)codec;
-  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  /* Everything decoding allocates (tokens, the message) counts against
+   * the decoded-size limit. */
+  size_t max_decoded = opts && opts->max_decoded_bytes ? opts->max_decoded_bytes
+                                                       : CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES;
+  cc_budget budget;
+  cc_budget_init(&budget, alloc, max_decoded);
+  const connectc_allocator *a = &budget.alloc;
   uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : CONNECTC_CODEC_DEFAULT_MAX_DEPTH;
   cc_json_doc doc;
   /* Each message level may add one array or map level on top. */
@@ -739,6 +771,10 @@ static int json_unmarshal(const connectc_codec *codec, const ProtobufCMessageDes
   connectc_error perr;
   connectc_error_init(&perr, a);
   int rv = cc_json_parse(data ? (const char *)data : "", len, &lim, a, &doc, &perr);
+  if (rv && budget.exceeded) {
+    connectc_error_reset(&perr);
+    goto over_budget;
+  }
   if (rv) {
     if (err)
       connectc_error_set(err, rv == CONNECTC_ERR_NOMEM ? CONNECTC_CODE_RESOURCE_EXHAUSTED
@@ -756,12 +792,20 @@ static int json_unmarshal(const connectc_codec *codec, const ProtobufCMessageDes
   cc_json_doc_free(&doc, a);
   if (rv) {
     if (m) protobuf_c_message_free_unpacked(m, &d.pa);
+    if (budget.exceeded) goto over_budget;
     if (rv == CONNECTC_ERR_NOMEM && err)
       connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory reading JSON");
     return rv;
   }
   *out = m;
   return CONNECTC_OK;
+over_budget:
+  if (err)
+    connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                       "unmarshal into %s: decoding %zu bytes of JSON needs more than %zu bytes "
+                       "of memory (connectc_codec_options.max_decoded_bytes)",
+                       desc->name, len, max_decoded);
+  return CONNECTC_ERR_LIMIT;
 }
 
 /* ---- well-known types ---- */

@@ -36,6 +36,8 @@ void connectc_message_free(ProtobufCMessage *msg, const connectc_allocator *allo
 typedef struct walk {
   uint32_t max_depth;
   const char *problem; /* set on failure */
+  int count_unknown;   /* look every field up, and count those not known */
+  size_t unknown;
 } walk;
 
 static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
@@ -67,6 +69,8 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *desc, const u
       w->problem = "invalid field number";
       return 0;
     }
+    if (w->count_unknown && !protobuf_c_message_descriptor_get_field(desc, (unsigned)number))
+      w->unknown++;
     uint64_t v;
     switch (tag & 7) {
       case 0:
@@ -123,12 +127,12 @@ static int walk_message(walk *w, const ProtobufCMessageDescriptor *desc, const u
   return 1;
 }
 
-int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
-                               size_t len, uint32_t max_depth, connectc_error *err) {
+static int walk_checked(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
+                        uint32_t max_depth, walk *w, connectc_error *err) {
   if (max_depth == 0) max_depth = CONNECTC_CODEC_DEFAULT_MAX_DEPTH;
-  walk w = {max_depth, NULL};
+  w->max_depth = max_depth;
   const uint8_t *p = data ? data : (const uint8_t *)"";
-  int rv = walk_message(&w, desc, p, p + len, 1);
+  int rv = walk_message(w, desc, p, p + len, 1);
   if (rv == 1) return CONNECTC_OK;
   const char *name = desc ? desc->name : "message";
   if (err) {
@@ -138,9 +142,69 @@ int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uin
                          name, (unsigned)max_depth);
     else
       connectc_error_set(err, CONNECTC_CODE_INVALID_ARGUMENT,
-                         "unmarshal into %s: invalid protobuf wire format: %s", name, w.problem);
+                         "unmarshal into %s: invalid protobuf wire format: %s", name, w->problem);
   }
   return CONNECTC_ERR_PROTOCOL;
+}
+
+int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                               size_t len, uint32_t max_depth, connectc_error *err) {
+  walk w = {0, NULL, 0, 0};
+  return walk_checked(desc, data, len, max_depth, &w, err);
+}
+
+int connectc_proto_count_unknown(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                 size_t len, uint32_t max_depth, size_t *n_unknown,
+                                 connectc_error *err) {
+  walk w = {0, NULL, desc != NULL, 0};
+  int rv = walk_checked(desc, data, len, max_depth, &w, err);
+  if (n_unknown) *n_unknown = w.unknown;
+  return rv;
+}
+
+/* ---- dropping unknown fields ---- */
+
+/* Copies the fields of one message that `desc` knows from p..end (bytes a
+ * walk has checked) to out, descending into known message fields; returns
+ * the bytes written. A kept sub-message keeps the width of its length
+ * prefix (a varint padded with continuation bytes, which parsers accept),
+ * so the prefix is written before its content is known. */
+static size_t strip_message(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                            const uint8_t *end, uint8_t *out) {
+  uint8_t *w = out;
+  while (p < end) {
+    const uint8_t *field = p;
+    uint64_t tag = 0, v = 0;
+    (void)read_varint(&p, end, &tag);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3));
+    switch (tag & 7) {
+      case 0: (void)read_varint(&p, end, &v); break;
+      case 1: p += 8; break;
+      case 5: p += 4; break;
+      default: { /* 2; groups and bad wire types were refused by the walk */
+        const uint8_t *len_at = p;
+        (void)read_varint(&p, end, &v);
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+          size_t tag_len = (size_t)(len_at - field), width = (size_t)(p - len_at);
+          memcpy(w, field, tag_len);
+          uint8_t *content = w + tag_len + width;
+          size_t n = strip_message(f->descriptor, p, p + v, content);
+          for (size_t i = 0; i < width; i++)
+            w[tag_len + i] = (uint8_t)(((n >> (7 * i)) & 0x7f) | (i + 1 < width ? 0x80 : 0));
+          w = content + n;
+          p += v;
+          continue;
+        }
+        p += v;
+      }
+    }
+    if (f) {
+      memcpy(w, field, (size_t)(p - field));
+      w += p - field;
+    }
+  }
+  return (size_t)(w - out);
 }
 
 /* ---- the codec ---- */
@@ -203,10 +267,40 @@ static int proto_unmarshal(const connectc_codec *codec, const ProtobufCMessageDe
                            connectc_error *err) {
   (void)codec;
   uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : CONNECTC_CODEC_DEFAULT_MAX_DEPTH;
-  int rv = connectc_proto_check_depth(desc, data, len, max_depth, err);
+  size_t max_decoded = opts && opts->max_decoded_bytes ? opts->max_decoded_bytes
+                                                       : CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES;
+  size_t unknown = 0;
+  int discard = opts && opts->discard_unknown_fields;
+  int rv = discard ? connectc_proto_count_unknown(desc, data, len, max_depth, &unknown, err)
+                   : connectc_proto_check_depth(desc, data, len, max_depth, err);
   if (rv) return rv;
-  ProtobufCAllocator pa = connectc_protobuf_allocator(alloc);
+  const connectc_allocator *a = cc_alloc_or_default(alloc);
+  const connectc_allocator *scratch = cc_budget_base(a);
+  uint8_t *stripped = NULL;
+  if (unknown) {
+    /* Scratch no larger than the input; untouched pages of it cost
+     * nothing, as only the kept fields are written. */
+    stripped = cc_malloc(scratch, len);
+    if (!stripped) {
+      if (err) connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                                  "out of memory dropping unknown fields of %s", desc->name);
+      return CONNECTC_ERR_NOMEM;
+    }
+    len = strip_message(desc, data, data + len, stripped);
+    data = stripped;
+  }
+  cc_budget budget;
+  cc_budget_init(&budget, a, max_decoded);
+  ProtobufCAllocator pa = connectc_protobuf_allocator(&budget.alloc);
   ProtobufCMessage *m = protobuf_c_message_unpack(desc, &pa, len, data ? data : (const uint8_t *)"");
+  cc_free(scratch, stripped);
+  if (!m && budget.exceeded) {
+    if (err) connectc_error_set(err, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                                "unmarshal into %s: decoding %zu bytes needs more than %zu bytes "
+                                "of memory (connectc_codec_options.max_decoded_bytes)",
+                                desc->name, len, max_decoded);
+    return CONNECTC_ERR_LIMIT;
+  }
   if (!m) {
     /* The bytes are well-formed wire format (checked above), so protobuf-c
      * refused their content (a wire type that contradicts the field's
@@ -217,6 +311,7 @@ static int proto_unmarshal(const connectc_codec *codec, const ProtobufCMessageDe
                                 desc->name);
     return CONNECTC_ERR_PROTOCOL;
   }
+  pa = connectc_protobuf_allocator(a);
   rv = cc_proto_check_utf8(m, max_depth, err);
   if (rv) {
     protobuf_c_message_free_unpacked(m, &pa);

@@ -27,4 +27,25 @@ int cc_marshal_small(const connectc_codec *codec, const ProtobufCMessage *msg, u
                      size_t cap, const connectc_allocator *alloc, const uint8_t **out, size_t *len,
                      uint8_t **heap, connectc_error *err);
 
+/*
+ * A budget on what decoding may allocate: an allocator that forwards to
+ * `base` and refuses (returns NULL) once the bytes asked for pass `max`.
+ * Blocks it returns are the base allocator's, so whatever it built is
+ * freed with `base`. Frees are not subtracted: `used` is everything asked
+ * for, an upper bound of the peak. Each request counts 16 bytes of
+ * allocator overhead on top.
+ */
+typedef struct cc_budget {
+  connectc_allocator alloc; /* hand this one to the decoder */
+  const connectc_allocator *base;
+  size_t used, max;
+  int exceeded;
+} cc_budget;
+
+void cc_budget_init(cc_budget *b, const connectc_allocator *base, size_t max);
+/* The allocator under any budgets wrapped around `a` (a itself if none):
+ * for scratch no larger than the input, freed before returning, which a
+ * budget on decoded memory need not count. */
+const connectc_allocator *cc_budget_base(const connectc_allocator *a);
+
 #endif

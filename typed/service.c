@@ -22,6 +22,22 @@ int connectc_response_writer_send(connectc_response_writer *s, const ProtobufCMe
   int rv = cc_marshal_small(s->codec, msg, stack, sizeof stack, s->alloc, &data, &len, &bytes, NULL);
   if (rv == CONNECTC_OK) rv = connectc_server_call_send(s->call, data, len);
   cc_free(s->alloc, bytes);
+  if (rv == CONNECTC_ERR_FULL) {
+    /* A synchronous handler runs on the server's thread, which cannot
+     * send anything until it returns: what it streams must fit the
+     * window. */
+    connectc_error e;
+    connectc_error_init(&e, s->alloc);
+    connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                       "the response stream exceeds the send window of %zu bytes "
+                       "(connectc_server_config.send_window_bytes): a synchronous handler's "
+                       "messages wait in memory until it returns; stream more with an "
+                       "asynchronous handler and connectc_responder_on_writable",
+                       connectc_server_call_send_window(s->call));
+    connectc_server_call_finish(s->call, &e);
+    connectc_error_reset(&e);
+    rv = CONNECTC_ERR_LIMIT;
+  }
   return rv;
 }
 
@@ -33,6 +49,7 @@ typedef struct typed_route {
   const connectc_codec *json;
   connectc_allocator alloc;
   size_t max_collected; /* bytes of requests one call may accumulate */
+  size_t max_decoded;   /* memory their decoded forms may take */
 } typed_route;
 
 /* Per call: the decoded requests. For asynchronous handlers this is also
@@ -45,6 +62,7 @@ struct connectc_responder {
   ProtobufCMessage *first;
   size_t n_requests, cap_requests;
   size_t collected; /* serialized bytes of the requests kept so far */
+  size_t decoded;   /* memory decoding them took */
   int failed;
   void *scratch; /* connectc_responder_scratch */
   void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
@@ -53,6 +71,8 @@ struct connectc_responder {
   int started;     /* streaming: on_start ran (the handler holds the responder) */
   void *user_data; /* connectc_responder_set_user_data */
   connectc_server_stream *sync; /* synchronous streaming: the worker's stream */
+  void (*on_writable)(connectc_responder *r, void *arg);
+  void *on_writable_arg;
 };
 
 /* A synchronous streaming handler's side of the call: requests queued by
@@ -68,6 +88,7 @@ struct connectc_server_stream {
   size_t queued_bytes; /* serialized bytes of the queued requests */
   int ended;           /* the client sent everything */
   int gone;            /* the call ended (canceled, deadline, failed) */
+  int writable;        /* the send window has room again */
 };
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
@@ -197,7 +218,11 @@ static int stream_message(typed_call *c, connectc_server_call *call, const uint8
   connectc_error_init(&e, &r->alloc);
   ProtobufCMessage *m = NULL;
   const connectc_codec *codec = codec_for(r, call);
-  int rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+  /* Handed on one at a time: unknown fields dropped, the call's budget
+   * per message. */
+  connectc_codec_options opts = {.max_decoded_bytes = r->max_decoded,
+                                 .discard_unknown_fields = 1};
+  int rv = codec->unmarshal(codec, r->method.input, data, len, &opts, &r->alloc, &m, &e);
   if (rv == CONNECTC_OK && c->sync) {
     if (!sync_push(c, m, len)) {
       connectc_message_free(m, &r->alloc);
@@ -240,7 +265,20 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
     rv = CONNECTC_ERR_LIMIT;
   } else {
     c->collected += len;
-    rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+    /* Unknown fields are dropped (nothing sends a request on), and what
+     * decoding allocates counts against the call's budget: held requests
+     * of a client stream add up. */
+    cc_budget budget;
+    cc_budget_init(&budget, &r->alloc, r->max_decoded - c->decoded);
+    connectc_codec_options opts = {.max_decoded_bytes = r->max_decoded - c->decoded,
+                                   .discard_unknown_fields = 1};
+    rv = codec->unmarshal(codec, r->method.input, data, len, &opts, &budget.alloc, &m, &e);
+    c->decoded += budget.used;
+    if (rv != CONNECTC_OK && (budget.exceeded || rv == CONNECTC_ERR_LIMIT))
+      connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                         "the requests of this call take more than %zu bytes of memory once "
+                         "decoded (limits.decoded_max_bytes), at request %zu of %zu bytes",
+                         r->max_decoded, c->n_requests + 1, len);
   }
   if (rv == CONNECTC_OK) {
     ProtobufCMessage **nr = c->requests;
@@ -325,6 +363,16 @@ static void typed_cancel(connectc_server_call *call, const connectc_error *why, 
   }
 }
 
+/* The client took enough of the queued response: tell the handler. */
+static void typed_writable(connectc_server_call *call, void *ud) {
+  (void)call;
+  typed_call *c = ud;
+  if (!c->on_writable) return;
+  void (*fn)(connectc_responder *, void *) = c->on_writable;
+  c->on_writable = NULL; /* once */
+  fn(c, c->on_writable_arg);
+}
+
 static const char *const proto_only[] = {"proto", NULL};
 
 static void typed_route_del(void *route_data) {
@@ -358,9 +406,14 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
   size_t recv_max = connectc_router_config(router)->limits.recv_max_bytes;
   if (recv_max == 0) recv_max = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   r->max_collected = recv_max > SIZE_MAX / 16 ? SIZE_MAX : recv_max * 16;
+  size_t decoded_max = connectc_router_config(router)->limits.decoded_max_bytes;
+  r->max_decoded = decoded_max ? decoded_max : CONNECTC_DEFAULT_DECODED_MAX_BYTES;
   connectc_route route = {
       .method = method->desc,
-      .callbacks = {.on_message = typed_message, .on_end = typed_end, .on_cancel = typed_cancel},
+      .callbacks = {.on_message = typed_message,
+                    .on_end = typed_end,
+                    .on_cancel = typed_cancel,
+                    .on_writable = typed_writable},
       .call_new = typed_call_new,
       .call_del = typed_call_del,
       .route_data = r,
@@ -603,9 +656,34 @@ int connectc_server_stream_recv(connectc_server_stream *s, ProtobufCMessage **re
   return rv;
 }
 
+/* The window has room again (transport's thread, its lock held: the
+ * allowed order is the transport's lock, then mu). */
+static void stream_writable(connectc_responder *r, void *arg) {
+  (void)r;
+  connectc_server_stream *s = arg;
+  pthread_mutex_lock(&s->mu);
+  s->writable = 1;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
 int connectc_server_stream_send(connectc_server_stream *s, const ProtobufCMessage *message) {
   if (!s) return CONNECTC_ERR_ARGUMENT;
-  return connectc_responder_send(s->c, message);
+  int rv;
+  /* The worker may wait: while the client reads slower than the handler
+   * sends, until the send window has room (or the call ends). */
+  while ((rv = connectc_responder_send(s->c, message)) == CONNECTC_ERR_FULL) {
+    pthread_mutex_lock(&s->mu);
+    s->writable = 0;
+    pthread_mutex_unlock(&s->mu);
+    connectc_responder_on_writable(s->c, stream_writable, s);
+    pthread_mutex_lock(&s->mu);
+    while (!s->writable && !s->gone) pthread_cond_wait(&s->cv, &s->mu);
+    int gone = s->gone && !s->writable;
+    pthread_mutex_unlock(&s->mu);
+    if (gone) return CONNECTC_ERR_STATE;
+  }
+  return rv;
 }
 
 connectc_responder *connectc_server_stream_responder(connectc_server_stream *s) {
@@ -614,4 +692,37 @@ connectc_responder *connectc_server_stream_responder(connectc_server_stream *s) 
 
 const connectc_allocator *connectc_server_stream_allocator(const connectc_server_stream *s) {
   return &s->c->route->alloc;
+}
+
+typedef struct writable_op {
+  connectc_responder *r;
+  void (*fn)(connectc_responder *r, void *arg);
+  void *arg;
+} writable_op;
+
+static void op_on_writable(connectc_server_call *call, void *arg) {
+  writable_op *op = arg;
+  if (connectc_server_call_is_finished(call)) {
+    op->r->on_writable = NULL; /* ended: on_cancel says so, not this */
+    return;
+  }
+  if (op->fn && connectc_server_call_writable(call)) {
+    op->r->on_writable = NULL;
+    op->fn(op->r, op->arg); /* room already: at once */
+    return;
+  }
+  op->r->on_writable = op->fn;
+  op->r->on_writable_arg = op->arg;
+  if (op->fn) connectc_server_call_want_writable(call);
+}
+
+void connectc_responder_on_writable(connectc_responder *r,
+                                    void (*fn)(connectc_responder *r, void *arg), void *arg) {
+  if (!r) return;
+  writable_op op = {r, fn, arg};
+  /* fn may finish the responder when it runs at once: hold the call. */
+  connectc_server_call *call = r->call;
+  connectc_server_call_ref(call);
+  connectc_server_call_run(call, op_on_writable, &op);
+  connectc_server_call_unref(call);
 }

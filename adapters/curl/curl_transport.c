@@ -63,6 +63,7 @@ struct xfer {
   int socket_refused;  /* h2c: it asked for a connection it must not open */
   int restarts;        /* h2c: times it was re-added after socket_refused */
   size_t header_bytes; /* response header and trailer bytes seen */
+  char errbuf[CURL_ERROR_SIZE]; /* libcurl's own words for a failure */
   void (*released)(void *arg); /* told when we let go of the call */
   void *released_arg;
   xfer *prev, *next;
@@ -175,6 +176,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   if (connectc_client_call_recv_body(x->call, (const uint8_t *)ptr, n) != CONNECTC_OK) {
     connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
   }
+  /* A response that keeps arriving must not outlive the call's deadline:
+   * libcurl may deliver data for a long time without returning. */
+  connectc_client_call_tick(x->call, connectc_curl_now_ms());
   if (connectc_client_call_is_closed(x->call)) {
     /* Keep reading only if the body may still hold trailing data we must
      * not care about: the call is final, so abort. */
@@ -494,6 +498,7 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
   curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
   if (strcmp(head.method, "GET") == 0) {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
@@ -595,8 +600,16 @@ static void reap(connectc_curl *t) {
         if (t->h2c && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2))
           t->h2c_suspect = 1;
         connectc_client_call_tick(call, connectc_curl_now_ms());
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+        char msg[512];
+        if (!x->head_done && rc == CURLE_OUT_OF_MEMORY)
+          /* libcurl refuses a header line longer than CURL_MAX_HTTP_HEADER
+           * with this code: say so, not "out of memory". */
+          snprintf(msg, sizeof msg,
+                   "a response header line is larger than libcurl's limit of %d bytes "
+                   "(CURL_MAX_HTTP_HEADER), after %zu header bytes%s%s",
+                   CURL_MAX_HTTP_HEADER, x->header_bytes, x->errbuf[0] ? ": " : "", x->errbuf);
+        else
+          snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
         connectc_client_call_fail(call, code_for_curl_error(rc), msg);
       }
     }

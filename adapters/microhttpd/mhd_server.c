@@ -13,7 +13,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include <time.h>
 
 #include "connectc/microhttpd.h"
+#include "mhd_gate.h"
 
 typedef struct req req;
 
@@ -38,7 +42,11 @@ struct connectc_mhd_embed {
   int ticker_started;
 };
 
+#define REQ_MAGIC 0x63637271u /* a req in *req_cls */
+#define PRE_MAGIC 0x63637070u /* a pre_req in *req_cls */
+
 struct req {
+  unsigned magic;
   connectc_mhd_embed *e;
   struct MHD_Connection *conn;
   connectc_server_call *call;
@@ -50,6 +58,7 @@ struct req {
   int completed; /* MHD is done with the connection's request */
   int has_deadline; /* counted in e->n_deadlines */
   struct MHD_Response *resp; /* a streamed response, for its footers */
+  int answered;     /* the answer was written before the request ended */
   size_t discarded;
   req *prev, *next; /* in e->live */
 };
@@ -164,16 +173,29 @@ static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const ch
   return MHD_YES;
 }
 
-/* Answers `status` with a Connect error body and closes the connection. */
-static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *json) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      strlen(json), (void *)(uintptr_t)json, MHD_RESPMEM_PERSISTENT);
+/* Answers a refusal with its Connect error body and closes the
+ * connection: the response is queued on the access handler's first call,
+ * so it is the only one, and libmicrohttpd sends no 100 Continue. */
+static enum MHD_Result refuse_http(struct MHD_Connection *conn, const connectc_http_refusal *why) {
+  char body[512];
+  size_t n = connectc_http_write_refusal_body(body, sizeof body, why);
+  if (n >= sizeof body) n = sizeof body - 1;
+  struct MHD_Response *resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
   if (!resp) return MHD_NO;
   MHD_add_response_header(resp, "Content-Type", "application/json");
   MHD_add_response_header(resp, "Connection", "close");
-  enum MHD_Result ok = MHD_queue_response(conn, status, resp);
+  enum MHD_Result ok = MHD_queue_response(conn, (unsigned)why->status, resp);
   MHD_destroy_response(resp);
   return ok;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, int status, connectc_code code,
+                              const char *message) {
+  connectc_http_refusal why;
+  why.status = status;
+  why.code = code;
+  snprintf(why.message, sizeof why.message, "%s", message);
+  return refuse_http(conn, &why);
 }
 
 /* Refuses a request whose body length two HTTP parsers could read
@@ -191,13 +213,15 @@ static int refuse_bad_framing(struct MHD_Connection *conn, enum MHD_Result *ok) 
   MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_framing, &f);
   if (f.bad_field || f.content_length > 1 || f.transfer_encoding > 1 ||
       (f.content_length && f.transfer_encoding)) {
-    *ok = refuse(conn, 400,
-                 "{\"code\":\"invalid_argument\",\"message\":\"ambiguous HTTP request framing\"}");
+    *ok = refuse(conn, 400, CONNECTC_CODE_INVALID_ARGUMENT,
+                 f.bad_field ? "a field name that is not a token, or a value holding CR or LF"
+                             : "ambiguous HTTP request framing: Content-Length and "
+                               "Transfer-Encoding together, or either of them repeated");
     return 1;
   }
   if (f.other_coding) {
-    *ok = refuse(conn, 501,
-                 "{\"code\":\"unimplemented\",\"message\":\"unsupported transfer coding\"}");
+    *ok = refuse(conn, 501, CONNECTC_CODE_UNIMPLEMENTED,
+                 "unsupported Transfer-Encoding: only chunked is");
     return 1;
   }
   return 0;
@@ -257,10 +281,14 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
   return MHD_YES;
 }
 
-static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const char *url,
-                    const char *method) {
+/* `path` (path_len bytes, NUL-free) routes the call; `query` is the raw
+ * query (without '?'), or NULL to rebuild it from libmicrohttpd's decoded
+ * arguments (when the raw target is unknown), or "" for none. */
+static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const char *path,
+                    size_t path_len, const char *method, const char *query) {
   req *r = calloc(1, sizeof *r);
   if (!r) return NULL;
+  r->magic = REQ_MAGIC;
   r->e = e;
   r->conn = conn;
   r->refs = 1; /* MHD's reference, dropped in connectc_mhd_completed */
@@ -271,7 +299,7 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
   pthread_mutex_init(&r->mu, &attr);
   pthread_mutexattr_destroy(&attr);
-  if (connectc_router_call_new(e->router, url, strlen(url), &r->call) != CONNECTC_OK) {
+  if (connectc_router_call_new(e->router, path, path_len, &r->call) != CONNECTC_OK) {
     pthread_mutex_destroy(&r->mu);
     free(r);
     return NULL;
@@ -288,7 +316,8 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   connectc_headers_init(&h, NULL);
   MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, &h);
   query_buf q = {NULL, 0, 0, 0};
-  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+  if (!query) MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+  else if (query[0]) qb_put(&q, query, strlen(query));
   pthread_mutex_lock(&r->mu);
   (void)connectc_server_call_recv_head(r->call, method, q.oom ? "" : (q.data ? q.data : NULL),
                                        &h, now_ms());
@@ -354,7 +383,10 @@ static enum MHD_Result maybe_queue(req *r) {
   size_t len;
   int done;
   connectc_server_call_body_peek(r->call, &data, &len, &done);
-  if (done && head.content_length >= 0 && (int64_t)len == head.content_length) {
+  /* A complete body goes from a buffer, except a stream's with HTTP
+   * trailers (gRPC), which only a streamed response carries as footers. */
+  if (done && (head.content_length < 0 ? !connectc_server_call_response_http_trailers(r->call)
+                                       : (int64_t)len == head.content_length)) {
     resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
     connectc_server_call_body_consume(r->call, len);
   } else {
@@ -370,28 +402,217 @@ static enum MHD_Result maybe_queue(req *r) {
   return ok;
 }
 
-enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
-                                    const char *url, const char *method,
-                                    const char *upload_data, size_t *upload_data_size,
-                                    void **req_cls) {
-  req *r = *req_cls;
-  if (!r) {
-    enum MHD_Result refused;
-    if (refuse_bad_framing(connection, &refused)) return refused;
-    r = req_new(e, connection, url, method);
-    if (!r) return MHD_NO;
-    *req_cls = r;
-    return MHD_YES; /* queue nothing on the first call */
+/* The raw request target, captured by the ready server's URI log callback
+ * before libmicrohttpd decodes it in place (that is where an escaped NUL
+ * would cut the path short). It is *req_cls until the first access-handler
+ * call replaces it with the req. */
+typedef struct pre_req {
+  unsigned magic;
+  const char *uri; /* where libmicrohttpd keeps the target, for the NUL check */
+  char raw[];      /* a copy, NUL-terminated */
+} pre_req;
+
+static int is_pre(void *p) { return p && *(const unsigned *)p == PRE_MAGIC; }
+
+static void *log_uri(void *cls, const char *uri, struct MHD_Connection *connection) {
+  (void)cls;
+  (void)connection;
+  size_t n = uri ? strlen(uri) : 0;
+  pre_req *p = malloc(sizeof *p + n + 1);
+  if (!p) return NULL;
+  p->magic = PRE_MAGIC;
+  p->uri = uri;
+  if (n) memcpy(p->raw, uri, n);
+  p->raw[n] = 0;
+  return p;
+}
+
+typedef struct host_count {
+  size_t n;
+  const char *first;
+} host_count;
+
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+  (void)kind;
+  host_count *h = cls;
+  if (key && strcasecmp(key, "host") == 0 && h->n++ == 0) h->first = value ? value : "";
+  return MHD_YES;
+}
+
+/* A request refused from its head is answered at once, before its body,
+ * when the client waits for 100 Continue or declares more body than the
+ * adapter would read and drop. A smaller body is read and dropped first, so
+ * that closing after the answer does not reset a client still sending. */
+static int answer_before_body(connectc_mhd_embed *e, struct MHD_Connection *conn) {
+  const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "expect");
+  if (ex && strcasecmp(ex, "100-continue") == 0) return 1;
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "content-length");
+  uint64_t n = 0;
+  return cl && connectc_http_parse_content_length(cl, strlen(cl), &n, NULL) == CONNECTC_OK &&
+         n > e->max_discard;
+}
+
+/* The access handler's first call for a request: the shared HTTP rules
+ * (Host, the request target, NUL-safe paths), then the call's own head.
+ * Returns MHD_YES with *req_cls set to the new req, or the result of
+ * queueing a refusal. */
+static enum MHD_Result begin(connectc_mhd_embed *e, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, void **req_cls) {
+  pre_req *pre = is_pre(*req_cls) ? *req_cls : NULL;
+  *req_cls = NULL;
+  enum MHD_Result ok = MHD_YES;
+  connectc_http_refusal why;
+  char *path = NULL, *query = NULL;
+  size_t path_len = 0;
+  int refused = 0;
+  if (refuse_bad_framing(conn, &ok)) {
+    free(pre);
+    return ok;
   }
+  int minor = version && strcmp(version, "HTTP/1.1") == 0 ? 1 : 0;
+  host_count hc = {0, NULL};
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hc);
+  if (connectc_http_check_host(minor, hc.n, hc.first, hc.first ? strlen(hc.first) : 0, &why) !=
+      CONNECTC_OK)
+    refused = 1;
+  if (!refused && pre) {
+    /* The exact target: parsed and decoded here, with lengths. A raw NUL
+     * in it ends the copy early; where libmicrohttpd put the version (right
+     * after the target and a space) tells its true length. */
+    size_t raw_len = strlen(pre->raw);
+    if (version && pre->uri && version > pre->uri && (size_t)(version - pre->uri) < 65536 &&
+        (size_t)(version - pre->uri) - 1 > raw_len) {
+      why.status = 400;
+      why.code = CONNECTC_CODE_INVALID_ARGUMENT;
+      snprintf(why.message, sizeof why.message,
+               "the request target holds a NUL byte at offset %zu: only visible ASCII is allowed",
+               raw_len);
+      refused = 1;
+    }
+    connectc_http_target t;
+    if (!refused && connectc_http_parse_target(pre->raw, raw_len, &t, &why) != CONNECTC_OK)
+      refused = 1;
+    if (!refused) {
+      path = malloc(t.path_len + 1);
+      query = malloc(t.query ? t.query_len + 1 : 1);
+      if (!path || !query) {
+        free(pre);
+        free(path);
+        free(query);
+        return MHD_NO;
+      }
+      if (connectc_http_decode_path(t.path, t.path_len, path, &path_len, &why) != CONNECTC_OK) {
+        refused = 1;
+      } else {
+        path[path_len] = 0;
+        if (t.query) memcpy(query, t.query, t.query_len);
+        query[t.query ? t.query_len : 0] = 0;
+      }
+    }
+  } else if (!refused) {
+    /* Embedded without the raw target: libmicrohttpd's decoded path. An
+     * absolute-form target still names its path after the authority. */
+    const char *p = url ? url : "";
+    size_t skip = 0;
+    if (strncasecmp(p, "http://", 7) == 0) skip = 7;
+    else if (strncasecmp(p, "https://", 8) == 0) skip = 8;
+    if (skip) {
+      const char *slash = strchr(p + skip, '/');
+      p = slash ? slash : "/";
+    }
+    path_len = strlen(p);
+    path = malloc(path_len + 1);
+    if (!path) {
+      free(pre);
+      return MHD_NO;
+    }
+    memcpy(path, p, path_len + 1);
+  }
+  free(pre);
+  if (refused) {
+    free(path);
+    free(query);
+    return refuse_http(conn, &why);
+  }
+  req *r = req_new(e, conn, path, path_len, method, query);
+  free(path);
+  free(query);
+  if (!r) return MHD_NO;
+  *req_cls = r;
+  /* Refused from its head (404, 415, a Content-Length past the receive
+   * limit...): answer now when the client waits for 100 Continue or
+   * announces a body too large to drop. Otherwise queue nothing on the
+   * first call. */
+  pthread_mutex_lock(&r->mu);
+  if (connectc_server_call_is_finished(r->call) && answer_before_body(e, conn))
+    ok = maybe_queue(r);
+  pthread_mutex_unlock(&r->mu);
+  return ok;
+}
+
+/* Writes the whole answer of a call that finished while its request body
+ * was still arriving (refused mid-stream, an envelope past the limit...)
+ * straight to the socket, since libmicrohttpd 0.9 cannot queue a response
+ * before the request ends, and half-closes it. Plain TCP only. Called with
+ * r->mu held. Returns 1 when the answer went out. */
+static int answer_early(req *r) {
+  if (MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)) return 0;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  connectc_response_head head;
+  if (!ci || connectc_server_call_response_head(r->call, &head) != CONNECTC_OK) return 0;
+  const uint8_t *data;
+  size_t len;
+  int done;
+  connectc_server_call_body_peek(r->call, &data, &len, &done);
+  if (!done) return 0;
+  size_t hl = connectc_http1_write_response_head(NULL, 0, head.status, head.headers,
+                                                 (int64_t)len, 1);
+  char *buf = malloc(hl + len + 1);
+  if (!buf) return 0;
+  connectc_http1_write_response_head(buf, hl + 1, head.status, head.headers, (int64_t)len, 1);
+  if (len) memcpy(buf + hl, data, len);
+  size_t off = 0;
+  while (off < hl + len) {
+    ssize_t n = send(ci->connect_fd, buf + off, hl + len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0) break;
+    off += (size_t)n;
+  }
+  free(buf);
+  if (off < hl + len) return 0;
+  connectc_server_call_body_consume(r->call, len);
+  shutdown(ci->connect_fd, SHUT_WR);
+  /* Whatever the client still sends is read and dropped for a moment. */
+  MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 2u);
+  r->answered = 1;
+  return 1;
+}
+
+enum MHD_Result connectc_mhd_handle_request(connectc_mhd_embed *e,
+                                            struct MHD_Connection *connection, const char *url,
+                                            const char *method, const char *version,
+                                            const char *upload_data, size_t *upload_data_size,
+                                            void **req_cls) {
+  if (!*req_cls || is_pre(*req_cls)) return begin(e, connection, url, method, version, req_cls);
+  req *r = *req_cls;
   enum MHD_Result ok = MHD_YES;
   pthread_mutex_lock(&r->mu);
-  if (*upload_data_size) {
+  if (r->answered) {
+    /* Answered already: drop the rest of the body for a while (so that
+     * the client reads the answer rather than a reset), then close. */
+    r->discarded += *upload_data_size;
+    if (!*upload_data_size || r->discarded > 2 * e->max_discard) ok = MHD_NO;
+    *upload_data_size = 0;
+  } else if (*upload_data_size) {
     if (connectc_server_call_is_finished(r->call)) {
       r->discarded += *upload_data_size;
-      if (r->discarded > e->max_discard) ok = MHD_NO; /* close rather than read forever */
+      /* Past what we drop: answer now (plain TCP), or close. */
+      if (r->discarded > e->max_discard && !answer_early(r)) ok = MHD_NO;
     } else {
       (void)connectc_server_call_recv_body(r->call, (const uint8_t *)upload_data,
                                            *upload_data_size);
+      if (connectc_server_call_is_finished(r->call)) (void)answer_early(r);
     }
     *upload_data_size = 0;
   } else if (!r->queued) {
@@ -405,6 +626,14 @@ enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection
   return ok;
 }
 
+enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
+                                    const char *url, const char *method,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **req_cls) {
+  return connectc_mhd_handle_request(e, connection, url, method, NULL, upload_data,
+                                     upload_data_size, req_cls);
+}
+
 void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
                             enum MHD_RequestTerminationCode toe) {
   (void)e;
@@ -412,6 +641,10 @@ void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
   req *r = *req_cls;
   if (!r) return;
   *req_cls = NULL;
+  if (is_pre(r)) { /* refused before the access handler saw it */
+    free(r);
+    return;
+  }
   pthread_mutex_lock(&r->mu);
   r->completed = 1;
   /* A call not finished when its connection ends lost its client. */
@@ -494,6 +727,7 @@ void connectc_mhd_embed_del(connectc_mhd_embed *e) {
 struct connectc_mhd_server {
   struct MHD_Daemon *daemon;
   connectc_mhd_embed *embed;
+  mhd_gate *gate;
   char *cert;
   char *key;
   unsigned grace_ms;
@@ -504,20 +738,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, c
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
                                  void **req_cls) {
-  (void)version;
   connectc_mhd_server *s = cls;
-  return connectc_mhd_handle(s->embed, connection, url, method, upload_data, upload_data_size,
-                             req_cls);
+  if (s->gate && (!*req_cls || is_pre(*req_cls))) mhd_gate_request_started(s->gate, connection);
+  return connectc_mhd_handle_request(s->embed, connection, url, method, version, upload_data,
+                                     upload_data_size, req_cls);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)connection;
   connectc_mhd_server *s = cls;
   connectc_mhd_completed(s->embed, req_cls, toe);
+  if (s->gate) mhd_gate_request_done(s->gate, connection);
 }
 
 static void server_free(connectc_mhd_server *s) {
+  mhd_gate_del(s->gate);
   connectc_mhd_embed_del(s->embed);
   free(s->cert);
   free(s->key);
@@ -575,7 +810,8 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
     server_free(s);
     return CONNECTC_ERR_ARGUMENT;
   }
-  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+  unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+                   MHD_USE_NO_LISTEN_SOCKET;
   if (!c.tls_cert_pem && c.tls_cert_file && c.tls_key_file) {
     flags |= MHD_USE_TLS;
     s->cert = read_file(c.tls_cert_file);
@@ -593,25 +829,69 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
       return CONNECTC_ERR_NOMEM;
     }
   }
+  /* The gate owns the listening socket; libmicrohttpd gets connections
+   * whose first head passed the rules (mhd_gate.h). */
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  socklen_t alen = sizeof addr;
+  if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, SOMAXCONN) != 0 ||
+      getsockname(lfd, (struct sockaddr *)&addr, &alen) != 0) {
+    if (lfd >= 0) close(lfd);
+    server_free(s);
+    return CONNECTC_ERR_UNSUPPORTED;
+  }
+  fcntl(lfd, F_SETFD, FD_CLOEXEC);
+  s->port = ntohs(addr.sin_port);
+  unsigned max_conn = c.max_connections ? c.max_connections : 1024;
+  unsigned idle_s = c.connection_timeout_s ? c.connection_timeout_s : 60;
+  mhd_gate_config gc;
+  memset(&gc, 0, sizeof gc);
+  gc.listen_fd = lfd;
+  gc.tls = (flags & MHD_USE_TLS) != 0;
+  gc.max_connections = max_conn;
+  gc.max_pending = c.max_pending_heads ? c.max_pending_heads : max_conn;
+  gc.head_timeout_ms = c.request_head_timeout_ms
+                           ? (int64_t)c.request_head_timeout_ms
+                           : (idle_s * 1000 < 10000 ? (int64_t)idle_s * 1000 : 10000);
+  gc.limits.max_head_bytes = c.max_head_bytes ? c.max_head_bytes
+                                              : CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES;
+  gc.limits.max_fields = c.max_head_fields ? c.max_head_fields : CONNECTC_HTTP1_DEFAULT_MAX_FIELDS;
+  /* Each connection's memory pool holds its request head, a record per
+   * field, query parameter and cookie, and the response head; the gate
+   * lets through only heads that fit (libmicrohttpd 0.9 closes without an
+   * answer when its pool runs out). 32 KiB is the most libmicrohttpd
+   * takes from malloc rather than mmap, which would cost a map and an
+   * unmap (a TLB shootdown) per connection. */
+  size_t pool = 32 * 1024;
+  gc.pool_bytes = pool;
+  if (mhd_gate_new(&gc, &s->gate) != 0) {
+    close(lfd);
+    server_free(s);
+    return CONNECTC_ERR_NOMEM;
+  }
   struct MHD_OptionItem opts[] = {
-      {MHD_OPTION_SOCK_ADDR, 0, &addr},
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : 2), NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)(c.connection_timeout_s ? c.connection_timeout_s : 60), NULL},
-      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(c.max_connections ? c.max_connections : 1024), NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(16 * 1024), NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL},
+      /* The gate keeps the count; libmicrohttpd's own limit has room so
+       * that it never drops a connection the gate let in (its count lags
+       * behind its close notifications, and is split across threads). */
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(2 * max_conn + 64), NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)pool, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)mhd_gate_notify_connection, s->gate},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)log_uri, NULL},
       {s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
       {s->key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},
       {MHD_OPTION_END, 0, NULL},
   };
-  s->daemon = MHD_start_daemon(flags, c.port, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
                                MHD_OPTION_END);
-  if (!s->daemon) {
+  if (!s->daemon || mhd_gate_run(s->gate, s->daemon) != 0) {
+    if (s->daemon) MHD_stop_daemon(s->daemon);
     server_free(s);
     return CONNECTC_ERR_UNSUPPORTED;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  s->port = info ? info->port : c.port;
   *out = s;
   return CONNECTC_OK;
 }
@@ -621,7 +901,7 @@ uint16_t connectc_mhd_port(const connectc_mhd_server *s) { return s->port; }
 void connectc_mhd_stop(connectc_mhd_server *s) {
   if (!s) return;
   connectc_mhd_embed *e = s->embed;
-  MHD_quiesce_daemon(s->daemon); /* stop accepting; keep serving */
+  mhd_gate_stop(s->gate); /* stop accepting; keep serving */
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += s->grace_ms / 1000;

@@ -9,8 +9,10 @@
  * on ..." with --h2: h2c by prior knowledge) once it serves, speaks
  * proto and JSON over Connect, gRPC-Web (and gRPC over HTTP/1.1), and
  * stops gracefully on SIGINT/SIGTERM. The service is implemented with the
- * generated typed handler interface and mounted with the generated
- * registration function.
+ * generated typed handler interface (asynchronous handlers) and mounted
+ * with the generated registration function. Introduce streams through
+ * the send window: a client that stops reading holds at most 64 KiB of
+ * the server's memory, however many sentences it asked for.
  *
  * --cors-origin ORIGIN lets pages of that origin call the server from a
  * browser ("http://localhost:8000", exactly as the browser sends it in
@@ -73,56 +75,94 @@ static int refuse_empty(connectc_error *error) {
   return 1;
 }
 
-static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__V1__SayRequest *request,
-               connectc_response_writer *responses, connectc_error *error) {
+/* The handlers are asynchronous: they may answer at once, as Say and
+ * Converse do, or later. Introduce sends while the client reads, and when
+ * the send window is full it waits to be told it is writable. */
+
+static void say(void *impl, connectc_responder *r, const Connectrpc__Eliza__V1__SayRequest *request) {
   (void)impl;
-  (void)call;
-  if (strspn(request->sentence, " \t") == strlen(request->sentence)) return refuse_empty(error);
+  if (strspn(request->sentence, " \t") == strlen(request->sentence)) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    refuse_empty(&e);
+    connectc_responder_finish(r, &e);
+    connectc_error_reset(&e);
+    return;
+  }
   Connectrpc__Eliza__V1__SayResponse resp = CONNECTRPC__ELIZA__V1__SAY_RESPONSE__INIT;
   resp.sentence = (char *)reply_to(request->sentence);
-  return connectrpc_eliza_v1_eliza_service_say__send(responses, &resp);
+  connectrpc_eliza_v1_eliza_service_say__respond(r, &resp);
+  connectc_responder_finish(r, NULL);
 }
 
-static int introduce(void *impl, connectc_server_call *call,
-                     const Connectrpc__Eliza__V1__IntroduceRequest *request, connectc_response_writer *responses,
-                     connectc_error *error) {
-  (void)impl;
-  (void)call;
-  if (strlen(request->name) > 100) {
-    connectc_error_set(error, CONNECTC_CODE_INVALID_ARGUMENT, "name is longer than 100 bytes");
-    return 1;
-  }
-  const char *name = request->name[0] ? request->name : "stranger";
-  const char *lines[] = {"Hi %s. I'm Eliza.", "I'm a Rogerian psychotherapist, %s.",
-                         "How are you feeling today, %s?"};
-  for (size_t i = 0; i < introduce_count; i++) {
+typedef struct introduction {
+  const char *name;
+  size_t next;
+} introduction;
+
+static void introduce_on_cancel(connectc_responder *r, const connectc_error *why, void *arg) {
+  (void)why;
+  free(arg);
+  connectc_responder_finish(r, NULL);
+}
+
+static void introduce_pump(connectc_responder *r, void *arg) {
+  introduction *in = arg;
+  static const char *const lines[] = {"Hi %s. I'm Eliza.", "I'm a Rogerian psychotherapist, %s.",
+                                      "How are you feeling today, %s?"};
+  while (in->next < introduce_count) {
     char line[256];
-    snprintf(line, sizeof line, lines[i % 3], name);
+    snprintf(line, sizeof line, lines[in->next % 3], in->name);
     Connectrpc__Eliza__V1__IntroduceResponse resp = CONNECTRPC__ELIZA__V1__INTRODUCE_RESPONSE__INIT;
     resp.sentence = line;
-    int rv = connectrpc_eliza_v1_eliza_service_introduce__send(responses, &resp);
-    if (rv) return rv;
+    int rv = connectrpc_eliza_v1_eliza_service_introduce__respond(r, &resp);
+    if (rv == CONNECTC_ERR_FULL) {
+      connectc_responder_on_writable(r, introduce_pump, in); /* the client reads slowly */
+      return;
+    }
+    if (rv != CONNECTC_OK) break;
+    in->next++;
   }
-  return 0;
+  /* Done, or a send failed: finish either way. */
+  connectc_responder_on_cancel(r, NULL, NULL);
+  free(in);
+  connectc_responder_finish(r, NULL);
 }
 
-static int converse(void *impl, connectc_server_call *call,
-                    const Connectrpc__Eliza__V1__ConverseRequest *const *requests, size_t n_requests,
-                    connectc_response_writer *responses, connectc_error *error) {
+static void introduce(void *impl, connectc_responder *r,
+                      const Connectrpc__Eliza__V1__IntroduceRequest *request) {
   (void)impl;
-  (void)error;
-  connectc_headers_adds(connectc_server_call_response_trailers(call), "x-sentences-heard",
-                        n_requests == 1 ? "one" : "several");
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  introduction *in = strlen(request->name) > 100 ? NULL : calloc(1, sizeof *in);
+  if (!in) {
+    if (strlen(request->name) > 100)
+      connectc_error_set(&e, CONNECTC_CODE_INVALID_ARGUMENT, "name is longer than 100 bytes");
+    else
+      connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+    connectc_responder_finish(r, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  connectc_error_reset(&e);
+  in->name = request->name[0] ? request->name : "stranger"; /* valid until the finish */
+  connectc_responder_on_cancel(r, introduce_on_cancel, in);
+  introduce_pump(r, in);
+}
+
+static void converse(void *impl, connectc_responder *r,
+                     const Connectrpc__Eliza__V1__ConverseRequest *const *requests, size_t n_requests) {
+  (void)impl;
+  connectc_responder_add_trailer(r, "x-sentences-heard", n_requests == 1 ? "one" : "several");
   for (size_t i = 0; i < n_requests; i++) {
     Connectrpc__Eliza__V1__ConverseResponse resp = CONNECTRPC__ELIZA__V1__CONVERSE_RESPONSE__INIT;
     resp.sentence = (char *)reply_to(requests[i]->sentence);
-    int rv = connectrpc_eliza_v1_eliza_service_converse__send(responses, &resp);
-    if (rv) return rv;
+    if (connectrpc_eliza_v1_eliza_service_converse__respond(r, &resp) != CONNECTC_OK) break;
   }
-  return 0;
+  connectc_responder_finish(r, NULL);
 }
 
-static const connectrpc_eliza_v1_eliza_service__handlers eliza = {
+static const connectrpc_eliza_v1_eliza_service__async_handlers eliza = {
     .say = say, .introduce = introduce, .converse = converse};
 
 static int usage(FILE *to, const char *argv0, int rv) {
@@ -186,6 +226,7 @@ int main(int argc, char **argv) {
   connectc_server_config scfg;
   memset(&scfg, 0, sizeof scfg);
   if (n_origins) scfg.cors = &cors;
+  scfg.send_window_bytes = 64 * 1024; /* what a stream may hold for a stalled reader */
 
   connectc_type_registry *registry = NULL;
   connectc_codec *json = NULL;
@@ -194,7 +235,8 @@ int main(int argc, char **argv) {
       eliza__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
       connectc_router_new(&scfg, NULL, &router) != CONNECTC_OK ||
-      connectrpc_eliza_v1_eliza_service__register(router, &eliza, NULL, json) != CONNECTC_OK ||
+      connectrpc_eliza_v1_eliza_service__register_async(router, &eliza, NULL, json) !=
+          CONNECTC_OK ||
       connectc_health_new(NULL, &health) != CONNECTC_OK ||
       connectc_health_set(health, CONNECTRPC_ELIZA_V1_ELIZA_SERVICE__NAME, CONNECTC_HEALTH_SERVING) ||
       connectc_health_register(router, health, json) != CONNECTC_OK ||

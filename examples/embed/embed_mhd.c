@@ -33,10 +33,10 @@ static void echo_end(connectc_server_call *s, void *ud) {
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version, const char *upload,
                                       size_t *upload_size, void **req_cls) {
-  (void)version;
   connectc_mhd_embed *embed = cls;
   if (strncmp(url, "/demo.v1.Echo/", 14) == 0)
-    return connectc_mhd_handle(embed, conn, url, method, upload, upload_size, req_cls);
+    return connectc_mhd_handle_request(embed, conn, url, method, version, upload, upload_size,
+                                       req_cls);
   static const char ok[] = "ok\n";
   struct MHD_Response *r =
       MHD_create_response_from_buffer(sizeof ok - 1, (void *)(uintptr_t)ok, MHD_RESPMEM_PERSISTENT);

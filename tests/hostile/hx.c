@@ -471,3 +471,32 @@ void hx_compress(const char *alg, const void *in, size_t len, hx_buf *out) {
 #endif
   abort();
 }
+
+int hx_exchange(uint16_t port, const void *req, size_t len, int quiet_ms, hx_buf *all,
+                int *n_status, int *closed) {
+  *n_status = 0;
+  *closed = 0;
+  int fd = hx_connect(port, 5000);
+  if (fd < 0) return 0;
+  (void)hx_send(fd, req, len);
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, quiet_ms) != 1) break;
+    uint8_t tmp[65536];
+    ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      *closed = 1;
+      break;
+    }
+    hx_buf_put(all, tmp, (size_t)n);
+  }
+  close(fd);
+  int first = 0;
+  for (size_t i = 0; i + 12 <= all->len; i++) {
+    if ((i == 0 || (all->data[i - 1] == '\n')) && memcmp(all->data + i, "HTTP/1.", 7) == 0) {
+      if (!*n_status) first = atoi((const char *)all->data + i + 9);
+      (*n_status)++;
+    }
+  }
+  return first;
+}

@@ -49,6 +49,13 @@ const char *hx_resp_header(const hx_resp *r, const char *name, char *out, size_t
 /* 1 if nothing more arrives within ms (EOF or silence), and sets *eof. */
 int hx_quiet(int fd, hx_buf *pending, int ms, int *eof);
 
+/* Sends raw bytes on a new connection and reads everything that comes
+ * back until the server closes or is silent for quiet_ms. Sets the number
+ * of status lines seen (responses, 100 Continue included) and whether the
+ * server closed. Returns the status of the first one, or 0. */
+int hx_exchange(uint16_t port, const void *req, size_t len, int quiet_ms, hx_buf *all,
+                int *n_status, int *closed);
+
 /* Sends `req` on a new connection and reads one response. */
 int hx_roundtrip(uint16_t port, const void *req, size_t len, hx_resp *r);
 

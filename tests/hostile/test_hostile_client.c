@@ -22,7 +22,9 @@
 
 #include <cmocka.h>
 
+#include "connectc/client.h"
 #include "connectc/curl.h"
+#include "google/protobuf/struct.pb-c.h"
 #include "hx.h"
 
 /* ---- the raw server ---- */
@@ -34,6 +36,8 @@ typedef struct raw_server {
   hx_buf response;  /* written after the request was read */
   int stall_ms;     /* keep the connection open this long afterwards */
   int no_read;      /* answer without reading the request */
+  size_t trickle;   /* send the response this many bytes at a time... */
+  int trickle_ms;   /* ...this far apart (0: all at once) */
   hx_buf request;   /* what the client sent */
 } raw_server;
 
@@ -76,7 +80,16 @@ static void *serve(void *arg) {
   setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   if (!s->no_read) read_request(c, &s->request);
-  (void)hx_send(c, s->response.data, s->response.len);
+  if (s->trickle && s->trickle_ms) {
+    for (size_t off = 0; off < s->response.len; off += s->trickle) {
+      size_t n = s->response.len - off < s->trickle ? s->response.len - off : s->trickle;
+      if (hx_send(c, s->response.data + off, n)) break;
+      struct timespec d = {0, (long)s->trickle_ms * 1000000L};
+      nanosleep(&d, NULL);
+    }
+  } else {
+    (void)hx_send(c, s->response.data, s->response.len);
+  }
   if (s->stall_ms) {
     /* Wait for the client to give up (or the stall to pass). */
     uint8_t tmp[256];
@@ -573,6 +586,141 @@ static void test_broken_connections(void **state) {
   }
 }
 
+
+static void test_limit_messages(void **state) {
+  (void)state;
+  /* An error body over the client's cap for error bodies: the message
+   * names that cap and what was seen, not recv_max_bytes. */
+  hx_buf body = {0}, resp = {0};
+  hx_buf_puts(&body, "{\"code\":\"aborted\",\"message\":\"");
+  for (int i = 0; i < 400 * 1024; i++) hx_buf_put(&body, "m", 1);
+  hx_buf_puts(&body, "\"}");
+  unary_response(&resp, 409, "application/json", NULL, body.data, body.len);
+  result r;
+  run(&m_unary, &resp, 0, 0, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_non_null(strstr(r.message, "HTTP status 409 with an error body of at least "));
+  assert_non_null(strstr(r.message, "larger than the limit of 327680 bytes for error bodies "
+                                    "(64 KiB plus recv_max_bytes/16)"));
+  size_t seen = (size_t)atol(r.message + strlen("HTTP status 409 with an error body of at least "));
+  assert_true(seen > 327680);
+  hx_buf_free(&resp);
+  hx_buf_free(&body);
+  /* A header line far past libcurl's own limit: reported as that limit,
+   * not as "Out of memory". */
+  hx_buf_puts(&resp, "HTTP/1.1 200 OK\r\nContent-Type: application/proto\r\nX-Huge: ");
+  for (int i = 0; i < 4 * 1024 * 1024; i++) hx_buf_put(&resp, "h", 1);
+  hx_buf_puts(&resp, "\r\nContent-Length: 3\r\n\r\nabc");
+  run(&m_unary, &resp, 0, 0, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  if (!strstr(r.message, "CURL_MAX_HTTP_HEADER") && !strstr(r.message, "CONNECTC_CURL_MAX_HEADER"))
+    fail_msg("message: %s", r.message);
+  assert_null(strstr(r.message, "Out of memory"));
+  hx_buf_free(&resp);
+}
+
+/* A server stream of `n` Value{number_value: i} messages and a clean end. */
+static void number_stream(hx_buf *resp, size_t n) {
+  hx_buf body = {0};
+  for (size_t i = 0; i < n; i++) {
+    uint8_t m[9] = {0x11};
+    double d = (double)i;
+    memcpy(m + 1, &d, 8);
+    hx_buf_envelope(&body, 0, m, sizeof m);
+  }
+  eos(&body, "{}");
+  stream_response(resp, NULL, &body);
+  hx_buf_free(&body);
+}
+
+typedef struct counter {
+  size_t n;
+  double last;
+} counter;
+
+static int count_message(ProtobufCMessage *m, void *arg) {
+  counter *c = arg;
+  c->n++;
+  c->last = ((Google__Protobuf__Value *)m)->number_value;
+  connectc_message_free(m, NULL);
+  return 0;
+}
+
+/* Runs a typed server-stream call through the synchronous stub. */
+static void typed_run(const hx_buf *response, size_t trickle, int trickle_ms,
+                      const connectc_call_limits *limits, const connectc_call_options *opts,
+                      connectc_call_output *out, long *elapsed_ms) {
+  raw_server s;
+  memset(&s, 0, sizeof s);
+  hx_buf_put(&s.response, response->data, response->len);
+  s.trickle = trickle;
+  s.trickle_ms = trickle_ms;
+  server_start(&s);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)s.port);
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  connectc_client client;
+  connectc_client_init(&client, connectc_curl_transport(t));
+  if (limits) client.limits = *limits;
+  Google__Protobuf__Value req = GOOGLE__PROTOBUF__VALUE__INIT;
+  const ProtobufCMessage *one = &req.base;
+  connectc_call_output_init(out, NULL);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(connectc_client_invoke(&client, &m_server, &google__protobuf__value__descriptor,
+                                          &one, 1, opts, out),
+                   CONNECTC_OK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  *elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  connectc_curl_del(t);
+  server_stop(&s);
+}
+
+static void test_sync_stub_streams(void **state) {
+  (void)state;
+  hx_buf resp = {0};
+  number_stream(&resp, 200000);
+  connectc_call_output out;
+  long ms = 0;
+  /* 200k messages collected: linear time, well within the default budget. */
+  typed_run(&resp, 0, 0, NULL, NULL, &out, &ms);
+  assert_int_equal(out.error.code, CONNECTC_CODE_OK);
+  assert_int_equal(out.n_messages, 200000);
+  assert_true(ms < 10000);
+  connectc_call_output_reset(&out);
+  /* With a budget, collecting stops with resource_exhausted naming it. */
+  connectc_call_limits lim = {.decoded_max_bytes = 1024 * 1024};
+  typed_run(&resp, 0, 0, &lim, NULL, &out, &ms);
+  assert_int_equal(out.error.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
+  assert_non_null(strstr(out.error.message, "take more than 1048576 bytes of memory once decoded "
+                                            "(limits.decoded_max_bytes)"));
+  assert_non_null(strstr(out.error.message, "connectc_call_options.on_message"));
+  assert_true(out.n_messages > 1000 && out.n_messages < 200000);
+  connectc_call_output_reset(&out);
+  /* One message at a time: any length, nothing collected. */
+  counter c = {0, -1};
+  connectc_call_options opts = {.on_message = count_message, .on_message_arg = &c};
+  typed_run(&resp, 0, 0, &lim, &opts, &out, &ms);
+  assert_int_equal(out.error.code, CONNECTC_CODE_OK);
+  assert_int_equal(out.n_messages, 0);
+  assert_int_equal(c.n, 200000);
+  assert_true(c.last == 199999.0);
+  connectc_call_output_reset(&out);
+  /* A deadline fires while messages keep arriving. */
+  opts.timeout_ms = 500;
+  c.n = 0;
+  typed_run(&resp, 4096, 5, NULL, &opts, &out, &ms);
+  assert_int_equal(out.error.code, CONNECTC_CODE_DEADLINE_EXCEEDED);
+  assert_true(c.n > 0 && c.n < 200000);
+  assert_true(ms < 1500);
+  connectc_call_output_reset(&out);
+  hx_buf_free(&resp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sanity),
@@ -583,6 +731,8 @@ int main(void) {
       cmocka_unit_test(test_content_type),
       cmocka_unit_test(test_compression),
       cmocka_unit_test(test_broken_connections),
+      cmocka_unit_test(test_limit_messages),
+      cmocka_unit_test(test_sync_stub_streams),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,17 @@ typedef struct connectc_call_limits {
   /** Messages smaller than this are sent uncompressed (0 = compress all
    * messages when a compression is in use). */
   size_t compress_min_bytes;
+  /** The typed layer (libconnectc; the core ignores it): the most memory
+   * the decoded messages one call keeps may take, counted as they are
+   * decoded (connectc_codec_options.max_decoded_bytes). On a server that is
+   * the requests held for the handler, on a client what a synchronous stub
+   * collects. Past it the call fails with resource_exhausted. 0 =
+   * CONNECTC_DEFAULT_DECODED_MAX_BYTES. */
+  size_t decoded_max_bytes;
 } connectc_call_limits;
+
+/** Default decoded-size budget of a call (see decoded_max_bytes). */
+#define CONNECTC_DEFAULT_DECODED_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
 /**
  * What one finished call cost, for metrics and tracing (OpenTelemetry,

@@ -101,7 +101,11 @@ typedef enum connectc_rv {
   /** An output buffer supplied by the caller is too small. */
   CONNECTC_ERR_BUFFER = -8,
   /** The RPC ended with a Connect error; the connectc_error says which. */
-  CONNECTC_ERR_RPC = -9
+  CONNECTC_ERR_RPC = -9,
+  /** The send window is full: nothing was queued, the call goes on; send
+   * again once told it is writable (connectc_server_callbacks.on_writable,
+   * connectc_responder_on_writable). */
+  CONNECTC_ERR_FULL = -10
 } connectc_rv;
 
 /**

@@ -20,5 +20,6 @@
 #include "connectc/server_call.h"
 #include "connectc/router.h"
 #include "connectc/transport.h"
+#include "connectc/http.h"
 
 #endif

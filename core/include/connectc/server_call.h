@@ -54,7 +54,17 @@ typedef struct connectc_server_callbacks {
    * only for a call that had not finished. `why` is valid during the
    * callback. */
   void (*on_cancel)(connectc_server_call *call, const connectc_error *why, void *user_data);
+  /** After connectc_server_call_send returned CONNECTC_ERR_FULL: the
+   * adapter has taken enough of the queued response that the queue is at
+   * or below half the send window, so a send will be accepted again.
+   * Called once per refused send, from inside
+   * connectc_server_call_body_consume (on the adapter's thread, under its
+   * lock); it may send. May be NULL. */
+  void (*on_writable)(connectc_server_call *call, void *user_data);
 } connectc_server_callbacks;
+
+/** Default send window when connectc_server_config.send_window_bytes is 0. */
+#define CONNECTC_DEFAULT_SEND_WINDOW_BYTES ((size_t)256 * 1024)
 
 /**
  * How a server answers its calls. Zero-initialise it (designated
@@ -93,6 +103,13 @@ typedef struct connectc_server_config {
    * connectc_server_call_complete(). */
   connectc_stats_fn on_stats;
   void *stats_user_data; /**< handed to on_stats */
+  /** Streaming responses: the most bytes queued in the call and not yet
+   * taken by the adapter (connectc_server_call_body_peek/_consume) before
+   * connectc_server_call_send refuses with CONNECTC_ERR_FULL, so that a
+   * client that stops reading holds at most this much (plus one message)
+   * of the server's memory. 0 = CONNECTC_DEFAULT_SEND_WINDOW_BYTES;
+   * SIZE_MAX turns the window off. Unary responses are not affected. */
+  size_t send_window_bytes;
 } connectc_server_config;
 
 /**
@@ -355,6 +372,14 @@ CONNECTC_API int connectc_server_call_flush_headers(connectc_server_call *call);
  * Queues one serialized response message (compressed with the negotiated
  * response compression when it is at least limits.compress_min_bytes
  * long). Unary and client-streaming calls take exactly one.
+ *
+ * Backpressure (streaming responses): when the bytes queued and not yet
+ * taken by the adapter have reached the send window
+ * (connectc_server_config.send_window_bytes), nothing is queued and
+ * CONNECTC_ERR_FULL is returned; the call goes on, and on_writable fires
+ * once the adapter has taken the queue down to half the window. A message
+ * is accepted whenever the queue is below the window, so the queue never
+ * holds more than the window plus one message.
  * @param call the call.
  * @param msg the serialized message; copied; may be NULL when `len` is 0.
  * @param len length of `msg`.
@@ -368,9 +393,33 @@ CONNECTC_API int connectc_server_call_flush_headers(connectc_server_call *call);
  *         limits.send_max_bytes: the call then finishes with
  *         resource_exhausted; also, without finishing it, when a framed
  *         message would pass 4 GiB or gzip input passes 2 GiB;
+ *         CONNECTC_ERR_FULL when the send window is full (nothing queued);
  *         CONNECTC_ERR_NOMEM.
  */
 CONNECTC_API int connectc_server_call_send(connectc_server_call *call, const uint8_t *msg, size_t len);
+/**
+ * @param call the call (NULL gives 0).
+ * @return bytes of response queued in the call and not yet taken by the
+ *         adapter.
+ */
+CONNECTC_API size_t connectc_server_call_send_queued(const connectc_server_call *call);
+/**
+ * @param call the call (NULL gives 0).
+ * @return 1 if connectc_server_call_send would queue a message now (the
+ *         call is sending and below its send window), 0 otherwise.
+ */
+CONNECTC_API int connectc_server_call_writable(const connectc_server_call *call);
+/**
+ * Asks for on_writable once the queue drains to half the send window, as
+ * after a refused send (for a sender that stops before being refused).
+ * @param call the call (NULL is ignored).
+ */
+CONNECTC_API void connectc_server_call_want_writable(connectc_server_call *call);
+/**
+ * @param call the call (NULL gives 0).
+ * @return the send window in effect (SIZE_MAX: none).
+ */
+CONNECTC_API size_t connectc_server_call_send_window(const connectc_server_call *call);
 /**
  * Ends the call: the response head (Connect unary), the end-of-stream
  * message (Connect streams), the status trailers (gRPC; a gRPC or gRPC-Web

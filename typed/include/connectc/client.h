@@ -88,12 +88,23 @@ typedef struct connectc_call_options {
    * call. 0 (default): half duplex, as HTTP/1.1 allows. Ignored by the
    * synchronous functions, which are always half duplex. */
   int full_duplex;
+  /** Synchronous calls: hand each response message to this function as it
+   * arrives instead of collecting it in connectc_call_output (the callee
+   * owns it: free it with connectc_message_free and the client's
+   * allocator), so a stream of any length costs one message at a time.
+   * Runs on the transport's thread, inside connectc_client_invoke. Return
+   * 0 to go on, non-zero to cancel the call. NULL: collect. */
+  int (*on_message)(ProtobufCMessage *message, void *arg);
+  void *on_message_arg; /**< handed to on_message */
 } connectc_call_options;
 
 /** The result of one call: metadata, the Connect error (code OK on
  * success), and the response messages (one for unary and client
  * streams). Everything is owned by the output; release with
- * connectc_call_output_reset(). */
+ * connectc_call_output_reset(). What a call collects is bounded by the
+ * client's limits.decoded_max_bytes (the memory the decoded messages take,
+ * default 64 MiB): past it the call is canceled with resource_exhausted.
+ * Read longer streams with connectc_call_options.on_message. */
 typedef struct connectc_call_output {
   connectc_headers headers;     /**< response headers */
   connectc_headers trailers;    /**< response trailers */
@@ -101,6 +112,7 @@ typedef struct connectc_call_output {
   ProtobufCMessage **messages;  /**< the decoded responses, `n_messages` of them */
   size_t n_messages;            /**< number of entries in `messages` */
   connectc_allocator alloc;     /**< what everything above is allocated with */
+  size_t cap_messages;          /**< room in `messages` (grows geometrically) */
 } connectc_call_output;
 
 /**

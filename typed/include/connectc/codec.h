@@ -28,11 +28,26 @@ typedef struct connectc_codec_options {
   uint32_t max_depth;
   /** JSON only: reject unknown fields instead of ignoring them. */
   int reject_unknown_fields;
+  /** The most memory decoding one message may allocate (the message, its
+   * strings, arrays and sub-messages, unknown fields, and the decoder's own
+   * scratch), counted as it is allocated: a few bytes on the wire can cost
+   * far more once decoded (4 MiB of one-byte unknown fields took 185 MiB
+   * with protobuf-c). Past it, decoding stops and fails with
+   * CONNECTC_ERR_LIMIT and resource_exhausted. 0 =
+   * CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES. */
+  size_t max_decoded_bytes;
+  /** Proto only: drop unknown fields (at any depth) before decoding rather
+   * than keep each as its own allocation, for a receiver that never sends
+   * the message on. The typed server layer sets it for requests. */
+  int discard_unknown_fields;
 } connectc_codec_options;
 
 /** The nesting depth a codec accepts when connectc_codec_options leaves
  * max_depth at 0 (and the depth the JSON codec writes at most). */
 #define CONNECTC_CODEC_DEFAULT_MAX_DEPTH 100
+/** The decoding budget when connectc_codec_options leaves
+ * max_decoded_bytes at 0. */
+#define CONNECTC_CODEC_DEFAULT_MAX_DECODED_BYTES ((size_t)64 * 1024 * 1024)
 
 /** A codec (see struct connectc_codec). */
 typedef struct connectc_codec connectc_codec;
@@ -104,6 +119,22 @@ CONNECTC_API void connectc_message_free(ProtobufCMessage *msg, const connectc_al
  */
 CONNECTC_API int connectc_proto_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
                                size_t len, uint32_t max_depth, connectc_error *err);
+
+/**
+ * Like connectc_proto_check_depth, and also counts the fields the
+ * descriptors do not know (at every depth walked).
+ * @param desc the message type of the top level.
+ * @param data the wire bytes (borrowed; may be NULL when `len` is 0).
+ * @param len length of `data`.
+ * @param max_depth deepest nesting accepted (0: the default).
+ * @param n_unknown set to the number of unknown fields (may be NULL).
+ * @param err filled on failure (may be NULL).
+ * @return CONNECTC_OK, or CONNECTC_ERR_PROTOCOL as connectc_proto_check_depth.
+ */
+CONNECTC_API int connectc_proto_count_unknown(const ProtobufCMessageDescriptor *desc,
+                                              const uint8_t *data, size_t len,
+                                              uint32_t max_depth, size_t *n_unknown,
+                                              connectc_error *err);
 
 /**
  * Adapts a connectc_allocator to protobuf-c's allocator type, e.g. to

@@ -56,8 +56,13 @@ typedef struct connectc_response_writer connectc_response_writer;
  *         CONNECTC_ERR_ARGUMENT when `stream` or `msg` is NULL;
  *         CONNECTC_ERR_STATE for a second response of a unary or
  *         client-streaming method, or once the call finished;
- *         CONNECTC_ERR_LIMIT over the send limit (the call then finishes
- *         with resource_exhausted);
+ *         CONNECTC_ERR_LIMIT over the send limit, or when a stream
+ *         outgrows the send window (connectc_server_config.send_window_bytes):
+ *         a synchronous handler runs on the server's thread and its messages
+ *         wait in memory until it returns, so its stream must fit the
+ *         window (the call then finishes with resource_exhausted, naming
+ *         the window; stream more with an asynchronous handler and
+ *         connectc_responder_on_writable);
  *         CONNECTC_ERR_NOMEM;
  *         the codec's error when `msg` cannot be marshalled.
  */
@@ -105,10 +110,30 @@ typedef struct connectc_responder connectc_responder;
  *         response of a unary or client-streaming method);
  *         CONNECTC_ERR_LIMIT over the send limit (the call then finishes
  *         with resource_exhausted);
+ *         CONNECTC_ERR_FULL for a stream whose send window is full (the
+ *         client reads slower than the handler sends): nothing was sent
+ *         and the call goes on; wait for connectc_responder_on_writable()
+ *         and send it again;
  *         CONNECTC_ERR_NOMEM;
  *         the codec's error when `msg` cannot be marshalled.
  */
 CONNECTC_API int connectc_responder_send(connectc_responder *r, const ProtobufCMessage *msg);
+/**
+ * Asks to be told when a send will be accepted again: fn(r, arg) runs
+ * once, at once (from this function) if the response can already take a
+ * message, else on the transport's thread with its lock held once the
+ * client has read the queued response down to half the send window. It
+ * may send and finish, but must not block. Not called once the call has
+ * ended (on_cancel tells that). With it, a stream of any length holds at
+ * most the window (plus one message) of memory for a client that stops
+ * reading.
+ * @param r the responder.
+ * @param fn the function; a later call replaces it; NULL unsets it.
+ * @param arg handed to fn; borrowed until fn runs or is replaced.
+ */
+CONNECTC_API void connectc_responder_on_writable(connectc_responder *r,
+                                                void (*fn)(connectc_responder *r, void *arg),
+                                                void *arg);
 /**
  * Adds a response header, before the response head is decided (for
  * streams: before the first send or flush; for unary calls: before

@@ -39,6 +39,7 @@
 
 #include <microhttpd.h>
 
+#include "connectc/http.h"
 #include "connectc/router.h"
 
 #ifdef __cplusplus
@@ -75,6 +76,31 @@ typedef struct connectc_mhd_config {
   size_t max_discard_bytes;
   /** Milliseconds connectc_mhd_stop waits for in-flight calls; 0 = 5000. */
   unsigned shutdown_grace_ms;
+
+  /* ---- slow and hostile peers (connectc_mhd_start only) ----
+   * A ready server keeps each new connection in front of libmicrohttpd
+   * until its first request head is complete (a socket and a few words of
+   * state; no libmicrohttpd slot), checks that head with the shared HTTP
+   * rules (connectc_http1_check_head) and answers a refusal itself, once,
+   * before closing. The budgets below bound what slow or idle peers can
+   * hold; when every slot is taken, the connection idle the longest is
+   * closed to make room for a complete request. */
+
+  /** Milliseconds from accept to a complete first request head; past it the
+   * server answers 408 and closes. 0 = the smaller of 10000 and
+   * connection_timeout_s. Unlike connection_timeout_s, activity does not
+   * extend it: a peer trickling one byte a second is cut off too. */
+  unsigned request_head_timeout_ms;
+  /** Connections accepted and still waiting for a complete head; 0 =
+   * max_connections. Past it, the one that has waited longest is answered
+   * 503 and closed. */
+  unsigned max_pending_heads;
+  /** Largest request head (request line and fields), in bytes; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES (16 KiB). Past it: 414 or 431. */
+  size_t max_head_bytes;
+  /** Header fields plus query parameters plus cookies of one request; 0 =
+   * CONNECTC_HTTP1_DEFAULT_MAX_FIELDS (256). Past it: 431 (or 414). */
+  unsigned max_head_fields;
 } connectc_mhd_config;
 
 /** A running server with its own daemon and threads (opaque). */
@@ -139,23 +165,52 @@ CONNECTC_API int connectc_mhd_embed_new(const connectc_mhd_config *cfg, connectc
 CONNECTC_API void connectc_mhd_embed_del(connectc_mhd_embed *e);
 /**
  * Call from your access handler with its arguments, for a Connect route.
- * The first call for a request creates its server call (and queues
- * nothing, as libmicrohttpd wants); later ones feed the body, end it and
- * queue the response, suspending the connection while the call has
- * nothing to send.
+ * The first call for a request applies the shared HTTP rules
+ * libmicrohttpd does not (the Host rules of RFC 9112, absolute-form
+ * targets, length-checked paths; see connectc/http.h) and creates its
+ * server call; a refusal is queued then, so it is the only answer and no
+ * 100 Continue precedes it when the client waits for one or announces more
+ * than max_discard_bytes. Later calls feed the body, end it and queue the
+ * response, suspending the connection while the call has nothing to send.
+ * A call that finishes while its request body still arrives past
+ * max_discard_bytes is answered at once on plain TCP (libmicrohttpd 0.9
+ * cannot queue a response before the request ends, so the adapter writes
+ * it and half-closes). Embedded, the adapter sees targets as libmicrohttpd
+ * decoded them: a path holding an escaped NUL is cut there (the ready
+ * server sees raw targets).
  * @param e the embedding state.
  * @param connection the access handler's connection.
- * @param url the access handler's url (the path, routed as is).
+ * @param url the access handler's url.
  * @param method the access handler's HTTP method.
+ * @param version the access handler's HTTP version ("HTTP/1.1"...).
  * @param upload_data the access handler's upload_data (request body bytes).
  * @param upload_data_size the access handler's upload_data_size; set to 0
  *        (everything consumed).
  * @param req_cls the access handler's req_cls: the adapter keeps its
  *        per-request state there.
- * @return what the access handler should return: MHD_YES, or MHD_NO to
- *         close the connection (out of memory, more than max_discard_bytes
- *         of body after the call was answered, or a call abandoned without
- *         a response).
+ * @return what the access handler should return: MHD_YES (also after
+ *         queueing a refusal), or MHD_NO to close the connection (out of
+ *         memory, more than max_discard_bytes of body after the call was
+ *         answered, or a call abandoned without a response).
+ */
+CONNECTC_API enum MHD_Result connectc_mhd_handle_request(connectc_mhd_embed *e,
+                                                        struct MHD_Connection *connection,
+                                                        const char *url, const char *method,
+                                                        const char *version,
+                                                        const char *upload_data,
+                                                        size_t *upload_data_size,
+                                                        void **req_cls);
+/**
+ * connectc_mhd_handle_request() without the HTTP version: the Host rules
+ * then treat the request as HTTP/1.0 (at most one Host, well-formed).
+ * @param e the embedding state.
+ * @param connection the access handler's connection.
+ * @param url the access handler's url.
+ * @param method the access handler's HTTP method.
+ * @param upload_data the access handler's upload_data.
+ * @param upload_data_size the access handler's upload_data_size; set to 0.
+ * @param req_cls the access handler's req_cls.
+ * @return as connectc_mhd_handle_request().
  */
 CONNECTC_API enum MHD_Result connectc_mhd_handle(connectc_mhd_embed *e, struct MHD_Connection *connection,
                                     const char *url, const char *method,
