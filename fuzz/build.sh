@@ -137,8 +137,20 @@ for src in "${harnesses[@]}"; do
     continue
   fi
   log "harness $name"
-  "$CC" "${common[@]}" -c "$src" -o "$objdir/$name.harness.o"
-  "$CXX" "${cxxflags[@]}" "$objdir/$name.harness.o" -o "$OUT/$name" "${engine[@]}" "${link[@]}"
+  # "fuzz-extra-sources: a.c b.c" (paths from the repository root): sources
+  # outside the installed libraries (the adapters' shared HTTP/1.1 helpers),
+  # compiled into the harness.
+  extra_objs=()
+  read -r -a extra_srcs <<<"$(sed -nE 's/.*fuzz-extra-sources:[[:space:]]*(.*[^[:space:]*\/])[[:space:]]*(\*\/)?$/\1/p' "$src" | head -1)"
+  for x in "${extra_srcs[@]}"; do
+    o="$objdir/$name.$(basename "${x%.c}").o"
+    "$CC" "${common[@]}" -I"$(dirname "$root/$x")" -c "$root/$x" -o "$o"
+    extra_objs+=("$o")
+  done
+  extra_inc=()
+  ((${#extra_srcs[@]} == 0)) || extra_inc=(-I"$(dirname "$root/${extra_srcs[0]}")")
+  "$CC" "${common[@]}" "${extra_inc[@]}" -c "$src" -o "$objdir/$name.harness.o"
+  "$CXX" "${cxxflags[@]}" "$objdir/$name.harness.o" "${extra_objs[@]}" -o "$OUT/$name" "${engine[@]}" "${link[@]}"
   corpus=$root/fuzz/corpus/$name
   rm -f "$OUT/${name}_seed_corpus.zip"
   if [[ -d $corpus ]] && [[ -n "$(ls -A "$corpus")" ]]; then

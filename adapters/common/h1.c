@@ -1,0 +1,304 @@
+/* Strict HTTP/1.1 heads (see h1.h). */
+#include "h1.h"
+
+#include <string.h>
+
+static int is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+static int is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+/* field-vchar / SP / HTAB */
+static int is_field_byte(unsigned char c) { return (c >= 0x21 && c <= 0x7E) || c >= 0x80 || is_ws(c); }
+static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
+
+static int eq_nocase(const char *a, size_t alen, const char *b) {
+  size_t blen = strlen(b);
+  if (alen != blen) return 0;
+  for (size_t i = 0; i < alen; i++)
+    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+  return 1;
+}
+
+void cc_h1_scanner_init(cc_h1_scanner *s) { memset(s, 0, sizeof *s); }
+
+long cc_h1_scan(cc_h1_scanner *s, const uint8_t *buf, size_t len, size_t max_bytes) {
+  if (!max_bytes) max_bytes = 65536;
+  for (; s->pos < len; s->pos++) {
+    if (s->pos >= max_bytes) return s->lines == 0 ? -414 : -431;
+    uint8_t c = buf[s->pos];
+    if (c == 0) return -400;
+    if (c == '\r') {
+      if (s->pos + 1 == len) return 0; /* look at it again with the next byte */
+      if (buf[s->pos + 1] != '\n') return -400;
+      continue;
+    }
+    if (c != '\n') continue;
+    if (s->pos == 0 || buf[s->pos - 1] != '\r') return -400;
+    size_t line_len = s->pos - 1 - s->line_start;
+    s->line_start = s->pos + 1;
+    if (line_len > 0) {
+      s->lines++;
+    } else if (s->lines > 0) {
+      s->pos++;
+      return (long)s->pos;
+    }
+  }
+  return 0;
+}
+
+/* ---- field lines ---- */
+
+/* Parses the field lines from p to end (the head's final CRLF excluded
+ * from neither), then the framing fields. Returns 0 or a status. */
+static int parse_fields(const char *p, const char *end, cc_h1_field *fields, size_t max_fields,
+                        cc_h1_head *out, const char **why) {
+  out->fields = fields;
+  out->n_fields = 0;
+  for (;;) {
+    if (end - p < 2) {
+      *why = "the head does not end with an empty line";
+      return 400;
+    }
+    if (p[0] == '\r' && p[1] == '\n') return 0; /* the empty line */
+    if (is_ws((unsigned char)p[0])) {
+      *why = "obsolete line folding (a field line starting with whitespace)";
+      return 400;
+    }
+    const char *name = p;
+    while (p < end && is_tchar((unsigned char)*p)) p++;
+    if (p == name || p == end || *p != ':') {
+      *why = p < end && is_ws((unsigned char)*p) ? "whitespace between a field name and its colon"
+                                                 : "a field name that is not a token";
+      return 400;
+    }
+    size_t name_len = (size_t)(p - name);
+    p++;
+    while (p < end && is_ws((unsigned char)*p)) p++;
+    const char *value = p;
+    while (p < end && is_field_byte((unsigned char)*p)) p++;
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+      *why = "a control character in a field value";
+      return 400;
+    }
+    const char *vend = p;
+    while (vend > value && is_ws((unsigned char)vend[-1])) vend--;
+    p += 2;
+    if (out->n_fields == max_fields) {
+      *why = "too many header fields";
+      return 431;
+    }
+    cc_h1_field *f = &fields[out->n_fields++];
+    f->name = name;
+    f->name_len = name_len;
+    f->value = value;
+    f->value_len = (size_t)(vend - value);
+  }
+}
+
+/* Parses "1*DIGIT" into *out; 0 when it is not one or exceeds INT64_MAX. */
+static int parse_length(const char *v, size_t n, uint64_t *out) {
+  uint64_t x = 0;
+  if (n == 0) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!is_digit((unsigned char)v[i])) return 0;
+    unsigned d = (unsigned)(v[i] - '0');
+    if (x > ((uint64_t)INT64_MAX - d) / 10) return 0;
+    x = x * 10 + d;
+  }
+  *out = x;
+  return 1;
+}
+
+/* Scans a comma-separated token list (Connection) for `token`. */
+static int list_has(const char *v, size_t n, const char *token) {
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (is_ws((unsigned char)v[i]) || v[i] == ',')) i++;
+    size_t start = i;
+    while (i < n && v[i] != ',' && !is_ws((unsigned char)v[i])) i++;
+    if (i > start && eq_nocase(v + start, i - start, token)) return 1;
+    while (i < n && v[i] != ',') i++;
+  }
+  return 0;
+}
+
+typedef struct framing {
+  size_t n_length, n_coding, n_host;
+  const cc_h1_field *length, *coding;
+  int close, keep_alive, expect_continue;
+} framing;
+
+static void scan_framing(const cc_h1_head *h, framing *f) {
+  memset(f, 0, sizeof *f);
+  for (size_t i = 0; i < h->n_fields; i++) {
+    const cc_h1_field *e = &h->fields[i];
+    if (eq_nocase(e->name, e->name_len, "content-length")) {
+      f->n_length++;
+      f->length = e;
+    } else if (eq_nocase(e->name, e->name_len, "transfer-encoding")) {
+      f->n_coding++;
+      f->coding = e;
+    } else if (eq_nocase(e->name, e->name_len, "host")) {
+      f->n_host++;
+    } else if (eq_nocase(e->name, e->name_len, "connection")) {
+      if (list_has(e->value, e->value_len, "close")) f->close = 1;
+      if (list_has(e->value, e->value_len, "keep-alive")) f->keep_alive = 1;
+    } else if (eq_nocase(e->name, e->name_len, "expect")) {
+      if (eq_nocase(e->value, e->value_len, "100-continue")) f->expect_continue = 1;
+    }
+  }
+}
+
+/* "HTTP/" DIGIT "." DIGIT at p (8 bytes). Returns the minor version, -1
+ * for a malformed one, -2 for a major version other than 1. */
+static int parse_version(const char *p, const char *end) {
+  if (end - p < 8 || memcmp(p, "HTTP/", 5) != 0 || !is_digit((unsigned char)p[5]) ||
+      p[6] != '.' || !is_digit((unsigned char)p[7]))
+    return -1;
+  if (p[5] != '1') return -2;
+  return p[7] == '0' ? 0 : 1;
+}
+
+static const char *skip_empty_lines(const char *p, const char *end) {
+  while (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
+  return p;
+}
+
+int cc_h1_parse_request(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
+                        cc_h1_head *out, const char **why) {
+  memset(out, 0, sizeof *out);
+  const char *end = buf + len;
+  const char *p = skip_empty_lines(buf, end);
+  /* method SP request-target SP HTTP-version CRLF */
+  out->method = p;
+  while (p < end && is_tchar((unsigned char)*p)) p++;
+  out->method_len = (size_t)(p - out->method);
+  if (out->method_len == 0 || p == end || *p != ' ') {
+    *why = "malformed request line (method)";
+    return 400;
+  }
+  p++;
+  out->target = p;
+  while (p < end && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7F) p++;
+  out->target_len = (size_t)(p - out->target);
+  if (out->target_len == 0 || p == end || *p != ' ') {
+    *why = "malformed request line (request-target)";
+    return 400;
+  }
+  p++;
+  int minor = parse_version(p, end);
+  if (minor == -2) {
+    *why = "HTTP version not supported";
+    return 505;
+  }
+  if (minor < 0 || end - p < 10 || p[8] != '\r' || p[9] != '\n') {
+    *why = "malformed request line (HTTP version)";
+    return 400;
+  }
+  out->version_minor = minor;
+  p += 10;
+  int st = parse_fields(p, end, fields, max_fields, out, why);
+  if (st) return st;
+
+  framing f;
+  scan_framing(out, &f);
+  if (f.n_length > 1 || f.n_coding > 1 || (f.n_length && f.n_coding)) {
+    *why = "ambiguous HTTP request framing";
+    return 400;
+  }
+  if (minor == 1 ? f.n_host != 1 : f.n_host > 1) {
+    *why = "an HTTP/1.1 request needs exactly one Host field";
+    return 400;
+  }
+  if (f.n_coding) {
+    if (minor == 0) {
+      *why = "Transfer-Encoding in an HTTP/1.0 request";
+      return 400;
+    }
+    if (!eq_nocase(f.coding->value, f.coding->value_len, "chunked")) {
+      *why = "unsupported transfer coding";
+      return 501;
+    }
+    out->body = CC_H1_BODY_CHUNKED;
+  } else if (f.n_length) {
+    if (!parse_length(f.length->value, f.length->value_len, &out->content_length)) {
+      *why = "invalid Content-Length";
+      return 400;
+    }
+    out->body = out->content_length ? CC_H1_BODY_LENGTH : CC_H1_BODY_NONE;
+  }
+  out->keep_alive = !f.close && (minor == 1 || f.keep_alive);
+  out->expect_continue = minor == 1 && f.expect_continue;
+  return 0;
+}
+
+int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
+                         cc_h1_head *out, const char **why) {
+  memset(out, 0, sizeof *out);
+  const char *end = buf + len;
+  const char *p = skip_empty_lines(buf, end);
+  /* HTTP-version SP 3DIGIT [SP reason-phrase] CRLF */
+  int minor = parse_version(p, end);
+  if (minor < 0 || end - p < 12 || p[8] != ' ' || !is_digit((unsigned char)p[9]) ||
+      !is_digit((unsigned char)p[10]) || !is_digit((unsigned char)p[11])) {
+    *why = "malformed status line";
+    return -1;
+  }
+  out->version_minor = minor;
+  out->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+  p += 12;
+  if (p < end && *p == ' ') {
+    p++;
+  } else if (p == end || *p != '\r') {
+    *why = "malformed status line";
+    return -1;
+  }
+  out->reason = p;
+  while (p < end && is_field_byte((unsigned char)*p)) p++;
+  out->reason_len = (size_t)(p - out->reason);
+  if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
+    *why = "malformed status line";
+    return -1;
+  }
+  p += 2;
+  if (parse_fields(p, end, fields, max_fields, out, why)) return -1;
+
+  framing f;
+  scan_framing(out, &f);
+  if (f.n_length > 1 || f.n_coding > 1 || (f.n_length && f.n_coding)) {
+    *why = "ambiguous HTTP response framing";
+    return -1;
+  }
+  out->keep_alive = !f.close && (minor == 1 || f.keep_alive);
+  if ((out->status >= 100 && out->status < 200) || out->status == 204 || out->status == 304) {
+    out->body = CC_H1_BODY_NONE;
+  } else if (f.n_coding) {
+    if (!eq_nocase(f.coding->value, f.coding->value_len, "chunked")) {
+      *why = "unsupported transfer coding in the response";
+      return -1;
+    }
+    out->body = CC_H1_BODY_CHUNKED;
+  } else if (f.n_length) {
+    if (!parse_length(f.length->value, f.length->value_len, &out->content_length)) {
+      *why = "invalid Content-Length in the response";
+      return -1;
+    }
+    out->body = out->content_length ? CC_H1_BODY_LENGTH : CC_H1_BODY_NONE;
+  } else {
+    out->body = CC_H1_BODY_UNTIL_CLOSE;
+    out->keep_alive = 0;
+  }
+  return 0;
+}
+
+const char *cc_h1_field_value(const cc_h1_head *h, const char *name, size_t *len) {
+  for (size_t i = 0; i < h->n_fields; i++)
+    if (eq_nocase(h->fields[i].name, h->fields[i].name_len, name)) {
+      *len = h->fields[i].value_len;
+      return h->fields[i].value;
+    }
+  *len = 0;
+  return NULL;
+}
