@@ -79,6 +79,7 @@ struct conn {
   connectc_mg_server *s;
   struct mg_connection *c;
   int embedded; /* handed over by the application: give it back after */
+  int in_handover; /* inside connectc_mg_serve, under Mongoose's HTTP handler */
   mg_event_handler_t saved_fn, saved_pfn;
   void *saved_fn_data, *saved_pfn_data;
   req *r;            /* the request being served, or NULL */
@@ -112,11 +113,9 @@ struct req {
   int64_t deadline;
 };
 
-int64_t connectc_mg_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* Mongoose's own monotonic clock: the loop passes it to every
+ * connection's MG_EV_POLL, read once per iteration. */
+int64_t connectc_mg_now_ms(void) { return (int64_t)mg_millis(); }
 
 /* ---- request lifetime ---- */
 
@@ -562,7 +561,10 @@ static void serve(conn *mc) {
     }
     if (!mc->r) {
       if (mc->embedded) { /* the application serves what comes next */
-        give_back(mc);
+        /* Not from under Mongoose's HTTP handler, which detaches itself
+         * when it returns: the event it was handling reaches conn_fn
+         * next, and the connection goes back from there. */
+        if (!mc->in_handover) give_back(mc);
         return;
       }
       if (s->stopping) {
@@ -620,10 +622,9 @@ static void serve(conn *mc) {
   }
 }
 
-static void on_poll(conn *mc) {
+static void on_poll(conn *mc, int64_t now) {
   connectc_mg_server *s = mc->s;
   struct mg_connection *c = mc->c;
-  int64_t now = connectc_mg_now_ms();
   req *r = mc->r;
   if (r && r->deadline >= 0 && now >= r->deadline) {
     r->deadline = -1; /* once: the call has finished now */
@@ -640,6 +641,12 @@ static void on_poll(conn *mc) {
 
 static void conn_fn(struct mg_connection *c, int ev, void *ev_data) {
   conn *mc = c->fn_data;
+  if (mc->embedded && !mc->r && !mc->closing && ev != MG_EV_CLOSE) {
+    /* The request served under Mongoose's HTTP handler is done: this is
+     * the first event after it, and the connection goes back. */
+    give_back(mc);
+    return;
+  }
   switch (ev) {
     case MG_EV_READ:
       mc->last_io = connectc_mg_now_ms();
@@ -650,7 +657,7 @@ static void conn_fn(struct mg_connection *c, int ev, void *ev_data) {
       if (mc->r) serve(mc);
       break;
     case MG_EV_POLL:
-      on_poll(mc);
+      on_poll(mc, (int64_t)*(const uint64_t *)ev_data);
       break;
     case MG_EV_ERROR:
       if (mc->embedded && mc->saved_fn) {
@@ -755,7 +762,9 @@ int connectc_mg_serve(connectc_mg_server *s, struct mg_connection *c, int ev, vo
   }
   /* Removing the head from the receive buffer is also what tells
    * Mongoose's HTTP handler, which called us, to stand back. */
+  mc->in_handover = 1;
   if (start_request(mc, off, hm->head.len)) serve(mc);
+  mc->in_handover = 0;
   return 1;
 }
 
