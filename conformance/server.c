@@ -3,8 +3,9 @@
  *
  * Reads one size-delimited ServerCompatRequest from stdin, starts the
  * ConformanceService on 127.0.0.1 (TLS when asked) with the libmicrohttpd
- * adapter, writes a size-delimited ServerCompatResponse to stdout, and
- * serves until SIGTERM/SIGINT arrives.
+ * adapter, or the Mongoose one given `--adapter mongoose` (its own
+ * manager, polled by the main thread), writes a size-delimited
+ * ServerCompatResponse to stdout, and serves until SIGTERM/SIGINT arrives.
  *
  * The service is written as an application would write it: on the
  * generated asynchronous handler interface (service.connect.h). Each
@@ -30,6 +31,17 @@
 #include "connectrpc/conformance/v1/server_compat.pb-c.h"
 #include "connectrpc/conformance/v1/service.connect.h"
 #include "connectrpc/conformance/v1/service.pb-c.h"
+#ifdef CONFORMANCE_MONGOOSE
+#include "connectc/mongoose.h"
+#include "mongoose.h"
+
+/* Mongoose's log (and its hex dumps, written whatever the level) must not
+ * reach stdout. */
+static void mg_log_stderr(char c, void *param) {
+  (void)param;
+  fputc(c, stderr);
+}
+#endif
 
 #define TYPE_PREFIX "type.googleapis.com/"
 
@@ -403,7 +415,27 @@ static void on_signal(int sig) {
   stop = 1;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  int use_mongoose = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc) {
+      const char *name = argv[++i];
+      if (strcmp(name, "microhttpd") == 0) {
+        use_mongoose = 0;
+#ifdef CONFORMANCE_MONGOOSE
+      } else if (strcmp(name, "mongoose") == 0) {
+        use_mongoose = 1;
+#endif
+      } else {
+        fprintf(stderr, "conformance server: unknown adapter %s\n", name);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "usage: %s [--adapter microhttpd|mongoose]\n", argv[0]);
+      return 2;
+    }
+  }
+  (void)use_mongoose;
   uint8_t hdr[4];
   if (read_full(0, hdr, 4)) {
     fprintf(stderr, "conformance server: no ServerCompatRequest on stdin\n");
@@ -449,14 +481,33 @@ int main(void) {
     mcfg.tls_key_pem = key;
   }
   connectc_mhd_server *srv = NULL;
-  int rv = connectc_mhd_start(&mcfg, router, &srv);
+  uint16_t port = 0;
+  int rv;
+#ifdef CONFORMANCE_MONGOOSE
+  connectc_mg_server *msrv = NULL;
+  if (use_mongoose) {
+    mg_log_set(MG_LL_NONE);
+    mg_log_set_fn(mg_log_stderr, NULL);
+    connectc_mg_server_config gcfg;
+    memset(&gcfg, 0, sizeof gcfg);
+    gcfg.tls_cert_pem = cert;
+    gcfg.tls_key_pem = key;
+    rv = connectc_mg_server_new(&gcfg, router, NULL, &msrv);
+    if (rv == CONNECTC_OK)
+      rv = connectc_mg_listen(msrv, cert ? "https://127.0.0.1:0" : "http://127.0.0.1:0", &port);
+  } else
+#endif
+  {
+    rv = connectc_mhd_start(&mcfg, router, &srv);
+    if (rv == CONNECTC_OK) port = connectc_mhd_port(srv);
+  }
   if (rv != CONNECTC_OK) {
     fprintf(stderr, "conformance server: cannot start: %s\n", connectc_strerror(rv));
     return 1;
   }
   Connectrpc__Conformance__V1__ServerCompatResponse resp = CONNECTRPC__CONFORMANCE__V1__SERVER_COMPAT_RESPONSE__INIT;
   resp.host = "127.0.0.1";
-  resp.port = connectc_mhd_port(srv);
+  resp.port = port;
   if (cert) {
     resp.pem_cert.data = (uint8_t *)cert;
     resp.pem_cert.len = strlen(cert);
@@ -478,8 +529,16 @@ int main(void) {
   sigaction(SIGTERM, &sa, NULL);
   /* Serve until the runner signals us (it closes stdin right after the
    * request, so EOF means nothing). */
-  while (!stop) pause();
-  connectc_mhd_stop(srv);
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) {
+    while (!stop) connectc_mg_poll(msrv, 10); /* deadlines tick every 10 ms */
+    connectc_mg_server_del(msrv);
+  } else
+#endif
+  {
+    while (!stop) pause();
+    connectc_mhd_stop(srv);
+  }
   connectc_router_del(router);
   connectc_codec_json_del(json_codec);
   connectc_type_registry_del(registry);
