@@ -5,7 +5,14 @@
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
-#   the conformance suite in client and server modes (gcc and ASan builds), the Eliza demo, and buf generate with the local plugins.
+#   the conformance suite in client and server modes (gcc and ASan builds)
+#   for the libcurl/libmicrohttpd adapters and for the Mongoose adapters, the
+#   server load check on both servers, the Eliza demo, and buf generate with
+#   the local plugins.
+# Mongoose (GPLv2 or commercial) is not a package: its sources are expected
+# in ../shared/third_party/mongoose (MONGOOSE_DIR overrides), and every
+# build but the fuzzing one is configured with CONNECTC_MONGOOSE_DIR
+# pointing there.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,15 +63,22 @@ build() {
 }
 
 mkdir -p build
+mongoose_dir=${MONGOOSE_DIR:-$root/../shared/third_party/mongoose}
+if [ ! -f "$mongoose_dir/mongoose.c" ]; then
+  echo "scripts/test.sh: no mongoose.c in $mongoose_dir (set MONGOOSE_DIR)" >&2
+  exit 1
+fi
+mongoose_dir=$(cd "$mongoose_dir" && pwd)
+mg=(-DCONNECTC_MONGOOSE_DIR="$mongoose_dir")
 
 note "gcc build"
-CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/gcc
+CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/gcc
 
 note "clang build"
-CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/clang
+CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/clang
 
 note "ASan+UBSan build"
-if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON; then
+if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON "${mg[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_ctest build/asan
@@ -75,13 +89,14 @@ note "ThreadSanitizer build: the threaded tests (async handlers, adapters)"
 # build that sees a race between worker threads and the transport.
 if CC=clang build build/tsan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_CONFORMANCE=OFF \
      -DCONNECTC_BENCH=OFF -DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
-     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread; then
+     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
+     "${mg[@]}"; then
   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp second_deadlock_stack=1 halt_on_error=1" \
-    run_ctest build/tsan -R 'test_async_stress|test_http|test_service|hostile|eliza'
+    run_ctest build/tsan -R 'test_async_stress|test_http|test_service|hostile|eliza|mongoose'
 fi
 
 note "build without brotli and zstd"
-CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF \
+CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF "${mg[@]}" \
   -DCONNECTC_CONFORMANCE=OFF && run_ctest build/minimal
 
 note "libFuzzer harnesses (${fuzz_seconds}s each)"
@@ -103,7 +118,7 @@ else
   failed=$((failed + 1))
 fi
 
-note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
+note "conformance suite, client and server modes (gcc and ASan+UBSan builds; libcurl and libmicrohttpd, then Mongoose)"
 for b in build/gcc build/asan; do
   for mode in client server; do
     if scripts/conformance.sh "$b" "$mode"; then
@@ -113,18 +128,32 @@ for b in build/gcc build/asan; do
       failed=$((failed + 1))
     fi
   done
+  if scripts/conformance.sh "$b" client -- --transport mongoose; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("conformance client --transport mongoose ($b)")
+    failed=$((failed + 1))
+  fi
+  if scripts/conformance.sh "$b" server -- --adapter mongoose; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("conformance server --adapter mongoose ($b)")
+    failed=$((failed + 1))
+  fi
 done
 
 note "server load check: 10, 256, 512, 1000 connections, 1 s each (no failures allowed)"
-if bench/load_server.sh build/gcc 1; then
-  passed=$((passed + 1))
-else
-  steps_failed+=("server load check")
-  failed=$((failed + 1))
-fi
+for server in build/gcc/examples/eliza/eliza_server build/gcc/examples/mongoose/eliza_mongoose; do
+  if bench/load_server.sh build/gcc 1 "$server"; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("server load check ($(basename "$server"))")
+    failed=$((failed + 1))
+  fi
+done
 
 note "install test"
-if tests/install/run.sh build/gcc; then
+if MONGOOSE_DIR="$mongoose_dir" tests/install/run.sh build/gcc; then
   passed=$((passed + 1))
 else
   steps_failed+=("install test")

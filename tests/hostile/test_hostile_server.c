@@ -156,8 +156,12 @@ static void *server_loop(void *arg) {
 }
 
 static server *server_start(connectc_router *router, unsigned idle_timeout_s, uint16_t *port) {
-  mg_log_set(MG_LL_NONE);
-  mg_log_set_fn(mg_quiet, NULL);
+  static int quiet; /* Mongoose's log settings are global: set them before any loop runs */
+  if (!quiet) {
+    mg_log_set(MG_LL_NONE);
+    mg_log_set_fn(mg_quiet, NULL);
+    quiet = 1;
+  }
   server *s = calloc(1, sizeof *s);
   connectc_mg_server_config cfg;
   memset(&cfg, 0, sizeof cfg);
