@@ -41,6 +41,7 @@ static const connectc_method_desc m_sum = {"/test.v1.Echo/Sum", CONNECTC_STREAM_
 static const connectc_method_desc m_fail = {"/test.v1.Echo/Fail", CONNECTC_STREAM_UNARY, 0};
 static const connectc_method_desc m_async = {"/test.v1.Echo/Async", CONNECTC_STREAM_SERVER, 0};
 static const connectc_method_desc m_hang = {"/test.v1.Echo/Hang", CONNECTC_STREAM_UNARY, 0};
+static const connectc_method_desc m_trickle = {"/test.v1.Echo/Trickle", CONNECTC_STREAM_SERVER, 0};
 
 /* Say and Chat echo each message upper-cased; List answers three copies. */
 static int echo_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
@@ -146,6 +147,49 @@ static void async_end(connectc_server_call *s, void *ud) {
   pthread_detach(t);
 }
 
+/* Trickle: a worker sends five messages a millisecond or so apart, each
+ * through connectc_server_call_run, stopping when the call is over
+ * (canceled by the client, or its deadline). */
+static int trickle_done, trickle_started;
+
+static void op_trickle(connectc_server_call *s, void *arg) {
+  int *i = arg;
+  if (connectc_server_call_is_finished(s)) {
+    *i = -1;
+    return;
+  }
+  if (*i == 5) connectc_server_call_finish(s, NULL);
+  else connectc_server_call_send(s, (const uint8_t *)"tick", 4);
+}
+
+static void *trickle_main(void *arg) {
+  connectc_server_call *call = arg;
+  unsigned seed = (unsigned)(uintptr_t)arg;
+  for (int i = 0; i <= 5; i++) {
+    struct timespec d = {0, (long)(rand_r(&seed) % 2000) * 1000L};
+    nanosleep(&d, NULL);
+    int k = i;
+    connectc_server_call_run(call, op_trickle, &k);
+    if (k < 0) break;
+  }
+  connectc_server_call_unref(call);
+  pthread_mutex_lock(&seen_mu);
+  trickle_done++;
+  pthread_mutex_unlock(&seen_mu);
+  return NULL;
+}
+
+static void trickle_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  connectc_server_call_ref(s);
+  pthread_mutex_lock(&seen_mu);
+  trickle_started++;
+  pthread_mutex_unlock(&seen_mu);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, trickle_main, s), 0);
+  pthread_detach(t);
+}
+
 static void on_cancel(connectc_server_call *s, const connectc_error *why, void *ud) {
   (void)s;
   (void)ud;
@@ -168,6 +212,7 @@ static connectc_router *make_router(void) {
       {.method = &m_fail, .callbacks = {NULL, fail_end, NULL}},
       {.method = &m_async, .callbacks = {NULL, async_end, on_cancel}},
       {.method = &m_hang, .callbacks = {NULL, NULL, on_cancel}},
+      {.method = &m_trickle, .callbacks = {NULL, trickle_end, on_cancel}},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     assert_int_equal(connectc_router_add(r, &routes[i]), CONNECTC_OK);
@@ -477,6 +522,82 @@ static void test_async_handlers(void **state) {
   assert_int_equal(async_done - done0, N);
   pthread_mutex_unlock(&seen_mu);
   connectc_mg_client_del(t);
+}
+
+/* Many asynchronous calls racing client cancellations and deadlines:
+ * every call closes once, every handler lets go, no connection is left. */
+static void test_async_stress(void **state) {
+  (void)state;
+  enum { N = 120 };
+  connectc_mg_client_config tc;
+  memset(&tc, 0, sizeof tc);
+  tc.base_url = base;
+  connectc_mg_client *t = NULL;
+  assert_int_equal(connectc_mg_client_new(&tc, &mgr, NULL, &t), CONNECTC_OK);
+  static result r[N];
+  connectc_client_call *calls[N];
+  int64_t cancel_at[N];
+  pthread_mutex_lock(&seen_mu);
+  int done0 = trickle_done, started0 = trickle_started;
+  pthread_mutex_unlock(&seen_mu);
+  unsigned seed = 7;
+  for (int i = 0; i < N; i++) {
+    connectc_client_config c = cfg_for(&m_trickle);
+    if (i % 3 == 1) c.timeout_ms = 1 + rand_r(&seed) % 8;
+    result_init(&r[i]);
+    assert_int_equal(connectc_client_call_new(&c, &rcb, &r[i], NULL, connectc_mg_now_ms(), &calls[i]),
+                     CONNECTC_OK);
+    connectc_client_call_send(calls[i], (const uint8_t *)"go", 2);
+    assert_int_equal(connectc_mg_client_start(t, calls[i], NULL, NULL), CONNECTC_OK);
+    cancel_at[i] = i % 3 == 2 ? connectc_mg_now_ms() + rand_r(&seed) % 10 : -1;
+  }
+  int64_t until = connectc_mg_now_ms() + 20000;
+  while (connectc_mg_client_running(t) > 0 && connectc_mg_now_ms() < until) {
+    connectc_mg_client_poll(t, 1);
+    int64_t now = connectc_mg_now_ms();
+    for (int i = 0; i < N; i++)
+      if (cancel_at[i] >= 0 && now >= cancel_at[i]) {
+        cancel_at[i] = -1;
+        connectc_client_call_cancel(calls[i]);
+        connectc_mg_client_wake(t, calls[i]);
+      }
+  }
+  if (connectc_mg_client_running(t) != 0) {
+    for (int i = 0; i < N; i++)
+      if (!r[i].closed) fprintf(stderr, "call %d (kind %d) open, %zu messages\n", i, i % 3, r[i].n);
+    fprintf(stderr, "server connections %zu\n", connectc_mg_server_connections(srv));
+  }
+  assert_int_equal(connectc_mg_client_running(t), 0);
+  int ok = 0;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(r[i].closed, 1);
+    if (i % 3 == 0) {
+      assert_int_equal(r[i].err.code, CONNECTC_CODE_OK);
+      assert_int_equal(r[i].n, 5);
+    }
+    if (r[i].err.code == CONNECTC_CODE_OK) ok++;
+    connectc_client_call_del(calls[i]);
+    result_reset(&r[i]);
+  }
+  assert_true(ok >= N / 3);
+  connectc_mg_client_del(t);
+  /* The handlers all finish (their calls are over), and the server
+   * holds nothing. */
+  until = connectc_mg_now_ms() + 10000;
+  for (;;) {
+    pthread_mutex_lock(&seen_mu);
+    /* Calls canceled early never reached a handler. */
+    int d = trickle_done - done0, st = trickle_started - started0;
+    pthread_mutex_unlock(&seen_mu);
+    if ((d == st && st >= N / 3) || connectc_mg_now_ms() > until) {
+      assert_int_equal(d, st);
+      assert_true(st >= N / 3);
+      break;
+    }
+    mg_mgr_poll(&mgr, 5);
+  }
+  poll_ms(20);
+  assert_int_equal(connectc_mg_server_connections(srv), 0);
 }
 
 static void test_deadline_and_cancel(void **state) {
@@ -877,7 +998,8 @@ static void test_limits_and_stop(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_types),       cmocka_unit_test(test_large_and_compressed),
-      cmocka_unit_test(test_async_handlers),     cmocka_unit_test(test_deadline_and_cancel),
+      cmocka_unit_test(test_async_handlers),     cmocka_unit_test(test_async_stress),
+      cmocka_unit_test(test_deadline_and_cancel),
       cmocka_unit_test(test_tls),                cmocka_unit_test(test_embedded_keepalive),
       cmocka_unit_test(test_own_listener_http),  cmocka_unit_test(test_limits_and_stop),
   };

@@ -775,11 +775,16 @@ static void drain_wakes(connectc_mg_server *s) {
   req *list = s->wakes;
   s->wakes = NULL;
   s->wake_sent = 0;
-  for (req *r = list; r; r = r->wake_next) r->wake_queued = 0;
   pthread_mutex_unlock(&s->wake_mu);
   while (list) {
+    /* Each leaves the list under the lock: once wake_queued is 0 a handler
+     * may queue it again, which rewrites wake_next. */
+    pthread_mutex_lock(&s->wake_mu);
     req *r = list;
     list = r->wake_next;
+    r->wake_next = NULL;
+    r->wake_queued = 0;
+    pthread_mutex_unlock(&s->wake_mu);
     if (r->mc && r->mc->r == r) serve(r->mc);
     req_unref(r);
   }
