@@ -995,6 +995,134 @@ static void test_limits_and_stop(void **state) {
   close(f2);
 }
 
+/* An application's own https:// listener hands its requests over too: the
+ * adapter reads and writes through Mongoose's TLS. */
+static char *tls_cert, *tls_key;
+static void tls_app_handler(struct mg_connection *c, int ev, void *ev_data) {
+  if (ev == MG_EV_ACCEPT) {
+    struct mg_tls_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.cert = mg_str(tls_cert);
+    opts.key = mg_str(tls_key);
+    mg_tls_init(c, &opts);
+    return;
+  }
+  app_handler(c, ev, ev_data);
+}
+
+static void test_embedded_tls(void **state) {
+  (void)state;
+  tls_cert = read_pem("server.pem");
+  tls_key = read_pem("server.key");
+  char *ca = read_pem("ca.pem");
+  struct mg_connection *l = mg_http_listen(&mgr, "https://127.0.0.1:0", tls_app_handler, srv);
+  assert_non_null(l);
+  char url[64];
+  snprintf(url, sizeof url, "https://localhost:%u", (unsigned)mg_ntohs(l->loc.port));
+  connectc_mg_client_config tc;
+  memset(&tc, 0, sizeof tc);
+  tc.ca_pem = ca;
+  const char *msgs[] = {"over tls"};
+  for (int i = 0; i < 2; i++) {
+    connectc_client_config c = cfg_for(i ? &m_sum : &m_list);
+    result r;
+    result_init(&r);
+    call(url, &c, msgs, 1, &tc, &r);
+    assert_int_equal(r.err.code, CONNECTC_CODE_OK);
+    if (i) assert_string_equal(r.msgs[0], "1/8");
+    else assert_string_equal(r.msgs[2], "OVER TLS");
+    result_reset(&r);
+  }
+  l->is_closing = 1;
+  poll_ms(20);
+  free(tls_cert);
+  free(tls_key);
+  free(ca);
+}
+
+/* ---- the client against a server that answers with canned bytes ---- */
+
+static const char *canned;
+static size_t canned_len;
+static int canned_close;
+
+static void canned_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void)ev_data;
+  if (ev != MG_EV_READ) return;
+  mg_send(c, canned, canned_len);
+  c->recv.len = 0;
+  if (canned_close) c->is_draining = 1;
+}
+
+static void expect_client(uint16_t p, const char *resp, size_t len, int close_after,
+                          connectc_code code, const char *msg_part, size_t n_msgs) {
+  canned = resp;
+  canned_len = len;
+  canned_close = close_after;
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)p);
+  connectc_client_config c = cfg_for(&m_list);
+  c.timeout_ms = 2000;
+  const char *msgs[] = {"x"};
+  result r;
+  result_init(&r);
+  call(url, &c, msgs, 1, NULL, &r);
+  if (r.err.code != code) fprintf(stderr, "got %d: %s\n", r.err.code, r.err.message);
+  assert_int_equal(r.err.code, code);
+  if (msg_part) assert_non_null(strstr(r.err.message, msg_part));
+  assert_int_equal(r.n, n_msgs);
+  result_reset(&r);
+}
+
+#define RESP_HEAD "HTTP/1.1 200 OK\r\ncontent-type: application/connect+proto\r\n"
+
+static void test_client_hostile_server(void **state) {
+  (void)state;
+  struct mg_connection *l = mg_listen(&mgr, "tcp://127.0.0.1:0", canned_fn, NULL);
+  assert_non_null(l);
+  uint16_t p = mg_ntohs(l->loc.port);
+  /* A good stream, chunked: one message and the end. */
+  static const char good[] = RESP_HEAD "transfer-encoding: chunked\r\n\r\n"
+                             "7\r\n\0\0\0\0\x02hi\r\n7;ext=1\r\n\x02\0\0\0\x02{}\r\n0\r\n\r\n";
+  expect_client(p, good, sizeof good - 1, 0, CONNECTC_CODE_OK, NULL, 1);
+  /* The same until the connection closes (no framing). */
+  static const char until_close[] = RESP_HEAD "\r\n\0\0\0\0\x02hi\x02\0\0\0\x02{}";
+  expect_client(p, until_close, sizeof until_close - 1, 1, CONNECTC_CODE_OK, NULL, 1);
+  /* Broken chunked framing: unavailable, naming it. */
+  static const char bad_chunk[] = RESP_HEAD "transfer-encoding: chunked\r\n\r\n"
+                                  "7 \r\n\0\0\0\0\x02hi\r\n0\r\n\r\n";
+  expect_client(p, bad_chunk, sizeof bad_chunk - 1, 0, CONNECTC_CODE_UNAVAILABLE,
+                "malformed chunked response body", 0);
+  /* Ambiguous framing, a bare LF, a bad status line. */
+  static const char amb[] = RESP_HEAD "content-length: 12\r\ntransfer-encoding: chunked\r\n\r\n";
+  expect_client(p, amb, sizeof amb - 1, 0, CONNECTC_CODE_UNAVAILABLE,
+                "ambiguous HTTP response framing", 0);
+  static const char lf[] = "HTTP/1.1 200 OK\ncontent-length: 0\n\n";
+  expect_client(p, lf, sizeof lf - 1, 0, CONNECTC_CODE_UNAVAILABLE, "bare CR or LF", 0);
+  static const char status[] = "HTTP/1.1 2x0 OK\r\n\r\n";
+  expect_client(p, status, sizeof status - 1, 0, CONNECTC_CODE_UNAVAILABLE, "malformed status line", 0);
+  /* A head past the limit (64 KiB): resource_exhausted, without reading
+   * it all. */
+  size_t n = 200000;
+  char *huge = malloc(n);
+  memcpy(huge, RESP_HEAD "x-big: ", sizeof(RESP_HEAD "x-big: ") - 1);
+  memset(huge + sizeof(RESP_HEAD "x-big: ") - 1, 'b', n - (sizeof(RESP_HEAD "x-big: ") - 1));
+  expect_client(p, huge, n, 0, CONNECTC_CODE_RESOURCE_EXHAUSTED, "response head exceeds", 0);
+  free(huge);
+  /* The connection closes mid-body: unavailable. */
+  static const char cut[] = RESP_HEAD "content-length: 100\r\n\r\n\0\0\0\0\x02hi";
+  expect_client(p, cut, sizeof cut - 1, 1, CONNECTC_CODE_UNAVAILABLE,
+                "closed before the response ended", 1);
+  /* A 100 Continue first is skipped. */
+  static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n" RESP_HEAD "content-length: 14\r\n\r\n"
+                             "\0\0\0\0\x02hi\x02\0\0\0\x02{}";
+  expect_client(p, cont, sizeof cont - 1, 0, CONNECTC_CODE_OK, NULL, 1);
+  /* Nobody listens any more: unavailable. */
+  l->is_closing = 1;
+  poll_ms(10);
+  expect_client(p, "", 0, 0, CONNECTC_CODE_UNAVAILABLE, NULL, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_types),       cmocka_unit_test(test_large_and_compressed),
@@ -1002,6 +1130,7 @@ int main(void) {
       cmocka_unit_test(test_deadline_and_cancel),
       cmocka_unit_test(test_tls),                cmocka_unit_test(test_embedded_keepalive),
       cmocka_unit_test(test_own_listener_http),  cmocka_unit_test(test_limits_and_stop),
+      cmocka_unit_test(test_embedded_tls),       cmocka_unit_test(test_client_hostile_server),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
