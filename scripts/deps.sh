@@ -10,6 +10,7 @@ packages=(
   clang libclang-rt-14-dev llvm
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libprotoc-dev
   libcurl4-openssl-dev libmicrohttpd-dev
+  libssl-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   libjsmn-dev libcmocka-dev
   openssl ca-certificates curl

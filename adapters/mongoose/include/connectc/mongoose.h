@@ -23,10 +23,16 @@
  * server wakes its loop with mg_wakeup(). Call every connectc_mg_* function
  * on the thread that runs the manager's loop (mg_mgr_poll).
  *
- * The adapters read the monotonic clock (connectc_mg_now_ms) to enforce
- * deadlines; they tick them whenever the loop polls, so poll with a
- * timeout no longer than the precision you want (the conformance programs
- * poll every 10 ms).
+ * The adapters enforce deadlines on Mongoose's monotonic clock
+ * (mg_millis, as connectc_mg_now_ms); they tick them whenever the loop
+ * polls, so poll with a timeout no longer than the precision you want (the
+ * conformance programs poll every 10 ms).
+ *
+ * Mongoose's epoll mode (its default on Linux) keeps reporting a
+ * connection whose reads are paused (c->is_full) as readable, so the loop
+ * spins while the server holds back a client that pipelines more than
+ * 64 KiB past a request still being answered; build mongoose.c with
+ * MG_ENABLE_POLL=1 (and MG_ENABLE_EPOLL=0) to avoid that.
  */
 #ifndef CONNECTC_MONGOOSE_H
 #define CONNECTC_MONGOOSE_H
@@ -45,8 +51,9 @@ extern "C" {
 struct mg_mgr;
 struct mg_connection;
 
-/* Milliseconds of the monotonic clock both adapters tick deadlines with;
- * pass it as `now_ms` to connectc_client_call_new. */
+/* Milliseconds of the monotonic clock both adapters tick deadlines with
+ * (Mongoose's mg_millis()); pass it as `now_ms` to
+ * connectc_client_call_new. */
 CONNECTC_API int64_t connectc_mg_now_ms(void);
 
 /* ================================================================== */
