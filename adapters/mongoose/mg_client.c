@@ -69,6 +69,7 @@ struct xfer {
   void *released_arg;
   int64_t connect_deadline;
   int connected;
+  int head_sent;   /* the request head is queued: body bytes may follow */
   int chunked_req; /* the request body goes chunked */
   int req_done;
   int head_done;
@@ -314,13 +315,14 @@ static void xfer_fn(struct mg_connection *c, int ev, void *ev_data) {
       } else {
         x->connected = 1;
       }
+      x->head_sent = 1;
       if (!send_head(x) || !pump_body(x)) fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory sending the request");
       break;
     case MG_EV_TLS_HS:
       x->connected = 1;
       break;
     case MG_EV_WRITE:
-      if (!pump_body(x)) fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory sending the request");
+      if (x->head_sent && !pump_body(x)) fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory sending the request");
       break;
     case MG_EV_READ:
       read_response(x);
@@ -570,10 +572,9 @@ void connectc_mg_client_wake(connectc_mg_client *t, connectc_client_call *call) 
     xfer_close(x);
     return;
   }
-  if (x->connected || !x->t->tls) {
-    if (!x->c->is_connecting && !x->c->is_resolving && !pump_body(x))
-      fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory sending the request");
-  }
+  /* Before MG_EV_CONNECT the head is not out yet: the body follows it then. */
+  if (x->head_sent && !pump_body(x))
+    fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory sending the request");
 }
 
 int connectc_mg_client_running(const connectc_mg_client *t) { return t->running; }
