@@ -55,7 +55,8 @@ static void count_free(void *ptr, void *ud) {
   (void)ud;
   free(ptr);
 }
-static const connectc_allocator counting = {count_malloc, count_realloc, count_free, NULL};
+static const connectc_allocator counting = {
+    .malloc = count_malloc, .realloc = count_realloc, .free = count_free};
 
 static double now_s(void) {
   struct timespec ts;

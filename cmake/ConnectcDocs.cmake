@@ -8,7 +8,8 @@ if(NOT DOXYGEN_FOUND)
   message(STATUS "connectc: Doxygen not found; no `docs` target")
   return()
 endif()
-set(CONNECTC_DOC_INPUTS ${PROJECT_SOURCE_DIR}/core/include/connectc
+set(CONNECTC_DOC_MAINPAGE ${PROJECT_SOURCE_DIR}/docs/mainpage.md)
+set(CONNECTC_DOC_INPUTS ${CONNECTC_DOC_MAINPAGE} ${PROJECT_SOURCE_DIR}/core/include/connectc
   ${PROJECT_BINARY_DIR}/core/include/connectc/version.h)
 if(CONNECTC_TYPED)
   list(APPEND CONNECTC_DOC_INPUTS ${PROJECT_SOURCE_DIR}/typed/include/connectc)

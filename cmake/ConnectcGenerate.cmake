@@ -6,7 +6,7 @@
 #                     IMPORT_DIRS <dir>...
 #                     OUT_DIR <dir>
 #                     [CONNECTC_LIBRARY <target>]
-#                     [NO_LINK_CONNECTC])
+#                     [NO_LINK_CONNECTC] [OBJECT])
 #
 # Runs protoc once over PROTOS with two plugins:
 #   protoc-gen-connectc-c  (as protoc-gen-c) -> <name>.pb-c.h/.c
@@ -17,7 +17,8 @@
 # linked PUBLIC to protobuf-c, to connectc::wkt (the well-known types'
 # protobuf-c code: import google/protobuf/*.proto freely, but do not list
 # them in PROTOS) and to the connectc library (CONNECTC_LIBRARY, default
-# connectc::connectc; NO_LINK_CONNECTC skips it).
+# connectc::connectc; NO_LINK_CONNECTC skips it). OBJECT makes <lib> an
+# object library instead of a static one.
 #
 # Every imported .proto that is not a google/protobuf/ file must be listed in
 # PROTOS of this or another connectc_generate() call whose library is linked
@@ -52,7 +53,7 @@ function(_connectc_generate_tool out tgt imported)
 endfunction()
 
 function(connectc_generate)
-  cmake_parse_arguments(ARG "NO_LINK_CONNECTC" "TARGET;OUT_DIR;CONNECTC_LIBRARY"
+  cmake_parse_arguments(ARG "NO_LINK_CONNECTC;OBJECT" "TARGET;OUT_DIR;CONNECTC_LIBRARY"
     "PROTOS;IMPORT_DIRS" ${ARGN})
   if(NOT ARG_TARGET OR NOT ARG_PROTOS OR NOT ARG_OUT_DIR)
     message(FATAL_ERROR "connectc_generate: TARGET, PROTOS and OUT_DIR are required")
@@ -127,7 +128,11 @@ function(connectc_generate)
     COMMENT "connectc_generate(${ARG_TARGET}): ${rel_protos}"
     VERBATIM)
 
-  add_library(${ARG_TARGET} STATIC ${sources})
+  if(ARG_OBJECT)
+    add_library(${ARG_TARGET} OBJECT ${sources})
+  else()
+    add_library(${ARG_TARGET} STATIC ${sources})
+  endif()
   # protoc-c 1.4.1's <MSG>__INIT macro for a message with a oneof leaves out
   # the braces of the oneof's anonymous union, which -Wall (gcc) flags; its
   # .pb-c.c files use that macro. Nothing else is relaxed, and nothing for the

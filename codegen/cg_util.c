@@ -200,3 +200,76 @@ char *cg_full_name_to_lower(const char *full_name) {
   }
   return cg_str_take(&s);
 }
+
+void cg_snake_case(cg_str *s, const char *name) {
+  size_t start = s->len;
+  int was_upper = 1; /* no break before a leading capital */
+  int brk = 0;       /* a word break is due before the next letter or digit */
+  for (; *name; name++) {
+    char c = *name;
+    int is_upper = c >= 'A' && c <= 'Z';
+    if (c == '_') {
+      brk = 1;
+      was_upper = 0;
+      continue;
+    }
+    if (is_upper && !was_upper) brk = 1;
+    if (brk && s->len > start) cg_str_putc(s, '_');
+    brk = 0;
+    cg_str_putc(s, is_upper ? (char)(c - 'A' + 'a') : c);
+    was_upper = is_upper;
+  }
+}
+
+char *cg_full_name_to_c(const char *full_name) {
+  cg_str out = {0};
+  const char *p = full_name[0] == '.' ? full_name + 1 : full_name;
+  int next_upper = 1;
+  for (; *p; p++) {
+    if (*p == '.') {
+      cg_str_puts(&out, "__");
+      next_upper = 1;
+    } else if (*p == '_') {
+      next_upper = 1;
+    } else if (next_upper) {
+      cg_str_putc(&out, (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p));
+      next_upper = 0;
+    } else {
+      cg_str_putc(&out, *p);
+    }
+  }
+  return cg_str_take(&out);
+}
+
+int cg_is_keyword(const char *word) {
+  static const char *const kw[] = {
+      /* C11 */
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
+      "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch",
+      "typedef", "union", "unsigned", "void", "volatile", "while",
+      /* C23 */
+      "alignas", "alignof", "bool", "constexpr", "false", "nullptr", "static_assert",
+      "thread_local", "true", "typeof", "typeof_unqual",
+      /* C++ */
+      "and", "and_eq", "asm", "bitand", "bitor", "catch", "char8_t", "char16_t", "char32_t",
+      "class", "co_await", "co_return", "co_yield", "compl", "concept", "const_cast",
+      "consteval", "constinit", "decltype", "delete", "dynamic_cast", "explicit", "export",
+      "friend", "mutable", "namespace", "new", "noexcept", "not", "not_eq", "operator", "or",
+      "or_eq", "private", "protected", "public", "reinterpret_cast", "requires", "static_cast",
+      "template", "this", "throw", "try", "typeid", "typename", "using", "virtual", "wchar_t",
+      "xor", "xor_eq", NULL};
+  for (size_t i = 0; kw[i]; i++)
+    if (strcmp(kw[i], word) == 0) return 1;
+  return 0;
+}
+
+int cg_is_reserved_member(const char *word) {
+  static const char *const macros[] = {
+      "assert", "complex", "errno", "imaginary", "noreturn", "offsetof", "setjmp", "stderr",
+      "stdin",  "stdout",  "va_arg", "va_copy", "va_end", "va_start", "i386", "linux", "unix", NULL};
+  if (cg_is_keyword(word)) return 1;
+  for (size_t i = 0; macros[i]; i++)
+    if (strcmp(macros[i], word) == 0) return 1;
+  return 0;
+}

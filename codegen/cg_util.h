@@ -67,4 +67,35 @@ void cg_camel_to_lower(cg_str *s, const char *name);
  * is ignored. */
 char *cg_full_name_to_lower(const char *full_name);
 
+/*
+ * connectc's own lower case for package components, service and method
+ * names (the names protoc-c does not define). Like cg_camel_to_lower, an
+ * upper-case letter that follows a lower-case letter or a digit starts a
+ * new word; in addition every run of '_' is one word break, and breaks at
+ * the start or the end are dropped. Words are lowered and joined with one
+ * '_', so the result never starts or ends with '_' and never holds "__":
+ * "GetOrder" -> "get_order", "HTTPGet" -> "httpget", "V2Thing" ->
+ * "v2_thing", "Get_Order" and "_get__order_" -> "get_order". It is empty
+ * for "_" and "__", and starts with a digit for "_1st": callers refuse
+ * those.
+ */
+void cg_snake_case(cg_str *s, const char *name);
+
+/* protoc-c's C type name: "a.b_c.Msg.Inner" -> "A__BC__Msg__Inner" (each
+ * dotted piece camel-cased at '_' boundaries, joined with "__"). A leading
+ * '.' is ignored. */
+char *cg_full_name_to_c(const char *full_name);
+
+/* Whether `word` is a keyword of C11, C23 or C++ (lower-case ones only):
+ * a name no generated identifier may take. protoc-c escapes field names in
+ * this set (a superset of its own list) by appending '_'. */
+int cg_is_keyword(const char *word);
+
+/* Whether a struct member must not be named `word`: a keyword
+ * (cg_is_keyword), or a lower-case macro of the standard headers (assert,
+ * errno, stdin, ...: assert.h comes with protobuf-c.h, and `h->assert(x)`
+ * or `.errno =` would expand), or one gcc and clang predefine in -std=gnu*
+ * modes (linux, unix, i386). Generated members so named get a '_'. */
+int cg_is_reserved_member(const char *word);
+
 #endif

@@ -55,8 +55,11 @@ typedef struct gen_ctx {
   msg_entry *msgs;
   size_t n_msgs;
   cg_str err; /* the first error, for CodeGeneratorResponse.error */
-  /* Symbols emitted for the current file, to refuse collisions. */
-  char **syms;
+  /* C names declared for the current file, to refuse collisions. */
+  struct {
+    char *name;
+    char *owner; /* who declares it, for the error message */
+  } *syms;
   size_t n_syms;
 } gen_ctx;
 
@@ -213,44 +216,114 @@ static char *upper(const char *s) {
   return u;
 }
 
-/* "connectrpc.conformance.v1" + "ConformanceService" ->
- * "connectrpc_conformance_v1_conformance_service_" */
-static char *service_prefix(const char *package, const char *service) {
+/* A malloc'd printf. */
+static char *xfmt(const char *fmt, ...) CG_PRINTF(1, 2);
+static char *xfmt(const char *fmt, ...) {
   cg_str s = {0};
-  const char *p = package ? package : "";
+  va_list ap;
+  va_start(ap, fmt);
+  cg_str_vprintf(&s, fmt, ap);
+  va_end(ap);
+  return cg_str_take(&s);
+}
+
+/* cg_snake_case(name) into a new string; refuses (naming `what`) a name
+ * from which no C identifier follows: empty ("_") or starting with a digit
+ * ("_1st"). */
+static int c_word(gen_ctx *ctx, const char *file, const char *what, const char *name,
+                  char **out) {
+  cg_str s = {0};
+  cg_snake_case(&s, name);
+  if (s.len == 0 || (s.data[0] >= '0' && s.data[0] <= '9')) {
+    cg_str_free(&s);
+    return fail(ctx,
+                "%s: %s: the name \"%s\" gives no C identifier (without its underscores it is "
+                "empty or starts with a digit); rename it",
+                file, what, name);
+  }
+  *out = cg_str_take(&s);
+  return 0;
+}
+
+/* The service's C name S (see README, "Names"): the package components
+ * and the service name, each cg_snake_case'd, joined with '_':
+ * "connectrpc.conformance.v1" + "ConformanceService" ->
+ * "connectrpc_conformance_v1_conformance_service". */
+static int service_symbol(gen_ctx *ctx, const FileProto *file, const char *full,
+                          const char *service, char **out) {
+  cg_str s = {0};
+  const char *p = file->package ? file->package : "";
   while (*p) {
     const char *dot = strchr(p, '.');
     size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    char *piece = cg_xmalloc(n + 1);
+    char *piece = cg_xmalloc(n + 1), *word = NULL;
     memcpy(piece, p, n);
     piece[n] = '\0';
     if (n) {
-      cg_camel_to_lower(&s, piece);
+      char *what = xfmt("service %s, package component", full);
+      int bad = c_word(ctx, file->name, what, piece, &word);
+      free(what);
+      if (bad) {
+        free(piece);
+        cg_str_free(&s);
+        return -1;
+      }
+      cg_str_puts(&s, word);
       cg_str_putc(&s, '_');
+      free(word);
     }
     free(piece);
     p += n;
     if (*p == '.') p++;
   }
-  cg_camel_to_lower(&s, service);
-  cg_str_putc(&s, '_');
-  return cg_str_take(&s);
-}
-
-/* Records an emitted symbol; fails when another element already produced
- * the same C name. */
-static int claim(gen_ctx *ctx, const char *file, const char *sym, const char *what) {
-  for (size_t i = 0; i < ctx->n_syms; i++)
-    if (strcmp(ctx->syms[i], sym) == 0)
-      return fail(ctx, "%s: %s: the generated C name %s is already used by another element",
-                  file, what, sym);
-  ctx->syms = cg_xrealloc(ctx->syms, (ctx->n_syms + 1) * sizeof *ctx->syms);
-  ctx->syms[ctx->n_syms++] = cg_xstrdup(sym);
+  {
+    char *word = NULL, *what = xfmt("service %s", full);
+    int bad = c_word(ctx, file->name, what, service, &word);
+    free(what);
+    if (bad) {
+      cg_str_free(&s);
+      return -1;
+    }
+    cg_str_puts(&s, word);
+    free(word);
+  }
+  *out = cg_str_take(&s);
   return 0;
 }
 
+/* Records a C name the generated files (or protoc-c's, which they
+ * include) declare, and who declares it (`what`, e.g. "service a.B,
+ * method C (client stub)"); fails, naming both, when another element
+ * already claimed it. The naming scheme makes every collision impossible
+ * but two: two elements whose names differ only in case or underscores,
+ * and names meeting protoc-c's in a file without a package (README). */
+static int claim(gen_ctx *ctx, const char *file, const char *sym, const char *what) {
+  for (size_t i = 0; i < ctx->n_syms; i++)
+    if (strcmp(ctx->syms[i].name, sym) == 0)
+      return fail(ctx, "%s: %s: the generated C name %s is already used by %s", file, what, sym,
+                  ctx->syms[i].owner);
+  ctx->syms = cg_xrealloc(ctx->syms, (ctx->n_syms + 1) * sizeof *ctx->syms);
+  ctx->syms[ctx->n_syms].name = cg_xstrdup(sym);
+  ctx->syms[ctx->n_syms].owner = cg_xstrdup(what);
+  ctx->n_syms++;
+  return 0;
+}
+
+/* claim() of "<base><suffix>" by "<what> (<role>)". */
+static int claim_as(gen_ctx *ctx, const char *file, const char *base, const char *suffix,
+                    const char *what, const char *role) {
+  char *sym = xfmt("%s%s", base, suffix), *owner = xfmt("%s (%s)", what, role);
+  int rc = claim(ctx, file, sym, owner);
+  free(sym);
+  free(owner);
+  return rc;
+}
+
 static void reset_syms(gen_ctx *ctx) {
-  for (size_t i = 0; i < ctx->n_syms; i++) free(ctx->syms[i]);
+  for (size_t i = 0; i < ctx->n_syms; i++) {
+    free(ctx->syms[i].name);
+    free(ctx->syms[i].owner);
+  }
   free(ctx->syms);
   ctx->syms = NULL;
   ctx->n_syms = 0;
@@ -308,11 +381,13 @@ static int gen_message(gen_ctx *ctx, const FileProto *file, const msg_entry *e, 
    * fields are not part of the JSON metadata (see README). */
   cg_str_printf(&sym, "%s__message_info", lower);
   {
-    cg_str what = {0};
-    int bad;
-    cg_str_printf(&what, "message %s", e->full_name);
-    bad = claim(ctx, file->name, sym.data, what.data);
-    cg_str_free(&what);
+    char *what = xfmt("message %s", e->full_name);
+    int bad = claim_as(ctx, file->name, lower, "__message_info", what, "JSON metadata") ||
+              (m->n_field > 0 &&
+               claim_as(ctx, file->name, lower, "__json_fields", what, "JSON field table")) ||
+              (m->n_oneof_decl > 0 &&
+               claim_as(ctx, file->name, lower, "__oneof_names", what, "oneof name table"));
+    free(what);
     if (bad) goto out;
   }
 
@@ -389,76 +464,60 @@ out:
 /* Services                                                            */
 /* ------------------------------------------------------------------ */
 
-/* protoc-c's C type name of a message: "a.b_c.Msg.Inner" -> "A__BC__Msg__Inner"
- * (each dotted piece camel-cased at '_' boundaries, joined with "__"). */
-static char *c_type_name(const char *full_name) {
-  cg_str out = {0};
-  const char *p = full_name[0] == '.' ? full_name + 1 : full_name;
-  int next_upper = 1;
-  for (; *p; p++) {
-    if (*p == '.') {
-      cg_str_puts(&out, "__");
-      next_upper = 1;
-    } else if (*p == '_') {
-      next_upper = 1;
-    } else if (next_upper) {
-      cg_str_putc(&out, (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p));
-      next_upper = 0;
-    } else {
-      cg_str_putc(&out, *p);
-    }
-  }
-  return cg_str_take(&out);
+/* The handler-table member of a method whose cg_snake_case name is
+ * `word`: `word` itself, or `word_` when cg_is_reserved_member(word). `word`
+ * never ends with '_', so an escaped member cannot meet another method's;
+ * it never starts with '_' or a digit. */
+static char *member_name(const char *word) {
+  return cg_is_reserved_member(word) ? xfmt("%s_", word) : cg_xstrdup(word);
 }
 
-/* A handler member name that is not a C keyword. */
-static void member_name(cg_str *out, const char *lower) {
-  static const char *const kw[] = {
-      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-      "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-      "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-      "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", NULL};
-  cg_str_puts(out, lower);
-  for (size_t i = 0; kw[i]; i++)
-    if (strcmp(kw[i], lower) == 0) cg_str_putc(out, '_');
-}
+/* One method's C names: `rpc` is S_R; see README, "Names". */
+typedef struct rpc_gen {
+  const char *mname;    /* the proto name, for comments */
+  const char *svc;      /* S */
+  const char *rpc;      /* S_R */
+  const char *member;   /* the handler-table member */
+  const char *in_type;  /* protoc-c C type of the request */
+  const char *out_type; /* ... and of the response */
+  int client_streaming;
+  int server_streaming;
+} rpc_gen;
 
-/* Appends one method's pieces of the typed handler interface: the struct
- * member (to hs), the typed send function and the invoke trampoline (to
- * h and c), and its registration (to reg). */
-static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg_str *reg,
-                               cg_str *areg, const char *prefix, const char *lower,
-                               const char *msym, const char *in_type, const char *out_type,
-                               int client_streaming, const char *mname) {
-  cg_str member = {0};
-  member_name(&member, lower);
+/* Appends one method's pieces of the typed handler interfaces: the struct
+ * members (to hs and ahs), the typed send and respond functions and the
+ * invoke trampolines (to h and c), and their registrations (to reg and
+ * areg). */
+static void gen_handler_pieces(const rpc_gen *g, cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c,
+                               cg_str *reg, cg_str *areg) {
+  const char *rpc = g->rpc, *member = g->member, *in_type = g->in_type;
   /* Asynchronous variant. */
-  if (client_streaming)
+  if (g->client_streaming)
     cg_str_printf(ahs,
                   "  /* rpc %s: every request (valid until the finish); answer later, from\n"
-                  "   * any thread, with %s%s_respond and connectc_responder_finish. */\n"
+                  "   * any thread, with %s__respond and connectc_responder_finish. */\n"
                   "  void (*%s)(void *impl, connectc_responder *responder,\n"
                   "      const %s *const *requests, size_t n_requests);\n",
-                  mname, prefix, lower, member.data, in_type);
+                  g->mname, rpc, member, in_type);
   else
     cg_str_printf(ahs,
                   "  /* rpc %s: the request (valid until the finish); answer later, from\n"
-                  "   * any thread, with %s%s_respond and connectc_responder_finish. */\n"
+                  "   * any thread, with %s__respond and connectc_responder_finish. */\n"
                   "  void (*%s)(void *impl, connectc_responder *responder, const %s *request);\n",
-                  mname, prefix, lower, member.data, in_type);
+                  g->mname, rpc, member, in_type);
   cg_str_printf(h, "/* Sends one %s response from an asynchronous handler (any thread). */\n"
-                   "int %s%s_respond(connectc_responder *responder, const %s *message);\n",
-                mname, prefix, lower, out_type);
-  cg_str_printf(c, "int %s%s_respond(connectc_responder *responder, const %s *message) {\n"
+                   "int %s__respond(connectc_responder *responder, const %s *message);\n",
+                g->mname, rpc, g->out_type);
+  cg_str_printf(c, "int %s__respond(connectc_responder *responder, const %s *message) {\n"
                    "  return connectc_responder_send(responder, &message->base);\n}\n\n",
-                prefix, lower, out_type);
+                rpc, g->out_type);
   cg_str_printf(c,
-                "static void %sinvoke_async_%s(const void *handlers, void *impl,\n"
+                "static void %s__invoke_async(const void *handlers, void *impl,\n"
                 "    connectc_responder *responder, const ProtobufCMessage *const *requests,\n"
                 "    size_t n_requests) {\n"
-                "  const %sasync_handlers *h = handlers;\n",
-                prefix, lower, prefix);
-  if (client_streaming) {
+                "  const %s__async_handlers *h = handlers;\n",
+                rpc, g->svc);
+  if (g->client_streaming) {
     cg_str_printf(c,
                   "  const %s **reqs = (const %s **)connectc_responder_scratch(\n"
                   "      responder, (n_requests ? n_requests : 1) * sizeof *reqs);\n"
@@ -472,7 +531,7 @@ static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg
                   "  }\n"
                   "  for (size_t i = 0; i < n_requests; i++) reqs[i] = (const %s *)requests[i];\n"
                   "  h->%s(impl, responder, reqs, n_requests);\n}\n\n",
-                  in_type, in_type, in_type, member.data);
+                  in_type, in_type, in_type, member);
   } else {
     cg_str_printf(c,
                   "  if (n_requests != 1) {\n"
@@ -484,41 +543,49 @@ static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg
                   "    return;\n"
                   "  }\n"
                   "  h->%s(impl, responder, (const %s *)requests[0]);\n}\n\n",
-                  member.data, in_type);
+                  member, in_type);
   }
   cg_str_printf(areg,
                 "  {\n"
-                "    connectc_typed_method m = {&%s.desc, %s.input, %s.output, NULL,\n"
-                "                               handlers->%s != NULL, %sinvoke_async_%s};\n"
+                "    const connectc_typed_method m = {\n"
+                "        .desc = &%s__method.desc,\n"
+                "        .input = %s__method.input,\n"
+                "        .output = %s__method.output,\n"
+                "        .implemented = handlers->%s != NULL,\n"
+                "        .invoke_async = %s__invoke_async,\n"
+                "    };\n"
                 "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
                 "    if (rv) return rv;\n"
                 "  }\n",
-                msym, msym, msym, member.data, prefix, lower);
-  if (client_streaming)
+                rpc, rpc, rpc, member, rpc);
+  /* Synchronous variant. */
+  if (g->client_streaming)
     cg_str_printf(hs,
-                  "  /* rpc %s: every request, then send responses on `responses`. */\n"
+                  "  /* rpc %s: every request, then send responses on `responses`\n"
+                  "   * with %s__send. */\n"
                   "  int (*%s)(void *impl, connectc_server_call *call, const %s *const *requests,\n"
                   "      size_t n_requests, connectc_response_writer *responses, connectc_error *error);\n",
-                  mname, member.data, in_type);
+                  g->mname, rpc, member, in_type);
   else
     cg_str_printf(hs,
-                  "  /* rpc %s: the request, then send responses on `responses`. */\n"
+                  "  /* rpc %s: the request, then send responses on `responses`\n"
+                  "   * with %s__send. */\n"
                   "  int (*%s)(void *impl, connectc_server_call *call, const %s *request,\n"
                   "      connectc_response_writer *responses, connectc_error *error);\n",
-                  mname, member.data, in_type);
+                  g->mname, rpc, member, in_type);
   cg_str_printf(h, "/* Sends one %s response from a handler. */\n"
-                   "int %s%s_send(connectc_response_writer *responses, const %s *message);\n",
-                mname, prefix, lower, out_type);
-  cg_str_printf(c, "int %s%s_send(connectc_response_writer *responses, const %s *message) {\n"
+                   "int %s__send(connectc_response_writer *responses, const %s *message);\n\n",
+                g->mname, rpc, g->out_type);
+  cg_str_printf(c, "int %s__send(connectc_response_writer *responses, const %s *message) {\n"
                    "  return connectc_response_writer_send(responses, &message->base);\n}\n\n",
-                prefix, lower, out_type);
+                rpc, g->out_type);
   cg_str_printf(c,
-                "static int %sinvoke_%s(const void *handlers, void *impl, connectc_server_call *call,\n"
+                "static int %s__invoke(const void *handlers, void *impl, connectc_server_call *call,\n"
                 "    const ProtobufCMessage *const *requests, size_t n_requests,\n"
                 "    connectc_response_writer *responses, connectc_error *error) {\n"
-                "  const %shandlers *h = handlers;\n",
-                prefix, lower, prefix);
-  if (client_streaming) {
+                "  const %s__handlers *h = handlers;\n",
+                rpc, g->svc);
+  if (g->client_streaming) {
     cg_str_printf(c,
                   "  const connectc_allocator *a = connectc_default_allocator();\n"
                   "  const %s **reqs = (const %s **)a->malloc(\n"
@@ -531,7 +598,7 @@ static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg
                   "  int rv = h->%s(impl, call, reqs, n_requests, responses, error);\n"
                   "  connectc_free(a, (void *)reqs);\n"
                   "  return rv;\n}\n\n",
-                  in_type, in_type, in_type, member.data);
+                  in_type, in_type, in_type, member);
   } else {
     cg_str_printf(c,
                   "  if (n_requests != 1) {\n"
@@ -539,27 +606,157 @@ static void gen_handler_pieces(cg_str *hs, cg_str *ahs, cg_str *h, cg_str *c, cg
                   "    return 1;\n"
                   "  }\n"
                   "  return h->%s(impl, call, (const %s *)requests[0], responses, error);\n}\n\n",
-                  member.data, in_type);
+                  member, in_type);
   }
   cg_str_printf(reg,
                 "  {\n"
-                "    connectc_typed_method m = {&%s.desc, %s.input, %s.output, %sinvoke_%s,\n"
-                "                               handlers->%s != NULL, NULL};\n"
+                "    const connectc_typed_method m = {\n"
+                "        .desc = &%s__method.desc,\n"
+                "        .input = %s__method.input,\n"
+                "        .output = %s__method.output,\n"
+                "        .invoke = %s__invoke,\n"
+                "        .implemented = handlers->%s != NULL,\n"
+                "    };\n"
                 "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
                 "    if (rv) return rv;\n"
                 "  }\n",
-                msym, msym, msym, prefix, lower, member.data);
-  cg_str_free(&member);
+                rpc, rpc, rpc, rpc, member);
+}
+
+/* Appends one method's pieces of the streaming handler interface:
+ * unary and server-streaming methods take an asynchronous handler (one
+ * request, a responder); client-streaming and bidi ones a
+ * S_R__stream_handler, either callbacks on the transport's thread or a
+ * synchronous `run` on a thread of its own. */
+static void gen_stream_pieces(const rpc_gen *g, cg_str *shs, cg_str *h, cg_str *c, cg_str *sreg) {
+  const char *rpc = g->rpc, *member = g->member, *in_type = g->in_type, *svc = g->svc;
+  if (!g->client_streaming) {
+    cg_str_printf(shs,
+                  "  /* rpc %s: the request (valid until the finish); answer later, from\n"
+                  "   * any thread, with %s__respond and connectc_responder_finish. */\n"
+                  "  void (*%s)(void *impl, connectc_responder *responder, const %s *request);\n",
+                  g->mname, rpc, member, in_type);
+    cg_str_printf(c,
+                  "static void %s__invoke_streaming(const void *handlers, void *impl,\n"
+                  "    connectc_responder *responder, const ProtobufCMessage *const *requests,\n"
+                  "    size_t n_requests) {\n"
+                  "  const %s__streaming_handlers *h = handlers;\n"
+                  "  if (n_requests != 1) {\n"
+                  "    connectc_error e;\n"
+                  "    connectc_error_init(&e, NULL);\n"
+                  "    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, \"expected one request\");\n"
+                  "    connectc_responder_finish(responder, &e);\n"
+                  "    connectc_error_reset(&e);\n"
+                  "    return;\n"
+                  "  }\n"
+                  "  h->%s(impl, responder, (const %s *)requests[0]);\n}\n\n",
+                  rpc, svc, member, in_type);
+    cg_str_printf(sreg,
+                  "  {\n"
+                  "    const connectc_typed_method m = {\n"
+                  "        .desc = &%s__method.desc,\n"
+                  "        .input = %s__method.input,\n"
+                  "        .output = %s__method.output,\n"
+                  "        .implemented = handlers->%s != NULL,\n"
+                  "        .invoke_async = %s__invoke_streaming,\n"
+                  "    };\n"
+                  "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                  "    if (rv) return rv;\n"
+                  "  }\n",
+                  rpc, rpc, rpc, member, rpc);
+    return;
+  }
+  cg_str_printf(h,
+                "/* rpc %s, streaming: each request as it arrives. Either the\n"
+                " * callbacks (on the transport's thread, its lock held; on_start and\n"
+                " * on_requests_end may be NULL: then nothing happens at the start, and\n"
+                " * the call finishes with success at the end), answering through the\n"
+                " * responder with %s__respond and connectc_responder_finish; or\n"
+                " * `run` alone, on a thread of its own, reading with %s__recv and\n"
+                " * sending with %s__stream_send (see connectc_stream_handler). */\n"
+                "typedef struct %s__stream_handler {\n"
+                "  void (*on_start)(void *impl, connectc_responder *responder);\n"
+                "  void (*on_request)(void *impl, connectc_responder *responder, const %s *request);\n"
+                "  void (*on_requests_end)(void *impl, connectc_responder *responder);\n"
+                "  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);\n"
+                "} %s__stream_handler;\n\n"
+                "/* The next %s request of a synchronous streaming handler (blocks):\n"
+                " * CONNECTC_OK with *request set (free it with connectc_message_free and\n"
+                " * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client\n"
+                " * sent everything, CONNECTC_ERR_STATE when the call ended first. */\n"
+                "int %s__recv(connectc_server_stream *stream, %s **request);\n"
+                "/* Sends one %s response from a synchronous streaming handler. */\n"
+                "int %s__stream_send(connectc_server_stream *stream, const %s *message);\n\n",
+                g->mname, rpc, rpc, rpc, rpc, in_type, rpc, g->mname, rpc, in_type, g->mname, rpc,
+                g->out_type);
+  cg_str_printf(shs, "  /* rpc %s: a streaming handler (%s__stream_handler). */\n"
+                     "  %s__stream_handler %s;\n",
+                g->mname, rpc, rpc, member);
+  cg_str_printf(c,
+                "int %s__recv(connectc_server_stream *stream, %s **request) {\n"
+                "  ProtobufCMessage *m = NULL;\n"
+                "  int rv = connectc_server_stream_recv(stream, &m);\n"
+                "  if (request) *request = (%s *)m;\n"
+                "  return rv;\n}\n\n"
+                "int %s__stream_send(connectc_server_stream *stream, const %s *message) {\n"
+                "  return connectc_server_stream_send(stream, &message->base);\n}\n\n"
+                "static void %s__stream_start(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  if (h->%s.on_start) h->%s.on_start(impl, responder);\n}\n\n"
+                "static void %s__stream_request(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder, const ProtobufCMessage *request) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  h->%s.on_request(impl, responder, (const %s *)request);\n}\n\n"
+                "static void %s__stream_end(const void *handlers, void *impl,\n"
+                "    connectc_responder *responder) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  if (h->%s.on_requests_end) h->%s.on_requests_end(impl, responder);\n"
+                "  else connectc_responder_finish(responder, NULL);\n}\n\n"
+                "static int %s__stream_run(const void *handlers, void *impl,\n"
+                "    connectc_server_stream *stream, connectc_error *error) {\n"
+                "  const %s__streaming_handlers *h = handlers;\n"
+                "  return h->%s.run(impl, stream, error);\n}\n\n"
+                "static const connectc_stream_handler %s__stream_async = {\n"
+                "    .on_start = %s__stream_start,\n"
+                "    .on_request = %s__stream_request,\n"
+                "    .on_requests_end = %s__stream_end,\n"
+                "};\n"
+                "static const connectc_stream_handler %s__stream_sync = {\n"
+                "    .run = %s__stream_run,\n"
+                "};\n\n",
+                rpc, in_type, in_type, rpc, g->out_type, rpc, svc, member, member, rpc, svc, member,
+                in_type, rpc, svc, member, member, rpc, svc, member, rpc, rpc, rpc, rpc, rpc, rpc);
+  cg_str_printf(sreg,
+                "  {\n"
+                "    /* run, or the callbacks (on_request at least), not both. */\n"
+                "    if (handlers->%s.run && (handlers->%s.on_start || handlers->%s.on_request ||\n"
+                "                             handlers->%s.on_requests_end))\n"
+                "      return CONNECTC_ERR_ARGUMENT;\n"
+                "    if (!handlers->%s.run && !handlers->%s.on_request &&\n"
+                "        (handlers->%s.on_start || handlers->%s.on_requests_end))\n"
+                "      return CONNECTC_ERR_ARGUMENT;\n"
+                "    const connectc_typed_method m = {\n"
+                "        .desc = &%s__method.desc,\n"
+                "        .input = %s__method.input,\n"
+                "        .output = %s__method.output,\n"
+                "        .implemented = handlers->%s.run != NULL || handlers->%s.on_request != NULL,\n"
+                "        .stream = handlers->%s.run ? &%s__stream_sync : &%s__stream_async,\n"
+                "    };\n"
+                "    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);\n"
+                "    if (rv) return rv;\n"
+                "  }\n",
+                member, member, member, member, member, member, member, member, rpc, rpc, rpc,
+                member, member, member, rpc, rpc);
 }
 
 /* Emits the typed synchronous client stubs of one method:
- *   P<rpc>(client, request(s), response(s), error)   high level
- *   Pcall_<rpc>(client, request(s), opts, out)       low level */
-static void gen_client_stubs(cg_str *h, cg_str *c, const char *prefix, const char *lower,
-                             const char *msym, const char *in_type, const char *out_type,
-                             int client_streaming, int server_streaming, const char *mname) {
+ *   S_R(client, request(s), response(s), error)   high level
+ *   S_R__call(client, request(s), opts, out)      low level */
+static void gen_client_stubs(const rpc_gen *g, cg_str *h, cg_str *c) {
+  const char *rpc = g->rpc, *in_type = g->in_type, *out_type = g->out_type;
   cg_str req_params = {0}, req_setup = {0};
-  if (client_streaming) {
+  if (g->client_streaming) {
     cg_str_printf(&req_params, "const %s *const *requests, size_t n_requests", in_type);
     cg_str_printf(&req_setup,
                   "  const connectc_allocator *alloc_ =\n"
@@ -574,64 +771,66 @@ static void gen_client_stubs(cg_str *h, cg_str *c, const char *prefix, const cha
   } else {
     cg_str_printf(&req_params, "const %s *request", in_type);
   }
-  const char *req_args = client_streaming ? "reqs, n_requests" : "&one, 1";
+  const char *req_args = g->client_streaming ? "reqs, n_requests" : "&one, 1";
   /* Low level. */
   cg_str_printf(h,
                 "/* %s, low level: every response message, headers, trailers and the\n"
                 " * Connect error land in `out` (init it first; reset it after). Returns\n"
                 " * CONNECTC_OK when the call ran, whatever its outcome. */\n"
-                "int %scall_%s(const connectc_client *client, %s,\n"
+                "int %s__call(const connectc_client *client, %s,\n"
                 "    const connectc_call_options *opts, connectc_call_output *out);\n",
-                mname, prefix, lower, req_params.data);
-  cg_str_printf(c, "int %scall_%s(const connectc_client *client, %s,\n"
+                g->mname, rpc, req_params.data);
+  cg_str_printf(c, "int %s__call(const connectc_client *client, %s,\n"
                    "    const connectc_call_options *opts, connectc_call_output *out) {\n",
-                prefix, lower, req_params.data);
-  if (client_streaming) {
+                rpc, req_params.data);
+  if (g->client_streaming) {
     cg_str_puts(c, req_setup.data);
     cg_str_printf(c,
-                  "  int rv = connectc_client_invoke(client, &%s.desc, %s.output, %s, opts, out);\n"
+                  "  int rv = connectc_client_invoke(client, &%s__method.desc, %s__method.output, %s,\n"
+                  "                                  opts, out);\n"
                   "  connectc_free(alloc_, (void *)reqs);\n"
                   "  return rv;\n}\n\n",
-                  msym, msym, req_args);
+                  rpc, rpc, req_args);
   } else {
     cg_str_printf(c,
                   "  const ProtobufCMessage *one = &request->base;\n"
-                  "  return connectc_client_invoke(client, &%s.desc, %s.output, %s, opts, out);\n}\n\n",
-                  msym, msym, req_args);
+                  "  return connectc_client_invoke(client, &%s__method.desc, %s__method.output, %s,\n"
+                  "                                opts, out);\n}\n\n",
+                  rpc, rpc, req_args);
   }
   /* High level. */
-  if (server_streaming) {
+  if (g->server_streaming) {
     cg_str_printf(h,
                   "/* %s: the responses in a new array (*responses, *n_responses; free each\n"
                   " * with connectc_message_free and the array with connectc_free, using the\n"
                   " * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with\n"
                   " * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */\n"
-                  "int %s%s(const connectc_client *client, %s,\n"
+                  "int %s(const connectc_client *client, %s,\n"
                   "    %s ***responses, size_t *n_responses, connectc_error *error);\n\n",
-                  mname, prefix, lower, req_params.data, out_type);
-    cg_str_printf(c, "int %s%s(const connectc_client *client, %s,\n"
+                  g->mname, rpc, req_params.data, out_type);
+    cg_str_printf(c, "int %s(const connectc_client *client, %s,\n"
                      "    %s ***responses, size_t *n_responses, connectc_error *error) {\n",
-                  prefix, lower, req_params.data, out_type);
+                  rpc, req_params.data, out_type);
   } else {
     cg_str_printf(h,
                   "/* %s: the response in *response (free with connectc_message_free and the\n"
                   " * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with\n"
                   " * `error` (initialised by the caller) set, or another CONNECTC_ERR_*. */\n"
-                  "int %s%s(const connectc_client *client, %s,\n"
+                  "int %s(const connectc_client *client, %s,\n"
                   "    %s **response, connectc_error *error);\n\n",
-                  mname, prefix, lower, req_params.data, out_type);
-    cg_str_printf(c, "int %s%s(const connectc_client *client, %s,\n"
+                  g->mname, rpc, req_params.data, out_type);
+    cg_str_printf(c, "int %s(const connectc_client *client, %s,\n"
                      "    %s **response, connectc_error *error) {\n",
-                  prefix, lower, req_params.data, out_type);
+                  rpc, req_params.data, out_type);
   }
   cg_str_printf(c,
                 "  connectc_call_output out;\n"
                 "  connectc_call_output_init(&out, client->alloc);\n"
-                "  int rv = %scall_%s(client, %s, NULL, &out);\n"
+                "  int rv = %s__call(client, %s, NULL, &out);\n"
                 "  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;\n"
                 "  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);\n",
-                prefix, lower, client_streaming ? "requests, n_requests" : "request");
-  if (server_streaming) {
+                rpc, g->client_streaming ? "requests, n_requests" : "request");
+  if (g->server_streaming) {
     cg_str_printf(c,
                   "  if (rv == CONNECTC_OK) {\n"
                   "    const connectc_allocator *alloc_ =\n"
@@ -663,67 +862,69 @@ static void gen_client_stubs(cg_str *h, cg_str *c, const char *prefix, const cha
 }
 
 /* Emits the asynchronous client stub of one method:
- *   P<rpc>_callbacks                       typed callbacks
- *   P<rpc>_start(client, [request,] opts, callbacks, user_data, stream)
- *   P<rpc>_send_request(stream, request)   client and bidi streams */
-static void gen_client_async(cg_str *h, cg_str *c, const char *prefix, const char *lower,
-                             const char *msym, const char *in_type, const char *out_type,
-                             int client_streaming, const char *mname) {
+ *   S_R__callbacks                       typed callbacks
+ *   S_R__start(client, [request,] opts, callbacks, user_data, stream)
+ *   S_R__send_request(stream, request)   client and bidi streams */
+static void gen_client_async(const rpc_gen *g, cg_str *h, cg_str *c) {
+  const char *rpc = g->rpc;
   cg_str_printf(h,
                 "/* Typed callbacks of an asynchronous %s call (each may be NULL; see\n"
                 " * connectc_async_call_callbacks). `response` belongs to the callee: free it\n"
                 " * with connectc_message_free and connectc_async_call_allocator(stream). */\n"
-                "typedef struct %s%s_callbacks {\n"
+                "typedef struct %s__callbacks {\n"
                 "  void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,\n"
                 "      void *user_data);\n"
                 "  void (*on_response)(connectc_async_call *stream, %s *response, void *user_data);\n"
                 "  void (*on_close)(connectc_async_call *stream, const connectc_error *error,\n"
                 "      const connectc_headers *trailers, void *user_data);\n"
-                "} %s%s_callbacks;\n\n",
-                mname, prefix, lower, out_type, prefix, lower);
+                "} %s__callbacks;\n\n",
+                g->mname, rpc, g->out_type, rpc);
   cg_str_printf(c,
-                "static void %sdeliver_%s(connectc_async_call *stream, ProtobufCMessage *message,\n"
+                "static void %s__deliver(connectc_async_call *stream, ProtobufCMessage *message,\n"
                 "    void *user_data) {\n"
-                "  const %s%s_callbacks *cb = (const %s%s_callbacks *)connectc_async_call_typed(stream);\n"
+                "  const %s__callbacks *cb = (const %s__callbacks *)connectc_async_call_typed(stream);\n"
                 "  if (cb->on_response) cb->on_response(stream, (%s *)message, user_data);\n"
                 "  else connectc_message_free(message, connectc_async_call_allocator(stream));\n"
                 "}\n\n",
-                prefix, lower, prefix, lower, prefix, lower, out_type);
+                rpc, rpc, rpc, g->out_type);
   cg_str rp = {0};
-  if (!client_streaming) cg_str_printf(&rp, "const %s *request, ", in_type);
+  if (!g->client_streaming) cg_str_printf(&rp, "const %s *request, ", g->in_type);
   else cg_str_puts(&rp, "");
-  const char *req_param = rp.data ? rp.data : "";
   cg_str_printf(h,
                 "/* %s, asynchronous: starts the call on the client's (asynchronous)\n"
                 " * transport and returns at once; the outcome comes through `callbacks`\n"
                 " * (copied), on the transport's thread. Returns CONNECTC_OK with *stream\n"
                 " * set (release it with connectc_async_call_del; on_close may fire\n"
                 " * before this returns), or an error with *stream NULL. */\n"
-                "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
-                "    const %s%s_callbacks *callbacks, void *user_data, connectc_async_call **stream);\n",
-                mname, prefix, lower, req_param, prefix, lower);
+                "int %s__start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
+                "    const %s__callbacks *callbacks, void *user_data, connectc_async_call **stream);\n",
+                g->mname, rpc, rp.data, rpc);
   cg_str_printf(c,
-                "int %s%s_start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
-                "    const %s%s_callbacks *callbacks, void *user_data, connectc_async_call **stream) {\n"
+                "int %s__start(const connectc_client *client, %sconst connectc_call_options *opts,\n"
+                "    const %s__callbacks *callbacks, void *user_data, connectc_async_call **stream) {\n"
                 "  if (!callbacks%s) return CONNECTC_ERR_ARGUMENT;\n"
-                "  connectc_async_call_callbacks cb = {callbacks->on_headers, %sdeliver_%s,\n"
-                "                                  callbacks->on_close, callbacks, sizeof *callbacks};\n"
-                "  int rv = connectc_async_call_new(client, &%s.desc, %s.output, opts, &cb,\n"
-                "                                      user_data, stream);\n",
-                prefix, lower, req_param, prefix, lower, client_streaming ? "" : " || !request",
-                prefix, lower, msym, msym);
-  if (client_streaming) {
+                "  const connectc_async_call_callbacks cb = {\n"
+                "      .on_headers = callbacks->on_headers,\n"
+                "      .on_message = %s__deliver,\n"
+                "      .on_close = callbacks->on_close,\n"
+                "      .typed = callbacks,\n"
+                "      .typed_size = sizeof *callbacks,\n"
+                "  };\n"
+                "  int rv = connectc_async_call_new(client, &%s__method.desc, %s__method.output, opts,\n"
+                "                                   &cb, user_data, stream);\n",
+                rpc, rp.data, rpc, g->client_streaming ? "" : " || !request", rpc, rpc, rpc);
+  if (g->client_streaming) {
     cg_str_puts(c, "  return rv;\n}\n\n");
     cg_str_printf(h,
                   "/* Queues one %s request on a started stream; close the send side with\n"
                   " * connectc_async_call_close_send. */\n"
-                  "int %s%s_send_request(connectc_async_call *stream, const %s *request);\n",
-                  mname, prefix, lower, in_type);
+                  "int %s__send_request(connectc_async_call *stream, const %s *request);\n",
+                  g->mname, rpc, g->in_type);
     cg_str_printf(c,
-                  "int %s%s_send_request(connectc_async_call *stream, const %s *request) {\n"
+                  "int %s__send_request(connectc_async_call *stream, const %s *request) {\n"
                   "  return request ? connectc_async_call_send(stream, &request->base)\n"
                   "                 : CONNECTC_ERR_ARGUMENT;\n}\n\n",
-                  prefix, lower, in_type);
+                  rpc, g->in_type);
   } else {
     cg_str_puts(c,
                 "  /* A request that cannot be sent closes the call: on_close reports it. */\n"
@@ -744,8 +945,8 @@ static void gen_handler_set(cg_str *h, cg_str *c, const char *full, const char *
                 " * A NULL member answers `unimplemented`. */\n"
                 "typedef struct %s {\n%s} %s;\n\n"
                 "/* Mounts every method of %s on `router` with these %shandlers.\n"
-                " * `handlers` and `impl` are borrowed; `json` (may be NULL) serves\n"
-                " * application/json. */\n"
+                " * `handlers` and `impl` are borrowed; `json` serves application/json\n"
+                " * (NULL: proto only, JSON requests get 415). */\n"
                 "int %s(connectc_router *router, const %s *handlers, void *impl,\n"
                 "    const connectc_codec *json);\n\n",
                 kind, full, struct_sym, members, struct_sym, full, kind, reg_sym, struct_sym);
@@ -764,29 +965,106 @@ static const char *stream_type_name(const MethodProto *m) {
   return "CONNECTC_STREAM_UNARY";
 }
 
+/* Claims every C name one method declares (`what`: "service S, method
+ * M"), and the name of protoc-c's client function for it, which the
+ * generated header sees through <name>.pb-c.h. */
+static int claim_rpc(gen_ctx *ctx, const FileProto *file, const rpc_gen *g, const char *what,
+                     const char *pbc_service) {
+  static const struct {
+    const char *suffix;
+    const char *role;
+  } names[] = {
+      {"", "client stub"},
+      {"__call", "low-level client stub"},
+      {"__method", "method descriptor"},
+      {"__callbacks", "asynchronous client callbacks"},
+      {"__start", "asynchronous client stub"},
+      {"__deliver", "asynchronous client trampoline"},
+      {"__send", "handler send function"},
+      {"__respond", "asynchronous handler respond function"},
+      {"__invoke", "handler trampoline"},
+      {"__invoke_async", "asynchronous handler trampoline"},
+      {"__invoke_streaming", "streaming handler trampoline"},
+  };
+  static const char *const stream_names[] = {"__stream_handler", "__recv", "__stream_send",
+                                             "__stream_start", "__stream_request", "__stream_end",
+                                             "__stream_run", "__stream_async", "__stream_sync"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (claim_as(ctx, file->name, g->rpc, names[i].suffix, what, names[i].role) != 0) return -1;
+  if (g->client_streaming &&
+      claim_as(ctx, file->name, g->rpc, "__send_request", what, "asynchronous client send") != 0)
+    return -1;
+  for (size_t i = 0; g->client_streaming && i < sizeof stream_names / sizeof stream_names[0]; i++)
+    if (claim_as(ctx, file->name, g->rpc, stream_names[i], what, "streaming handler piece") != 0)
+      return -1;
+  {
+    cg_str pbc = {0};
+    int bad;
+    cg_str_printf(&pbc, "%s__", pbc_service);
+    cg_camel_to_lower(&pbc, g->mname);
+    bad = claim_as(ctx, file->name, pbc.data, "", what,
+                   file->package && *file->package
+                       ? "protoc-c's client function"
+                       : "protoc-c's client function, which in a file without a package can "
+                         "meet connectc's service names: give the file a package");
+    cg_str_free(&pbc);
+    if (bad) return -1;
+  }
+  return 0;
+}
+
 static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *svc, cg_str *h,
                        cg_str *c) {
   const char *sname = svc->name ? svc->name : "";
   char *full = join_name(file->package, sname);
-  char *prefix = service_prefix(file->package, sname);
-  char *uprefix = upper(prefix);
-  cg_str sym = {0}, arr = {0}, svc_what = {0}, hs = {0}, hreg = {0}, ahs = {0}, ahreg = {0};
+  char *sym = NULL, *usym = NULL, *pbc_service = NULL;
+  cg_str arr = {0}, svc_what = {0}, hs = {0}, hreg = {0}, ahs = {0}, ahreg = {0};
+  cg_str shs = {0}, sreg = {0}, sh = {0}, sc = {0};
   int rc = -1;
 
   cg_str_printf(&svc_what, "service %s", full);
-  cg_str_printf(&sym, "%smethod", prefix);
-  if (claim(ctx, file->name, sym.data, svc_what.data) != 0) goto out;
+  if (service_symbol(ctx, file, full, sname, &sym) != 0) goto out;
+  usym = upper(sym);
+  pbc_service = cg_full_name_to_lower(full);
+  /* The service-level names: S__<word> (README, "Names"). */
+  {
+    static const struct {
+      const char *suffix;
+      const char *role;
+      int needs_methods; /* only emitted for a service with methods */
+    } names[] = {
+        {"__method_type", "method type", 0},
+        {"__methods", "method table", 1},
+        {"__handlers", "handler table", 1},
+        {"__register", "registration function", 1},
+        {"__async_handlers", "asynchronous handler table", 1},
+        {"__register_async", "asynchronous registration function", 1},
+        {"__streaming_handlers", "streaming handler table", 1},
+        {"__register_streaming", "streaming registration function", 1},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      if ((svc->n_method > 0 || !names[i].needs_methods) &&
+          claim_as(ctx, file->name, sym, names[i].suffix, svc_what.data, names[i].role) != 0)
+        goto out;
+    if (claim_as(ctx, file->name, usym, "__NAME", svc_what.data, "name macro") != 0 ||
+        claim_as(ctx, file->name, usym, "__METHOD_COUNT", svc_what.data, "method count macro") != 0 ||
+        claim_as(ctx, file->name, pbc_service, "__descriptor", svc_what.data,
+                 "protoc-c's service descriptor") != 0 ||
+        claim_as(ctx, file->name, pbc_service, "__init", svc_what.data,
+                 "protoc-c's service initialiser") != 0)
+      goto out;
+  }
   cg_str_printf(h,
                 "/* ---- service %s ---- */\n\n"
-                "#define %sNAME \"%s\"\n"
-                "#define %sMETHOD_COUNT %zu\n\n"
+                "#define %s__NAME \"%s\"\n"
+                "#define %s__METHOD_COUNT %zu\n\n"
                 "/* One method of %s: its connectc_method_desc and its message types. */\n"
-                "typedef struct %s {\n"
+                "typedef struct %s__method_type {\n"
                 "  connectc_method_desc desc;\n"
                 "  const ProtobufCMessageDescriptor *input;\n"
                 "  const ProtobufCMessageDescriptor *output;\n"
-                "} %s;\n\n",
-                full, uprefix, full, uprefix, svc->n_method, full, sym.data, sym.data);
+                "} %s__method_type;\n\n",
+                full, usym, full, usym, svc->n_method, full, sym, sym);
   cg_str_printf(c, "/* ---- service %s ---- */\n\n", full);
 
   for (size_t i = 0; i < svc->n_method; i++) {
@@ -794,37 +1072,41 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
     const char *mname = m->name ? m->name : "";
     const msg_entry *in = find_msg(ctx, m->input_type);
     const msg_entry *outm = find_msg(ctx, m->output_type);
-    char *in_lower, *out_lower;
     int nse = m->options && m->options->has_idempotency_level &&
               m->options->idempotency_level ==
                   GOOGLE__PROTOBUF__METHOD_OPTIONS__IDEMPOTENCY_LEVEL__NO_SIDE_EFFECTS;
-    cg_str msym = {0};
+    char *what = xfmt("service %s, method %s", full, mname);
+    char *word = NULL, *rpc = NULL, *member = NULL, *in_type = NULL, *out_type = NULL;
+    char *in_lower = NULL, *out_lower = NULL;
+    int bad = 1;
+    rpc_gen g;
     if (!in || !outm) {
-      fail(ctx, "%s: service %s, method %s: unknown %s type %s", file->name, full, mname,
-           in ? "output" : "input", in ? m->output_type : m->input_type);
-      goto out;
+      fail(ctx, "%s: %s: unknown %s type %s", file->name, what, in ? "output" : "input",
+           in ? m->output_type : m->input_type);
+      goto next;
     }
-    cg_str_printf(&msym, "%smethod_", prefix);
-    cg_camel_to_lower(&msym, mname);
-    {
-      cg_str what = {0};
-      int bad;
-      cg_str_printf(&what, "service %s, method %s", full, mname);
-      bad = claim(ctx, file->name, msym.data, what.data);
-      cg_str_free(&what);
-      if (bad) {
-        cg_str_free(&msym);
-        goto out;
-      }
-    }
+    if (c_word(ctx, file->name, what, mname, &word) != 0) goto next;
+    rpc = xfmt("%s_%s", sym, word);
+    member = member_name(word);
+    in_type = cg_full_name_to_c(in->full_name);
+    out_type = cg_full_name_to_c(outm->full_name);
+    g.mname = mname;
+    g.svc = sym;
+    g.rpc = rpc;
+    g.member = member;
+    g.in_type = in_type;
+    g.out_type = out_type;
+    g.client_streaming = m->has_client_streaming && m->client_streaming;
+    g.server_streaming = m->has_server_streaming && m->server_streaming;
+    if (claim_rpc(ctx, file, &g, what, pbc_service) != 0) goto next;
+
     in_lower = cg_full_name_to_lower(in->full_name);
     out_lower = cg_full_name_to_lower(outm->full_name);
-    cg_str_printf(h, "/* rpc %s(%s%s) returns (%s%s) */\nextern const %s %s;\n", mname,
-                  m->has_client_streaming && m->client_streaming ? "stream " : "", in->full_name,
-                  m->has_server_streaming && m->server_streaming ? "stream " : "",
-                  outm->full_name, sym.data, msym.data);
+    cg_str_printf(h, "/* rpc %s(%s%s) returns (%s%s) */\nextern const %s__method_type %s__method;\n",
+                  mname, g.client_streaming ? "stream " : "", in->full_name,
+                  g.server_streaming ? "stream " : "", outm->full_name, sym, rpc);
     cg_str_printf(c,
-                  "const %s %s = {\n"
+                  "const %s__method_type %s__method = {\n"
                   "  .desc = {\n"
                   "    .procedure = \"/%s/%s\",\n"
                   "    .stream_type = %s,\n"
@@ -833,101 +1115,65 @@ static int gen_service(gen_ctx *ctx, const FileProto *file, const ServiceProto *
                   "  .input = &%s__descriptor,\n"
                   "  .output = &%s__descriptor,\n"
                   "};\n\n",
-                  sym.data, msym.data, full, mname, stream_type_name(m), nse, in_lower, out_lower);
-    cg_str_printf(&arr, "  &%s,\n", msym.data);
-    {
-      cg_str lower = {0}, stub = {0}, call_stub = {0}, what = {0};
-      cg_camel_to_lower(&lower, mname);
-      cg_str_printf(&stub, "%s%s", prefix, lower.data);
-      cg_str_printf(&call_stub, "%scall_%s", prefix, lower.data);
-      cg_str_printf(&what, "service %s, method %s (client stub)", full, mname);
-      int bad = claim(ctx, file->name, stub.data, what.data) ||
-                claim(ctx, file->name, call_stub.data, what.data);
-      static const char *const suffixes[] = {"_start", "_callbacks", "_send_request", "_send",
-                                             "_respond", NULL};
-      for (size_t k = 0; !bad && suffixes[k]; k++) {
-        cg_str extra = {0};
-        cg_str_printf(&extra, "%s%s", stub.data, suffixes[k]);
-        bad = claim(ctx, file->name, extra.data, what.data);
-        cg_str_free(&extra);
-      }
-      if (!bad) {
-        char *in_type = c_type_name(in->full_name), *out_type = c_type_name(outm->full_name);
-        gen_client_stubs(h, c, prefix, lower.data, msym.data, in_type, out_type,
-                         m->has_client_streaming && m->client_streaming,
-                         m->has_server_streaming && m->server_streaming, mname);
-        gen_client_async(h, c, prefix, lower.data, msym.data, in_type, out_type,
-                         m->has_client_streaming && m->client_streaming, mname);
-        gen_handler_pieces(&hs, &ahs, h, c, &hreg, &ahreg, prefix, lower.data, msym.data,
-                           in_type, out_type, m->has_client_streaming && m->client_streaming,
-                           mname);
-        free(in_type);
-        free(out_type);
-      }
-      cg_str_free(&lower);
-      cg_str_free(&stub);
-      cg_str_free(&call_stub);
-      cg_str_free(&what);
-      if (bad) {
-        free(in_lower);
-        free(out_lower);
-        cg_str_free(&msym);
-        goto out;
-      }
-    }
+                  sym, rpc, full, mname, stream_type_name(m), nse, in_lower, out_lower);
+    cg_str_printf(&arr, "  &%s__method,\n", rpc);
+    gen_client_stubs(&g, h, c);
+    gen_client_async(&g, h, c);
+    gen_handler_pieces(&g, &hs, &ahs, h, c, &hreg, &ahreg);
+    gen_stream_pieces(&g, &shs, &sh, &sc, &sreg);
+    bad = 0;
+  next:
+    free(what);
+    free(word);
+    free(rpc);
+    free(member);
+    free(in_type);
+    free(out_type);
     free(in_lower);
     free(out_lower);
-    cg_str_free(&msym);
+    if (bad) goto out;
   }
   if (svc->n_method > 0) {
-    cg_str hsym = {0}, rsym = {0}, ahsym = {0}, arsym = {0};
-    cg_str_printf(&hsym, "%shandlers", prefix);
-    cg_str_printf(&rsym, "%sregister", prefix);
-    cg_str_printf(&ahsym, "%sasync_handlers", prefix);
-    cg_str_printf(&arsym, "%sregister_async", prefix);
-    if (claim(ctx, file->name, hsym.data, svc_what.data) != 0 ||
-        claim(ctx, file->name, rsym.data, svc_what.data) != 0 ||
-        claim(ctx, file->name, ahsym.data, svc_what.data) != 0 ||
-        claim(ctx, file->name, arsym.data, svc_what.data) != 0) {
-      cg_str_free(&hsym);
-      cg_str_free(&rsym);
-      cg_str_free(&ahsym);
-      cg_str_free(&arsym);
-      goto out;
-    }
-    gen_handler_set(h, c, full, "asynchronous ", ahsym.data, ahs.data, arsym.data, ahreg.data);
-    gen_handler_set(h, c, full, "", hsym.data, hs.data, rsym.data, hreg.data);
-    cg_str_free(&ahsym);
-    cg_str_free(&arsym);
-    cg_str_free(&hsym);
-    cg_str_free(&rsym);
-    cg_str sarr = {0};
-    cg_str_printf(&sarr, "%smethods", prefix);
-    if (claim(ctx, file->name, sarr.data, svc_what.data) != 0) {
-      cg_str_free(&sarr);
-      goto out;
-    }
+    char *hsym = xfmt("%s__handlers", sym), *rsym = xfmt("%s__register", sym);
+    char *ahsym = xfmt("%s__async_handlers", sym), *arsym = xfmt("%s__register_async", sym);
+    char *shsym = xfmt("%s__streaming_handlers", sym), *srsym = xfmt("%s__register_streaming", sym);
+    gen_handler_set(h, c, full, "asynchronous ", ahsym, ahs.data, arsym, ahreg.data);
+    gen_handler_set(h, c, full, "", hsym, hs.data, rsym, hreg.data);
+    /* The streaming interface: its per-method types come first, and its
+     * trampolines need the table's type. */
+    if (sh.data) cg_str_puts(h, sh.data);
+    if (sc.data) cg_str_puts(c, sc.data);
+    gen_handler_set(h, c, full, "streaming ", shsym, shs.data, srsym, sreg.data);
+    free(hsym);
+    free(rsym);
+    free(ahsym);
+    free(arsym);
+    free(shsym);
+    free(srsym);
     cg_str_printf(h, "/* Every method of %s, in declaration order. */\n"
-                  "extern const %s *const %s[%sMETHOD_COUNT];\n\n",
-                  full, sym.data, sarr.data, uprefix);
-    cg_str_printf(c, "const %s *const %s[%sMETHOD_COUNT] = {\n%s};\n\n", sym.data, sarr.data,
-                  uprefix, arr.data);
-    cg_str_free(&sarr);
+                  "extern const %s__method_type *const %s__methods[%s__METHOD_COUNT];\n\n",
+                  full, sym, sym, usym);
+    cg_str_printf(c, "const %s__method_type *const %s__methods[%s__METHOD_COUNT] = {\n%s};\n\n",
+                  sym, sym, usym, arr.data);
   } else {
     cg_str_puts(h, "\n");
   }
   rc = 0;
 out:
   free(full);
-  free(prefix);
-  free(uprefix);
-  cg_str_free(&sym);
+  free(sym);
+  free(usym);
+  free(pbc_service);
   cg_str_free(&arr);
   cg_str_free(&svc_what);
   cg_str_free(&hs);
   cg_str_free(&hreg);
   cg_str_free(&ahs);
   cg_str_free(&ahreg);
+  cg_str_free(&shs);
+  cg_str_free(&sreg);
+  cg_str_free(&sh);
+  cg_str_free(&sc);
   return rc;
 }
 
@@ -944,6 +1190,120 @@ static int registers_import(const gen_ctx *ctx, const char *name) {
   if (!f) return 0;
   pbc_file_options(f, &has_c_package, &no_generate);
   return !no_generate;
+}
+
+/* The well-known types whose generated code (and descriptor) the library
+ * ships: generated descriptors may point at them. */
+static int is_shipped_wkt(const char *name) {
+  static const char *const wkt[] = {"google/protobuf/any.proto",    "google/protobuf/duration.proto",
+                                    "google/protobuf/empty.proto",  "google/protobuf/field_mask.proto",
+                                    "google/protobuf/struct.proto", "google/protobuf/timestamp.proto",
+                                    "google/protobuf/wrappers.proto"};
+  for (size_t i = 0; i < sizeof wkt / sizeof wkt[0]; i++)
+    if (strcmp(name, wkt[i]) == 0) return 1;
+  return 0;
+}
+
+/* Whether an import's generated descriptor can be referred to. */
+static int has_descriptor(const gen_ctx *ctx, const char *name) {
+  return is_shipped_wkt(name) || registers_import(ctx, name);
+}
+
+/* Appends "  \"pkg.Name\",\n" for every enum in `enums` and, recursively,
+ * every message and nested enum of `msgs`. */
+static void list_symbols(cg_str *out, const char *scope, Google__Protobuf__DescriptorProto *const *msgs,
+                         size_t n_msgs, Google__Protobuf__EnumDescriptorProto *const *enums,
+                         size_t n_enums, size_t *count) {
+  for (size_t i = 0; i < n_enums; i++) {
+    char *full = join_name(scope, enums[i]->name ? enums[i]->name : "");
+    cg_str_printf(out, "  \"%s\",\n", full);
+    ++*count;
+    free(full);
+  }
+  for (size_t i = 0; i < n_msgs; i++) {
+    char *full = join_name(scope, msgs[i]->name ? msgs[i]->name : "");
+    cg_str_printf(out, "  \"%s\",\n", full);
+    ++*count;
+    list_symbols(out, full, msgs[i]->nested_type, msgs[i]->n_nested_type, msgs[i]->enum_type,
+                 msgs[i]->n_enum_type, count);
+    free(full);
+  }
+}
+
+/* Emits `<file>__file_descriptor`: the serialized FileDescriptorProto
+ * (without source code info), the imports with known descriptors, and the
+ * symbols the file declares, for server reflection. */
+static int gen_descriptor(gen_ctx *ctx, const FileProto *file, const char *fsym, cg_str *h,
+                          cg_str *c) {
+  cg_str sym = {0};
+  cg_str_printf(&sym, "%s__file_descriptor", fsym);
+  if (claim(ctx, file->name, sym.data, "the file's descriptor") != 0) {
+    cg_str_free(&sym);
+    return -1;
+  }
+  FileProto copy = *file;
+  copy.source_code_info = NULL;
+  size_t n = protobuf_c_message_get_packed_size(&copy.base);
+  uint8_t *bytes = cg_xmalloc(n ? n : 1);
+  protobuf_c_message_pack(&copy.base, bytes);
+  cg_str_printf(h,
+                "/* The serialized descriptor of %s and what it declares,\n"
+                " * for server reflection (connectc/reflection.h). */\n"
+                "extern const connectc_file_descriptor %s;\n\n",
+                file->name, sym.data);
+  cg_str_printf(c, "/* ---- the file's descriptor (server reflection) ---- */\n\n"
+                   "static const uint8_t %s__bytes[%zu] = {", fsym, n ? n : 1);
+  for (size_t i = 0; i < n; i++)
+    cg_str_printf(c, "%s0x%02x%s", i % 16 == 0 ? "\n  " : "", bytes[i], i + 1 < n ? "," : "");
+  if (n == 0) cg_str_puts(c, "0");
+  cg_str_puts(c, "\n};\n\n");
+  free(bytes);
+  size_t n_deps = 0;
+  for (size_t i = 0; i < file->n_dependency; i++) n_deps += (size_t)has_descriptor(ctx, file->dependency[i]);
+  if (n_deps) {
+    cg_str_printf(c, "static const connectc_file_descriptor *const %s__deps[] = {\n", fsym);
+    for (size_t i = 0; i < file->n_dependency; i++)
+      if (has_descriptor(ctx, file->dependency[i])) {
+        char *dsym = file_symbol(file->dependency[i]);
+        cg_str_printf(c, "  &%s__file_descriptor,\n", dsym);
+        free(dsym);
+      }
+    cg_str_puts(c, "};\n\n");
+  }
+  cg_str syms = {0}, svcs = {0};
+  size_t n_syms = 0;
+  list_symbols(&syms, file->package, file->message_type, file->n_message_type, file->enum_type,
+               file->n_enum_type, &n_syms);
+  for (size_t i = 0; i < file->n_service; i++) {
+    char *full = join_name(file->package, file->service[i]->name ? file->service[i]->name : "");
+    cg_str_printf(&syms, "  \"%s\",\n", full);
+    cg_str_printf(&svcs, "  \"%s\",\n", full);
+    n_syms++;
+    for (size_t k = 0; k < file->service[i]->n_method; k++) {
+      cg_str_printf(&syms, "  \"%s.%s\",\n", full,
+                    file->service[i]->method[k]->name ? file->service[i]->method[k]->name : "");
+      n_syms++;
+    }
+    free(full);
+  }
+  if (n_syms) cg_str_printf(c, "static const char *const %s__symbols[] = {\n%s};\n\n", fsym, syms.data);
+  if (file->n_service)
+    cg_str_printf(c, "static const char *const %s__services[] = {\n%s};\n\n", fsym, svcs.data);
+  cg_str_printf(c,
+                "const connectc_file_descriptor %s = {\n"
+                "    .name = \"%s\",\n"
+                "    .data = %s__bytes,\n"
+                "    .len = %zu,\n",
+                sym.data, file->name, fsym, n);
+  if (n_deps) cg_str_printf(c, "    .deps = %s__deps,\n    .n_deps = %zu,\n", fsym, n_deps);
+  if (n_syms) cg_str_printf(c, "    .symbols = %s__symbols,\n    .n_symbols = %zu,\n", fsym, n_syms);
+  if (file->n_service)
+    cg_str_printf(c, "    .services = %s__services,\n    .n_services = %zu,\n", fsym, file->n_service);
+  cg_str_puts(c, "};\n\n");
+  cg_str_free(&syms);
+  cg_str_free(&svcs);
+  cg_str_free(&sym);
+  return 0;
 }
 
 static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
@@ -983,6 +1343,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#include \"connectc/client.h\"\n"
                 "#include \"connectc/service.h\"\n"
                 "#include \"connectc/json_codec.h\"\n"
+                "#include \"connectc/reflection.h\"\n"
                 "#include \"%s.pb-c.h\"\n\n"
                 "#ifdef __cplusplus\n"
                 "extern \"C\" {\n"
@@ -994,7 +1355,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
                 "#include \"%s.connect.h\"\n",
                 name, base);
   for (size_t i = 0; i < file->n_dependency; i++)
-    if (registers_import(ctx, file->dependency[i])) {
+    if (has_descriptor(ctx, file->dependency[i])) {
       char *dbase = file_base(file->dependency[i]);
       cg_str_printf(&c, "#include \"%s.connect.h\"\n", dbase);
       free(dbase);
@@ -1011,7 +1372,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
 
   /* The register function. */
   cg_str_printf(&reg, "%s__register_types", fsym);
-  if (claim(ctx, name, reg.data, "register function") != 0) goto out;
+  if (claim(ctx, name, reg.data, "the file's type registration function") != 0) goto out;
   cg_str_printf(&h,
                 "\n/*\n"
                 " * Registers the JSON metadata of every message of\n"
@@ -1053,6 +1414,7 @@ static int gen_file(gen_ctx *ctx, const FileProto *file, Response *resp) {
 
   for (size_t i = 0; i < file->n_service; i++)
     if (gen_service(ctx, file, file->service[i], &h, &c) != 0) goto out;
+  if (gen_descriptor(ctx, file, fsym, &h, &c) != 0) goto out;
 
   cg_str_printf(&h,
                 "#ifdef __cplusplus\n"

@@ -10,7 +10,8 @@
  * stdin, and passes protoc-gen-c's CodeGeneratorResponse back to protoc,
  * declaring FEATURE_PROTO3_OPTIONAL. Presence of such a field is then the
  * oneof case: `msg._<field>_case == <MSG>___<FIELD>_<FIELD>` (see
- * codegen/README.md).
+ * codegen/README.md). It also appends '_' to the members of protoc-c's
+ * service structs that are named like C keywords (escape_service_members).
  *
  * The real plugin is, in order: the `protoc_gen_c=PATH` plugin parameter,
  * the CONNECTC_PROTOC_GEN_C environment variable, or "protoc-gen-c" on
@@ -53,6 +54,89 @@ static void rewrite_msgs(Google__Protobuf__DescriptorProto **msgs, size_t n) {
       }
     }
     rewrite_msgs(m->nested_type, m->n_nested_type);
+  }
+}
+
+/* Replaces the first `needle` in content[from, *to) by `repl`; moves *to
+ * by the difference. Returns 1 when it replaced. */
+static int replace_in(char **content, size_t from, size_t *to, const char *needle,
+                      const char *repl) {
+  size_t nl = strlen(needle), rl = strlen(repl);
+  char *c = *content;
+  for (size_t i = from; i + nl <= *to; i++)
+    if (memcmp(c + i, needle, nl) == 0) {
+      cg_str out = {0};
+      cg_str_append(&out, c, i);
+      cg_str_puts(&out, repl);
+      cg_str_puts(&out, c + i + nl);
+      free(c);
+      *content = cg_str_take(&out);
+      *to = *to - nl + rl;
+      return 1;
+    }
+  return 0;
+}
+
+/*
+ * protoc-c 1.4.1 names the function-pointer members of its
+ * "<Svc>_Service" struct after the methods (protoc-c's CamelToLower),
+ * without the '_' it appends to fields named like keywords, so the header
+ * of a service with an rpc named Return or Class does not compile. This
+ * appends that '_' in the generated header to every member that
+ * cg_is_reserved_member() (keywords, and macros such as errno): inside
+ * "struct <Svc>_Service\n{ ... \n};", the line
+ * "  void (*return)(<Svc>_Service *service," becomes
+ * "  void (*return_)(<Svc>_Service *service,". protoc-c's <SVC>__INIT
+ * macro fills the members by position and needs no change; its client
+ * functions (<svc>__return) are prefixed and were never a problem. Text
+ * that does not look like that (another protoc-c version) is left alone.
+ */
+static void escape_service_members(const Request *req, Response *resp) {
+  for (size_t i = 0; i < resp->n_file; i++) {
+    Google__Protobuf__Compiler__CodeGeneratorResponse__File *rf = resp->file[i];
+    size_t nl;
+    if (!rf->name || !rf->content) continue;
+    nl = strlen(rf->name);
+    if (nl <= 7 || strcmp(rf->name + nl - 7, ".pb-c.h") != 0) continue;
+    for (size_t j = 0; j < req->n_proto_file; j++) {
+      const Google__Protobuf__FileDescriptorProto *f = req->proto_file[j];
+      size_t fl = f->name ? strlen(f->name) : 0;
+      if (fl <= 6 || strcmp(f->name + fl - 6, ".proto") != 0 || fl - 6 != nl - 7 ||
+          strncmp(f->name, rf->name, fl - 6) != 0)
+        continue;
+      for (size_t k = 0; k < f->n_service; k++) {
+        const Google__Protobuf__ServiceDescriptorProto *svc = f->service[k];
+        cg_str full = {0}, head = {0};
+        char *ctype, *start, *end;
+        if (f->package && *f->package) {
+          cg_str_puts(&full, f->package);
+          cg_str_putc(&full, '.');
+        }
+        cg_str_puts(&full, svc->name ? svc->name : "");
+        ctype = cg_full_name_to_c(full.data);
+        cg_str_printf(&head, "struct %s_Service\n{\n", ctype);
+        start = strstr(rf->content, head.data);
+        end = start ? strstr(start, "\n};") : NULL;
+        if (start && end) {
+          size_t from = (size_t)(start - rf->content), to = (size_t)(end - rf->content);
+          for (size_t m = 0; m < svc->n_method; m++) {
+            cg_str lower = {0}, needle = {0}, repl = {0};
+            cg_camel_to_lower(&lower, svc->method[m]->name ? svc->method[m]->name : "");
+            if (lower.data && cg_is_reserved_member(lower.data)) {
+              cg_str_printf(&needle, "  void (*%s)(%s_Service *service,", lower.data, ctype);
+              cg_str_printf(&repl, "  void (*%s_)(%s_Service *service,", lower.data, ctype);
+              replace_in(&rf->content, from, &to, needle.data, repl.data);
+            }
+            cg_str_free(&lower);
+            cg_str_free(&needle);
+            cg_str_free(&repl);
+          }
+        }
+        free(ctype);
+        cg_str_free(&full);
+        cg_str_free(&head);
+      }
+    }
   }
 }
 
@@ -209,11 +293,11 @@ int main(int argc, char **argv) {
   n = google__protobuf__compiler__code_generator_request__get_packed_size(req);
   packed = cg_xmalloc(n);
   google__protobuf__compiler__code_generator_request__pack(req, packed);
-  google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
 
   if (run_plugin(path, packed, n, &out, &out_len, &err) != 0) {
     free(packed);
     free(plugin);
+    google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
     code = respond_error(err.data);
     cg_str_free(&err);
     return code;
@@ -224,11 +308,14 @@ int main(int argc, char **argv) {
   if (!resp) {
     cg_str_printf(&err, PLUGIN_NAME ": %s wrote an invalid CodeGeneratorResponse", path);
     free(plugin);
+    google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
     code = respond_error(err.data);
     cg_str_free(&err);
     return code;
   }
   free(plugin);
+  escape_service_members(req, resp);
+  google__protobuf__compiler__code_generator_request__free_unpacked(req, NULL);
   resp->has_supported_features = 1;
   resp->supported_features |=
       GOOGLE__PROTOBUF__COMPILER__CODE_GENERATOR_RESPONSE__FEATURE__FEATURE_PROTO3_OPTIONAL;

@@ -8,8 +8,8 @@
  * ClientCompatResponse per request to stdout, in completion order.
  *
  * Calls are made as an application would make them: through the generated
- * asynchronous stubs (service.connect.h: `<rpc>_start` with typed
- * callbacks, `<rpc>_send_request`) on a connectc_client, driven by the
+ * asynchronous stubs (service.connect.h: `<svc>_<rpc>__start` with typed
+ * callbacks, `<svc>_<rpc>__send_request`) on a connectc_client, driven by the
  * transport's own poll loop. Messages are encoded with the requested codec
  * (proto or JSON) and compression; timeouts, request headers, Connect GET,
  * request delays and the three cancellation timings are honoured.
@@ -284,30 +284,30 @@ static void on_unimplemented(connectc_async_call *st,
   on_no_payload(st, &response->base, ud);
 }
 
-static const connectrpc_conformance_v1_conformance_service_unary_callbacks unary_cb = {
-    on_headers, on_unary, on_close};
-static const connectrpc_conformance_v1_conformance_service_idempotent_unary_callbacks idempotent_cb = {
-    on_headers, on_idempotent, on_close};
-static const connectrpc_conformance_v1_conformance_service_server_stream_callbacks server_stream_cb = {
-    on_headers, on_server_stream, on_close};
-static const connectrpc_conformance_v1_conformance_service_client_stream_callbacks client_stream_cb = {
-    on_headers, on_client_stream, on_close};
-static const connectrpc_conformance_v1_conformance_service_bidi_stream_callbacks bidi_stream_cb = {
-    on_headers, on_bidi_stream, on_close};
-static const connectrpc_conformance_v1_conformance_service_unimplemented_callbacks unimplemented_cb = {
-    on_headers, on_unimplemented, on_close};
+static const connectrpc_conformance_v1_conformance_service_unary__callbacks unary_cb = {
+    .on_headers = on_headers, .on_response = on_unary, .on_close = on_close};
+static const connectrpc_conformance_v1_conformance_service_idempotent_unary__callbacks idempotent_cb = {
+    .on_headers = on_headers, .on_response = on_idempotent, .on_close = on_close};
+static const connectrpc_conformance_v1_conformance_service_server_stream__callbacks server_stream_cb = {
+    .on_headers = on_headers, .on_response = on_server_stream, .on_close = on_close};
+static const connectrpc_conformance_v1_conformance_service_client_stream__callbacks client_stream_cb = {
+    .on_headers = on_headers, .on_response = on_client_stream, .on_close = on_close};
+static const connectrpc_conformance_v1_conformance_service_bidi_stream__callbacks bidi_stream_cb = {
+    .on_headers = on_headers, .on_response = on_bidi_stream, .on_close = on_close};
+static const connectrpc_conformance_v1_conformance_service_unimplemented__callbacks unimplemented_cb = {
+    .on_headers = on_headers, .on_response = on_unimplemented, .on_close = on_close};
 
 static kind kind_of(const char *procedure, const ProtobufCMessageDescriptor **input) {
   static const struct {
-    const connectrpc_conformance_v1_conformance_service_method *m;
+    const connectrpc_conformance_v1_conformance_service__method_type *m;
     kind k;
   } known[] = {
-      {&connectrpc_conformance_v1_conformance_service_method_unary, K_UNARY},
-      {&connectrpc_conformance_v1_conformance_service_method_idempotent_unary, K_IDEMPOTENT},
-      {&connectrpc_conformance_v1_conformance_service_method_server_stream, K_SERVER},
-      {&connectrpc_conformance_v1_conformance_service_method_client_stream, K_CLIENT},
-      {&connectrpc_conformance_v1_conformance_service_method_bidi_stream, K_BIDI},
-      {&connectrpc_conformance_v1_conformance_service_method_unimplemented, K_UNIMPLEMENTED},
+      {&connectrpc_conformance_v1_conformance_service_unary__method, K_UNARY},
+      {&connectrpc_conformance_v1_conformance_service_idempotent_unary__method, K_IDEMPOTENT},
+      {&connectrpc_conformance_v1_conformance_service_server_stream__method, K_SERVER},
+      {&connectrpc_conformance_v1_conformance_service_client_stream__method, K_CLIENT},
+      {&connectrpc_conformance_v1_conformance_service_bidi_stream__method, K_BIDI},
+      {&connectrpc_conformance_v1_conformance_service_unimplemented__method, K_UNIMPLEMENTED},
   };
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (strcmp(known[i].m->desc.procedure, procedure) == 0) {
@@ -335,30 +335,31 @@ static int start_call(job *j, const connectc_client *client, const char *procedu
                       connectc_async_call **st) {
   switch (j->k) {
     case K_UNARY:
-      return connectrpc_conformance_v1_conformance_service_unary_start(
+      return connectrpc_conformance_v1_conformance_service_unary__start(
           client, (const Connectrpc__Conformance__V1__UnaryRequest *)first, opts, &unary_cb, j, st);
     case K_IDEMPOTENT:
-      return connectrpc_conformance_v1_conformance_service_idempotent_unary_start(
+      return connectrpc_conformance_v1_conformance_service_idempotent_unary__start(
           client, (const Connectrpc__Conformance__V1__IdempotentUnaryRequest *)first, opts,
           &idempotent_cb, j, st);
     case K_SERVER:
-      return connectrpc_conformance_v1_conformance_service_server_stream_start(
+      return connectrpc_conformance_v1_conformance_service_server_stream__start(
           client, (const Connectrpc__Conformance__V1__ServerStreamRequest *)first, opts,
           &server_stream_cb, j, st);
     case K_UNIMPLEMENTED:
-      return connectrpc_conformance_v1_conformance_service_unimplemented_start(
+      return connectrpc_conformance_v1_conformance_service_unimplemented__start(
           client, (const Connectrpc__Conformance__V1__UnimplementedRequest *)first, opts,
           &unimplemented_cb, j, st);
     case K_CLIENT:
-      return connectrpc_conformance_v1_conformance_service_client_stream_start(
+      return connectrpc_conformance_v1_conformance_service_client_stream__start(
           client, opts, &client_stream_cb, j, st);
     case K_BIDI:
-      return connectrpc_conformance_v1_conformance_service_bidi_stream_start(
+      return connectrpc_conformance_v1_conformance_service_bidi_stream__start(
           client, opts, &bidi_stream_cb, j, st);
     case K_UNKNOWN: {
       /* Not a method of the service: the untyped stream API. */
-      connectc_method_desc d = {procedure, stream_type_of(j->req), 0};
-      connectc_async_call_callbacks cb = {on_headers, on_no_payload, on_close, NULL, 0};
+      const connectc_method_desc d = {.procedure = procedure, .stream_type = stream_type_of(j->req)};
+      const connectc_async_call_callbacks cb = {
+          .on_headers = on_headers, .on_message = on_no_payload, .on_close = on_close};
       int rv = connectc_async_call_new(client, &d, &google__protobuf__empty__descriptor, opts, &cb,
                                           j, st);
       if (rv == CONNECTC_OK && first) (void)connectc_async_call_send(*st, first);
@@ -372,10 +373,10 @@ static int start_call(job *j, const connectc_client *client, const char *procedu
 static int send_request(job *j, connectc_async_call *st, const ProtobufCMessage *m) {
   switch (j->k) {
     case K_CLIENT:
-      return connectrpc_conformance_v1_conformance_service_client_stream_send_request(
+      return connectrpc_conformance_v1_conformance_service_client_stream__send_request(
           st, (const Connectrpc__Conformance__V1__ClientStreamRequest *)m);
     case K_BIDI:
-      return connectrpc_conformance_v1_conformance_service_bidi_stream_send_request(
+      return connectrpc_conformance_v1_conformance_service_bidi_stream__send_request(
           st, (const Connectrpc__Conformance__V1__BidiStreamRequest *)m);
     default:
       return connectc_async_call_send(st, m);
@@ -450,7 +451,7 @@ static void run_job(job *j) {
     }
     client.limits.recv_max_bytes = req->message_receive_limit;
     client.use_get = req->use_get_http_method;
-    connectc_call_options opts = {&req_headers, 0};
+    connectc_call_options opts = {.headers = &req_headers};
     if (req->_timeout_ms_case) opts.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
     int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
     if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)

@@ -8,11 +8,14 @@
  * ServerCompatResponse to stdout, and serves until SIGTERM/SIGINT arrives.
  *
  * The service is written as an application would write it: on the
- * generated asynchronous handler interface (service.connect.h). Each
- * handler hands its call to a worker thread that runs the response plan
- * the request describes (delays, headers, trailers, messages, errors) and
- * answers through the generated `<rpc>_respond` functions and
- * connectc_responder_finish, so delays never block the server.
+ * generated streaming handler interface (service.connect.h). Unary and
+ * server-stream handlers hand their call to a worker thread that runs the
+ * response plan the request describes (delays, headers, trailers,
+ * messages, errors) and answers through the generated `<rpc>__respond`
+ * functions and connectc_responder_finish; client-stream and bidi handlers
+ * are synchronous streaming handlers, on a thread of their own, that read
+ * each request as it arrives (bidi answers each one at once when the
+ * client asks for full duplex). Delays never block the server.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -75,6 +78,7 @@ typedef struct job {
   size_t n_requests;
   const UnaryDef *udef;  /* unary, idempotent and client-stream calls */
   const StreamDef *sdef; /* server and bidi streams */
+  int requests_only;     /* RequestInfo with the requests alone (later full-duplex responses) */
 } job;
 
 /* Sends one response message of the job's method around `p`. */
@@ -83,31 +87,31 @@ static int respond(job *j, Payload *p) {
     case K_UNARY: {
       Connectrpc__Conformance__V1__UnaryResponse m = CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_unary_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_unary__respond(j->responder, &m);
     }
     case K_IDEMPOTENT: {
       Connectrpc__Conformance__V1__IdempotentUnaryResponse m =
           CONNECTRPC__CONFORMANCE__V1__IDEMPOTENT_UNARY_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_idempotent_unary_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_idempotent_unary__respond(j->responder, &m);
     }
     case K_CLIENT: {
       Connectrpc__Conformance__V1__ClientStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__CLIENT_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_client_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_client_stream__respond(j->responder, &m);
     }
     case K_SERVER: {
       Connectrpc__Conformance__V1__ServerStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__SERVER_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_server_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_server_stream__respond(j->responder, &m);
     }
     case K_BIDI: {
       Connectrpc__Conformance__V1__BidiStreamResponse m =
           CONNECTRPC__CONFORMANCE__V1__BIDI_STREAM_RESPONSE__INIT;
       m.payload = p;
-      return connectrpc_conformance_v1_conformance_service_bidi_stream_respond(j->responder, &m);
+      return connectrpc_conformance_v1_conformance_service_bidi_stream__respond(j->responder, &m);
     }
   }
   return CONNECTC_ERR_ARGUMENT;
@@ -134,6 +138,7 @@ static void build_info(const job *j, info_storage *st) {
   st->info = init;
   /* Request metadata is fixed once the handler runs: safe to read here. */
   connectc_server_call *call = connectc_responder_call(j->responder);
+  if (j->requests_only) goto requests;
   /* One Header per name, with every value of that name in order. */
   const connectc_headers *h = connectc_server_call_request_headers(call);
   st->headers = calloc(h->len + 1, sizeof *st->headers);
@@ -165,6 +170,7 @@ static void build_info(const job *j, info_storage *st) {
     int64_t left = d - now_ms();
     st->info.timeout_ms = left > 0 ? left : 0;
   }
+requests:;
   size_t tl = strlen(TYPE_PREFIX) + strlen(j->input->name) + 1;
   st->type_url = malloc(tl);
   snprintf(st->type_url, tl, "%s%s", TYPE_PREFIX, j->input->name);
@@ -184,7 +190,7 @@ static void build_info(const job *j, info_storage *st) {
   }
   st->info.n_requests = j->n_requests;
   st->info.requests = st->any_ptrs;
-  if (connectc_server_call_is_get(call)) {
+  if (!j->requests_only && connectc_server_call_is_get(call)) {
     Connectrpc__Conformance__V1__ConformancePayload__ConnectGetInfo gi =
         CONNECTRPC__CONFORMANCE__V1__CONFORMANCE_PAYLOAD__CONNECT_GET_INFO__INIT;
     st->get_info = gi;
@@ -229,8 +235,10 @@ static int respond_payload(job *j, const ProtobufCBinaryData *data, int with_inf
   return rv;
 }
 
-/* Finishes with the requested error: its details, plus the request info. */
-static void finish_error(job *j, const Connectrpc__Conformance__V1__Error *err, int with_info) {
+/* The requested error in `e` (initialised): its details, plus the request
+ * info when asked. */
+static void fill_error(job *j, const Connectrpc__Conformance__V1__Error *err, int with_info,
+                       connectc_error *out) {
   connectc_error e;
   connectc_error_init(&e, NULL);
   connectc_code code = (connectc_code)err->code;
@@ -253,27 +261,46 @@ static void finish_error(job *j, const Connectrpc__Conformance__V1__Error *err, 
     free(buf);
     free_info(&st);
   }
+  connectc_error_copy(out, &e);
+  connectc_error_reset(&e);
+}
+
+/* Finishes with the requested error. */
+static void finish_error(job *j, const Connectrpc__Conformance__V1__Error *err, int with_info) {
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  fill_error(j, err, with_info, &e);
   connectc_responder_finish(j->responder, &e);
   connectc_error_reset(&e);
+}
+
+/* The plan of a unary or client-stream call, short of the finish: returns 1
+ * with `e` set when the plan ends in an error. */
+static int unary_plan(job *j, connectc_error *e) {
+  const UnaryDef *def = j->udef;
+  if (def && def->response_delay_ms) sleep_ms(def->response_delay_ms);
+  if (def)
+    add_metadata(j, def->response_headers, def->n_response_headers, def->response_trailers,
+                 def->n_response_trailers);
+  if (def && def->response_case == CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_ERROR) {
+    fill_error(j, def->error, 1, e);
+    return 1;
+  }
+  int has_data = def && def->response_case ==
+                            CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_RESPONSE_DATA;
+  respond_payload(j, has_data ? &def->response_data : NULL, 1);
+  return 0;
 }
 
 /* Runs on a worker thread: every responder function is thread-safe. */
 static void *run_plan(void *arg) {
   job *j = arg;
   if (j->k == K_UNARY || j->k == K_IDEMPOTENT || j->k == K_CLIENT) {
-    const UnaryDef *def = j->udef;
-    if (def && def->response_delay_ms) sleep_ms(def->response_delay_ms);
-    if (def)
-      add_metadata(j, def->response_headers, def->n_response_headers, def->response_trailers,
-                   def->n_response_trailers);
-    if (def && def->response_case == CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_ERROR) {
-      finish_error(j, def->error, 1);
-    } else {
-      int has_data = def && def->response_case ==
-                                CONNECTRPC__CONFORMANCE__V1__UNARY_RESPONSE_DEFINITION__RESPONSE_RESPONSE_DATA;
-      respond_payload(j, has_data ? &def->response_data : NULL, 1);
-      connectc_responder_finish(j->responder, NULL);
-    }
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    int failed = unary_plan(j, &e);
+    connectc_responder_finish(j->responder, failed ? &e : NULL);
+    connectc_error_reset(&e);
   } else {
     const StreamDef *def = j->sdef;
     size_t n = def ? def->n_response_data : 0;
@@ -347,35 +374,131 @@ static void h_server_stream(void *impl, connectc_responder *r,
   start_plan(K_SERVER, r, request->base.descriptor, &m, 1, NULL, request->response_definition);
 }
 
-static void h_client_stream(void *impl, connectc_responder *r,
-                            const Connectrpc__Conformance__V1__ClientStreamRequest *const *requests,
-                            size_t n_requests) {
+/* Client streams on the streaming interface's synchronous variant: read
+ * every request on this thread, then run the plan. */
+typedef Connectrpc__Conformance__V1__ClientStreamRequest ClientReq;
+
+static int h_client_run(void *impl, connectc_server_stream *stream, connectc_error *error) {
   (void)impl;
-  const ProtobufCMessage **ms = calloc(n_requests + 1, sizeof *ms);
-  for (size_t i = 0; ms && i < n_requests; i++) ms[i] = &requests[i]->base;
-  start_plan(K_CLIENT, r, &connectrpc__conformance__v1__client_stream_request__descriptor, ms,
-             ms ? n_requests : 0, n_requests ? requests[0]->response_definition : NULL, NULL);
-  free(ms);
+  const connectc_allocator *a = connectc_server_stream_allocator(stream);
+  ClientReq **all = NULL;
+  size_t n = 0;
+  int rv = CONNECTC_OK, failed = 0;
+  for (;;) {
+    ClientReq *req = NULL;
+    rv = connectrpc_conformance_v1_conformance_service_client_stream__recv(stream, &req);
+    if (rv != CONNECTC_OK || !req) break;
+    ClientReq **grown = realloc(all, (n + 1) * sizeof *all);
+    if (!grown) {
+      connectc_message_free(&req->base, a);
+      connectc_error_set(error, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory");
+      failed = 1;
+      break;
+    }
+    all = grown;
+    all[n++] = req;
+  }
+  if (rv == CONNECTC_OK && !failed) {
+    job j;
+    memset(&j, 0, sizeof j);
+    j.k = K_CLIENT;
+    j.responder = connectc_server_stream_responder(stream);
+    j.input = &connectrpc__conformance__v1__client_stream_request__descriptor;
+    j.requests = (const ProtobufCMessage **)all;
+    j.n_requests = n;
+    j.udef = n ? all[0]->response_definition : NULL;
+    failed = unary_plan(&j, error);
+  }
+  for (size_t i = 0; i < n; i++) connectc_message_free(&all[i]->base, a);
+  free(all);
+  return failed;
 }
 
-/* Half-duplex (HTTP/1.1): every request has arrived before the plan runs. */
-static void h_bidi_stream(void *impl, connectc_responder *r,
-                          const Connectrpc__Conformance__V1__BidiStreamRequest *const *requests,
-                          size_t n_requests) {
+/*
+ * Bidi, on the generated streaming interface's synchronous variant: this
+ * runs on a thread of its own and reads each request as it arrives. The
+ * first request says whether the exchange is full duplex (one response per
+ * request, each carrying the requests received since the previous one) or
+ * half duplex (every request first, then the responses).
+ */
+typedef Connectrpc__Conformance__V1__BidiStreamRequest BidiReq;
+
+static int h_bidi_run(void *impl, connectc_server_stream *stream, connectc_error *error) {
   (void)impl;
-  const ProtobufCMessage **ms = calloc(n_requests + 1, sizeof *ms);
-  for (size_t i = 0; ms && i < n_requests; i++) ms[i] = &requests[i]->base;
-  start_plan(K_BIDI, r, &connectrpc__conformance__v1__bidi_stream_request__descriptor, ms,
-             ms ? n_requests : 0, NULL, n_requests ? requests[0]->response_definition : NULL);
-  free(ms);
+  (void)error;
+  job j;
+  memset(&j, 0, sizeof j);
+  j.k = K_BIDI;
+  j.responder = connectc_server_stream_responder(stream);
+  j.input = &connectrpc__conformance__v1__bidi_stream_request__descriptor;
+  const connectc_allocator *a = connectc_server_stream_allocator(stream);
+  BidiReq **all = NULL; /* every request, kept until the end */
+  size_t n_all = 0, since = 0; /* requests not yet reported in a response */
+  const StreamDef *def = NULL;
+  int full_duplex = 0;
+  size_t resp = 0;
+  int rv = CONNECTC_OK;
+  for (;;) {
+    BidiReq *req = NULL;
+    rv = connectrpc_conformance_v1_conformance_service_bidi_stream__recv(stream, &req);
+    if (rv != CONNECTC_OK || !req) break;
+    BidiReq **grown = realloc(all, (n_all + 1) * sizeof *all);
+    if (!grown) {
+      connectc_message_free(&req->base, a);
+      rv = CONNECTC_ERR_NOMEM;
+      break;
+    }
+    all = grown;
+    all[n_all++] = req;
+    if (n_all == 1) {
+      def = req->response_definition;
+      full_duplex = req->full_duplex;
+      if (def)
+        add_metadata(&j, def->response_headers, def->n_response_headers, def->response_trailers,
+                     def->n_response_trailers);
+      if (full_duplex && def && def->n_response_data > 0)
+        connectc_responder_flush_headers(j.responder);
+    }
+    if (!full_duplex) continue;
+    if (!def || resp >= def->n_response_data) break; /* nothing left to answer with */
+    j.requests = (const ProtobufCMessage **)(all + since);
+    j.n_requests = n_all - since;
+    j.requests_only = resp > 0;
+    if (def->response_delay_ms) sleep_ms(def->response_delay_ms);
+    if (respond_payload(&j, &def->response_data[resp], 1) != CONNECTC_OK) {
+      rv = CONNECTC_ERR_STATE;
+      break;
+    }
+    resp++;
+    since = n_all;
+  }
+  if (rv == CONNECTC_OK) {
+    /* Half duplex sends everything now; full duplex what is left. */
+    if (!full_duplex && def && def->n_response_data > 0) connectc_responder_flush_headers(j.responder);
+    j.requests = (const ProtobufCMessage **)(all + since);
+    j.n_requests = n_all - since;
+    j.requests_only = 0;
+    for (; def && resp < def->n_response_data; resp++) {
+      if (def->response_delay_ms) sleep_ms(def->response_delay_ms);
+      if (respond_payload(&j, &def->response_data[resp], resp == 0) != CONNECTC_OK) break;
+    }
+    if (def && def->error) {
+      fill_error(&j, def->error, resp == 0, error); /* finished when this returns */
+      rv = -1;
+    }
+  }
+  for (size_t i = 0; i < n_all; i++) connectc_message_free(&all[i]->base, a);
+  free(all);
+  /* A call that ended early (canceled, deadline) already has its status. */
+  return rv == -1 ? 1 : 0;
 }
 
 /* Unimplemented stays NULL: the library answers `unimplemented`. */
-static const connectrpc_conformance_v1_conformance_service_async_handlers handlers = {
+static const connectrpc_conformance_v1_conformance_service__streaming_handlers handlers = {
     .unary = h_unary,
     .server_stream = h_server_stream,
-    .client_stream = h_client_stream,
-    .bidi_stream = h_bidi_stream,
+    .client_stream = {.run = h_client_run},
+    .bidi_stream = {.run = h_bidi_run},
     .idempotent_unary = h_idempotent_unary,
 };
 
@@ -463,7 +586,7 @@ int main(int argc, char **argv) {
   memset(&cfg, 0, sizeof cfg);
   cfg.limits.recv_max_bytes = req->message_receive_limit ? req->message_receive_limit : 0;
   connectc_router *router = NULL;
-  if (connectc_router_new(&cfg, NULL, &router) != CONNECTC_OK || connectrpc_conformance_v1_conformance_service_register_async(router, &handlers, NULL,
+  if (connectc_router_new(&cfg, NULL, &router) != CONNECTC_OK || connectrpc_conformance_v1_conformance_service__register_streaming(router, &handlers, NULL,
                                                                                 json_codec) != CONNECTC_OK) {
     fprintf(stderr, "conformance server: cannot mount the service\n");
     return 1;

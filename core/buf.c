@@ -16,8 +16,8 @@ static void default_free(void *ptr, void *ud) {
   free(ptr);
 }
 
-static const connectc_allocator default_allocator = {default_malloc, default_realloc,
-                                                     default_free, NULL};
+static const connectc_allocator default_allocator = {
+    .malloc = default_malloc, .realloc = default_realloc, .free = default_free};
 
 const connectc_allocator *connectc_default_allocator(void) { return &default_allocator; }
 

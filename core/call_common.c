@@ -46,7 +46,7 @@ const char *connectc_protocol_name(connectc_protocol p) {
 }
 
 connectc_call_limits cc_limits_resolve(const connectc_call_limits *in) {
-  connectc_call_limits l = {0, 0, 0};
+  connectc_call_limits l = {0};
   if (in) l = *in;
   if (l.recv_max_bytes == 0) l.recv_max_bytes = CONNECTC_DEFAULT_RECV_MAX_BYTES;
   return l;
@@ -156,19 +156,29 @@ int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8
   return CONNECTC_OK;
 }
 
-int cc_add_content_type(connectc_headers *h, int streaming, const char *codec) {
+int cc_add_content_type(connectc_headers *h, connectc_protocol protocol, int streaming, int bare,
+                        const char *codec) {
   /* Codec names are short: build the value on the stack (one allocation,
    * the header entry, per call); a long one goes through a buffer. */
   char ct[96];
-  const char *prefix = streaming ? "application/connect+" : "application/";
+  const char *prefix;
+  switch (protocol) {
+    case CONNECTC_PROTOCOL_GRPC: prefix = "application/grpc+"; break;
+    case CONNECTC_PROTOCOL_GRPC_WEB: prefix = "application/grpc-web+"; break;
+    default: prefix = streaming ? "application/connect+" : "application/"; break;
+  }
   size_t pl = strlen(prefix), cl = strlen(codec);
+  if (protocol != CONNECTC_PROTOCOL_CONNECT && bare && strcmp(codec, "proto") == 0) {
+    cl = 0;
+    pl--; /* no '+' */
+  }
   if (pl + cl <= sizeof ct) {
     memcpy(ct, prefix, pl);
     memcpy(ct + pl, codec, cl);
     return connectc_headers_add(h, "content-type", 12, ct, pl + cl);
   }
   cc_buf b = CC_BUF_INIT;
-  int rv = cc_content_type_format(&b, &h->alloc, streaming, codec);
+  int rv = cc_content_type_format(&b, &h->alloc, protocol, streaming, bare, codec);
   if (rv == CONNECTC_OK) rv = connectc_headers_add(h, "content-type", 12, (const char *)b.data, b.len);
   cc_buf_free(&b, &h->alloc);
   return rv;

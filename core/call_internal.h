@@ -69,7 +69,8 @@ void cc_msg_reader_free(cc_msg_reader *r);
 int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
                        size_t len, cc_msg_fn fn, void *ud, connectc_error *err);
 
-/* Builds "application/<codec>" or "application/connect+<codec>". */
-int cc_add_content_type(connectc_headers *h, int streaming, const char *codec);
+/* Adds the content-type header of `protocol` (see cc_content_type_format). */
+int cc_add_content_type(connectc_headers *h, connectc_protocol protocol, int streaming, int bare,
+                        const char *codec);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "grpc.h"
 #include "protocol.h"
 #include "wire_error.h"
 
@@ -35,6 +36,7 @@ struct connectc_client_call {
   int use_get;
   connectc_protocol protocol;
   int full_duplex;
+  int framed; /* messages travel in envelopes: every call but Connect unary */
 
   connectc_compress_ctx *cctx;
 
@@ -57,13 +59,24 @@ struct connectc_client_call {
   cc_buf unary_body;
   connectc_compression resp_comp;
   cc_msg_reader reader;
-  int got_end_stream;
+  int got_end_stream;   /* Connect end-stream message, or gRPC-Web trailer frame */
+  int got_http_trailers; /* gRPC: HTTP trailers arrived */
+  uint64_t body_bytes;   /* response body bytes received (trailers-only detection) */
   size_t n_received;
   int held_done; /* client stream: the held response was delivered */
   connectc_error end_err; /* error carried by the end-of-stream message */
 
   int closed;
   connectc_error err;
+
+  /* interceptors and stats */
+  const struct connectc_client_interceptor *const *icpt;
+  size_t n_icpt;
+  connectc_stats_fn on_stats;
+  void *stats_ud;
+  int stats_done;
+  int64_t start_ms, now_ms, end_ms;
+  uint64_t req_wire, req_bytes, req_msgs, resp_bytes, resp_msgs;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -80,6 +93,8 @@ static void close_call(connectc_client_call *c) {
   c->closed = 1;
   c->rstate = RESP_DISCARD;
   c->send_closed = 1;
+  for (size_t i = c->n_icpt; i-- > 0;)
+    if (c->icpt[i]->on_close) c->icpt[i]->on_close(c, &c->err, &c->trailers, c->icpt[i]->user_data);
   if (c->cb.on_close) c->cb.on_close(c, &c->err, &c->trailers, c->user_data);
 }
 
@@ -113,7 +128,7 @@ int connectc_client_call_new(const connectc_client_config *cfg,
     return CONNECTC_ERR_ARGUMENT;
   if (cfg->use_get && cfg->stream_type != CONNECTC_STREAM_UNARY) return CONNECTC_ERR_ARGUMENT;
   if ((unsigned)cfg->protocol > 2u) return CONNECTC_ERR_ARGUMENT;
-  if (cfg->protocol != CONNECTC_PROTOCOL_CONNECT) return CONNECTC_ERR_UNSUPPORTED;
+  if (cfg->use_get && cfg->protocol != CONNECTC_PROTOCOL_CONNECT) return CONNECTC_ERR_ARGUMENT;
   if (!connectc_compression_supported(cfg->send_compression)) return CONNECTC_ERR_UNSUPPORTED;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_client_call *c = cc_malloc(a, sizeof *c);
@@ -127,17 +142,25 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   c->limits = cc_limits_resolve(&cfg->limits);
   c->timeout_ms = cfg->timeout_ms;
   c->deadline = cfg->timeout_ms > 0 ? now_ms + cfg->timeout_ms : -1;
+  c->start_ms = c->now_ms = c->end_ms = now_ms;
+  c->icpt = cfg->n_interceptors ? cfg->interceptors : NULL;
+  c->n_icpt = c->icpt ? cfg->n_interceptors : 0;
+  c->on_stats = cfg->on_stats;
+  c->stats_ud = cfg->stats_user_data;
   c->use_get = cfg->use_get;
   c->protocol = cfg->protocol;
   c->full_duplex = cfg->full_duplex && cfg->stream_type == CONNECTC_STREAM_BIDI;
+  c->framed = c->protocol != CONNECTC_PROTOCOL_CONNECT || c->stream_type != CONNECTC_STREAM_UNARY;
   c->content_length = -1;
   connectc_headers_init(&c->req_headers, &c->alloc);
   connectc_headers_init(&c->resp_headers, &c->alloc);
   connectc_headers_init(&c->trailers, &c->alloc);
   connectc_error_init(&c->err, &c->alloc);
   connectc_error_init(&c->end_err, &c->alloc);
-  cc_msg_reader_init(&c->reader, c->limits.recv_max_bytes, CONNECTC_ENVELOPE_FLAG_END_STREAM,
-                     &c->alloc);
+  uint8_t end_flag = c->protocol == CONNECTC_PROTOCOL_CONNECT   ? CONNECTC_ENVELOPE_FLAG_END_STREAM
+                     : c->protocol == CONNECTC_PROTOCOL_GRPC_WEB ? CC_GRPC_WEB_FLAG_TRAILERS
+                                                                 : 0;
+  cc_msg_reader_init(&c->reader, c->limits.recv_max_bytes, end_flag, &c->alloc);
   c->procedure = cc_strndup(&c->alloc, cfg->procedure, strlen(cfg->procedure));
   c->codec = cc_strndup(&c->alloc, cfg->codec, strlen(cfg->codec));
   (void)connectc_compress_ctx_new(&c->alloc, &c->cctx); /* NULL checked below */
@@ -149,8 +172,47 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   return CONNECTC_OK;
 }
 
+static void report_stats(connectc_client_call *c) {
+  if (c->stats_done) return;
+  c->stats_done = 1;
+  if (!c->on_stats) return;
+  connectc_call_stats st;
+  connectc_client_call_stats(c, &st);
+  c->on_stats(&st, c->stats_ud);
+}
+
+void connectc_client_call_complete(connectc_client_call *c, int64_t now_ms) {
+  if (!c || c->stats_done) return;
+  c->end_ms = c->now_ms = now_ms;
+  report_stats(c);
+}
+
+void connectc_client_call_stats(const connectc_client_call *c, connectc_call_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->procedure = c->procedure;
+  out->stream_type = c->stream_type;
+  out->protocol = c->protocol;
+  out->codec = c->codec;
+  out->request_compression = c->send_comp;
+  out->response_compression = c->resp_comp;
+  out->request_wire_bytes = c->req_wire;
+  out->request_bytes = c->req_bytes;
+  out->request_messages = c->req_msgs;
+  out->response_wire_bytes = c->body_bytes;
+  out->response_bytes = c->resp_bytes;
+  out->response_messages = c->resp_msgs;
+  out->start_ms = c->start_ms;
+  out->end_ms = c->stats_done ? c->end_ms : c->now_ms;
+  out->code = c->closed ? c->err.code : CONNECTC_CODE_UNKNOWN;
+  out->http_status = c->http_status;
+}
+
 void connectc_client_call_del(connectc_client_call *c) {
   if (!c) return;
+  if (!c->stats_done) {
+    c->end_ms = c->now_ms;
+    report_stats(c);
+  }
   connectc_allocator a = c->alloc;
   cc_free(&a, c->procedure);
   cc_free(&a, c->codec);
@@ -186,17 +248,42 @@ int connectc_client_call_add_header_bin(connectc_client_call *c, const char *nam
   return connectc_headers_add_bin(&c->req_headers, name, value, len);
 }
 
+/* What is left of the deadline at the latest time the call saw: what the
+ * server is told, so that its deadline is not later than ours. */
+static int64_t time_left(const connectc_client_call *c) {
+  int64_t left = c->deadline - c->now_ms;
+  return left > 0 ? left : 0;
+}
+
+static int add_grpc_headers(connectc_client_call *c) {
+  connectc_headers *h = &c->req_headers;
+  int rv = cc_add_content_type(h, c->protocol, 1, c->protocol == CONNECTC_PROTOCOL_GRPC, c->codec);
+  if (rv == CONNECTC_OK && c->protocol == CONNECTC_PROTOCOL_GRPC)
+    rv = connectc_headers_adds(h, "te", "trailers");
+  if (rv == CONNECTC_OK && c->deadline >= 0) {
+    char t[CC_GRPC_TIMEOUT_MAX];
+    size_t n = cc_grpc_timeout_format(time_left(c), t);
+    rv = connectc_headers_add(h, "grpc-timeout", 12, t, n);
+  }
+  if (rv == CONNECTC_OK && c->send_comp != CONNECTC_COMPRESSION_IDENTITY)
+    rv = connectc_headers_adds(h, "grpc-encoding", connectc_compression_name(c->send_comp));
+  const char *accept = connectc_compressions_accept_header();
+  if (rv == CONNECTC_OK && accept[0]) rv = connectc_headers_adds(h, "grpc-accept-encoding", accept);
+  return rv;
+}
+
 static int add_protocol_headers(connectc_client_call *c) {
+  if (c->protocol != CONNECTC_PROTOCOL_CONNECT) return add_grpc_headers(c);
   connectc_headers *h = &c->req_headers;
   int streaming = c->stream_type != CONNECTC_STREAM_UNARY;
   int rv = CONNECTC_OK;
   if (!c->use_get) {
-    rv = cc_add_content_type(h, streaming, c->codec);
+    rv = cc_add_content_type(h, CONNECTC_PROTOCOL_CONNECT, streaming, 0, c->codec);
     if (rv == CONNECTC_OK) rv = connectc_headers_adds(h, "connect-protocol-version", "1");
   }
-  if (rv == CONNECTC_OK && c->timeout_ms > 0) {
+  if (rv == CONNECTC_OK && c->deadline >= 0) {
     char t[11];
-    cc_timeout_format(c->timeout_ms, t);
+    cc_timeout_format(time_left(c), t);
     rv = connectc_headers_adds(h, "connect-timeout-ms", t);
   }
   const char *accept = connectc_compressions_accept_header();
@@ -214,8 +301,30 @@ static int add_protocol_headers(connectc_client_call *c) {
   return rv;
 }
 
+/* Runs the interceptors' on_request_head; 0 when one refused (the call is
+ * then closed with its error). */
+static int intercept_head(connectc_client_call *c) {
+  for (size_t i = 0; i < c->n_icpt; i++) {
+    if (!c->icpt[i]->on_request_head) continue;
+    connectc_error refuse;
+    connectc_error_init(&refuse, &c->alloc);
+    int stop = c->icpt[i]->on_request_head(c, &c->req_headers, &refuse, c->icpt[i]->user_data);
+    if (stop) {
+      if (refuse.code == CONNECTC_CODE_OK) refuse.code = CONNECTC_CODE_CANCELED;
+      if (!refuse.message)
+        connectc_error_set(&refuse, refuse.code, "the call was refused by an interceptor");
+      close_with_error(c, &refuse);
+    }
+    connectc_error_reset(&refuse);
+    if (stop) return 0;
+  }
+  return 1;
+}
+
 static int build_head(connectc_client_call *c) {
   if (c->head_built) return CONNECTC_OK;
+  if (c->closed) return CONNECTC_ERR_RPC;
+  if (!intercept_head(c)) return CONNECTC_ERR_RPC;
   int rv = add_protocol_headers(c);
   if (rv) return rv;
   if (c->use_get) {
@@ -237,11 +346,17 @@ static int build_head(connectc_client_call *c) {
   } else {
     c->path = cc_strndup(&c->alloc, c->procedure, strlen(c->procedure));
     if (!c->path) return CONNECTC_ERR_NOMEM;
-    if (c->stream_type == CONNECTC_STREAM_UNARY) {
+    if (!c->framed) {
       c->content_length = (int64_t)c->unary_msg.len;
       rv = cc_outq_append(&c->body, &c->alloc, c->unary_msg.data, c->unary_msg.len);
       cc_buf_free(&c->unary_msg, &c->alloc);
       if (rv) return rv;
+    } else if (c->stream_type == CONNECTC_STREAM_UNARY) {
+      /* A framed unary call's head comes after its one message. */
+      const uint8_t *d;
+      size_t n;
+      cc_outq_peek(&c->body, &d, &n);
+      c->content_length = (int64_t)n;
     }
   }
   c->head_built = 1;
@@ -271,8 +386,13 @@ int connectc_client_call_send(connectc_client_call *c, const uint8_t *msg, size_
                len, c->limits.send_max_bytes);
     return CONNECTC_ERR_LIMIT;
   }
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_request_message)
+      c->icpt[i]->on_request_message(c, msg ? msg : (const uint8_t *)"", len, c->icpt[i]->user_data);
+  c->req_bytes += len;
+  c->req_msgs++;
   int rv;
-  if (c->stream_type == CONNECTC_STREAM_UNARY) {
+  if (!c->framed) {
     const uint8_t *p;
     size_t plen;
     uint8_t *owned;
@@ -321,6 +441,7 @@ void connectc_client_call_body_peek(connectc_client_call *c, const uint8_t **dat
 }
 
 void connectc_client_call_body_consume(connectc_client_call *c, size_t n) {
+  c->req_wire += n;
   cc_outq_consume(&c->body, n);
 }
 
@@ -337,12 +458,52 @@ static int resolve_encoding(connectc_client_call *c, const char *value) {
 }
 
 static int deliver_headers(connectc_client_call *c) {
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_response_headers)
+      c->icpt[i]->on_response_headers(c, &c->resp_headers, c->icpt[i]->user_data);
   if (!c->cb.on_headers) return 1;
   if (c->cb.on_headers(c, &c->resp_headers, c->user_data) != 0) {
     close_with(c, CONNECTC_CODE_CANCELED, "call canceled by the on_headers callback");
     return 0;
   }
   return 1;
+}
+
+/* gRPC and gRPC-Web response heads, checked in connect-go's order: the
+ * HTTP status first, then the content type, then the compression. */
+static int grpc_recv_head(connectc_client_call *c, int http_status) {
+  if (http_status != 200) {
+    if (!deliver_headers(c)) return CONNECTC_OK;
+    close_with(c, connectc_code_from_http_status(http_status), "HTTP status %d", http_status);
+    return CONNECTC_OK;
+  }
+  const char *ctype = connectc_headers_get(&c->resp_headers, "content-type");
+  if (!ctype) ctype = "";
+  int web = c->protocol == CONNECTC_PROTOCOL_GRPC_WEB;
+  const char *want_prefix = web ? "application/grpc-web" : "application/grpc";
+  size_t plen = strlen(want_prefix);
+  cc_content_type ct;
+  int parsed = cc_content_type_parse(ctype, strlen(ctype), &ct) == CONNECTC_OK;
+  if (!parsed || ct.protocol != c->protocol) {
+    /* Not of this protocol at all: unknown; a gRPC type of the other
+     * flavour (or malformed): internal, as connect-go reports them. */
+    connectc_code code = cc_ascii_casecmp_n(ctype, want_prefix, plen) == 0 && strlen(ctype) >= plen
+                             ? CONNECTC_CODE_INTERNAL
+                             : CONNECTC_CODE_UNKNOWN;
+    close_with(c, code, "invalid content-type: \"%s\"; expecting \"%s+%s\"", ctype, want_prefix,
+               c->codec);
+    return CONNECTC_OK;
+  }
+  if (!cc_ascii_eq_nocase(ct.codec, ct.codec_len, c->codec, strlen(c->codec))) {
+    close_with(c, CONNECTC_CODE_INTERNAL, "invalid content-type: \"%s\"; expecting \"%s+%s\"",
+               ctype, want_prefix, c->codec);
+    return CONNECTC_OK;
+  }
+  if (!resolve_encoding(c, connectc_headers_get(&c->resp_headers, "grpc-encoding")))
+    return CONNECTC_OK;
+  c->reader.comp = c->resp_comp;
+  deliver_headers(c);
+  return CONNECTC_OK;
 }
 
 int connectc_client_call_recv_head(connectc_client_call *c, int http_status,
@@ -352,6 +513,11 @@ int connectc_client_call_recv_head(connectc_client_call *c, int http_status,
   if (c->rstate != RESP_WAIT_HEAD) return CONNECTC_ERR_STATE;
   c->http_status = http_status;
   c->rstate = RESP_BODY;
+  if (c->protocol != CONNECTC_PROTOCOL_CONNECT) {
+    int rv = connectc_headers_append_all(&c->resp_headers, headers);
+    if (rv == CONNECTC_ERR_NOMEM) return rv;
+    return grpc_recv_head(c, http_status);
+  }
   int unary = c->stream_type == CONNECTC_STREAM_UNARY;
   /* Unary trailers travel as "trailer-" prefixed headers. */
   for (size_t i = 0; i < headers->len; i++) {
@@ -429,10 +595,10 @@ static int deliver_message(connectc_client_call *c, const uint8_t *data, size_t 
     close_with(c, CONNECTC_CODE_UNIMPLEMENTED, "unary response has multiple messages");
     return 1;
   }
-  if (c->stream_type == CONNECTC_STREAM_CLIENT && !c->held_done) {
-    /* The one response of a client stream is handed over only once the
-     * stream ended cleanly (a second message or an error end-of-stream
-     * means no response at all, as in connect-go). */
+  if (c->framed && is_unary_response(c->stream_type) && !c->held_done) {
+    /* The one response of a client stream (or of a gRPC unary call) is
+     * handed over only once the stream ended cleanly (a second message or
+     * an error status means no response at all, as in connect-go). */
     cc_buf_clear(&c->unary_body);
     if (cc_buf_append(&c->unary_body, &c->alloc, data, len) != CONNECTC_OK) {
       close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory holding the response");
@@ -440,6 +606,11 @@ static int deliver_message(connectc_client_call *c, const uint8_t *data, size_t 
     }
     return 0;
   }
+  for (size_t i = 0; i < c->n_icpt; i++)
+    if (c->icpt[i]->on_response_message)
+      c->icpt[i]->on_response_message(c, data, len, c->icpt[i]->user_data);
+  c->resp_bytes += len;
+  c->resp_msgs++;
   if (c->cb.on_message && c->cb.on_message(c, data, len, c->user_data) != 0) {
     close_with(c, CONNECTC_CODE_CANCELED, "call canceled by the on_message callback");
     return 1;
@@ -454,7 +625,21 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
                "corrupt response: received data after the end-of-stream message");
     return 1;
   }
-  if (flags & CONNECTC_ENVELOPE_FLAG_END_STREAM) {
+  if (c->protocol == CONNECTC_PROTOCOL_GRPC_WEB && (flags & CC_GRPC_WEB_FLAG_TRAILERS)) {
+    c->got_end_stream = 1;
+    connectc_error perr;
+    connectc_error_init(&perr, &c->alloc);
+    int rv = cc_grpc_web_trailers_parse(data, len, &c->trailers, &perr);
+    if (rv) {
+      if (rv == CONNECTC_ERR_NOMEM)
+        connectc_error_set(&perr, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                           "out of memory reading the response trailers");
+      close_with_error(c, &perr);
+    }
+    connectc_error_reset(&perr);
+    return rv ? 1 : 0;
+  }
+  if (c->protocol == CONNECTC_PROTOCOL_CONNECT && (flags & CONNECTC_ENVELOPE_FLAG_END_STREAM)) {
     c->got_end_stream = 1;
     connectc_error perr;
     connectc_error_init(&perr, &c->alloc);
@@ -475,7 +660,8 @@ int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data,
   if (!c || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (c->closed || c->rstate == RESP_DISCARD || len == 0) return CONNECTC_OK;
   if (c->rstate == RESP_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  if (c->stream_type == CONNECTC_STREAM_UNARY) {
+  c->body_bytes += len;
+  if (!c->framed) {
     size_t bound = cc_compressed_bound(c->limits.recv_max_bytes);
     if (c->rstate == RESP_ERROR_BODY) bound = 64 * 1024 + c->limits.recv_max_bytes / 16;
     if (len > bound - c->unary_body.len) {
@@ -504,6 +690,10 @@ int connectc_client_call_recv_trailers(connectc_client_call *c,
                                        const connectc_headers *trailers) {
   if (!c || !trailers) return CONNECTC_ERR_ARGUMENT;
   if (c->closed) return CONNECTC_OK;
+  /* gRPC-Web carries its trailers in the body; HTTP trailers are not part
+   * of the protocol and are ignored. */
+  if (c->protocol == CONNECTC_PROTOCOL_GRPC_WEB) return CONNECTC_OK;
+  if (c->protocol == CONNECTC_PROTOCOL_GRPC) c->got_http_trailers = 1;
   return connectc_headers_append_all(&c->trailers, trailers);
 }
 
@@ -561,6 +751,63 @@ static void finish_unary(connectc_client_call *c) {
   if (!stop) close_call(c); /* success: err is still OK */
 }
 
+/* Hands over the held response of a unary or client-streaming call, then
+ * closes with success; or fails for a response count other than one. */
+static void finish_held(connectc_client_call *c) {
+  if (is_unary_response(c->stream_type)) {
+    if (c->n_received == 0) {
+      close_with(c, CONNECTC_CODE_UNIMPLEMENTED, "unary response has zero messages");
+      return;
+    }
+    c->held_done = 1;
+    c->n_received = 0;
+    const uint8_t *p = c->unary_body.data ? c->unary_body.data : (const uint8_t *)"";
+    if (deliver_message(c, p, c->unary_body.len)) return;
+  }
+  close_call(c);
+}
+
+/* The end of a gRPC or gRPC-Web response: where the status is (HTTP
+ * trailers, the trailer frame, or the headers of a trailers-only response)
+ * and what it says. */
+static void grpc_finish(connectc_client_call *c) {
+  if (!connectc_envelope_decoder_idle(&c->reader.dec)) {
+    close_with(c, CONNECTC_CODE_INTERNAL,
+               "protocol error: the response ended in the middle of a message envelope");
+    return;
+  }
+  int have = c->protocol == CONNECTC_PROTOCOL_GRPC ? c->got_http_trailers : c->got_end_stream;
+  if (!have) {
+    if (c->body_bytes > 0) {
+      close_with(c, CONNECTC_CODE_INTERNAL,
+                 c->protocol == CONNECTC_PROTOCOL_GRPC
+                     ? "protocol error: no grpc-status: the response ended without trailers"
+                     : "protocol error: no grpc-status: the response ended without a trailer "
+                       "frame");
+      return;
+    }
+    /* Trailers-only: the headers are the trailers. */
+    for (size_t i = 0; i < c->resp_headers.len; i++) {
+      const connectc_header *e = &c->resp_headers.items[i];
+      if (e->name_len == 12 && memcmp(e->name, "content-type", 12) == 0) continue;
+      if (connectc_headers_add(&c->trailers, e->name, e->name_len, e->value, e->value_len) ==
+          CONNECTC_ERR_NOMEM) {
+        close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory reading the status");
+        return;
+      }
+    }
+    have = c->trailers.len > 0;
+  }
+  connectc_error st;
+  connectc_error_init(&st, &c->alloc);
+  if (cc_grpc_status_from_trailers(&c->trailers, have, &st) == CONNECTC_ERR_NOMEM)
+    connectc_error_set(&st, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory reading the status");
+  cc_grpc_status_strip(&c->trailers);
+  if (st.code != CONNECTC_CODE_OK) close_with_error(c, &st);
+  else finish_held(c);
+  connectc_error_reset(&st);
+}
+
 int connectc_client_call_recv_end(connectc_client_call *c) {
   if (!c) return CONNECTC_ERR_ARGUMENT;
   if (c->closed) return CONNECTC_OK;
@@ -568,8 +815,12 @@ int connectc_client_call_recv_end(connectc_client_call *c) {
     close_with(c, CONNECTC_CODE_UNAVAILABLE, "the response ended before its headers");
     return CONNECTC_OK;
   }
-  if (c->stream_type == CONNECTC_STREAM_UNARY) {
+  if (!c->framed) {
     finish_unary(c);
+    return CONNECTC_OK;
+  }
+  if (c->protocol != CONNECTC_PROTOCOL_CONNECT) {
+    grpc_finish(c);
     return CONNECTC_OK;
   }
   if (!connectc_envelope_decoder_idle(&c->reader.dec)) {
@@ -586,17 +837,7 @@ int connectc_client_call_recv_end(connectc_client_call *c) {
     close_with_error(c, &c->end_err);
     return CONNECTC_OK;
   }
-  if (c->stream_type == CONNECTC_STREAM_CLIENT && c->n_received == 0) {
-    close_with(c, CONNECTC_CODE_UNIMPLEMENTED, "unary response has zero messages");
-    return CONNECTC_OK;
-  }
-  if (c->stream_type == CONNECTC_STREAM_CLIENT) {
-    c->held_done = 1;
-    c->n_received = 0;
-    const uint8_t *p = c->unary_body.data ? c->unary_body.data : (const uint8_t *)"";
-    if (deliver_message(c, p, c->unary_body.len)) return CONNECTC_OK;
-  }
-  close_call(c);
+  finish_held(c);
   return CONNECTC_OK;
 }
 
@@ -608,7 +849,9 @@ void connectc_client_call_fail(connectc_client_call *c, connectc_code code,
 }
 
 void connectc_client_call_tick(connectc_client_call *c, int64_t now_ms) {
-  if (!c || c->closed || c->deadline < 0) return;
+  if (!c) return;
+  if (now_ms > c->now_ms) c->now_ms = now_ms;
+  if (c->closed || c->deadline < 0) return;
   if (now_ms >= c->deadline)
     close_with(c, CONNECTC_CODE_DEADLINE_EXCEEDED, "the deadline of %" PRId64 " ms passed",
                c->timeout_ms);

@@ -232,7 +232,8 @@ static int push_entry(connectc_headers *h, const char *name, size_t name_len, co
   char *v = n + name_len + 1;
   if (value_len) memcpy(v, value, value_len);
   v[value_len] = '\0';
-  h->items[h->len++] = (connectc_header){n, v, name_len, value_len};
+  h->items[h->len++] =
+      (connectc_header){.name = n, .value = v, .name_len = name_len, .value_len = value_len};
   return CONNECTC_OK;
 }
 

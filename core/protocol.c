@@ -53,8 +53,27 @@ int cc_content_type_parse(const char *value, size_t len, cc_content_type *out) {
   if (mlen < 12 || cc_ascii_casecmp_n(m, "application/", 12) != 0) return CONNECTC_ERR_PROTOCOL;
   const char *sub = m + 12;
   size_t slen = mlen - 12;
-  int streaming = 0;
-  if (slen >= 8 && cc_ascii_casecmp_n(sub, "connect+", 8) == 0) {
+  int streaming = 0, bare = 0;
+  connectc_protocol protocol = CONNECTC_PROTOCOL_CONNECT;
+  size_t plen = 0;
+  if (slen >= 8 && cc_ascii_casecmp_n(sub, "grpc-web", 8) == 0 && (slen == 8 || sub[8] == '+')) {
+    protocol = CONNECTC_PROTOCOL_GRPC_WEB;
+    plen = 8;
+  } else if (slen >= 4 && cc_ascii_casecmp_n(sub, "grpc", 4) == 0 && (slen == 4 || sub[4] == '+')) {
+    protocol = CONNECTC_PROTOCOL_GRPC;
+    plen = 4;
+  }
+  if (protocol != CONNECTC_PROTOCOL_CONNECT) {
+    streaming = 1;
+    if (slen == plen) {
+      bare = 1;
+      sub = "proto";
+      slen = 5;
+    } else {
+      sub += plen + 1;
+      slen -= plen + 1;
+    }
+  } else if (slen >= 8 && cc_ascii_casecmp_n(sub, "connect+", 8) == 0) {
     streaming = 1;
     sub += 8;
     slen -= 8;
@@ -64,18 +83,33 @@ int cc_content_type_parse(const char *value, size_t len, cc_content_type *out) {
     if (!is_tchar((unsigned char)sub[i]) || sub[i] == '+') return CONNECTC_ERR_PROTOCOL;
   if (semi) {
     const char *p = semi + 1;
-    size_t plen = len - (size_t)(p - value);
-    if (!params_ok(p, plen, cc_ascii_eq_nocase(sub, slen, "json", 4))) return CONNECTC_ERR_PROTOCOL;
+    size_t rest = len - (size_t)(p - value);
+    if (!params_ok(p, rest, cc_ascii_eq_nocase(sub, slen, "json", 4))) return CONNECTC_ERR_PROTOCOL;
   }
+  out->protocol = protocol;
   out->streaming = streaming;
+  out->bare = bare;
   out->codec = sub;
   out->codec_len = slen;
   return CONNECTC_OK;
 }
 
-int cc_content_type_format(cc_buf *out, const connectc_allocator *alloc, int streaming,
+int cc_content_type_format(cc_buf *out, const connectc_allocator *alloc,
+                           connectc_protocol protocol, int streaming, int bare,
                            const char *codec) {
-  int rv = cc_buf_append_str(out, alloc, streaming ? "application/connect+" : "application/");
+  const char *prefix;
+  switch (protocol) {
+    case CONNECTC_PROTOCOL_GRPC: prefix = "application/grpc"; break;
+    case CONNECTC_PROTOCOL_GRPC_WEB: prefix = "application/grpc-web"; break;
+    default: prefix = streaming ? "application/connect+" : "application/"; break;
+  }
+  int rv = cc_buf_append_str(out, alloc, prefix);
+  if (protocol == CONNECTC_PROTOCOL_CONNECT) {
+    if (rv == CONNECTC_OK) rv = cc_buf_append_str(out, alloc, codec);
+    return rv;
+  }
+  if (bare && strcmp(codec, "proto") == 0) return rv;
+  if (rv == CONNECTC_OK) rv = cc_buf_append_byte(out, alloc, '+');
   if (rv == CONNECTC_OK) rv = cc_buf_append_str(out, alloc, codec);
   return rv;
 }
@@ -140,8 +174,9 @@ connectc_compression cc_negotiate_compression(unsigned peer_accept_mask,
 static const char *const reserved[] = {
     "accept-encoding", "connect-accept-encoding", "connect-content-encoding",
     "connect-protocol-version", "connect-timeout-ms", "connection", "content-encoding",
-    "content-length", "content-type", "host", "keep-alive", "proxy-connection", "te",
-    "trailer", "transfer-encoding", "upgrade", NULL};
+    "content-length", "content-type", "grpc-accept-encoding", "grpc-encoding", "grpc-message",
+    "grpc-status", "grpc-status-details-bin", "grpc-timeout", "host", "keep-alive",
+    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", NULL};
 
 int cc_header_is_reserved(const char *name, size_t len) {
   for (size_t i = 0; reserved[i]; i++)

@@ -12,27 +12,36 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "connectc/call.h"
 #include "connectc/common.h"
 #include "connectc/compress.h"
 
 /* ---- content types ---- */
 
 typedef struct cc_content_type {
-  int streaming;         /* 1 for application/connect+<codec> */
-  const char *codec;     /* points into the parsed input; not NUL-terminated */
+  connectc_protocol protocol;
+  int streaming;         /* enveloped messages: connect+, and every gRPC(-Web) type */
+  int bare;              /* gRPC(-Web) type without "+<codec>": the codec is proto */
+  const char *codec;     /* points into the parsed input (or static "proto" when
+                            bare); not NUL-terminated */
   size_t codec_len;      /* e.g. "proto", "json" */
 } cc_content_type;
 
 /*
- * Parses a Content-Type value: "application/<codec>" (unary) or
- * "application/connect+<codec>" (streaming). Type and subtype are matched
- * case-insensitively; parameters after ';' are allowed and ignored except
- * that for json a charset other than utf-8 is rejected. Returns CONNECTC_OK
- * or CONNECTC_ERR_PROTOCOL (not a Connect content type).
+ * Parses a Content-Type value of any of the three protocols:
+ * "application/<codec>" (Connect unary), "application/connect+<codec>"
+ * (Connect streaming), "application/grpc[+<codec>]" (gRPC) and
+ * "application/grpc-web[+<codec>]" (gRPC-Web; the bare forms mean proto).
+ * Type and subtype are matched case-insensitively; parameters after ';'
+ * are refused except charset=utf-8 for json. Returns CONNECTC_OK or
+ * CONNECTC_ERR_PROTOCOL (not a content type of these protocols).
  */
 int cc_content_type_parse(const char *value, size_t len, cc_content_type *out);
-/* Appends "application/<codec>" or "application/connect+<codec>". */
-int cc_content_type_format(cc_buf *out, const connectc_allocator *alloc, int streaming,
+/* Appends the content type of `protocol` for `codec`: Connect unary or
+ * streaming (`streaming`), "application/grpc[-web]+<codec>", or the bare
+ * gRPC(-Web) form when `bare` and the codec is proto. */
+int cc_content_type_format(cc_buf *out, const connectc_allocator *alloc,
+                           connectc_protocol protocol, int streaming, int bare,
                            const char *codec);
 
 /* ---- Connect-Timeout-Ms ---- */

@@ -9,6 +9,11 @@ struct connectc_router {
   connectc_server_config cfg;
   connectc_route *routes;
   size_t n, cap;
+  struct owned {
+    void *data;
+    void (*del)(void *data);
+  } *owned;
+  size_t n_owned;
 };
 
 /* The route and per-call data behind each call the router created. */
@@ -36,6 +41,8 @@ void connectc_router_del(connectc_router *r) {
   connectc_allocator a = r->alloc;
   for (size_t i = 0; i < r->n; i++)
     if (r->routes[i].route_data_del) r->routes[i].route_data_del(r->routes[i].route_data);
+  for (size_t i = 0; i < r->n_owned; i++) r->owned[i].del(r->owned[i].data);
+  cc_free(&a, r->owned);
   cc_free(&a, r->routes);
   cc_free(&a, r);
 }
@@ -73,7 +80,9 @@ int connectc_router_call_new(connectc_router *r, const char *path, size_t len,
   if (!r || !out || (!path && len)) return CONNECTC_ERR_ARGUMENT;
   const connectc_route *route = connectc_router_find(r, path, len);
   connectc_server_call *call = NULL;
-  int rv = connectc_server_call_new(&r->cfg, route ? route->method : NULL,
+  connectc_server_config cfg = r->cfg;
+  if (route && route->codecs) cfg.codecs = route->codecs;
+  int rv = connectc_server_call_new(&cfg, route ? route->method : NULL,
                                     route ? &route->callbacks : NULL, NULL, &r->alloc, &call);
   if (rv) return rv;
   if (route) {
@@ -108,4 +117,22 @@ const connectc_allocator *connectc_router_allocator(const connectc_router *r) {
 
 const connectc_server_config *connectc_router_config(const connectc_router *r) {
   return &r->cfg;
+}
+
+size_t connectc_router_route_count(const connectc_router *r) { return r ? r->n : 0; }
+
+const connectc_route *connectc_router_route_at(const connectc_router *r, size_t i) {
+  return r && i < r->n ? &r->routes[i] : NULL;
+}
+
+int connectc_router_own(connectc_router *r, void *data, void (*del)(void *data)) {
+  if (!r || (data && !del)) return CONNECTC_ERR_ARGUMENT;
+  if (!data) return CONNECTC_OK;
+  struct owned *grown = cc_realloc(&r->alloc, r->owned, (r->n_owned + 1) * sizeof *grown);
+  if (!grown) return CONNECTC_ERR_NOMEM;
+  r->owned = grown;
+  r->owned[r->n_owned].data = data;
+  r->owned[r->n_owned].del = del;
+  r->n_owned++;
+  return CONNECTC_OK;
 }

@@ -16,6 +16,7 @@
 
 #include "call_internal.h"
 #include "connectc/router.h"
+#include "grpc.h"
 #include "protocol.h"
 #include "wire_error.h"
 
@@ -39,7 +40,9 @@ struct connectc_server_call {
 
   enum srv_state state;
   int recv_done;
-  int streaming;        /* the protocol framing in use (not unary) */
+  connectc_protocol protocol; /* detected from the request's content type */
+  int ct_bare;          /* gRPC(-Web) request named no codec: answer the same way */
+  int streaming;        /* messages travel in envelopes (all but Connect unary) */
   int is_get;
   int64_t deadline;
   int64_t timeout_ms;
@@ -57,17 +60,29 @@ struct connectc_server_call {
   connectc_headers resp_headers;
   connectc_headers resp_trailers;
   connectc_headers head_headers; /* what goes on the wire */
+  connectc_headers http_trailers; /* gRPC: the HTTP trailers after the body */
+  int has_http_trailers;
   int head_ready;
   int status;
   int64_t content_length;
   cc_outq body;
   int body_done;
   size_t n_sent;
+  connectc_code final_code; /* the status the call ended with */
   cc_buf unary_msg; /* unary: the response message until finish */
   int unary_have_msg;
 
   const connectc_server_call_hooks *tops;
   void *tctx;
+
+  /* CORS: the request's origin when it is allowed (NULL otherwise). */
+  char *cors_origin;
+  int cors_added;
+  /* stats */
+  int stats_done;
+  int closed_notified; /* interceptors' on_close ran */
+  int64_t start_ms, now_ms, end_ms;
+  uint64_t req_wire, req_bytes, req_msgs, resp_wire, resp_bytes, resp_msgs;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -97,10 +112,12 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   s->user_data = user_data;
   s->deadline = -1;
   s->content_length = -1;
+  s->final_code = CONNECTC_CODE_UNKNOWN; /* until the call ends */
   connectc_headers_init(&s->req_headers, &s->alloc);
   connectc_headers_init(&s->resp_headers, &s->alloc);
   connectc_headers_init(&s->resp_trailers, &s->alloc);
   connectc_headers_init(&s->head_headers, &s->alloc);
+  connectc_headers_init(&s->http_trailers, &s->alloc);
   cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
   /* The compression context is created in recv_head, only when a
    * compression was negotiated: most calls never need one. */
@@ -108,14 +125,55 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   return CONNECTC_OK;
 }
 
+static void report_stats(connectc_server_call *s) {
+  if (s->stats_done) return;
+  s->stats_done = 1;
+  if (!s->cfg.on_stats) return;
+  connectc_call_stats st;
+  connectc_server_call_stats(s, &st);
+  s->cfg.on_stats(&st, s->cfg.stats_user_data);
+}
+
+void connectc_server_call_complete(connectc_server_call *s, int64_t now_ms) {
+  if (!s || s->stats_done) return;
+  s->end_ms = s->now_ms = now_ms;
+  report_stats(s);
+}
+
+void connectc_server_call_stats(const connectc_server_call *s, connectc_call_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->procedure = s->method ? s->method->procedure : "";
+  out->stream_type = s->method ? s->method->stream_type : CONNECTC_STREAM_UNARY;
+  out->protocol = s->protocol;
+  out->codec = s->codec;
+  out->request_compression = s->req_comp;
+  out->response_compression = s->resp_comp;
+  out->request_wire_bytes = s->req_wire;
+  out->request_bytes = s->req_bytes;
+  out->request_messages = s->req_msgs;
+  out->response_wire_bytes = s->resp_wire;
+  out->response_bytes = s->resp_bytes;
+  out->response_messages = s->resp_msgs;
+  out->start_ms = s->start_ms;
+  out->end_ms = s->stats_done ? s->end_ms : s->now_ms;
+  out->code = s->final_code;
+  out->http_status = s->head_ready ? s->status : 0;
+}
+
 void connectc_server_call_del(connectc_server_call *s) {
   if (!s) return;
+  if (!s->stats_done && s->state != SRV_WAIT_HEAD) {
+    s->end_ms = s->now_ms;
+    report_stats(s);
+  }
   connectc_allocator a = s->alloc;
+  cc_free(&a, s->cors_origin);
   connectc_compress_ctx_del(s->cctx);
   connectc_headers_reset(&s->req_headers);
   connectc_headers_reset(&s->resp_headers);
   connectc_headers_reset(&s->resp_trailers);
   connectc_headers_reset(&s->head_headers);
+  connectc_headers_reset(&s->http_trailers);
   cc_msg_reader_free(&s->reader);
   cc_buf_free(&s->unary_body, &a);
   cc_buf_free(&s->unary_msg, &a);
@@ -157,14 +215,23 @@ static int add_accept_encoding(connectc_server_call *s, const char *name) {
 }
 
 /* Commits the head of a streaming response (200, connect+codec). */
+/* The protocol part of a streaming (or gRPC) response head. */
+static int protocol_head(connectc_server_call *s) {
+  int grpc = s->protocol != CONNECTC_PROTOCOL_CONNECT;
+  int rv = cc_add_content_type(&s->head_headers, s->protocol, 1, s->ct_bare,
+                               s->codec ? s->codec : "proto");
+  if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
+    rv = connectc_headers_adds(&s->head_headers, grpc ? "grpc-encoding" : "connect-content-encoding",
+                               connectc_compression_name(s->resp_comp));
+  if (rv == CONNECTC_OK)
+    rv = add_accept_encoding(s, grpc ? "grpc-accept-encoding" : "connect-accept-encoding");
+  return rv;
+}
+
 static int stream_head(connectc_server_call *s) {
   if (s->head_ready) return CONNECTC_OK;
   connectc_headers_reset(&s->head_headers);
-  int rv = cc_add_content_type(&s->head_headers, 1, s->codec ? s->codec : "proto");
-  if (rv == CONNECTC_OK && s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)
-    rv = connectc_headers_adds(&s->head_headers, "connect-content-encoding",
-                               connectc_compression_name(s->resp_comp));
-  if (rv == CONNECTC_OK) rv = add_accept_encoding(s, "connect-accept-encoding");
+  int rv = protocol_head(s);
   if (rv == CONNECTC_OK) rv = add_app_metadata(s, 0);
   if (rv) return rv;
   s->status = 200;
@@ -191,11 +258,86 @@ static int unary_error_response(connectc_server_call *s, const connectc_error *e
   return rv;
 }
 
+/* Appends the application's trailers (refusing protocol-owned names). */
+static int add_app_trailers(connectc_server_call *s, connectc_headers *h) {
+  for (size_t i = 0; i < s->resp_trailers.len; i++) {
+    const connectc_header *t = &s->resp_trailers.items[i];
+    if (cc_header_is_reserved(t->name, t->name_len)) continue;
+    int rv = connectc_headers_add(h, t->name, t->name_len, t->value, t->value_len);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+/* Ends a gRPC or gRPC-Web response with `e` (NULL: success). When nothing
+ * was sent yet and the handler set no headers, the response is
+ * trailers-only: the status travels in the head. Otherwise gRPC puts it in
+ * HTTP trailers, gRPC-Web in a trailer frame (flag 0x80) at the end of the
+ * body. */
+static int grpc_finish(connectc_server_call *s, const connectc_error *e) {
+  connectc_error missing;
+  connectc_error_init(&missing, &s->alloc);
+  if (!e && s->method && is_unary_response(s->method->stream_type) && s->n_sent == 0) {
+    connectc_error_set(&missing, CONNECTC_CODE_INTERNAL,
+                       "the handler finished without a response message");
+    e = &missing;
+  }
+  int rv;
+  if (!s->head_ready && s->n_sent == 0 && s->resp_headers.len == 0) {
+    connectc_headers_reset(&s->head_headers);
+    rv = protocol_head(s);
+    if (rv == CONNECTC_OK) rv = cc_grpc_status_to_trailers(&s->head_headers, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &s->head_headers);
+    s->status = 200;
+    s->content_length = s->protocol == CONNECTC_PROTOCOL_GRPC_WEB ? 0 : -1;
+    s->head_ready = 1;
+    connectc_error_reset(&missing);
+    return rv;
+  }
+  rv = stream_head(s);
+  if (rv == CONNECTC_OK && s->protocol == CONNECTC_PROTOCOL_GRPC) {
+    connectc_headers_reset(&s->http_trailers);
+    rv = cc_grpc_status_to_trailers(&s->http_trailers, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &s->http_trailers);
+    s->has_http_trailers = 1;
+  } else if (rv == CONNECTC_OK) {
+    connectc_headers t;
+    connectc_headers_init(&t, &s->alloc);
+    cc_buf block = CC_BUF_INIT;
+    rv = cc_grpc_status_to_trailers(&t, e);
+    if (rv == CONNECTC_OK) rv = add_app_trailers(s, &t);
+    if (rv == CONNECTC_OK) rv = cc_grpc_web_trailers_format(&block, &s->alloc, &t);
+    if (rv == CONNECTC_OK)
+      rv = cc_frame_message(&s->body, s->cctx, &s->alloc, CONNECTC_COMPRESSION_IDENTITY, 0,
+                            CC_GRPC_WEB_FLAG_TRAILERS, block.data, block.len);
+    cc_buf_free(&block, &s->alloc);
+    connectc_headers_reset(&t);
+  }
+  connectc_error_reset(&missing);
+  return rv;
+}
+
 /* Ends the response with `e` (NULL: success). */
+/* Tells the interceptors how the call ended (once). */
+static void notify_close(connectc_server_call *s, const connectc_error *e) {
+  if (s->closed_notified) return;
+  s->closed_notified = 1;
+  s->final_code = e ? e->code : CONNECTC_CODE_OK;
+  connectc_error ok;
+  if (!e) {
+    connectc_error_init(&ok, &s->alloc);
+    e = &ok;
+  }
+  for (size_t i = s->cfg.n_interceptors; s->cfg.interceptors && i-- > 0;)
+    if (s->cfg.interceptors[i]->on_close)
+      s->cfg.interceptors[i]->on_close(s, e, &s->resp_trailers, s->cfg.interceptors[i]->user_data);
+}
+
 static int finish_response(connectc_server_call *s, const connectc_error *e) {
   if (s->state == SRV_FINISHED) return CONNECTC_ERR_STATE;
   s->state = SRV_FINISHED;
   s->body_done = 1;
+  notify_close(s, e);
   int failed = e && e->code != CONNECTC_CODE_OK;
   int rv;
   if (!s->streaming) {
@@ -216,7 +358,7 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
                            s->unary_msg.data, s->unary_msg.len, &p, &plen, &owned, &compressed);
     if (rv) return rv;
     connectc_headers_reset(&s->head_headers);
-    rv = cc_add_content_type(&s->head_headers, 0, s->codec);
+    rv = cc_add_content_type(&s->head_headers, CONNECTC_PROTOCOL_CONNECT, 0, 0, s->codec);
     if (rv == CONNECTC_OK && compressed)
       rv = connectc_headers_adds(&s->head_headers, "content-encoding",
                                  connectc_compression_name(s->resp_comp));
@@ -237,6 +379,7 @@ static int finish_response(connectc_server_call *s, const connectc_error *e) {
     s->head_ready = 1;
     return rv;
   }
+  if (s->protocol != CONNECTC_PROTOCOL_CONNECT) return grpc_finish(s, failed ? e : NULL);
   rv = stream_head(s);
   if (rv) return rv;
   cc_buf json = CC_BUF_INIT;
@@ -265,6 +408,8 @@ static int fail_with(connectc_server_call *s, connectc_code code, const char *fm
 /* A bare HTTP response with no Connect body (404, 405, 415). */
 static int raw_response(connectc_server_call *s, int status, const char *hname,
                         const char *hvalue) {
+  s->final_code = connectc_code_from_http_status(status);
+  s->closed_notified = 1; /* refused before any interceptor saw the call */
   s->state = SRV_FINISHED;
   s->body_done = 1;
   s->status = status;
@@ -287,9 +432,15 @@ static const char *find_codec(const connectc_server_call *s, const char *name, s
 static int refuse_content_type(connectc_server_call *s) {
   cc_buf accept = CC_BUF_INIT;
   int rv = CONNECTC_OK;
-  for (const char *const *c = s->cfg.codecs; rv == CONNECTC_OK && *c; c++) {
-    if (accept.len) rv = cc_buf_append(&accept, &s->alloc, ", ", 2);
-    if (rv == CONNECTC_OK) rv = cc_content_type_format(&accept, &s->alloc, s->streaming, *c);
+  static const connectc_protocol protocols[] = {CONNECTC_PROTOCOL_CONNECT, CONNECTC_PROTOCOL_GRPC,
+                                                CONNECTC_PROTOCOL_GRPC_WEB};
+  int connect_streaming = s->method && s->method->stream_type != CONNECTC_STREAM_UNARY;
+  for (size_t p = 0; p < 3; p++) {
+    for (const char *const *c = s->cfg.codecs; rv == CONNECTC_OK && *c; c++) {
+      if (accept.len) rv = cc_buf_append(&accept, &s->alloc, ", ", 2);
+      if (rv == CONNECTC_OK)
+        rv = cc_content_type_format(&accept, &s->alloc, protocols[p], connect_streaming, 0, *c);
+    }
   }
   char *v = rv == CONNECTC_OK ? cc_buf_take_cstr(&accept, &s->alloc) : NULL;
   rv = raw_response(s, 415, v ? "accept-post" : NULL, v);
@@ -315,6 +466,94 @@ static connectc_compression pick_response_compression(connectc_compression req,
   return CONNECTC_COMPRESSION_IDENTITY;
 }
 
+/* ---- CORS ---- */
+
+static const char cors_allow_headers[] =
+    "Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, Connect-Accept-Encoding, "
+    "Connect-Content-Encoding, Grpc-Timeout, Grpc-Accept-Encoding, Grpc-Encoding, X-Grpc-Web, "
+    "X-User-Agent";
+static const char cors_expose_headers[] = "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin";
+
+static int origin_in_list(const char *const *list, const char *o, size_t len) {
+  for (; list && *list; list++)
+    if (strcmp(*list, "*") == 0 || (strlen(*list) == len && memcmp(*list, o, len) == 0)) return 1;
+  return 0;
+}
+
+/* Records the request's origin when the configuration allows it. */
+static int cors_check(connectc_server_call *s, const connectc_headers *h) {
+  const connectc_header *o = connectc_headers_get_nth(h, "origin", 0);
+  if (!o || connectc_headers_count(h, "origin") != 1) return CONNECTC_OK;
+  const connectc_cors *c = s->cfg.cors;
+  int ok = origin_in_list(c->allowed_origins, o->value, o->value_len) ||
+           (c->origin_allowed && c->origin_allowed(o->value, o->value_len, c->user_data));
+  if (!ok) return CONNECTC_OK;
+  s->cors_origin = cc_strndup(&s->alloc, o->value, o->value_len);
+  return s->cors_origin ? CONNECTC_OK : CONNECTC_ERR_NOMEM;
+}
+
+/* Appends "a, b, c" of a NULL-terminated list to b. */
+static int append_list(cc_buf *b, const connectc_allocator *a, const char *first,
+                       const char *const *more) {
+  int rv = cc_buf_append_str(b, a, first);
+  for (; rv == CONNECTC_OK && more && *more; more++) {
+    rv = cc_buf_append(b, a, ", ", 2);
+    if (rv == CONNECTC_OK) rv = cc_buf_append_str(b, a, *more);
+  }
+  return rv;
+}
+
+static int add_list_header(connectc_server_call *s, const char *name, const char *first,
+                           const char *const *more) {
+  cc_buf b = CC_BUF_INIT;
+  int rv = append_list(&b, &s->alloc, first, more);
+  if (rv == CONNECTC_OK)
+    rv = connectc_headers_add(&s->head_headers, name, strlen(name), (const char *)b.data, b.len);
+  cc_buf_free(&b, &s->alloc);
+  return rv;
+}
+
+/* Adds the CORS headers of an actual response (once, when the head is
+ * read): an allowed origin only. */
+static int cors_response_headers(connectc_server_call *s) {
+  if (s->cors_added || !s->cors_origin) return CONNECTC_OK;
+  s->cors_added = 1;
+  int rv = connectc_headers_adds(&s->head_headers, "access-control-allow-origin", s->cors_origin);
+  if (rv == CONNECTC_OK && s->cfg.cors->allow_credentials)
+    rv = connectc_headers_adds(&s->head_headers, "access-control-allow-credentials", "true");
+  if (rv == CONNECTC_OK)
+    rv = add_list_header(s, "access-control-expose-headers", cors_expose_headers,
+                         s->cfg.cors->exposed_headers);
+  if (rv == CONNECTC_OK) rv = connectc_headers_adds(&s->head_headers, "vary", "Origin");
+  return rv;
+}
+
+/* Answers a preflight: 204, with the CORS headers when the origin is
+ * allowed. */
+static int cors_preflight(connectc_server_call *s) {
+  int rv = raw_response(s, 204, NULL, NULL);
+  s->final_code = CONNECTC_CODE_OK;
+  if (rv == CONNECTC_OK)
+    rv = connectc_headers_adds(&s->head_headers, "vary",
+                               "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+  if (rv || !s->cors_origin) return rv;
+  s->cors_added = 1;
+  const connectc_cors *c = s->cfg.cors;
+  rv = connectc_headers_adds(&s->head_headers, "access-control-allow-origin", s->cors_origin);
+  if (rv == CONNECTC_OK && c->allow_credentials)
+    rv = connectc_headers_adds(&s->head_headers, "access-control-allow-credentials", "true");
+  if (rv == CONNECTC_OK)
+    rv = connectc_headers_adds(&s->head_headers, "access-control-allow-methods", "POST, GET");
+  if (rv == CONNECTC_OK)
+    rv = add_list_header(s, "access-control-allow-headers", cors_allow_headers, c->allowed_headers);
+  if (rv == CONNECTC_OK) {
+    char age[24];
+    int n = snprintf(age, sizeof age, "%d", c->max_age_s > 0 ? c->max_age_s : 7200);
+    rv = connectc_headers_add(&s->head_headers, "access-control-max-age", 22, age, (size_t)n);
+  }
+  return rv;
+}
+
 int connectc_server_call_recv_head(connectc_server_call *s, const char *http_method,
                                    const char *query, const connectc_headers *headers,
                                    int64_t now_ms) {
@@ -323,12 +562,23 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   int rv = connectc_headers_append_all(&s->req_headers, headers);
   if (rv) return rv;
   s->state = SRV_RECEIVING;
+  s->start_ms = s->now_ms = s->end_ms = now_ms;
+  if (s->cfg.cors) {
+    rv = cors_check(s, headers);
+    if (rv) return rv;
+    if (strcmp(http_method, "OPTIONS") == 0 &&
+        connectc_headers_get(headers, "access-control-request-method")) {
+      rv = cors_preflight(s);
+      return rv ? rv : CONNECTC_ERR_PROTOCOL;
+    }
+  }
   if (!s->method) {
     raw_response(s, 404, NULL, NULL);
     return CONNECTC_ERR_PROTOCOL;
   }
   connectc_stream_type st = s->method->stream_type;
   s->streaming = st != CONNECTC_STREAM_UNARY;
+  s->protocol = CONNECTC_PROTOCOL_CONNECT;
   int get_ok = st == CONNECTC_STREAM_UNARY && s->method->no_side_effects;
   if (strcmp(http_method, "GET") == 0 && get_ok) {
     s->is_get = 1;
@@ -354,17 +604,25 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
      * would a proxy or the handler believe?), so both are refused. */
     if (connectc_headers_count(headers, "content-type") > 1) ct = NULL;
     if (!ct || cc_content_type_parse(ct, strlen(ct), &parsed) != CONNECTC_OK ||
-        parsed.streaming != s->streaming ||
+        (parsed.protocol == CONNECTC_PROTOCOL_CONNECT && parsed.streaming != s->streaming) ||
         !(s->codec = find_codec(s, parsed.codec, parsed.codec_len))) {
       connectc_error_reset(&qerr);
       refuse_content_type(s);
       return CONNECTC_ERR_PROTOCOL;
     }
+    /* The request's protocol decides how the call is answered. */
+    s->protocol = parsed.protocol;
+    s->ct_bare = parsed.bare;
+    if (s->protocol != CONNECTC_PROTOCOL_CONNECT) s->streaming = 1;
   }
+  int grpc = s->protocol != CONNECTC_PROTOCOL_CONNECT;
 
   /* Compression negotiation. */
   const char *sent, *accept;
-  if (s->streaming) {
+  if (grpc) {
+    sent = connectc_headers_get(headers, "grpc-encoding");
+    accept = connectc_headers_get(headers, "grpc-accept-encoding");
+  } else if (s->streaming) {
     sent = connectc_headers_get(headers, "connect-content-encoding");
     accept = connectc_headers_get(headers, "connect-accept-encoding");
   } else {
@@ -391,8 +649,8 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
     }
   }
 
-  /* Protocol version. */
-  if (!failed) {
+  /* Protocol version (Connect only). */
+  if (!failed && !grpc) {
     const char *version = s->is_get ? (query_ok ? q.connect : NULL)
                                     : connectc_headers_get(headers, "connect-protocol-version");
     int required = s->cfg.require_protocol_header && st == CONNECTC_STREAM_UNARY;
@@ -418,8 +676,19 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
     failed = 1;
   }
   /* Timeout. */
-  const char *t = connectc_headers_get(headers, "connect-timeout-ms");
-  if (!failed && t) {
+  const char *t = connectc_headers_get(headers, grpc ? "grpc-timeout" : "connect-timeout-ms");
+  if (!failed && t && grpc) {
+    int64_t ms;
+    if (cc_grpc_timeout_parse(t, strlen(t), &ms) != CONNECTC_OK) {
+      fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
+                "invalid grpc-timeout \"%s\": expected 1 to 8 digits and a unit (H, M, S, m, u, n)",
+                t);
+      failed = 1;
+    } else {
+      s->timeout_ms = ms;
+      s->deadline = now_ms + ms;
+    }
+  } else if (!failed && t) {
     int64_t ms;
     if (cc_timeout_parse(t, strlen(t), &ms) != CONNECTC_OK) {
       fail_with(s, CONNECTC_CODE_INVALID_ARGUMENT,
@@ -429,6 +698,31 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
       s->timeout_ms = ms;
       s->deadline = now_ms + ms;
     }
+  }
+  /* Deadline policy. */
+  if (!failed && s->deadline < 0 && s->cfg.default_timeout_ms > 0) {
+    s->timeout_ms = s->cfg.default_timeout_ms;
+    s->deadline = now_ms + s->timeout_ms;
+  }
+  if (!failed && s->deadline >= 0 && s->cfg.max_timeout_ms > 0 &&
+      s->timeout_ms > s->cfg.max_timeout_ms) {
+    s->timeout_ms = s->cfg.max_timeout_ms;
+    s->deadline = now_ms + s->timeout_ms;
+  }
+  /* Interceptors, before any of the body is read. */
+  for (size_t i = 0; !failed && s->cfg.interceptors && i < s->cfg.n_interceptors; i++) {
+    const connectc_server_interceptor *ic = s->cfg.interceptors[i];
+    if (!ic->on_request_head) continue;
+    connectc_error refuse;
+    connectc_error_init(&refuse, &s->alloc);
+    if (ic->on_request_head(s, &s->req_headers, &refuse, ic->user_data) != 0) {
+      if (refuse.code == CONNECTC_CODE_OK) refuse.code = CONNECTC_CODE_PERMISSION_DENIED;
+      if (!refuse.message)
+        connectc_error_set(&refuse, refuse.code, "the call was refused by an interceptor");
+      finish_response(s, &refuse);
+      failed = 1;
+    }
+    connectc_error_reset(&refuse);
   }
   if (!failed && s->is_get) {
     /* The message travels in the query: keep it as the unary body. */
@@ -448,6 +742,11 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
 
 static int deliver(connectc_server_call *s, const uint8_t *data, size_t len) {
   s->n_received++;
+  s->req_msgs++;
+  s->req_bytes += len;
+  for (size_t i = 0; s->cfg.interceptors && i < s->cfg.n_interceptors; i++)
+    if (s->cfg.interceptors[i]->on_request_message)
+      s->cfg.interceptors[i]->on_request_message(s, data, len, s->cfg.interceptors[i]->user_data);
   if (is_unary_request(s->method->stream_type) && s->n_received > 1) {
     fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has multiple messages");
     return 1;
@@ -468,6 +767,7 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
 int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data, size_t len) {
   if (!s || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  s->req_wire += len;
   if (s->state != SRV_RECEIVING || s->recv_done || len == 0) return CONNECTC_OK;
   if (!s->streaming) {
     if (s->is_get) return CONNECTC_OK; /* a GET body is ignored */
@@ -535,7 +835,7 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
                 "protocol error: the request ended in the middle of a message envelope");
       return CONNECTC_OK;
     }
-    if (s->method->stream_type == CONNECTC_STREAM_SERVER && s->n_received == 0) {
+    if (is_unary_request(s->method->stream_type) && s->n_received == 0) {
       fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has zero messages");
       return CONNECTC_OK;
     }
@@ -566,6 +866,7 @@ int connectc_server_call_is_finished(const connectc_server_call *s) {
 }
 
 void connectc_server_call_tick(connectc_server_call *s, int64_t now_ms) {
+  if (s && now_ms > s->now_ms) s->now_ms = now_ms;
   if (!s || s->state == SRV_FINISHED || s->state == SRV_WAIT_HEAD || s->deadline < 0) return;
   if (now_ms < s->deadline) return;
   connectc_error e;
@@ -586,6 +887,7 @@ void connectc_server_call_cancel(connectc_server_call *s) {
   connectc_error e;
   connectc_error_init(&e, &s->alloc);
   connectc_error_set(&e, CONNECTC_CODE_CANCELED, "the client went away");
+  notify_close(s, &e);
   if (s->cb.on_cancel) s->cb.on_cancel(s, &e, s->user_data);
   connectc_error_reset(&e);
 }
@@ -609,6 +911,12 @@ int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_
     return CONNECTC_ERR_LIMIT;
   }
   s->n_sent++;
+  s->resp_msgs++;
+  s->resp_bytes += len;
+  for (size_t i = 0; s->cfg.interceptors && i < s->cfg.n_interceptors; i++)
+    if (s->cfg.interceptors[i]->on_response_message)
+      s->cfg.interceptors[i]->on_response_message(s, msg ? msg : (const uint8_t *)"", len,
+                                                  s->cfg.interceptors[i]->user_data);
   if (!s->streaming) {
     s->unary_have_msg = 1;
     return cc_buf_append(&s->unary_msg, &s->alloc, msg, len);
@@ -622,8 +930,9 @@ int connectc_server_call_send(connectc_server_call *s, const uint8_t *msg, size_
 int connectc_server_call_finish(connectc_server_call *s, const connectc_error *err) {
   if (!s) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  if (!err && s->streaming && s->method->stream_type == CONNECTC_STREAM_CLIENT &&
-      s->n_sent == 0) {
+  if ((!err || err->code == CONNECTC_CODE_OK) && s->streaming &&
+      s->protocol == CONNECTC_PROTOCOL_CONNECT &&
+      s->method->stream_type == CONNECTC_STREAM_CLIENT && s->n_sent == 0) {
     return fail_with(s, CONNECTC_CODE_INTERNAL, "the handler finished without a response message");
   }
   return finish_response(s, err);
@@ -632,6 +941,8 @@ int connectc_server_call_finish(connectc_server_call *s, const connectc_error *e
 int connectc_server_call_response_head(connectc_server_call *s, connectc_response_head *out) {
   if (!s || !out) return CONNECTC_ERR_ARGUMENT;
   if (!s->head_ready) return CONNECTC_ERR_STATE;
+  int rv = cors_response_headers(s);
+  if (rv) return rv;
   out->status = s->status;
   out->headers = &s->head_headers;
   out->content_length = s->content_length;
@@ -651,6 +962,7 @@ void connectc_server_call_body_peek(connectc_server_call *s, const uint8_t **dat
 }
 
 void connectc_server_call_body_consume(connectc_server_call *s, size_t n) {
+  s->resp_wire += n;
   cc_outq_consume(&s->body, n);
 }
 
@@ -687,3 +999,13 @@ void connectc_server_call_ref(connectc_server_call *s) {
 void connectc_server_call_unref(connectc_server_call *s) {
   if (s->tops && s->tops->unref) s->tops->unref(s->tctx);
 }
+
+const connectc_headers *connectc_server_call_response_http_trailers(const connectc_server_call *s) {
+  return s && s->body_done && s->has_http_trailers ? &s->http_trailers : NULL;
+}
+
+connectc_protocol connectc_server_call_protocol(const connectc_server_call *s) {
+  return s ? s->protocol : CONNECTC_PROTOCOL_CONNECT;
+}
+
+int connectc_server_call_has_hooks(const connectc_server_call *s) { return s && s->tops != NULL; }

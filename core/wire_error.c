@@ -9,7 +9,7 @@
 
 #define TYPE_URL_PREFIX "type.googleapis.com/"
 
-static const cc_json_limits error_limits = {16, 0};
+static const cc_json_limits error_limits = {.max_depth = 16};
 
 /* ---- writing ---- */
 

@@ -82,11 +82,12 @@ static int run(const char *name, const connectc_method_desc *m, const char *cons
   ccfg.codec = "proto";
   ccfg.send_compression = comp;
   ccfg.timeout_ms = 5000;
-  connectc_client_callbacks ccb = {cli_on_headers, cli_on_message, cli_on_close};
+  connectc_client_callbacks ccb = {
+      .on_headers = cli_on_headers, .on_message = cli_on_message, .on_close = cli_on_close};
   connectc_client_call *c = NULL;
   if (connectc_client_call_new(&ccfg, &ccb, &ok, NULL, now, &c) != CONNECTC_OK) return 0;
 
-  connectc_server_callbacks scb = {srv_on_message, srv_on_end, NULL};
+  connectc_server_callbacks scb = {.on_message = srv_on_message, .on_end = srv_on_end};
   connectc_server_call *s = NULL;
   if (connectc_server_call_new(NULL, m, &scb, NULL, NULL, &s) != CONNECTC_OK) {
     connectc_client_call_del(c);
@@ -137,11 +138,14 @@ int main(void) {
   connectc_compression comp = connectc_compression_supported(CONNECTC_COMPRESSION_GZIP)
                                   ? CONNECTC_COMPRESSION_GZIP
                                   : CONNECTC_COMPRESSION_IDENTITY;
-  static const connectc_method_desc say = {"/eliza.v1.ElizaService/Say", CONNECTC_STREAM_UNARY, 0};
-  static const connectc_method_desc sum = {"/eliza.v1.ElizaService/Collect", CONNECTC_STREAM_CLIENT, 0};
-  static const connectc_method_desc intro = {"/eliza.v1.ElizaService/Introduce",
-                                             CONNECTC_STREAM_SERVER, 0};
-  static const connectc_method_desc conv = {"/eliza.v1.ElizaService/Converse", CONNECTC_STREAM_BIDI, 0};
+  static const connectc_method_desc say = {.procedure = "/eliza.v1.ElizaService/Say",
+                                           .stream_type = CONNECTC_STREAM_UNARY};
+  static const connectc_method_desc sum = {.procedure = "/eliza.v1.ElizaService/Collect",
+                                           .stream_type = CONNECTC_STREAM_CLIENT};
+  static const connectc_method_desc intro = {.procedure = "/eliza.v1.ElizaService/Introduce",
+                                           .stream_type = CONNECTC_STREAM_SERVER};
+  static const connectc_method_desc conv = {.procedure = "/eliza.v1.ElizaService/Converse",
+                                           .stream_type = CONNECTC_STREAM_BIDI};
   const char *const one[] = {"hello", NULL};
   const char *const many[] = {"how", "are", "you", NULL};
   int ok = 1;

@@ -78,7 +78,7 @@ if ! { cmake -S "$root" -B "$WORK/cmake" "${generator[@]}" -DCMAKE_C_COMPILER="$
          -DBUILD_SHARED_LIBS=OFF -DCONNECTC_TESTS=OFF -DCONNECTC_FUZZ=OFF -DCONNECTC_SANITIZE=OFF \
          -DCONNECTC_WERROR=OFF -DCONNECTC_WITH_BROTLI=$with_brotli \
          -DCONNECTC_WITH_ZSTD=$with_zstd -DCONNECTC_ADAPTERS=OFF \
-         -DCONNECTC_CONFORMANCE=OFF -DCONNECTC_BENCH=OFF &&
+         -DCONNECTC_CONFORMANCE=OFF -DCONNECTC_BENCH=OFF -DCONNECTC_EXAMPLES=OFF -DCONNECTC_DOCS=OFF &&
        cmake --build "$WORK/cmake" -j "$JOBS" &&
        cmake --install "$WORK/cmake" --prefix "$WORK/prefix"; } >"$WORK/cmake.log" 2>&1; then
   cat "$WORK/cmake.log" >&2

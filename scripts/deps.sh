@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything connectc needs to build and test, from Debian's
-# packages. Idempotent: when every package is already installed it only
-# says so. This is the one place dependencies are listed; the README and
+# packages (chromium for the browser test among them), the conformance
+# runner from the Go module proxy, and the browser test's npm packages.
+# Idempotent: when every package is already installed it only says so. This is the one place dependencies are listed; the README and
 # .ci/run both use it.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ packages=(
   libjsmn-dev libcmocka-dev
   openssl ca-certificates curl
   nghttp2-client
+  doxygen
+  chromium fonts-liberation
 )
 
 missing=()
@@ -47,4 +50,16 @@ if command -v go >/dev/null 2>&1; then
   fi
 else
   echo "deps: go not found: the conformance suite cannot run (install Go >= 1.24)"
+fi
+
+# Debian's chromium, for the browser test; it must start. (Its launcher's
+# /etc/chromium.d/dev-shm check prints a shell warning on some machines.)
+chromium --version 2>/dev/null || { echo "deps: chromium does not start"; chromium --version; exit 1; }
+
+# The browser test's npm packages (examples/browser/package-lock.json, with
+# npm ci) into build/browser, from the npm registry; needs Node.js >= 20.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  "$(dirname "$0")/../examples/browser/run_test.sh" --install
+else
+  echo "deps: node/npm not found: the browser test cannot run (install Node.js >= 20)"
 fi

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The test command: builds and tests connectc every way CI cares about.
 #   gcc and clang builds (warnings are errors) with the cmocka suite,
+#   the API reference (Doxygen; an undocumented public function or
+#   parameter fails it),
 #   an ASan+UBSan build with the suite, a ThreadSanitizer build with the
 #   threaded tests, a build without brotli and zstd,
 #   the libFuzzer harnesses run over their corpora and for FUZZ_SECONDS each,
 #   the install test (find_package and pkg-config, shared and static),
 #   the conformance suite in client and server modes (gcc and ASan builds)
 #   for the libcurl/libmicrohttpd adapters and for the Mongoose adapters, the
-#   server load check on both servers, the Eliza demo, and buf generate with
-#   the local plugins.
+#   server load check on both servers, the Eliza demo, the browser test
+#   (connect-web in headless Chromium), and buf generate with the local
+#   plugins.
 # Mongoose (GPLv2 or commercial) is not a package: its sources are expected
 # in ../shared/third_party/mongoose (MONGOOSE_DIR overrides), and every
 # build but the fuzzing one is configured with CONNECTC_MONGOOSE_DIR
@@ -73,6 +76,22 @@ mg=(-DCONNECTC_MONGOOSE_DIR="$mongoose_dir")
 
 note "gcc build"
 CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/gcc
+
+note "API reference: Doxygen on the public headers, any warning fails (docs target, gcc build)"
+# An undocumented function, parameter, return value, struct member or macro
+# is a warning; WARN_AS_ERROR makes the target fail, and any warning line
+# that still gets through fails this step too.
+docs_log=build/docs.log
+if cmake --build build/gcc --target docs >"$docs_log" 2>&1 &&
+   ! grep -Eq '(warning|error):' "$docs_log"; then
+  passed=$((passed + 1))
+  echo "docs: build/gcc/docs/html/index.html, no warnings"
+else
+  grep -E '(warning|error):' "$docs_log" | head -50
+  tail -5 "$docs_log"
+  steps_failed+=("API reference (docs target)")
+  failed=$((failed + 1))
+fi
 
 note "clang build"
 CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/clang
@@ -165,6 +184,26 @@ if scripts/demo.sh; then
   passed=$((passed + 1))
 else
   steps_failed+=("eliza demo")
+  failed=$((failed + 1))
+fi
+
+note "browser test: connect-web in headless Chromium against eliza_server (gcc and ASan+UBSan builds)"
+# Fails, never skips, when chromium, node or the npm packages are missing.
+for b in build/gcc build/asan; do
+  if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       examples/browser/run_test.sh "$b"; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("browser test ($b)")
+    failed=$((failed + 1))
+  fi
+done
+
+note "buf curl (a peer written by others) against eliza_server: Connect, gRPC-Web, health"
+if tests/peers/buf_curl.sh build/gcc; then
+  passed=$((passed + 1))
+else
+  steps_failed+=("buf curl")
   failed=$((failed + 1))
 fi
 

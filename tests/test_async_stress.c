@@ -258,11 +258,17 @@ static void invoke_async(const void *handlers, void *impl, connectc_responder *r
 }
 
 static const connectc_typed_method typed_unary = {
-    &m_unary, &google__protobuf__string_value__descriptor,
-    &google__protobuf__string_value__descriptor, NULL, 1, invoke_async};
+    .desc = &m_unary,
+    .input = &google__protobuf__string_value__descriptor,
+    .output = &google__protobuf__string_value__descriptor,
+    .implemented = 1,
+    .invoke_async = invoke_async};
 static const connectc_typed_method typed_stream = {
-    &m_stream, &google__protobuf__string_value__descriptor,
-    &google__protobuf__string_value__descriptor, NULL, 1, invoke_async};
+    .desc = &m_stream,
+    .input = &google__protobuf__string_value__descriptor,
+    .output = &google__protobuf__string_value__descriptor,
+    .implemented = 1,
+    .invoke_async = invoke_async};
 
 /* ================================================================== */
 /* Clients                                                             */

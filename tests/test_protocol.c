@@ -44,7 +44,7 @@ static void test_content_type(void **state) {
   }
   cc_buf b = CC_BUF_INIT;
   const connectc_allocator *a = connectc_default_allocator();
-  assert_int_equal(cc_content_type_format(&b, a, 1, "json"), CONNECTC_OK);
+  assert_int_equal(cc_content_type_format(&b, a, CONNECTC_PROTOCOL_CONNECT, 1, 0, "json"), CONNECTC_OK);
   assert_int_equal(b.len, strlen("application/connect+json"));
   assert_memory_equal(b.data, "application/connect+json", b.len);
   cc_buf_free(&b, a);

@@ -140,7 +140,10 @@ static void test_content_type_refused(void **state) {
     const char *const hdrs[] = {"content-type", bad[i], NULL};
     assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_ERR_PROTOCOL);
     expect_status(s, 415);
-    assert_string_equal(resp_header(s, "accept-post"), "application/proto, application/json");
+    assert_string_equal(resp_header(s, "accept-post"),
+                        "application/proto, application/json, application/grpc+proto, "
+                        "application/grpc+json, application/grpc-web+proto, "
+                        "application/grpc-web+json");
     connectc_server_call_del(s);
   }
   handler h;
@@ -149,7 +152,9 @@ static void test_content_type_refused(void **state) {
   assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_ERR_PROTOCOL);
   expect_status(s, 415);
   assert_string_equal(resp_header(s, "accept-post"),
-                      "application/connect+proto, application/connect+json");
+                      "application/connect+proto, application/connect+json, "
+                      "application/grpc+proto, application/grpc+json, "
+                      "application/grpc-web+proto, application/grpc-web+json");
   connectc_server_call_del(s);
 }
 

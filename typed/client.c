@@ -41,6 +41,10 @@ static void call_config(const connectc_client *client, const connectc_method_des
   cfg->timeout_ms = opts ? opts->timeout_ms : 0;
   cfg->use_get = client->use_get && method->no_side_effects &&
                  method->stream_type == CONNECTC_STREAM_UNARY;
+  cfg->interceptors = client->interceptors;
+  cfg->n_interceptors = client->n_interceptors;
+  cfg->on_stats = client->on_stats;
+  cfg->stats_user_data = client->stats_user_data;
 }
 
 static int add_option_headers(connectc_client_call *call, const connectc_call_options *opts) {
@@ -108,7 +112,8 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
   connectc_client_config cfg;
   call_config(client, method, opts, &cfg);
   invocation inv = {client, output, out, 0};
-  connectc_client_callbacks cb = {inv_headers, inv_message, inv_close};
+  connectc_client_callbacks cb = {
+      .on_headers = inv_headers, .on_message = inv_message, .on_close = inv_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
   connectc_client_call *call = NULL;
   int rv = connectc_client_call_new(&cfg, &cb, &inv, &out->alloc, now, &call);
@@ -253,7 +258,8 @@ int connectc_async_call_new(const connectc_client *client, const connectc_method
   }
   connectc_client_config cfg;
   call_config(client, method, opts, &cfg);
-  connectc_client_callbacks ccb = {st_headers, st_message, st_close};
+  connectc_client_callbacks ccb = {
+      .on_headers = st_headers, .on_message = st_message, .on_close = st_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
   int rv = connectc_client_call_new(&cfg, &ccb, s, &s->alloc, now, &s->call);
   if (rv == CONNECTC_OK) rv = add_option_headers(s->call, opts);

@@ -735,7 +735,7 @@ static int json_unmarshal(const connectc_codec *codec, const ProtobufCMessageDes
   uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : CONNECTC_CODEC_DEFAULT_MAX_DEPTH;
   cc_json_doc doc;
   /* Each message level may add one array or map level on top. */
-  cc_json_limits lim = {max_depth * 2 + 2, 0};
+  cc_json_limits lim = {.max_depth = max_depth * 2 + 2};
   connectc_error perr;
   connectc_error_init(&perr, a);
   int rv = cc_json_parse(data ? (const char *)data : "", len, &lim, a, &doc, &perr);

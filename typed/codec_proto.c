@@ -226,6 +226,7 @@ static int proto_unmarshal(const connectc_codec *codec, const ProtobufCMessageDe
   return CONNECTC_OK;
 }
 
-static const connectc_codec proto_codec = {"proto", proto_marshal, proto_unmarshal};
+static const connectc_codec proto_codec = {
+    .name = "proto", .marshal = proto_marshal, .unmarshal = proto_unmarshal};
 
 const connectc_codec *connectc_codec_proto(void) { return &proto_codec; }

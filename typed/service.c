@@ -1,4 +1,7 @@
 /* Typed synchronous handlers on top of the router and the server call. */
+#define _POSIX_C_SOURCE 200809L /* pthreads */
+
+#include <pthread.h>
 #include <string.h>
 
 #include "buf.h"
@@ -47,6 +50,24 @@ struct connectc_responder {
   void (*on_cancel)(connectc_responder *r, const connectc_error *why, void *arg);
   void *on_cancel_arg;
   connectc_code cancel_code; /* why the call ended early, or OK */
+  int started;     /* streaming: on_start ran (the handler holds the responder) */
+  void *user_data; /* connectc_responder_set_user_data */
+  connectc_server_stream *sync; /* synchronous streaming: the worker's stream */
+};
+
+/* A synchronous streaming handler's side of the call: requests queued by
+ * the transport's thread for the worker thread. Guarded by `mu`; the
+ * transport's lock is never taken while `mu` is held. */
+struct connectc_server_stream {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  typed_call *c;
+  ProtobufCMessage *queue[CONNECTC_STREAM_MAX_QUEUED];
+  size_t sizes[CONNECTC_STREAM_MAX_QUEUED]; /* serialized size of each */
+  size_t head, len;
+  size_t queued_bytes; /* serialized bytes of the queued requests */
+  int ended;           /* the client sent everything */
+  int gone;            /* the call ended (canceled, deadline, failed) */
 };
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
@@ -82,9 +103,129 @@ static void fail(connectc_server_call *call, connectc_error *e) {
   connectc_server_call_finish(call, e);
 }
 
+/* Streaming: the handler takes over the responder at the call's start. */
+static void *stream_worker(void *arg);
+
+static void fail_code(connectc_server_call *call, connectc_code code, const char *msg) {
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  connectc_error_set(&e, code, "%s", msg);
+  connectc_server_call_finish(call, &e);
+  connectc_error_reset(&e);
+}
+
+/* Starts the worker thread of a synchronous streaming handler. */
+static void sync_start(typed_call *c) {
+  typed_route *r = c->route;
+  if (!connectc_server_call_has_hooks(c->call)) {
+    fail_code(c->call, CONNECTC_CODE_INTERNAL,
+              "a synchronous streaming handler needs an adapter with threads");
+    return;
+  }
+  connectc_server_stream *s = cc_malloc(&r->alloc, sizeof *s);
+  if (!s) {
+    fail_code(c->call, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory starting the handler");
+    return;
+  }
+  memset(s, 0, sizeof *s);
+  s->c = c;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  c->sync = s;
+  connectc_server_call_ref(c->call); /* the worker's, dropped when it finishes */
+  pthread_attr_t attr;
+  pthread_t t;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int err = pthread_create(&t, &attr, stream_worker, s);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    c->sync = NULL;
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    cc_free(&r->alloc, s);
+    fail_code(c->call, CONNECTC_CODE_RESOURCE_EXHAUSTED, "cannot start a thread for the handler");
+    connectc_server_call_unref(c->call);
+  }
+}
+
+static void stream_start(typed_call *c) {
+  if (c->started) return;
+  c->started = 1;
+  if (c->route->method.stream->run) {
+    sync_start(c);
+    return;
+  }
+  connectc_server_call_ref(c->call); /* until connectc_responder_finish */
+  c->route->method.stream->on_start(c->route->handlers, c->route->impl, c);
+}
+
+/* Tells the worker the call is over (transport's thread, lock held). */
+static void sync_gone(typed_call *c) {
+  connectc_server_stream *s = c->sync;
+  if (!s) return;
+  pthread_mutex_lock(&s->mu);
+  s->gone = 1;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Queues a request for the worker; 0 when the queue is full (the handler
+ * is not reading: the call fails instead of growing without bound). */
+static int sync_push(typed_call *c, ProtobufCMessage *m, size_t len) {
+  connectc_server_stream *s = c->sync;
+  pthread_mutex_lock(&s->mu);
+  int ok = s->len < CONNECTC_STREAM_MAX_QUEUED && len <= c->route->max_collected - s->queued_bytes;
+  if (ok) {
+    s->queue[(s->head + s->len) % CONNECTC_STREAM_MAX_QUEUED] = m;
+    s->sizes[(s->head + s->len) % CONNECTC_STREAM_MAX_QUEUED] = len;
+    s->len++;
+    s->queued_bytes += len;
+    pthread_cond_broadcast(&s->cv);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
+/* Streaming: decode one request and hand it over at once. */
+static int stream_message(typed_call *c, connectc_server_call *call, const uint8_t *data,
+                          size_t len) {
+  typed_route *r = c->route;
+  stream_start(c);
+  if (connectc_server_call_is_finished(call)) return 1;
+  connectc_error e;
+  connectc_error_init(&e, &r->alloc);
+  ProtobufCMessage *m = NULL;
+  const connectc_codec *codec = codec_for(r, call);
+  int rv = codec->unmarshal(codec, r->method.input, data, len, NULL, &r->alloc, &m, &e);
+  if (rv == CONNECTC_OK && c->sync) {
+    if (!sync_push(c, m, len)) {
+      connectc_message_free(m, &r->alloc);
+      connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                         "the handler is not reading its requests: %u waiting (limit %u) or "
+                         "%zu bytes (limit %zu)",
+                         (unsigned)CONNECTC_STREAM_MAX_QUEUED, (unsigned)CONNECTC_STREAM_MAX_QUEUED,
+                         len, r->max_collected);
+      rv = CONNECTC_ERR_LIMIT;
+      c->failed = 1;
+      fail(call, &e);
+      sync_gone(c);
+    }
+  } else if (rv == CONNECTC_OK) {
+    r->method.stream->on_request(r->handlers, r->impl, c, m);
+    connectc_message_free(m, &r->alloc);
+  } else {
+    c->failed = 1;
+    fail(call, &e);
+  }
+  connectc_error_reset(&e);
+  return rv == CONNECTC_OK ? 0 : 1;
+}
+
 static int typed_message(connectc_server_call *call, const uint8_t *data, size_t len, void *ud) {
   typed_call *c = ud;
   typed_route *r = c->route;
+  if (r->method.stream && r->method.implemented) return stream_message(c, call, data, len);
   connectc_error e;
   connectc_error_init(&e, &r->alloc);
   ProtobufCMessage *m = NULL;
@@ -140,6 +281,19 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
+  if (r->method.stream) {
+    stream_start(c);
+    if (c->sync) {
+      pthread_mutex_lock(&c->sync->mu);
+      c->sync->ended = 1;
+      pthread_cond_broadcast(&c->sync->cv);
+      pthread_mutex_unlock(&c->sync->mu);
+    } else if (!connectc_server_call_is_finished(call) && !r->method.stream->run) {
+      r->method.stream->on_requests_end(r->handlers, r->impl, c);
+    }
+    connectc_error_reset(&e);
+    return;
+  }
   if (r->method.invoke_async) {
     /* The responder holds the call until connectc_responder_finish. */
     connectc_server_call_ref(call);
@@ -148,7 +302,7 @@ static void typed_end(connectc_server_call *call, void *ud) {
     connectc_error_reset(&e);
     return;
   }
-  connectc_response_writer stream = {call, codec_for(r, call), &r->alloc};
+  connectc_response_writer stream = {.call = call, .codec = codec_for(r, call), .alloc = &r->alloc};
   int rv = r->method.invoke(r->handlers, r->impl, call, (const ProtobufCMessage *const *)c->requests,
                             c->n_requests, &stream, &e);
   if (!connectc_server_call_is_finished(call)) {
@@ -163,12 +317,15 @@ static void typed_cancel(connectc_server_call *call, const connectc_error *why, 
   (void)call;
   typed_call *c = ud;
   c->cancel_code = why->code;
+  sync_gone(c);
   if (c->on_cancel) {
     void (*fn)(connectc_responder *, const connectc_error *, void *) = c->on_cancel;
     c->on_cancel = NULL; /* once */
     fn(c, why, c->on_cancel_arg);
   }
 }
+
+static const char *const proto_only[] = {"proto", NULL};
 
 static void typed_route_del(void *route_data) {
   typed_route *r = route_data;
@@ -179,7 +336,16 @@ static void typed_route_del(void *route_data) {
 int connectc_router_add_typed(connectc_router *router, const connectc_typed_method *method,
                               const void *handlers, void *impl, const connectc_codec *json) {
   if (!router || !method || !method->desc || !method->input || !method->output ||
-      !method->invoke == !method->invoke_async)
+      (!!method->invoke + !!method->invoke_async + !!method->stream) != 1)
+    return CONNECTC_ERR_ARGUMENT;
+  if (method->stream &&
+      (method->desc->stream_type == CONNECTC_STREAM_UNARY ||
+       method->desc->stream_type == CONNECTC_STREAM_SERVER ||
+       !(method->stream->run
+             ? !method->stream->on_start && !method->stream->on_request &&
+                   !method->stream->on_requests_end
+             : method->stream->on_start && method->stream->on_request &&
+                   method->stream->on_requests_end)))
     return CONNECTC_ERR_ARGUMENT;
   const connectc_allocator *a = connectc_router_allocator(router);
   typed_route *r = cc_malloc(a, sizeof *r);
@@ -199,6 +365,9 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
       .call_del = typed_call_del,
       .route_data = r,
       .route_data_del = typed_route_del,
+      /* Without a JSON codec, JSON requests get 415 rather than being read
+       * as protobuf. */
+      .codecs = json ? NULL : proto_only,
   };
   int rv = connectc_router_add(router, &route);
   if (rv) cc_free(a, r);
@@ -321,6 +490,12 @@ int connectc_responder_is_done(connectc_responder *r) {
 
 connectc_server_call *connectc_responder_call(connectc_responder *r) { return r ? r->call : NULL; }
 
+void connectc_responder_set_user_data(connectc_responder *r, void *user_data) {
+  if (r) r->user_data = user_data;
+}
+
+void *connectc_responder_user_data(const connectc_responder *r) { return r ? r->user_data : NULL; }
+
 void *connectc_responder_scratch(connectc_responder *r, size_t size) {
   if (!r || r->scratch) return NULL;
   r->scratch = cc_malloc(&r->route->alloc, size ? size : 1);
@@ -366,4 +541,77 @@ void connectc_responder_on_cancel(connectc_responder *r,
   connectc_server_call_ref(call);
   connectc_server_call_run(call, op_on_cancel, &op);
   connectc_server_call_unref(call);
+}
+
+/* ------------------------------------------------------------------ */
+/* Synchronous streaming handlers: one worker thread per call           */
+/* ------------------------------------------------------------------ */
+
+typedef struct sync_finish_op {
+  typed_call *c;
+  const connectc_error *err;
+} sync_finish_op;
+
+/* Under the transport's lock: the worker lets go and the call finishes. */
+static void op_sync_finish(connectc_server_call *call, void *arg) {
+  sync_finish_op *op = arg;
+  op->c->sync = NULL;
+  if (!connectc_server_call_is_finished(call)) connectc_server_call_finish(call, op->err);
+}
+
+static void *stream_worker(void *arg) {
+  connectc_server_stream *s = arg;
+  typed_call *c = s->c;
+  typed_route *r = c->route;
+  connectc_server_call *call = c->call;
+  connectc_error e;
+  connectc_error_init(&e, &r->alloc);
+  int rv = r->method.stream->run(r->handlers, r->impl, s, &e);
+  if (rv != 0 && e.code == CONNECTC_CODE_OK) e.code = CONNECTC_CODE_UNKNOWN;
+  sync_finish_op op = {c, rv != 0 ? &e : NULL};
+  connectc_server_call_run(call, op_sync_finish, &op);
+  /* No callback reaches `s` any more (c->sync is NULL): drain and free. */
+  while (s->len) {
+    connectc_message_free(s->queue[s->head], &r->alloc);
+    s->head = (s->head + 1) % CONNECTC_STREAM_MAX_QUEUED;
+    s->len--;
+  }
+  pthread_cond_destroy(&s->cv);
+  pthread_mutex_destroy(&s->mu);
+  connectc_allocator a = r->alloc;
+  cc_free(&a, s);
+  connectc_error_reset(&e);
+  connectc_server_call_unref(call); /* may free the call */
+  return NULL;
+}
+
+int connectc_server_stream_recv(connectc_server_stream *s, ProtobufCMessage **request) {
+  if (!s || !request) return CONNECTC_ERR_ARGUMENT;
+  *request = NULL;
+  pthread_mutex_lock(&s->mu);
+  while (s->len == 0 && !s->ended && !s->gone) pthread_cond_wait(&s->cv, &s->mu);
+  int rv = CONNECTC_OK;
+  if (s->len > 0) {
+    *request = s->queue[s->head];
+    s->queued_bytes -= s->sizes[s->head];
+    s->head = (s->head + 1) % CONNECTC_STREAM_MAX_QUEUED;
+    s->len--;
+  } else if (s->gone) {
+    rv = CONNECTC_ERR_STATE;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rv;
+}
+
+int connectc_server_stream_send(connectc_server_stream *s, const ProtobufCMessage *message) {
+  if (!s) return CONNECTC_ERR_ARGUMENT;
+  return connectc_responder_send(s->c, message);
+}
+
+connectc_responder *connectc_server_stream_responder(connectc_server_stream *s) {
+  return s ? s->c : NULL;
+}
+
+const connectc_allocator *connectc_server_stream_allocator(const connectc_server_stream *s) {
+  return &s->c->route->alloc;
 }

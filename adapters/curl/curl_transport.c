@@ -515,6 +515,10 @@ static int transport_start(void *ctx, connectc_client_call *call, void (*release
 static void transport_wake(void *ctx, connectc_client_call *call) { connectc_curl_wake(ctx, call); }
 
 connectc_transport connectc_curl_transport(connectc_curl *t) {
-  connectc_transport tr = {transport_perform, transport_now, t, transport_start, transport_wake};
+  connectc_transport tr = {.perform = transport_perform,
+                           .now_ms = transport_now,
+                           .ctx = t,
+                           .start = transport_start,
+                           .wake = transport_wake};
   return tr;
 }

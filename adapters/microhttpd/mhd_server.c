@@ -49,6 +49,7 @@ struct req {
   int queued;    /* a response was queued */
   int completed; /* MHD is done with the connection's request */
   int has_deadline; /* counted in e->n_deadlines */
+  struct MHD_Response *resp; /* a streamed response, for its footers */
   size_t discarded;
   req *prev, *next; /* in e->live */
 };
@@ -109,7 +110,8 @@ static void t_wake(void *ctx) {
 static void t_ref(void *ctx) { req_ref(ctx); }
 static void t_unref(void *ctx) { req_unref(ctx); }
 
-static const connectc_server_call_hooks transport_ops = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+static const connectc_server_call_hooks transport_ops = {
+    .lock = t_lock, .unlock = t_unlock, .wake = t_wake, .ref = t_ref, .unref = t_unref};
 
 /* ---- request head ---- */
 
@@ -320,6 +322,10 @@ static ssize_t read_body(void *cls, uint64_t pos, char *buf, size_t max) {
     connectc_server_call_body_consume(r->call, k);
     n = (ssize_t)k;
   } else if (done) {
+    /* gRPC's status travels in HTTP trailers: chunked footers here. */
+    const connectc_headers *t = connectc_server_call_response_http_trailers(r->call);
+    for (size_t i = 0; t && r->resp && i < t->len; i++)
+      MHD_add_response_footer(r->resp, t->items[i].name, t->items[i].value);
     n = MHD_CONTENT_READER_END_OF_STREAM;
   } else {
     /* Nothing to send yet: sleep until the handler wakes us (a reader
@@ -353,6 +359,7 @@ static enum MHD_Result maybe_queue(req *r) {
     connectc_server_call_body_consume(r->call, len);
   } else {
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_body, r, NULL);
+    r->resp = resp; /* MHD keeps it while the body is read */
   }
   if (!resp) return MHD_NO;
   for (size_t i = 0; i < head.headers->len; i++)
@@ -409,6 +416,7 @@ void connectc_mhd_completed(connectc_mhd_embed *e, void **req_cls,
   r->completed = 1;
   /* A call not finished when its connection ends lost its client. */
   if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+  connectc_server_call_complete(r->call, now_ms());
   pthread_mutex_unlock(&r->mu);
   req_unref(r);
 }
@@ -455,7 +463,14 @@ int connectc_mhd_embed_new(const connectc_mhd_config *cfg, connectc_router *rout
   e->max_discard = cfg && cfg->max_discard_bytes ? cfg->max_discard_bytes : 1024 * 1024;
   pthread_mutex_init(&e->mu, NULL);
   pthread_cond_init(&e->idle, NULL);
-  if (pthread_create(&e->ticker, NULL, ticker_main, e) == 0) e->ticker_started = 1;
+  if (pthread_create(&e->ticker, NULL, ticker_main, e) != 0) {
+    /* Without the ticker no deadline would ever fire: refuse. */
+    pthread_cond_destroy(&e->idle);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+    return CONNECTC_ERR_NOMEM;
+  }
+  e->ticker_started = 1;
   *out = e;
   return CONNECTC_OK;
 }
@@ -542,6 +557,8 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
   memset(&c, 0, sizeof c);
   if (cfg) c = *cfg;
   if ((c.tls_cert_pem == NULL) != (c.tls_key_pem == NULL)) return CONNECTC_ERR_ARGUMENT;
+  if (!c.tls_cert_pem && (c.tls_cert_file == NULL) != (c.tls_key_file == NULL))
+    return CONNECTC_ERR_ARGUMENT; /* half a TLS configuration: never serve it in clear */
   connectc_mhd_server *s = calloc(1, sizeof *s);
   if (!s) return CONNECTC_ERR_NOMEM;
   s->grace_ms = c.shutdown_grace_ms ? c.shutdown_grace_ms : 5000;

@@ -78,9 +78,10 @@ static int own_loop(const char *url) {
   connectc_client client;
   connectc_client_init(&client, connectc_curl_transport(transport));
 
-  static const connectrpc_eliza_v1_eliza_service_say_callbacks say_cb = {NULL, on_said, on_close};
-  static const connectrpc_eliza_v1_eliza_service_converse_callbacks converse_cb = {
-      NULL, on_conversed, on_close};
+  static const connectrpc_eliza_v1_eliza_service_say__callbacks say_cb = {
+      .on_response = on_said, .on_close = on_close};
+  static const connectrpc_eliza_v1_eliza_service_converse__callbacks converse_cb = {
+      .on_response = on_conversed, .on_close = on_close};
   const char *sentences[] = {"Hello", "I am curious", "Goodbye"};
   call_state says[3] = {{"Say #1", 0}, {"Say #2", 0}, {"Say #3", 0}};
   connectc_async_call *streams[4] = {NULL, NULL, NULL, NULL};
@@ -88,19 +89,19 @@ static int own_loop(const char *url) {
     Connectrpc__Eliza__V1__SayRequest req = CONNECTRPC__ELIZA__V1__SAY_REQUEST__INIT;
     req.sentence = (char *)sentences[i];
     /* The request is marshaled at once: `req` may go out of scope. */
-    if (connectrpc_eliza_v1_eliza_service_say_start(&client, &req, NULL, &say_cb, &says[i],
+    if (connectrpc_eliza_v1_eliza_service_say__start(&client, &req, NULL, &say_cb, &says[i],
                                                     &streams[i]) != CONNECTC_OK)
       failures++;
   }
   call_state conv = {"Converse", 0};
-  connectc_call_options opts = {NULL, 5000}; /* a deadline for the stream */
-  if (connectrpc_eliza_v1_eliza_service_converse_start(&client, &opts, &converse_cb, &conv,
+  connectc_call_options opts = {.timeout_ms = 5000}; /* a deadline for the stream */
+  if (connectrpc_eliza_v1_eliza_service_converse__start(&client, &opts, &converse_cb, &conv,
                                                        &streams[3]) == CONNECTC_OK) {
     const char *lines[] = {"I feel tired", "because of the deadline"};
     for (int i = 0; i < 2; i++) {
       Connectrpc__Eliza__V1__ConverseRequest req = CONNECTRPC__ELIZA__V1__CONVERSE_REQUEST__INIT;
       req.sentence = (char *)lines[i];
-      connectrpc_eliza_v1_eliza_service_converse_send_request(streams[3], &req);
+      connectrpc_eliza_v1_eliza_service_converse__send_request(streams[3], &req);
     }
     connectc_async_call_close_send(streams[3]);
   } else {
@@ -149,7 +150,8 @@ static int app_event_loop(const char *url) {
   app_loop loop;
   memset(&loop, 0, sizeof loop);
   loop.timer_ms = -1;
-  connectc_curl_loop hooks = {watch_socket, set_timer, &loop};
+  connectc_curl_loop hooks = {
+      .watch_socket = watch_socket, .set_timer = set_timer, .user_data = &loop};
   connectc_curl_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.base_url = url;
@@ -159,13 +161,13 @@ static int app_event_loop(const char *url) {
   connectc_client client;
   connectc_client_init(&client, connectc_curl_transport(transport));
 
-  static const connectrpc_eliza_v1_eliza_service_introduce_callbacks intro_cb = {
-      NULL, on_introduced, on_close};
+  static const connectrpc_eliza_v1_eliza_service_introduce__callbacks intro_cb = {
+      .on_response = on_introduced, .on_close = on_close};
   call_state intro = {"Introduce", 0};
   Connectrpc__Eliza__V1__IntroduceRequest req = CONNECTRPC__ELIZA__V1__INTRODUCE_REQUEST__INIT;
   req.name = "Ada";
   connectc_async_call *stream = NULL;
-  if (connectrpc_eliza_v1_eliza_service_introduce_start(&client, &req, NULL, &intro_cb, &intro,
+  if (connectrpc_eliza_v1_eliza_service_introduce__start(&client, &req, NULL, &intro_cb, &intro,
                                                         &stream) != CONNECTC_OK) {
     connectc_curl_del(transport);
     return 1;

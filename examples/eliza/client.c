@@ -76,10 +76,10 @@ int main(int argc, char **argv) {
   connectc_headers extra;
   connectc_headers_init(&extra, NULL);
   connectc_headers_adds(&extra, "x-session", "demo");
-  connectc_call_options opts = {&extra, 5000};
+  connectc_call_options opts = {.headers = &extra, .timeout_ms = 5000};
   connectc_call_output out;
   connectc_call_output_init(&out, NULL);
-  rv = connectrpc_eliza_v1_eliza_service_call_converse(&client, conv, 3, &opts, &out);
+  rv = connectrpc_eliza_v1_eliza_service_converse__call(&client, conv, 3, &opts, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if ((ok &= report("Converse", rv, &out.error))) {
     for (size_t i = 0; i < out.n_messages; i++)

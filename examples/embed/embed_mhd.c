@@ -17,7 +17,8 @@
 #include "connectc/curl.h"
 #include "connectc/microhttpd.h"
 
-static const connectc_method_desc echo = {"/demo.v1.Echo/Echo", CONNECTC_STREAM_UNARY, 0};
+static const connectc_method_desc echo = {.procedure = "/demo.v1.Echo/Echo",
+                                          .stream_type = CONNECTC_STREAM_UNARY};
 
 static int echo_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;

@@ -7,7 +7,7 @@
 # BINDIR holds protoc-gen-connectc and protoc-gen-connectc-c (for a CMake
 # build: build/codegen). protoc-gen-c must be on PATH, or named by
 # CONNECTC_PROTOC_GEN_C. buf is run through npx (BUF_VERSION, default
-# 1.47.2); without npx the test prints SKIPPED and exits 0.
+# 1.47.2); without npx the test fails.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,8 +16,8 @@ bindir=$(cd "$bindir" && pwd)
 buf_version=${BUF_VERSION:-1.47.2}
 
 if ! command -v npx >/dev/null 2>&1; then
-  echo "SKIPPED: npx is not installed, cannot run buf"
-  exit 0
+  echo "FAIL: npx is not installed, cannot run buf (scripts/deps.sh installs Node.js tools)" >&2
+  exit 1
 fi
 for p in protoc-gen-connectc protoc-gen-connectc-c; do
   if [ ! -x "$bindir/$p" ]; then

@@ -33,7 +33,7 @@ int connectc_type_registry_add(connectc_type_registry *reg, const connectc_messa
 
 /* ---- method tables ---- */
 
-typedef connectc_codegentest_v1_order_service_method order_method;
+typedef connectc_codegentest_v1_order_service__method_type order_method;
 
 static void check_method(const order_method *m, const char *procedure, connectc_stream_type st,
                          int nse, const ProtobufCMessageDescriptor *in,
@@ -47,43 +47,43 @@ static void check_method(const order_method *m, const char *procedure, connectc_
 
 static void test_method_table(void **state) {
   (void)state;
-  assert_string_equal(CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_NAME,
+  assert_string_equal(CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__NAME,
                       "connectc.codegentest.v1.OrderService");
-  assert_int_equal(CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT, 5);
-  assert_int_equal(sizeof connectc_codegentest_v1_order_service_methods /
-                       sizeof connectc_codegentest_v1_order_service_methods[0],
+  assert_int_equal(CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT, 5);
+  assert_int_equal(sizeof connectc_codegentest_v1_order_service__methods /
+                       sizeof connectc_codegentest_v1_order_service__methods[0],
                    5);
-  check_method(&connectc_codegentest_v1_order_service_method_get_order,
+  check_method(&connectc_codegentest_v1_order_service_get_order__method,
                "/connectc.codegentest.v1.OrderService/GetOrder", CONNECTC_STREAM_UNARY, 1,
                &connectc__codegentest__v1__order__descriptor,
                &connectc__codegentest__v1__order__descriptor);
   /* IDEMPOTENT is not NO_SIDE_EFFECTS: no GET. */
-  check_method(&connectc_codegentest_v1_order_service_method_put_order,
+  check_method(&connectc_codegentest_v1_order_service_put_order__method,
                "/connectc.codegentest.v1.OrderService/PutOrder", CONNECTC_STREAM_UNARY, 0,
                &connectc__codegentest__v1__order__descriptor, &google__protobuf__empty__descriptor);
-  check_method(&connectc_codegentest_v1_order_service_method_upload_lines,
+  check_method(&connectc_codegentest_v1_order_service_upload_lines__method,
                "/connectc.codegentest.v1.OrderService/UploadLines", CONNECTC_STREAM_CLIENT, 0,
                &connectc__codegentest__v1__order__line__descriptor,
                &connectc__codegentest__v1__order__descriptor);
-  check_method(&connectc_codegentest_v1_order_service_method_watch_orders,
+  check_method(&connectc_codegentest_v1_order_service_watch_orders__method,
                "/connectc.codegentest.v1.OrderService/WatchOrders", CONNECTC_STREAM_SERVER, 0,
                &connectc__codegentest__v1__empty__descriptor,
                &connectc__codegentest__v1__order__descriptor);
-  check_method(&connectc_codegentest_v1_order_service_method_chat,
+  check_method(&connectc_codegentest_v1_order_service_chat__method,
                "/connectc.codegentest.v1.OrderService/Chat", CONNECTC_STREAM_BIDI, 0,
                &connectc__codegentest__v1__struct__descriptor,
                &connectc__codegentest__v1__struct__descriptor);
 
-  assert_ptr_equal(connectc_codegentest_v1_order_service_methods[0],
-                   &connectc_codegentest_v1_order_service_method_get_order);
-  assert_ptr_equal(connectc_codegentest_v1_order_service_methods[1],
-                   &connectc_codegentest_v1_order_service_method_put_order);
-  assert_ptr_equal(connectc_codegentest_v1_order_service_methods[2],
-                   &connectc_codegentest_v1_order_service_method_upload_lines);
-  assert_ptr_equal(connectc_codegentest_v1_order_service_methods[3],
-                   &connectc_codegentest_v1_order_service_method_watch_orders);
-  assert_ptr_equal(connectc_codegentest_v1_order_service_methods[4],
-                   &connectc_codegentest_v1_order_service_method_chat);
+  assert_ptr_equal(connectc_codegentest_v1_order_service__methods[0],
+                   &connectc_codegentest_v1_order_service_get_order__method);
+  assert_ptr_equal(connectc_codegentest_v1_order_service__methods[1],
+                   &connectc_codegentest_v1_order_service_put_order__method);
+  assert_ptr_equal(connectc_codegentest_v1_order_service__methods[2],
+                   &connectc_codegentest_v1_order_service_upload_lines__method);
+  assert_ptr_equal(connectc_codegentest_v1_order_service__methods[3],
+                   &connectc_codegentest_v1_order_service_watch_orders__method);
+  assert_ptr_equal(connectc_codegentest_v1_order_service__methods[4],
+                   &connectc_codegentest_v1_order_service_chat__method);
 
   /* The method's procedure matches protoc-c's service descriptor. */
   assert_string_equal(connectc__codegentest__v1__order_service__descriptor.name,
@@ -91,14 +91,14 @@ static void test_method_table(void **state) {
   assert_string_equal(connectc__codegentest__v1__order_service__descriptor.methods[0].name,
                       "GetOrder");
 
-  assert_string_equal(CONNECTC_CODEGENTEST_V1_HTTPSERVICE_NAME,
+  assert_string_equal(CONNECTC_CODEGENTEST_V1_HTTPSERVICE__NAME,
                       "connectc.codegentest.v1.HTTPService");
-  assert_int_equal(CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT, 1);
-  assert_ptr_equal(connectc_codegentest_v1_httpservice_methods[0],
-                   &connectc_codegentest_v1_httpservice_method_ping);
-  assert_string_equal(connectc_codegentest_v1_httpservice_method_ping.desc.procedure,
+  assert_int_equal(CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT, 1);
+  assert_ptr_equal(connectc_codegentest_v1_httpservice__methods[0],
+                   &connectc_codegentest_v1_httpservice_ping__method);
+  assert_string_equal(connectc_codegentest_v1_httpservice_ping__method.desc.procedure,
                       "/connectc.codegentest.v1.HTTPService/Ping");
-  assert_ptr_equal(connectc_codegentest_v1_httpservice_method_ping.input,
+  assert_ptr_equal(connectc_codegentest_v1_httpservice_ping__method.input,
                    &google__protobuf__empty__descriptor);
 }
 

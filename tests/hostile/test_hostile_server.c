@@ -59,9 +59,11 @@ static int echo_invoke(const void *handlers, void *impl, connectc_server_call *c
   return connectc_response_writer_send(responses, requests[0]) == CONNECTC_OK ? 0 : 1;
 }
 
-static const connectc_typed_method typed_echo = {&m_echo, &google__protobuf__value__descriptor,
-                                                 &google__protobuf__value__descriptor,
-                                                 echo_invoke, 1, NULL};
+static const connectc_typed_method typed_echo = {.desc = &m_echo,
+                                                 .input = &google__protobuf__value__descriptor,
+                                                 .output = &google__protobuf__value__descriptor,
+                                                 .invoke = echo_invoke,
+                                                 .implemented = 1};
 
 static int raw_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;
@@ -663,9 +665,11 @@ static void test_content_types(void **state) {
     post(SVC "Raw", bad_unary[i], "abc", 3, &r);
     if (r.status != 415) fprintf(stderr, "content type case %zu\n", i);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/proto, application/json");
+    assert_string_equal(accept, "application/proto, application/json, application/grpc+proto, "
+                                "application/grpc+json, application/grpc-web+proto, "
+                                "application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }
@@ -680,9 +684,11 @@ static void test_content_types(void **state) {
     hx_resp r;
     post(SVC "Collect", bad_stream[i], body.data, body.len, &r);
     assert_int_equal(r.status, 415);
-    char accept[128];
+    char accept[256];
     assert_non_null(hx_resp_header(&r, "accept-post", accept, sizeof accept));
-    assert_string_equal(accept, "application/connect+proto, application/connect+json");
+    assert_string_equal(accept, "application/connect+proto, application/connect+json, "
+                                "application/grpc+proto, application/grpc+json, "
+                                "application/grpc-web+proto, application/grpc-web+json");
     hx_resp_free(&r);
     alive();
   }

@@ -1,11 +1,14 @@
-/*
- * compress.h: the compression algorithms Connect negotiates (identity,
- * gzip, br, zstd) behind one interface, with reusable contexts and
- * bounded decompression.
+/**
+ * @file connectc/compress.h
+ * @brief The compression algorithms Connect negotiates (identity, gzip,
+ * br, zstd) behind one interface, with reusable contexts and bounded
+ * decompression.
  *
- * gzip (zlib) is always compiled in; br (brotli) and zstd are compiled in
- * when found at configure time. connectc_compression_supported() and
- * connectc_compressions_list() report what this build has at run time.
+ * Part of libconnectc-core. gzip (zlib) is always compiled in; br
+ * (brotli) and zstd are compiled in when found at configure time (the
+ * CMake options CONNECTC_WITH_BROTLI and CONNECTC_WITH_ZSTD).
+ * connectc_compression_supported() and connectc_compressions_list()
+ * report what this build has at run time.
  */
 #ifndef CONNECTC_COMPRESS_H
 #define CONNECTC_COMPRESS_H
@@ -16,32 +19,60 @@
 extern "C" {
 #endif
 
+/** A compression algorithm, as Connect names them on the wire. */
 typedef enum connectc_compression {
+  /** "identity": no compression. Always supported. */
   CONNECTC_COMPRESSION_IDENTITY = 0,
+  /** "gzip" (zlib). Always supported. */
   CONNECTC_COMPRESSION_GZIP = 1,
+  /** "br" (brotli). Supported when the build found brotli. */
   CONNECTC_COMPRESSION_BR = 2,
+  /** "zstd". Supported when the build found zstd. */
   CONNECTC_COMPRESSION_ZSTD = 3
 } connectc_compression;
 
+/** The number of connectc_compression values, built in or not. */
 #define CONNECTC_COMPRESSION_COUNT 4
 
-/* The wire name: "identity", "gzip", "br", "zstd"; NULL for other values. */
+/**
+ * The wire name of an algorithm.
+ * @param c any value.
+ * @return "identity", "gzip", "br" or "zstd" (static storage), also for an
+ *         algorithm this build lacks; NULL for other values.
+ */
 CONNECTC_API const char *connectc_compression_name(connectc_compression c);
-/* Parses a wire name (exact, case-sensitive as Connect specifies; `len`
- * bytes, no NUL needed). Returns 1 and sets *out if the name is one of the
- * four AND this build supports it, 0 otherwise. */
+/**
+ * Parses a wire name (exact, case-sensitive as Connect specifies).
+ * @param name the name, `len` bytes (no NUL needed); borrowed for the call.
+ * @param len length of `name`.
+ * @param out receives the algorithm on success; untouched otherwise.
+ * @return 1 if the name is one of the four ("identity" included) AND this
+ *         build supports it, 0 otherwise.
+ */
 CONNECTC_API int connectc_compression_from_name(const char *name, size_t len, connectc_compression *out);
-/* 1 if this build can compress and decompress with `c`. */
+/**
+ * Whether this build can compress and decompress with an algorithm.
+ * @param c any value.
+ * @return 1 if it can (always for identity and gzip), 0 otherwise.
+ */
 CONNECTC_API int connectc_compression_supported(connectc_compression c);
-/* Writes the supported algorithms other than identity, in preference order
- * (zstd? br? gzip...: see README), into out[0..cap) and returns how many
- * there are (which may exceed cap). */
+/**
+ * Lists the supported algorithms other than identity, in a fixed order:
+ * gzip, then br, then zstd (those this build has), the order of
+ * connectc_compressions_accept_header().
+ * @param out receives the first `cap` of them; may be NULL when `cap` is 0.
+ * @param cap number of entries `out` has room for.
+ * @return how many algorithms there are (which may exceed `cap`).
+ */
 CONNECTC_API size_t connectc_compressions_list(connectc_compression *out, size_t cap);
-/* The Accept-Encoding value this build advertises, e.g. "gzip, br, zstd"
- * (static storage). */
+/**
+ * The Accept-Encoding value this build advertises.
+ * @return "gzip", "gzip, br", "gzip, zstd" or "gzip, br, zstd" (static
+ *         storage).
+ */
 CONNECTC_API const char *connectc_compressions_accept_header(void);
 
-/*
+/**
  * A reusable compression context. It keeps one encoder and one decoder
  * state per algorithm, created on first use and reset between messages, so
  * that a call or a connection compresses many messages without
@@ -49,41 +80,94 @@ CONNECTC_API const char *connectc_compressions_accept_header(void);
  */
 typedef struct connectc_compress_ctx connectc_compress_ctx;
 
-/* Creates a context in *out. `alloc` may be NULL (default allocator); it is
- * copied and also handed to zlib/brotli/zstd so that every allocation goes
- * through it. Returns CONNECTC_OK, CONNECTC_ERR_ARGUMENT (out NULL) or
- * CONNECTC_ERR_NOMEM; *out is NULL on failure. */
+/**
+ * Creates a compression context. Encoder and decoder states are created
+ * on first use, not here.
+ * @param alloc the allocator of the context and of every zlib, brotli and
+ *        zstd state it creates; may be NULL (default allocator); copied.
+ * @param out receives the context; set to NULL on failure.
+ * @return CONNECTC_OK;
+ *         CONNECTC_ERR_ARGUMENT when `out` is NULL;
+ *         CONNECTC_ERR_NOMEM.
+ */
 CONNECTC_API int connectc_compress_ctx_new(const connectc_allocator *alloc, connectc_compress_ctx **out);
+/**
+ * Frees a context and every state it holds.
+ * @param ctx the context; NULL is ignored.
+ */
 CONNECTC_API void connectc_compress_ctx_del(connectc_compress_ctx *ctx);
-/* Compression level per algorithm; defaults: gzip 6 (zlib default),
- * br 1, zstd 3 (fast levels suited to RPC). Out-of-range levels are clamped. */
+/**
+ * Sets the compression level of one algorithm. Defaults: gzip 6 (zlib's
+ * default), br 1, zstd 3 (fast levels suited to RPC). Levels out of range
+ * are brought into it: gzip above 9 becomes 9 and below 0 the default;
+ * br is kept within 0..11, zstd within 1..19. Changing the gzip level
+ * drops the gzip encoder state (it is created again on next use).
+ * @param ctx the context; must not be NULL.
+ * @param c the algorithm; identity and other values are ignored.
+ * @param level the level.
+ */
 CONNECTC_API void connectc_compress_ctx_set_level(connectc_compress_ctx *ctx, connectc_compression c,
                                      int level);
 
-/*
+/**
+ * Compresses `in[0..in_len)` with `c` into a freshly allocated buffer.
+ * For identity the bytes are copied.
+ *
  * Known limitation: brotli 1.0.9's encoder terminates the process (exit)
  * when one of its allocations fails; its decoder reports failures. With
  * an allocator that may fail, prefer gzip or zstd for sending.
  *
- * Compresses `in[0..in_len)` with `c`, writing a freshly allocated buffer
- * (*out, *out_len) allocated with the context's allocator; the caller frees
- * it with connectc_free(alloc, *out). For identity the bytes are copied.
- * Returns CONNECTC_OK, CONNECTC_ERR_UNSUPPORTED (not in this build),
- * CONNECTC_ERR_NOMEM.
+ * @param ctx the context (its encoder state for `c` is reused).
+ * @param c the algorithm.
+ * @param in the bytes to compress, borrowed for the call; may be NULL when
+ *        `in_len` is 0.
+ * @param in_len length of `in`.
+ * @param out receives the compressed bytes (never NULL on success),
+ *        allocated with the context's allocator: free them with
+ *        connectc_free() and that allocator.
+ * @param out_len receives their length.
+ * @return CONNECTC_OK;
+ *         CONNECTC_ERR_ARGUMENT when `ctx`, `out` or `out_len` is NULL, or
+ *         `in` is NULL with a non-zero length;
+ *         CONNECTC_ERR_UNSUPPORTED when `c` is not in this build;
+ *         CONNECTC_ERR_LIMIT for gzip input over 2 GiB (UINT32_MAX / 2);
+ *         CONNECTC_ERR_NOMEM when an allocation or the compressor failed.
  */
 CONNECTC_API int connectc_compress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
                       size_t in_len, uint8_t **out, size_t *out_len);
 
-/*
+/**
  * Decompresses `in[0..in_len)` into a freshly allocated buffer. Stops the
- * moment the output would exceed `max_out` bytes, whatever the ratio, and
- * fails with CONNECTC_ERR_LIMIT and `err` set to resource_exhausted
- * ("message is larger than configured max 1048576 bytes after
- * decompression" or similar). Corrupt, truncated input or trailing garbage
- * after the end of the compressed stream fails with CONNECTC_ERR_PROTOCOL
- * and `err` set to invalid_argument naming the algorithm and problem.
- * The output buffer never grows beyond max_out (+1 for detection) bytes.
- * `err` may be NULL.
+ * moment the output would exceed `max_out` bytes, whatever the ratio; the
+ * output buffer never grows beyond max_out + 1 bytes (the 1 detects the
+ * overflow). Empty input is an empty message for every algorithm.
+ * Concatenated gzip members are accepted, as Go's reader does. zstd
+ * frames asking for a window above 8 MiB are refused.
+ *
+ * @param ctx the context (its decoder state for `c` is reused).
+ * @param c the algorithm.
+ * @param in the compressed bytes, borrowed for the call; may be NULL when
+ *        `in_len` is 0.
+ * @param in_len length of `in`.
+ * @param max_out the largest output accepted, in bytes.
+ * @param out receives the bytes (never NULL on success, also when empty),
+ *        allocated with the context's allocator: free them with
+ *        connectc_free() and that allocator.
+ * @param out_len receives their length.
+ * @param err set on failure (except CONNECTC_ERR_ARGUMENT) to the Connect
+ *        error to report; may be NULL.
+ * @return CONNECTC_OK;
+ *         CONNECTC_ERR_ARGUMENT when `ctx`, `out` or `out_len` is NULL, or
+ *         `in` is NULL with a non-zero length (`err` untouched);
+ *         CONNECTC_ERR_UNSUPPORTED when `c` is not in this build (`err`:
+ *         unimplemented, "compression zstd is not supported");
+ *         CONNECTC_ERR_LIMIT when the output passes `max_out` (`err`:
+ *         resource_exhausted, "message is larger than configured max N");
+ *         CONNECTC_ERR_PROTOCOL for corrupt or truncated input, or
+ *         trailing bytes after the end of the compressed stream (`err`:
+ *         invalid_argument, "decompress: <algorithm>: <problem>");
+ *         CONNECTC_ERR_NOMEM (`err`: resource_exhausted, "out of memory
+ *         while decompressing").
  */
 CONNECTC_API int connectc_decompress(connectc_compress_ctx *ctx, connectc_compression c, const uint8_t *in,
                         size_t in_len, size_t max_out, uint8_t **out, size_t *out_len,

@@ -1,7 +1,11 @@
-/*
- * connectc/core.h: the umbrella header of libconnectc-core, the sans-IO
- * protocol core. It includes no protobuf-c header: a program on another
- * message library (upb, nanopb, or none) uses this one.
+/**
+ * @file connectc/core.h
+ * @brief The umbrella header of libconnectc-core, the sans-IO protocol
+ * core: it includes every core header.
+ *
+ * It includes no protobuf-c header: a program on another message library
+ * (upb, nanopb, or none) uses this one and links connectc::core
+ * (pkg-config connectc-core).
  */
 #ifndef CONNECTC_CORE_H
 #define CONNECTC_CORE_H

@@ -1,7 +1,11 @@
-/*
- * connectc.h: the umbrella header of libconnectc: the core (connectc/core.h)
+/**
+ * @file connectc/connectc.h
+ * @brief The umbrella header of libconnectc: the core (connectc/core.h)
  * and the typed layer on protobuf-c (codecs, type registry, typed client
- * and handlers). Include this, or the concern headers one by one.
+ * and handlers).
+ *
+ * Include this, or the concern headers one by one, and link
+ * connectc::connectc (pkg-config connectc).
  */
 #ifndef CONNECTC_H
 #define CONNECTC_H

@@ -1,6 +1,9 @@
-/*
- * json_codec.h: the protobuf JSON mapping ("json" codec) over protobuf-c
+/**
+ * @file connectc/json_codec.h
+ * @brief The protobuf JSON mapping ("json" codec) over protobuf-c
  * messages, and the type registry it needs.
+ *
+ * Part of libconnectc.
  *
  * protobuf-c's descriptors lack what the JSON mapping needs: JSON field
  * names, oneof grouping by name, map-entry marks and proto3 `optional`
@@ -29,45 +32,73 @@
 extern "C" {
 #endif
 
-/* What the JSON mapping needs to know about one field, beyond protobuf-c's
- * ProtobufCFieldDescriptor. */
+/** What the JSON mapping needs to know about one field, beyond protobuf-c's
+ * ProtobufCFieldDescriptor. Generated. */
 typedef struct connectc_json_field_info {
-  uint32_t number;        /* the field number (matches the protobuf-c field) */
-  const char *json_name;  /* lowerCamelCase, or the custom json_name */
-  int32_t oneof_index;    /* index into the message's oneof_names, or -1 */
-  uint8_t is_map;         /* a map field (repeated XxxEntry{key=1, value=2}) */
-  uint8_t proto3_optional;/* declared `optional` in proto3 (synthetic oneof) */
+  uint32_t number;        /**< the field number (matches the protobuf-c field) */
+  const char *json_name;  /**< lowerCamelCase, or the custom json_name */
+  int32_t oneof_index;    /**< index into the message's oneof_names, or -1 */
+  uint8_t is_map;         /**< a map field (repeated XxxEntry{key=1, value=2}) */
+  uint8_t proto3_optional;/**< declared `optional` in proto3 (synthetic oneof) */
 } connectc_json_field_info;
 
-/* JSON metadata of one message type; static, generated. */
+/** JSON metadata of one message type; static, generated. */
 typedef struct connectc_message_info {
-  const ProtobufCMessageDescriptor *descriptor;
-  const connectc_json_field_info *fields; /* in the order of descriptor->fields */
-  size_t n_fields;
-  const char *const *oneof_names;         /* real and synthetic oneofs */
-  size_t n_oneofs;
+  const ProtobufCMessageDescriptor *descriptor; /**< protoc-c's descriptor of the type */
+  const connectc_json_field_info *fields; /**< in the order of descriptor->fields */
+  size_t n_fields;                        /**< equal to descriptor->n_fields */
+  const char *const *oneof_names;         /**< real and synthetic oneofs */
+  size_t n_oneofs;                        /**< entries in oneof_names */
 } connectc_message_info;
 
-/* A registry of message types by full name ("pkg.Msg"). Not thread-safe
- * to modify; safe to read from many threads once filled. */
+/** A registry of message types by full name ("pkg.Msg") (opaque). Not
+ * thread-safe to modify; safe to read from many threads once filled. */
 typedef struct connectc_type_registry connectc_type_registry;
 
-/* Creates a registry holding the well-known types (google.protobuf.Any,
+/**
+ * Creates a registry holding the well-known types (google.protobuf.Any,
  * Timestamp, Duration, Struct, Value, ListValue, FieldMask, Empty and the
- * wrappers) in *out. `alloc` may be NULL. Returns CONNECTC_OK,
- * CONNECTC_ERR_ARGUMENT (out NULL) or CONNECTC_ERR_NOMEM; *out is NULL on
- * failure. */
+ * wrappers).
+ * @param alloc the registry's allocator; may be NULL (default); copied.
+ * @param out receives the registry; set to NULL on failure.
+ * @return CONNECTC_OK;
+ *         CONNECTC_ERR_ARGUMENT when `out` is NULL;
+ *         CONNECTC_ERR_NOMEM.
+ */
 CONNECTC_API int connectc_type_registry_new(const connectc_allocator *alloc, connectc_type_registry **out);
+/**
+ * Frees a registry (not the infos it points to). Codecs bound to it must
+ * be deleted first.
+ * @param reg the registry; NULL is ignored.
+ */
 CONNECTC_API void connectc_type_registry_del(connectc_type_registry *reg);
-/* Adds one message type (the info must outlive the registry). Adding the
- * same full name twice with the same info is a no-op; with a different
- * info it fails with CONNECTC_ERR_ARGUMENT. */
+/**
+ * Adds one message type. Generated `<file>__register_types(reg)`
+ * functions call this for every message of a file.
+ * @param reg the registry.
+ * @param info the type's metadata, retained: it must outlive the registry
+ *        (generated infos are static).
+ * @return CONNECTC_OK, also when the same info (the same pointer) was
+ *         added before (a no-op);
+ *         CONNECTC_ERR_ARGUMENT when `reg` or `info` is NULL, the info has
+ *         no descriptor or name, or another info has the same full name;
+ *         CONNECTC_ERR_NOMEM.
+ */
 CONNECTC_API int connectc_type_registry_add(connectc_type_registry *reg, const connectc_message_info *info);
-/* Looks a type up by full name (no "type.googleapis.com/" prefix). */
+/**
+ * Looks a type up by full name.
+ * @param reg the registry; may be NULL (nothing is found).
+ * @param full_name "pkg.Msg", `len` bytes (no NUL needed; no
+ *        "type.googleapis.com/" prefix); borrowed for the call.
+ * @param len length of `full_name`.
+ * @return the registered info, or NULL when there is none.
+ */
 CONNECTC_API const connectc_message_info *connectc_type_registry_find(const connectc_type_registry *reg,
                                                          const char *full_name, size_t len);
 
-/*
+/**
+ * Creates the JSON codec bound to a registry.
+ *
  * Output: JSON names of the generator's metadata; 64-bit integers as
  * strings; floats in the shortest form that reads back exactly ("NaN",
  * "Infinity", "-Infinity" as strings); bytes as padded standard base64;
@@ -80,15 +111,33 @@ CONNECTC_API const connectc_message_info *connectc_type_registry_find(const conn
  * fields and maps); unknown fields ignored unless opts->reject_unknown_fields.
  * A type missing from the registry is an error (internal), never guessed.
  *
- * Creates the JSON codec bound to `reg` (borrowed; must outlive the codec).
- * The codec's marshal/unmarshal follow codec.h; unmarshal failures are
- * invalid_argument with the field path in the message
- * ("eliza.v1.SayRequest.sentence: expected string, got number").
- * Returns CONNECTC_OK with *out set, CONNECTC_ERR_ARGUMENT (reg or out
- * NULL) or CONNECTC_ERR_NOMEM; *out is NULL on failure.
+ * The codec's marshal and unmarshal follow codec.h. Unmarshal fails with
+ * CONNECTC_ERR_PROTOCOL and invalid_argument, naming the message type and
+ * field (its proto name) ("eliza.v1.SayRequest.sentence: expected
+ * string, got number"), for bytes that are not JSON, nest too deep, or do
+ * not fit the type; with CONNECTC_ERR_NOMEM (resource_exhausted); and
+ * with CONNECTC_ERR_ARGUMENT (internal) for a type missing from the
+ * registry. Marshal fails with CONNECTC_ERR_ARGUMENT (internal: a type
+ * missing from the registry, an Any it cannot write), CONNECTC_ERR_LIMIT
+ * (internal: nesting beyond CONNECTC_CODEC_DEFAULT_MAX_DEPTH),
+ * CONNECTC_ERR_PROTOCOL (an Any payload that is not valid protobuf) or
+ * CONNECTC_ERR_NOMEM (resource_exhausted).
+ *
+ * @param reg the registry, borrowed: it must outlive the codec.
+ * @param alloc allocator of the codec object; may be NULL (default);
+ *        copied. (Messages and buffers use the allocator given to each
+ *        marshal or unmarshal.)
+ * @param out receives the codec; set to NULL on failure.
+ * @return CONNECTC_OK;
+ *         CONNECTC_ERR_ARGUMENT when `reg` or `out` is NULL;
+ *         CONNECTC_ERR_NOMEM.
  */
 CONNECTC_API int connectc_codec_json_new(const connectc_type_registry *reg, const connectc_allocator *alloc,
                             connectc_codec **out);
+/**
+ * Frees a codec made by connectc_codec_json_new() (not its registry).
+ * @param codec the codec; NULL is ignored.
+ */
 CONNECTC_API void connectc_codec_json_del(connectc_codec *codec);
 
 #ifdef __cplusplus

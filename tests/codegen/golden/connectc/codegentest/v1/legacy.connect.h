@@ -7,6 +7,7 @@
 #include "connectc/client.h"
 #include "connectc/service.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/codegentest/v1/legacy.pb-c.h"
 
 #ifdef __cplusplus
@@ -27,6 +28,10 @@ extern const connectc_message_info connectc__codegentest__v1__legacy__message_in
  * connectc_type_registry_add().
  */
 int connectc_codegentest_v1_legacy__register_types(connectc_type_registry *reg);
+
+/* The serialized descriptor of connectc/codegentest/v1/legacy.proto and what it declares,
+ * for server reflection (connectc/reflection.h). */
+extern const connectc_file_descriptor connectc_codegentest_v1_legacy__file_descriptor;
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
  * source: connectc/codegentest/v1/test.proto */
 #include "connectc/codegentest/v1/test.connect.h"
 #include "connectc/codegentest/common/v1/common.connect.h"
+#include "google/protobuf/empty.connect.h"
+#include "google/protobuf/timestamp.connect.h"
 
 #include <stddef.h>
 
@@ -136,7 +138,7 @@ int connectc_codegentest_v1_test__register_types(connectc_type_registry *reg) {
 
 /* ---- service connectc.codegentest.v1.OrderService ---- */
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_get_order = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_get_order__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/GetOrder",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -146,17 +148,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_get_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_get_order__method.desc, connectc_codegentest_v1_order_service_get_order__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_get_order(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_get_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -168,33 +171,38 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_get_order(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_get_order__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_get_order_callbacks *cb = (const connectc_codegentest_v1_order_service_get_order_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_get_order__callbacks *cb = (const connectc_codegentest_v1_order_service_get_order__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_get_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_get_order__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_get_order,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_get_order__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_get_order__method.desc, connectc_codegentest_v1_order_service_get_order__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_get_order__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_get_order(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_get_order__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -206,14 +214,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_get_order(const v
   h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_get_order_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_get_order__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_get_order(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_get_order__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -221,7 +229,7 @@ static int connectc_codegentest_v1_order_service_invoke_get_order(const void *ha
   return h->get_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_put_order__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/PutOrder",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -231,17 +239,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &google__protobuf__empty__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_put_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_put_order__method.desc, connectc_codegentest_v1_order_service_put_order__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_put_order(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_put_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -253,33 +262,38 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_put_order(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_put_order__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_put_order_callbacks *cb = (const connectc_codegentest_v1_order_service_put_order_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_put_order__callbacks *cb = (const connectc_codegentest_v1_order_service_put_order__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_put_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_put_order__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_put_order,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_put_order__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_put_order__method.desc, connectc_codegentest_v1_order_service_put_order__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_order_service_put_order__respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_put_order(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_put_order__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -291,14 +305,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_put_order(const v
   h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_put_order_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_order_service_put_order__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_put_order(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_put_order__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -306,7 +320,7 @@ static int connectc_codegentest_v1_order_service_invoke_put_order(const void *ha
   return h->put_order(impl, call, (const Connectc__Codegentest__V1__Order *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_upload_lines__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/UploadLines",
     .stream_type = CONNECTC_STREAM_CLIENT,
@@ -316,7 +330,7 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_upload_lines__call(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out) {
   const connectc_allocator *alloc_ =
       client->alloc ? client->alloc : connectc_default_allocator();
@@ -327,7 +341,8 @@ int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_clien
     if (!reqs) return CONNECTC_ERR_NOMEM;
     for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
   }
-  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, reqs, n_requests, opts, out);
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_upload_lines__method.desc, connectc_codegentest_v1_order_service_upload_lines__method.output, reqs, n_requests,
+                                  opts, out);
   connectc_free(alloc_, (void *)reqs);
   return rv;
 }
@@ -336,7 +351,7 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_upload_lines(client, requests, n_requests, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_upload_lines__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -348,36 +363,41 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_upload_lines(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_upload_lines__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_upload_lines_callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_upload_lines__callbacks *cb = (const connectc_codegentest_v1_order_service_upload_lines__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_upload_lines__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_upload_lines__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_upload_lines,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_upload_lines__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_upload_lines__method.desc, connectc_codegentest_v1_order_service_upload_lines__method.output, opts,
+                                   &cb, user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request) {
+int connectc_codegentest_v1_order_service_upload_lines__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request) {
   return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_upload_lines__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_upload_lines__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)connectc_responder_scratch(
       responder, (n_requests ? n_requests : 1) * sizeof *reqs);
   if (!reqs) {
@@ -392,14 +412,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_upload_lines(cons
   h->upload_lines(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_upload_lines_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_upload_lines__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_upload_lines__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Order__Line **reqs = (const Connectc__Codegentest__V1__Order__Line **)a->malloc(
       (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
@@ -413,7 +433,7 @@ static int connectc_codegentest_v1_order_service_invoke_upload_lines(const void 
   return rv;
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_watch_orders__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/WatchOrders",
     .stream_type = CONNECTC_STREAM_SERVER,
@@ -423,17 +443,18 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__order__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+int connectc_codegentest_v1_order_service_watch_orders__call(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_order_service_watch_orders__method.desc, connectc_codegentest_v1_order_service_watch_orders__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_watch_orders(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_watch_orders__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK) {
@@ -454,33 +475,38 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_watch_orders(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_watch_orders__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_watch_orders_callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_watch_orders__callbacks *cb = (const connectc_codegentest_v1_order_service_watch_orders__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Order *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_watch_orders__start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_watch_orders__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_watch_orders,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_watch_orders__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_watch_orders__method.desc, connectc_codegentest_v1_order_service_watch_orders__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_watch_orders__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_watch_orders__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -492,14 +518,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_watch_orders(cons
   h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_order_service_watch_orders_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
+int connectc_codegentest_v1_order_service_watch_orders__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_watch_orders__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -507,7 +533,7 @@ static int connectc_codegentest_v1_order_service_invoke_watch_orders(const void 
   return h->watch_orders(impl, call, (const Connectc__Codegentest__V1__Empty *)requests[0], responses, error);
 }
 
-const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat = {
+const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_chat__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.OrderService/Chat",
     .stream_type = CONNECTC_STREAM_BIDI,
@@ -517,7 +543,7 @@ const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order
   .output = &connectc__codegentest__v1__struct__descriptor,
 };
 
-int connectc_codegentest_v1_order_service_call_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_chat__call(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out) {
   const connectc_allocator *alloc_ =
       client->alloc ? client->alloc : connectc_default_allocator();
@@ -528,7 +554,8 @@ int connectc_codegentest_v1_order_service_call_chat(const connectc_client *clien
     if (!reqs) return CONNECTC_ERR_NOMEM;
     for (size_t i = 0; i < n_requests; i++) reqs[i] = &requests[i]->base;
   }
-  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, reqs, n_requests, opts, out);
+  int rv = connectc_client_invoke(client, &connectc_codegentest_v1_order_service_chat__method.desc, connectc_codegentest_v1_order_service_chat__method.output, reqs, n_requests,
+                                  opts, out);
   connectc_free(alloc_, (void *)reqs);
   return rv;
 }
@@ -537,7 +564,7 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_order_service_call_chat(client, requests, n_requests, NULL, &out);
+  int rv = connectc_codegentest_v1_order_service_chat__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK) {
@@ -558,36 +585,41 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
   return rv;
 }
 
-static void connectc_codegentest_v1_order_service_deliver_chat(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_order_service_chat__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_order_service_chat_callbacks *cb = (const connectc_codegentest_v1_order_service_chat_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_order_service_chat__callbacks *cb = (const connectc_codegentest_v1_order_service_chat__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Connectc__Codegentest__V1__Struct *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_order_service_chat__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_chat__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_order_service_deliver_chat,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_order_service_chat__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_order_service_chat__method.desc, connectc_codegentest_v1_order_service_chat__method.output, opts,
+                                   &cb, user_data, stream);
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_chat_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request) {
+int connectc_codegentest_v1_order_service_chat__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request) {
   return request ? connectc_async_call_send(stream, &request->base)
                  : CONNECTC_ERR_ARGUMENT;
 }
 
-int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message) {
+int connectc_codegentest_v1_order_service_chat__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *handlers, void *impl,
+static void connectc_codegentest_v1_order_service_chat__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_order_service_async_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__async_handlers *h = handlers;
   const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)connectc_responder_scratch(
       responder, (n_requests ? n_requests : 1) * sizeof *reqs);
   if (!reqs) {
@@ -602,14 +634,14 @@ static void connectc_codegentest_v1_order_service_invoke_async_chat(const void *
   h->chat(impl, responder, reqs, n_requests);
 }
 
-int connectc_codegentest_v1_order_service_chat_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message) {
+int connectc_codegentest_v1_order_service_chat__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_order_service_invoke_chat(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_order_service_chat__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_order_service_handlers *h = handlers;
+  const connectc_codegentest_v1_order_service__handlers *h = handlers;
   const connectc_allocator *a = connectc_default_allocator();
   const Connectc__Codegentest__V1__Struct **reqs = (const Connectc__Codegentest__V1__Struct **)a->malloc(
       (n_requests ? n_requests : 1) * sizeof *reqs, a->user_data);
@@ -623,87 +655,346 @@ static int connectc_codegentest_v1_order_service_invoke_chat(const void *handler
   return rv;
 }
 
-int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
+int connectc_codegentest_v1_order_service__register_async(connectc_router *router, const connectc_codegentest_v1_order_service__async_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, NULL,
-                               handlers->get_order != NULL, connectc_codegentest_v1_order_service_invoke_async_get_order};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .implemented = handlers->get_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_get_order__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, NULL,
-                               handlers->put_order != NULL, connectc_codegentest_v1_order_service_invoke_async_put_order};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .implemented = handlers->put_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_put_order__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, NULL,
-                               handlers->upload_lines != NULL, connectc_codegentest_v1_order_service_invoke_async_upload_lines};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .implemented = handlers->upload_lines != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_upload_lines__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, NULL,
-                               handlers->watch_orders != NULL, connectc_codegentest_v1_order_service_invoke_async_watch_orders};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .implemented = handlers->watch_orders != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_watch_orders__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, NULL,
-                               handlers->chat != NULL, connectc_codegentest_v1_order_service_invoke_async_chat};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .implemented = handlers->chat != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_chat__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
+int connectc_codegentest_v1_order_service__register(connectc_router *router, const connectc_codegentest_v1_order_service__handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_get_order.desc, connectc_codegentest_v1_order_service_method_get_order.input, connectc_codegentest_v1_order_service_method_get_order.output, connectc_codegentest_v1_order_service_invoke_get_order,
-                               handlers->get_order != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .invoke = connectc_codegentest_v1_order_service_get_order__invoke,
+        .implemented = handlers->get_order != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_put_order.desc, connectc_codegentest_v1_order_service_method_put_order.input, connectc_codegentest_v1_order_service_method_put_order.output, connectc_codegentest_v1_order_service_invoke_put_order,
-                               handlers->put_order != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .invoke = connectc_codegentest_v1_order_service_put_order__invoke,
+        .implemented = handlers->put_order != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_upload_lines.desc, connectc_codegentest_v1_order_service_method_upload_lines.input, connectc_codegentest_v1_order_service_method_upload_lines.output, connectc_codegentest_v1_order_service_invoke_upload_lines,
-                               handlers->upload_lines != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .invoke = connectc_codegentest_v1_order_service_upload_lines__invoke,
+        .implemented = handlers->upload_lines != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_watch_orders.desc, connectc_codegentest_v1_order_service_method_watch_orders.input, connectc_codegentest_v1_order_service_method_watch_orders.output, connectc_codegentest_v1_order_service_invoke_watch_orders,
-                               handlers->watch_orders != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .invoke = connectc_codegentest_v1_order_service_watch_orders__invoke,
+        .implemented = handlers->watch_orders != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_order_service_method_chat.desc, connectc_codegentest_v1_order_service_method_chat.input, connectc_codegentest_v1_order_service_method_chat.output, connectc_codegentest_v1_order_service_invoke_chat,
-                               handlers->chat != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .invoke = connectc_codegentest_v1_order_service_chat__invoke,
+        .implemented = handlers->chat != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT] = {
-  &connectc_codegentest_v1_order_service_method_get_order,
-  &connectc_codegentest_v1_order_service_method_put_order,
-  &connectc_codegentest_v1_order_service_method_upload_lines,
-  &connectc_codegentest_v1_order_service_method_watch_orders,
-  &connectc_codegentest_v1_order_service_method_chat,
+static void connectc_codegentest_v1_order_service_get_order__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->get_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
+}
+
+static void connectc_codegentest_v1_order_service_put_order__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->put_order(impl, responder, (const Connectc__Codegentest__V1__Order *)requests[0]);
+}
+
+int connectc_codegentest_v1_order_service_upload_lines__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Order__Line **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Order__Line *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_upload_lines__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Order *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->upload_lines.on_start) h->upload_lines.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  h->upload_lines.on_request(impl, responder, (const Connectc__Codegentest__V1__Order__Line *)request);
+}
+
+static void connectc_codegentest_v1_order_service_upload_lines__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->upload_lines.on_requests_end) h->upload_lines.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_order_service_upload_lines__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  return h->upload_lines.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_order_service_upload_lines__stream_async = {
+    .on_start = connectc_codegentest_v1_order_service_upload_lines__stream_start,
+    .on_request = connectc_codegentest_v1_order_service_upload_lines__stream_request,
+    .on_requests_end = connectc_codegentest_v1_order_service_upload_lines__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_order_service_upload_lines__stream_sync = {
+    .run = connectc_codegentest_v1_order_service_upload_lines__stream_run,
+};
+
+static void connectc_codegentest_v1_order_service_watch_orders__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->watch_orders(impl, responder, (const Connectc__Codegentest__V1__Empty *)requests[0]);
+}
+
+int connectc_codegentest_v1_order_service_chat__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Struct **request) {
+  ProtobufCMessage *m = NULL;
+  int rv = connectc_server_stream_recv(stream, &m);
+  if (request) *request = (Connectc__Codegentest__V1__Struct *)m;
+  return rv;
+}
+
+int connectc_codegentest_v1_order_service_chat__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Struct *message) {
+  return connectc_server_stream_send(stream, &message->base);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_start(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->chat.on_start) h->chat.on_start(impl, responder);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_request(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *request) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  h->chat.on_request(impl, responder, (const Connectc__Codegentest__V1__Struct *)request);
+}
+
+static void connectc_codegentest_v1_order_service_chat__stream_end(const void *handlers, void *impl,
+    connectc_responder *responder) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  if (h->chat.on_requests_end) h->chat.on_requests_end(impl, responder);
+  else connectc_responder_finish(responder, NULL);
+}
+
+static int connectc_codegentest_v1_order_service_chat__stream_run(const void *handlers, void *impl,
+    connectc_server_stream *stream, connectc_error *error) {
+  const connectc_codegentest_v1_order_service__streaming_handlers *h = handlers;
+  return h->chat.run(impl, stream, error);
+}
+
+static const connectc_stream_handler connectc_codegentest_v1_order_service_chat__stream_async = {
+    .on_start = connectc_codegentest_v1_order_service_chat__stream_start,
+    .on_request = connectc_codegentest_v1_order_service_chat__stream_request,
+    .on_requests_end = connectc_codegentest_v1_order_service_chat__stream_end,
+};
+static const connectc_stream_handler connectc_codegentest_v1_order_service_chat__stream_sync = {
+    .run = connectc_codegentest_v1_order_service_chat__stream_run,
+};
+
+int connectc_codegentest_v1_order_service__register_streaming(connectc_router *router, const connectc_codegentest_v1_order_service__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_get_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_get_order__method.input,
+        .output = connectc_codegentest_v1_order_service_get_order__method.output,
+        .implemented = handlers->get_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_get_order__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_put_order__method.desc,
+        .input = connectc_codegentest_v1_order_service_put_order__method.input,
+        .output = connectc_codegentest_v1_order_service_put_order__method.output,
+        .implemented = handlers->put_order != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_put_order__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->upload_lines.run && (handlers->upload_lines.on_start || handlers->upload_lines.on_request ||
+                             handlers->upload_lines.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->upload_lines.run && !handlers->upload_lines.on_request &&
+        (handlers->upload_lines.on_start || handlers->upload_lines.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_upload_lines__method.desc,
+        .input = connectc_codegentest_v1_order_service_upload_lines__method.input,
+        .output = connectc_codegentest_v1_order_service_upload_lines__method.output,
+        .implemented = handlers->upload_lines.run != NULL || handlers->upload_lines.on_request != NULL,
+        .stream = handlers->upload_lines.run ? &connectc_codegentest_v1_order_service_upload_lines__stream_sync : &connectc_codegentest_v1_order_service_upload_lines__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_watch_orders__method.desc,
+        .input = connectc_codegentest_v1_order_service_watch_orders__method.input,
+        .output = connectc_codegentest_v1_order_service_watch_orders__method.output,
+        .implemented = handlers->watch_orders != NULL,
+        .invoke_async = connectc_codegentest_v1_order_service_watch_orders__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  {
+    /* run, or the callbacks (on_request at least), not both. */
+    if (handlers->chat.run && (handlers->chat.on_start || handlers->chat.on_request ||
+                             handlers->chat.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    if (!handlers->chat.run && !handlers->chat.on_request &&
+        (handlers->chat.on_start || handlers->chat.on_requests_end))
+      return CONNECTC_ERR_ARGUMENT;
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_order_service_chat__method.desc,
+        .input = connectc_codegentest_v1_order_service_chat__method.input,
+        .output = connectc_codegentest_v1_order_service_chat__method.output,
+        .implemented = handlers->chat.run != NULL || handlers->chat.on_request != NULL,
+        .stream = handlers->chat.run ? &connectc_codegentest_v1_order_service_chat__stream_sync : &connectc_codegentest_v1_order_service_chat__stream_async,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+const connectc_codegentest_v1_order_service__method_type *const connectc_codegentest_v1_order_service__methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT] = {
+  &connectc_codegentest_v1_order_service_get_order__method,
+  &connectc_codegentest_v1_order_service_put_order__method,
+  &connectc_codegentest_v1_order_service_upload_lines__method,
+  &connectc_codegentest_v1_order_service_watch_orders__method,
+  &connectc_codegentest_v1_order_service_chat__method,
 };
 
 /* ---- service connectc.codegentest.v1.HTTPService ---- */
 
-const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpservice_method_ping = {
+const connectc_codegentest_v1_httpservice__method_type connectc_codegentest_v1_httpservice_ping__method = {
   .desc = {
     .procedure = "/connectc.codegentest.v1.HTTPService/Ping",
     .stream_type = CONNECTC_STREAM_UNARY,
@@ -713,17 +1004,18 @@ const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpser
   .output = &google__protobuf__empty__descriptor,
 };
 
-int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+int connectc_codegentest_v1_httpservice_ping__call(const connectc_client *client, const Google__Protobuf__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out) {
   const ProtobufCMessage *one = &request->base;
-  return connectc_client_invoke(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, &one, 1, opts, out);
+  return connectc_client_invoke(client, &connectc_codegentest_v1_httpservice_ping__method.desc, connectc_codegentest_v1_httpservice_ping__method.output, &one, 1,
+                                opts, out);
 }
 
 int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
-  int rv = connectc_codegentest_v1_httpservice_call_ping(client, request, NULL, &out);
+  int rv = connectc_codegentest_v1_httpservice_ping__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
   if (rv == CONNECTC_OK && out.n_messages == 0) rv = CONNECTC_ERR_PROTOCOL;
@@ -735,33 +1027,38 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
   return rv;
 }
 
-static void connectc_codegentest_v1_httpservice_deliver_ping(connectc_async_call *stream, ProtobufCMessage *message,
+static void connectc_codegentest_v1_httpservice_ping__deliver(connectc_async_call *stream, ProtobufCMessage *message,
     void *user_data) {
-  const connectc_codegentest_v1_httpservice_ping_callbacks *cb = (const connectc_codegentest_v1_httpservice_ping_callbacks *)connectc_async_call_typed(stream);
+  const connectc_codegentest_v1_httpservice_ping__callbacks *cb = (const connectc_codegentest_v1_httpservice_ping__callbacks *)connectc_async_call_typed(stream);
   if (cb->on_response) cb->on_response(stream, (Google__Protobuf__Empty *)message, user_data);
   else connectc_message_free(message, connectc_async_call_allocator(stream));
 }
 
-int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_async_call **stream) {
+int connectc_codegentest_v1_httpservice_ping__start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_httpservice_ping__callbacks *callbacks, void *user_data, connectc_async_call **stream) {
   if (!callbacks || !request) return CONNECTC_ERR_ARGUMENT;
-  connectc_async_call_callbacks cb = {callbacks->on_headers, connectc_codegentest_v1_httpservice_deliver_ping,
-                                  callbacks->on_close, callbacks, sizeof *callbacks};
-  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.output, opts, &cb,
-                                      user_data, stream);
+  const connectc_async_call_callbacks cb = {
+      .on_headers = callbacks->on_headers,
+      .on_message = connectc_codegentest_v1_httpservice_ping__deliver,
+      .on_close = callbacks->on_close,
+      .typed = callbacks,
+      .typed_size = sizeof *callbacks,
+  };
+  int rv = connectc_async_call_new(client, &connectc_codegentest_v1_httpservice_ping__method.desc, connectc_codegentest_v1_httpservice_ping__method.output, opts,
+                                   &cb, user_data, stream);
   /* A request that cannot be sent closes the call: on_close reports it. */
   if (rv == CONNECTC_OK) (void)connectc_async_call_send(*stream, &request->base);
   return rv;
 }
 
-int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_httpservice_ping__respond(connectc_responder *responder, const Google__Protobuf__Empty *message) {
   return connectc_responder_send(responder, &message->base);
 }
 
-static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *handlers, void *impl,
+static void connectc_codegentest_v1_httpservice_ping__invoke_async(const void *handlers, void *impl,
     connectc_responder *responder, const ProtobufCMessage *const *requests,
     size_t n_requests) {
-  const connectc_codegentest_v1_httpservice_async_handlers *h = handlers;
+  const connectc_codegentest_v1_httpservice__async_handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error e;
     connectc_error_init(&e, NULL);
@@ -773,14 +1070,14 @@ static void connectc_codegentest_v1_httpservice_invoke_async_ping(const void *ha
   h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
 }
 
-int connectc_codegentest_v1_httpservice_ping_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
+int connectc_codegentest_v1_httpservice_ping__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message) {
   return connectc_response_writer_send(responses, &message->base);
 }
 
-static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers, void *impl, connectc_server_call *call,
+static int connectc_codegentest_v1_httpservice_ping__invoke(const void *handlers, void *impl, connectc_server_call *call,
     const ProtobufCMessage *const *requests, size_t n_requests,
     connectc_response_writer *responses, connectc_error *error) {
-  const connectc_codegentest_v1_httpservice_handlers *h = handlers;
+  const connectc_codegentest_v1_httpservice__handlers *h = handlers;
   if (n_requests != 1) {
     connectc_error_set(error, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
     return 1;
@@ -788,28 +1085,228 @@ static int connectc_codegentest_v1_httpservice_invoke_ping(const void *handlers,
   return h->ping(impl, call, (const Google__Protobuf__Empty *)requests[0], responses, error);
 }
 
-int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
+int connectc_codegentest_v1_httpservice__register_async(connectc_router *router, const connectc_codegentest_v1_httpservice__async_handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, NULL,
-                               handlers->ping != NULL, connectc_codegentest_v1_httpservice_invoke_async_ping};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .implemented = handlers->ping != NULL,
+        .invoke_async = connectc_codegentest_v1_httpservice_ping__invoke_async,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
+int connectc_codegentest_v1_httpservice__register(connectc_router *router, const connectc_codegentest_v1_httpservice__handlers *handlers, void *impl,
     const connectc_codec *json) {
   {
-    connectc_typed_method m = {&connectc_codegentest_v1_httpservice_method_ping.desc, connectc_codegentest_v1_httpservice_method_ping.input, connectc_codegentest_v1_httpservice_method_ping.output, connectc_codegentest_v1_httpservice_invoke_ping,
-                               handlers->ping != NULL, NULL};
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .invoke = connectc_codegentest_v1_httpservice_ping__invoke,
+        .implemented = handlers->ping != NULL,
+    };
     int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
     if (rv) return rv;
   }
   return CONNECTC_OK;
 }
 
-const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT] = {
-  &connectc_codegentest_v1_httpservice_method_ping,
+static void connectc_codegentest_v1_httpservice_ping__invoke_streaming(const void *handlers, void *impl,
+    connectc_responder *responder, const ProtobufCMessage *const *requests,
+    size_t n_requests) {
+  const connectc_codegentest_v1_httpservice__streaming_handlers *h = handlers;
+  if (n_requests != 1) {
+    connectc_error e;
+    connectc_error_init(&e, NULL);
+    connectc_error_set(&e, CONNECTC_CODE_UNIMPLEMENTED, "expected one request");
+    connectc_responder_finish(responder, &e);
+    connectc_error_reset(&e);
+    return;
+  }
+  h->ping(impl, responder, (const Google__Protobuf__Empty *)requests[0]);
+}
+
+int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *router, const connectc_codegentest_v1_httpservice__streaming_handlers *handlers, void *impl,
+    const connectc_codec *json) {
+  {
+    const connectc_typed_method m = {
+        .desc = &connectc_codegentest_v1_httpservice_ping__method.desc,
+        .input = connectc_codegentest_v1_httpservice_ping__method.input,
+        .output = connectc_codegentest_v1_httpservice_ping__method.output,
+        .implemented = handlers->ping != NULL,
+        .invoke_async = connectc_codegentest_v1_httpservice_ping__invoke_streaming,
+    };
+    int rv = connectc_router_add_typed(router, &m, handlers, impl, json);
+    if (rv) return rv;
+  }
+  return CONNECTC_OK;
+}
+
+const connectc_codegentest_v1_httpservice__method_type *const connectc_codegentest_v1_httpservice__methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT] = {
+  &connectc_codegentest_v1_httpservice_ping__method,
+};
+
+/* ---- the file's descriptor (server reflection) ---- */
+
+static const uint8_t connectc_codegentest_v1_test__bytes[1793] = {
+  0x0a,0x22,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2f,0x63,0x6f,0x64,0x65,0x67,
+  0x65,0x6e,0x74,0x65,0x73,0x74,0x2f,0x76,0x31,0x2f,0x74,0x65,0x73,0x74,0x2e,0x70,
+  0x72,0x6f,0x74,0x6f,0x12,0x17,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,
+  0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x1a,0x2b,0x63,
+  0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2f,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,
+  0x65,0x73,0x74,0x2f,0x63,0x6f,0x6d,0x6d,0x6f,0x6e,0x2f,0x76,0x31,0x2f,0x63,0x6f,
+  0x6d,0x6d,0x6f,0x6e,0x2e,0x70,0x72,0x6f,0x74,0x6f,0x1a,0x1b,0x67,0x6f,0x6f,0x67,
+  0x6c,0x65,0x2f,0x70,0x72,0x6f,0x74,0x6f,0x62,0x75,0x66,0x2f,0x65,0x6d,0x70,0x74,
+  0x79,0x2e,0x70,0x72,0x6f,0x74,0x6f,0x1a,0x1f,0x67,0x6f,0x6f,0x67,0x6c,0x65,0x2f,
+  0x70,0x72,0x6f,0x74,0x6f,0x62,0x75,0x66,0x2f,0x74,0x69,0x6d,0x65,0x73,0x74,0x61,
+  0x6d,0x70,0x2e,0x70,0x72,0x6f,0x74,0x6f,0x22,0x5a,0x0a,0x06,0x53,0x74,0x72,0x75,
+  0x63,0x74,0x12,0x10,0x0a,0x03,0x69,0x6e,0x74,0x18,0x01,0x20,0x01,0x28,0x05,0x52,
+  0x03,0x69,0x6e,0x74,0x12,0x15,0x0a,0x07,0x64,0x65,0x66,0x61,0x75,0x6c,0x74,0x18,
+  0x02,0x20,0x01,0x28,0x09,0x52,0x04,0x64,0x66,0x6c,0x74,0x12,0x10,0x0a,0x03,0x66,
+  0x6f,0x72,0x18,0x03,0x20,0x01,0x28,0x08,0x52,0x03,0x66,0x6f,0x72,0x12,0x15,0x0a,
+  0x03,0x6f,0x64,0x64,0x18,0x04,0x20,0x01,0x28,0x09,0x52,0x08,0x6f,0x22,0x64,0x5c,
+  0x64,0x3f,0x3f,0x3d,0x22,0x82,0x08,0x0a,0x05,0x4f,0x72,0x64,0x65,0x72,0x12,0x0e,
+  0x0a,0x02,0x69,0x64,0x18,0x05,0x20,0x01,0x28,0x09,0x52,0x02,0x69,0x64,0x12,0x3b,
+  0x0a,0x05,0x74,0x6f,0x74,0x61,0x6c,0x18,0x01,0x20,0x01,0x28,0x0b,0x32,0x25,0x2e,
+  0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,
+  0x74,0x65,0x73,0x74,0x2e,0x63,0x6f,0x6d,0x6d,0x6f,0x6e,0x2e,0x76,0x31,0x2e,0x4d,
+  0x6f,0x6e,0x65,0x79,0x52,0x05,0x74,0x6f,0x74,0x61,0x6c,0x12,0x53,0x0a,0x0d,0x73,
+  0x74,0x72,0x75,0x63,0x74,0x73,0x5f,0x62,0x79,0x5f,0x69,0x64,0x18,0x02,0x20,0x03,
+  0x28,0x0b,0x32,0x2f,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,
+  0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,
+  0x65,0x72,0x2e,0x53,0x74,0x72,0x75,0x63,0x74,0x73,0x42,0x79,0x49,0x64,0x45,0x6e,
+  0x74,0x72,0x79,0x52,0x0b,0x73,0x74,0x72,0x75,0x63,0x74,0x73,0x42,0x79,0x49,0x64,
+  0x12,0x4e,0x0a,0x0a,0x71,0x75,0x61,0x6e,0x74,0x69,0x74,0x69,0x65,0x73,0x18,0x03,
+  0x20,0x03,0x28,0x0b,0x32,0x2e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,
+  0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,
+  0x72,0x64,0x65,0x72,0x2e,0x51,0x75,0x61,0x6e,0x74,0x69,0x74,0x69,0x65,0x73,0x45,
+  0x6e,0x74,0x72,0x79,0x52,0x0a,0x71,0x75,0x61,0x6e,0x74,0x69,0x74,0x69,0x65,0x73,
+  0x12,0x1f,0x0a,0x08,0x70,0x72,0x69,0x6f,0x72,0x69,0x74,0x79,0x18,0x04,0x20,0x01,
+  0x28,0x05,0x48,0x02,0x52,0x08,0x70,0x72,0x69,0x6f,0x72,0x69,0x74,0x79,0x88,0x01,
+  0x01,0x12,0x39,0x0a,0x0a,0x63,0x72,0x65,0x61,0x74,0x65,0x64,0x5f,0x61,0x74,0x18,
+  0x06,0x20,0x01,0x28,0x0b,0x32,0x1a,0x2e,0x67,0x6f,0x6f,0x67,0x6c,0x65,0x2e,0x70,
+  0x72,0x6f,0x74,0x6f,0x62,0x75,0x66,0x2e,0x54,0x69,0x6d,0x65,0x73,0x74,0x61,0x6d,
+  0x70,0x52,0x09,0x63,0x72,0x65,0x61,0x74,0x65,0x64,0x41,0x74,0x12,0x39,0x0a,0x05,
+  0x6c,0x69,0x6e,0x65,0x73,0x18,0x07,0x20,0x03,0x28,0x0b,0x32,0x23,0x2e,0x63,0x6f,
+  0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,0x65,
+  0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,0x2e,0x4c,0x69,0x6e,0x65,
+  0x52,0x05,0x6c,0x69,0x6e,0x65,0x73,0x12,0x3b,0x0a,0x05,0x63,0x6f,0x6c,0x6f,0x72,
+  0x18,0x08,0x20,0x01,0x28,0x0e,0x32,0x25,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,
+  0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x63,0x6f,
+  0x6d,0x6d,0x6f,0x6e,0x2e,0x76,0x31,0x2e,0x43,0x6f,0x6c,0x6f,0x72,0x52,0x05,0x63,
+  0x6f,0x6c,0x6f,0x72,0x12,0x31,0x0a,0x15,0x6c,0x6f,0x77,0x65,0x72,0x5f,0x73,0x6e,
+  0x61,0x6b,0x65,0x5f,0x63,0x61,0x73,0x65,0x5f,0x6e,0x61,0x6d,0x65,0x18,0x09,0x20,
+  0x01,0x28,0x09,0x52,0x12,0x6c,0x6f,0x77,0x65,0x72,0x53,0x6e,0x61,0x6b,0x65,0x43,
+  0x61,0x73,0x65,0x4e,0x61,0x6d,0x65,0x12,0x1f,0x0a,0x0a,0x63,0x61,0x72,0x64,0x5f,
+  0x74,0x6f,0x6b,0x65,0x6e,0x18,0x0a,0x20,0x01,0x28,0x09,0x48,0x00,0x52,0x09,0x63,
+  0x61,0x72,0x64,0x54,0x6f,0x6b,0x65,0x6e,0x12,0x3b,0x0a,0x07,0x76,0x6f,0x75,0x63,
+  0x68,0x65,0x72,0x18,0x0b,0x20,0x01,0x28,0x0b,0x32,0x1f,0x2e,0x63,0x6f,0x6e,0x6e,
+  0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,
+  0x2e,0x76,0x31,0x2e,0x53,0x74,0x72,0x75,0x63,0x74,0x48,0x00,0x52,0x07,0x76,0x6f,
+  0x75,0x63,0x68,0x65,0x72,0x12,0x17,0x0a,0x04,0x6e,0x6f,0x74,0x65,0x18,0x0c,0x20,
+  0x01,0x28,0x09,0x48,0x03,0x52,0x04,0x6e,0x6f,0x74,0x65,0x88,0x01,0x01,0x12,0x1a,
+  0x0a,0x07,0x61,0x64,0x64,0x72,0x65,0x73,0x73,0x18,0x0d,0x20,0x01,0x28,0x09,0x48,
+  0x01,0x52,0x07,0x61,0x64,0x64,0x72,0x65,0x73,0x73,0x1a,0x5f,0x0a,0x10,0x53,0x74,
+  0x72,0x75,0x63,0x74,0x73,0x42,0x79,0x49,0x64,0x45,0x6e,0x74,0x72,0x79,0x12,0x10,
+  0x0a,0x03,0x6b,0x65,0x79,0x18,0x01,0x20,0x01,0x28,0x03,0x52,0x03,0x6b,0x65,0x79,
+  0x12,0x35,0x0a,0x05,0x76,0x61,0x6c,0x75,0x65,0x18,0x02,0x20,0x01,0x28,0x0b,0x32,
+  0x1f,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,
+  0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x53,0x74,0x72,0x75,0x63,0x74,
+  0x52,0x05,0x76,0x61,0x6c,0x75,0x65,0x3a,0x02,0x38,0x01,0x1a,0x3d,0x0a,0x0f,0x51,
+  0x75,0x61,0x6e,0x74,0x69,0x74,0x69,0x65,0x73,0x45,0x6e,0x74,0x72,0x79,0x12,0x10,
+  0x0a,0x03,0x6b,0x65,0x79,0x18,0x01,0x20,0x01,0x28,0x09,0x52,0x03,0x6b,0x65,0x79,
+  0x12,0x14,0x0a,0x05,0x76,0x61,0x6c,0x75,0x65,0x18,0x02,0x20,0x01,0x28,0x05,0x52,
+  0x05,0x76,0x61,0x6c,0x75,0x65,0x3a,0x02,0x38,0x01,0x1a,0x9f,0x01,0x0a,0x04,0x4c,
+  0x69,0x6e,0x65,0x12,0x10,0x0a,0x03,0x73,0x6b,0x75,0x18,0x01,0x20,0x01,0x28,0x09,
+  0x52,0x03,0x73,0x6b,0x75,0x12,0x19,0x0a,0x05,0x63,0x6f,0x75,0x6e,0x74,0x18,0x02,
+  0x20,0x01,0x28,0x0d,0x48,0x00,0x52,0x05,0x63,0x6f,0x75,0x6e,0x74,0x88,0x01,0x01,
+  0x12,0x42,0x0a,0x06,0x64,0x65,0x74,0x61,0x69,0x6c,0x18,0x03,0x20,0x01,0x28,0x0b,
+  0x32,0x2a,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,
+  0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,
+  0x2e,0x4c,0x69,0x6e,0x65,0x2e,0x44,0x65,0x74,0x61,0x69,0x6c,0x52,0x06,0x64,0x65,
+  0x74,0x61,0x69,0x6c,0x1a,0x1c,0x0a,0x06,0x44,0x65,0x74,0x61,0x69,0x6c,0x12,0x12,
+  0x0a,0x04,0x74,0x61,0x67,0x73,0x18,0x01,0x20,0x03,0x28,0x09,0x52,0x04,0x74,0x61,
+  0x67,0x73,0x42,0x08,0x0a,0x06,0x5f,0x63,0x6f,0x75,0x6e,0x74,0x42,0x09,0x0a,0x07,
+  0x70,0x61,0x79,0x6d,0x65,0x6e,0x74,0x42,0x0a,0x0a,0x08,0x73,0x68,0x69,0x70,0x70,
+  0x69,0x6e,0x67,0x42,0x0b,0x0a,0x09,0x5f,0x70,0x72,0x69,0x6f,0x72,0x69,0x74,0x79,
+  0x42,0x07,0x0a,0x05,0x5f,0x6e,0x6f,0x74,0x65,0x22,0x07,0x0a,0x05,0x45,0x6d,0x70,
+  0x74,0x79,0x32,0x9d,0x03,0x0a,0x0c,0x4f,0x72,0x64,0x65,0x72,0x53,0x65,0x72,0x76,
+  0x69,0x63,0x65,0x12,0x4f,0x0a,0x08,0x47,0x65,0x74,0x4f,0x72,0x64,0x65,0x72,0x12,
+  0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,
+  0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,0x1a,
+  0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,
+  0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,0x22,
+  0x03,0x90,0x02,0x01,0x12,0x47,0x0a,0x08,0x50,0x75,0x74,0x4f,0x72,0x64,0x65,0x72,
+  0x12,0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,
+  0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,
+  0x1a,0x16,0x2e,0x67,0x6f,0x6f,0x67,0x6c,0x65,0x2e,0x70,0x72,0x6f,0x74,0x6f,0x62,
+  0x75,0x66,0x2e,0x45,0x6d,0x70,0x74,0x79,0x22,0x03,0x90,0x02,0x02,0x12,0x54,0x0a,
+  0x0b,0x55,0x70,0x6c,0x6f,0x61,0x64,0x4c,0x69,0x6e,0x65,0x73,0x12,0x23,0x2e,0x63,
+  0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,
+  0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,0x72,0x2e,0x4c,0x69,0x6e,
+  0x65,0x1a,0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,
+  0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,0x65,
+  0x72,0x28,0x01,0x12,0x4f,0x0a,0x0b,0x57,0x61,0x74,0x63,0x68,0x4f,0x72,0x64,0x65,
+  0x72,0x73,0x12,0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,
+  0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x45,0x6d,0x70,
+  0x74,0x79,0x1a,0x1e,0x2e,0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,
+  0x64,0x65,0x67,0x65,0x6e,0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x4f,0x72,0x64,
+  0x65,0x72,0x30,0x01,0x12,0x4c,0x0a,0x04,0x43,0x68,0x61,0x74,0x12,0x1f,0x2e,0x63,
+  0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,0x74,
+  0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x53,0x74,0x72,0x75,0x63,0x74,0x1a,0x1f,0x2e,
+  0x63,0x6f,0x6e,0x6e,0x65,0x63,0x74,0x63,0x2e,0x63,0x6f,0x64,0x65,0x67,0x65,0x6e,
+  0x74,0x65,0x73,0x74,0x2e,0x76,0x31,0x2e,0x53,0x74,0x72,0x75,0x63,0x74,0x28,0x01,
+  0x30,0x01,0x32,0x45,0x0a,0x0b,0x48,0x54,0x54,0x50,0x53,0x65,0x72,0x76,0x69,0x63,
+  0x65,0x12,0x36,0x0a,0x04,0x50,0x69,0x6e,0x67,0x12,0x16,0x2e,0x67,0x6f,0x6f,0x67,
+  0x6c,0x65,0x2e,0x70,0x72,0x6f,0x74,0x6f,0x62,0x75,0x66,0x2e,0x45,0x6d,0x70,0x74,
+  0x79,0x1a,0x16,0x2e,0x67,0x6f,0x6f,0x67,0x6c,0x65,0x2e,0x70,0x72,0x6f,0x74,0x6f,
+  0x62,0x75,0x66,0x2e,0x45,0x6d,0x70,0x74,0x79,0x62,0x06,0x70,0x72,0x6f,0x74,0x6f,
+  0x33
+};
+
+static const connectc_file_descriptor *const connectc_codegentest_v1_test__deps[] = {
+  &connectc_codegentest_common_v1_common__file_descriptor,
+  &google_protobuf_empty__file_descriptor,
+  &google_protobuf_timestamp__file_descriptor,
+};
+
+static const char *const connectc_codegentest_v1_test__symbols[] = {
+  "connectc.codegentest.v1.Struct",
+  "connectc.codegentest.v1.Order",
+  "connectc.codegentest.v1.Order.StructsByIdEntry",
+  "connectc.codegentest.v1.Order.QuantitiesEntry",
+  "connectc.codegentest.v1.Order.Line",
+  "connectc.codegentest.v1.Order.Line.Detail",
+  "connectc.codegentest.v1.Empty",
+  "connectc.codegentest.v1.OrderService",
+  "connectc.codegentest.v1.OrderService.GetOrder",
+  "connectc.codegentest.v1.OrderService.PutOrder",
+  "connectc.codegentest.v1.OrderService.UploadLines",
+  "connectc.codegentest.v1.OrderService.WatchOrders",
+  "connectc.codegentest.v1.OrderService.Chat",
+  "connectc.codegentest.v1.HTTPService",
+  "connectc.codegentest.v1.HTTPService.Ping",
+};
+
+static const char *const connectc_codegentest_v1_test__services[] = {
+  "connectc.codegentest.v1.OrderService",
+  "connectc.codegentest.v1.HTTPService",
+};
+
+const connectc_file_descriptor connectc_codegentest_v1_test__file_descriptor = {
+    .name = "connectc/codegentest/v1/test.proto",
+    .data = connectc_codegentest_v1_test__bytes,
+    .len = 1793,
+    .deps = connectc_codegentest_v1_test__deps,
+    .n_deps = 3,
+    .symbols = connectc_codegentest_v1_test__symbols,
+    .n_symbols = 15,
+    .services = connectc_codegentest_v1_test__services,
+    .n_services = 2,
 };

@@ -7,6 +7,7 @@
 #include "connectc/client.h"
 #include "connectc/service.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/codegentest/v1/test.pb-c.h"
 
 #ifdef __cplusplus
@@ -42,22 +43,22 @@ int connectc_codegentest_v1_test__register_types(connectc_type_registry *reg);
 
 /* ---- service connectc.codegentest.v1.OrderService ---- */
 
-#define CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_NAME "connectc.codegentest.v1.OrderService"
-#define CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT 5
+#define CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__NAME "connectc.codegentest.v1.OrderService"
+#define CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT 5
 
 /* One method of connectc.codegentest.v1.OrderService: its connectc_method_desc and its message types. */
-typedef struct connectc_codegentest_v1_order_service_method {
+typedef struct connectc_codegentest_v1_order_service__method_type {
   connectc_method_desc desc;
   const ProtobufCMessageDescriptor *input;
   const ProtobufCMessageDescriptor *output;
-} connectc_codegentest_v1_order_service_method;
+} connectc_codegentest_v1_order_service__method_type;
 
 /* rpc GetOrder(connectc.codegentest.v1.Order) returns (connectc.codegentest.v1.Order) */
-extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_get_order;
+extern const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_get_order__method;
 /* GetOrder, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_order_service_call_get_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_get_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out);
 /* GetOrder: the response in *response (free with connectc_message_free and the
  * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
@@ -68,32 +69,33 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
 /* Typed callbacks of an asynchronous GetOrder call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_order_service_get_order_callbacks {
+typedef struct connectc_codegentest_v1_order_service_get_order__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_order_service_get_order_callbacks;
+} connectc_codegentest_v1_order_service_get_order__callbacks;
 
 /* GetOrder, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_order_service_get_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_get_order_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_order_service_get_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_get_order__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one GetOrder response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_order_service_get_order_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_get_order__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one GetOrder response from a handler. */
-int connectc_codegentest_v1_order_service_get_order_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_get_order__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+
 /* rpc PutOrder(connectc.codegentest.v1.Order) returns (google.protobuf.Empty) */
-extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_put_order;
+extern const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_put_order__method;
 /* PutOrder, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_order_service_call_put_order(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
+int connectc_codegentest_v1_order_service_put_order__call(const connectc_client *client, const Connectc__Codegentest__V1__Order *request,
     const connectc_call_options *opts, connectc_call_output *out);
 /* PutOrder: the response in *response (free with connectc_message_free and the
  * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
@@ -104,32 +106,33 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
 /* Typed callbacks of an asynchronous PutOrder call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_order_service_put_order_callbacks {
+typedef struct connectc_codegentest_v1_order_service_put_order__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Google__Protobuf__Empty *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_order_service_put_order_callbacks;
+} connectc_codegentest_v1_order_service_put_order__callbacks;
 
 /* PutOrder, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_order_service_put_order_start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_put_order_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_order_service_put_order__start(const connectc_client *client, const Connectc__Codegentest__V1__Order *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_put_order__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one PutOrder response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_order_service_put_order_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_order_service_put_order__respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one PutOrder response from a handler. */
-int connectc_codegentest_v1_order_service_put_order_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_order_service_put_order__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
+
 /* rpc UploadLines(stream connectc.codegentest.v1.Order.Line) returns (connectc.codegentest.v1.Order) */
-extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_upload_lines;
+extern const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_upload_lines__method;
 /* UploadLines, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_order_service_call_upload_lines(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_upload_lines__call(const connectc_client *client, const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out);
 /* UploadLines: the response in *response (free with connectc_message_free and the
  * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
@@ -140,35 +143,36 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
 /* Typed callbacks of an asynchronous UploadLines call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_order_service_upload_lines_callbacks {
+typedef struct connectc_codegentest_v1_order_service_upload_lines__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_order_service_upload_lines_callbacks;
+} connectc_codegentest_v1_order_service_upload_lines__callbacks;
 
 /* UploadLines, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_order_service_upload_lines_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_upload_lines_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_order_service_upload_lines__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_upload_lines__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 /* Queues one UploadLines request on a started stream; close the send side with
  * connectc_async_call_close_send. */
-int connectc_codegentest_v1_order_service_upload_lines_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request);
+int connectc_codegentest_v1_order_service_upload_lines__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Order__Line *request);
 
 /* Sends one UploadLines response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_order_service_upload_lines_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_upload_lines__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one UploadLines response from a handler. */
-int connectc_codegentest_v1_order_service_upload_lines_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_upload_lines__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+
 /* rpc WatchOrders(connectc.codegentest.v1.Empty) returns (stream connectc.codegentest.v1.Order) */
-extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_watch_orders;
+extern const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_watch_orders__method;
 /* WatchOrders, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_order_service_call_watch_orders(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
+int connectc_codegentest_v1_order_service_watch_orders__call(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out);
 /* WatchOrders: the responses in a new array (*responses, *n_responses; free each
  * with connectc_message_free and the array with connectc_free, using the
@@ -180,32 +184,33 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
 /* Typed callbacks of an asynchronous WatchOrders call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_order_service_watch_orders_callbacks {
+typedef struct connectc_codegentest_v1_order_service_watch_orders__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Order *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_order_service_watch_orders_callbacks;
+} connectc_codegentest_v1_order_service_watch_orders__callbacks;
 
 /* WatchOrders, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_order_service_watch_orders_start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_watch_orders_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_order_service_watch_orders__start(const connectc_client *client, const Connectc__Codegentest__V1__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_watch_orders__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one WatchOrders response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_order_service_watch_orders_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_watch_orders__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Order *message);
 /* Sends one WatchOrders response from a handler. */
-int connectc_codegentest_v1_order_service_watch_orders_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+int connectc_codegentest_v1_order_service_watch_orders__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Order *message);
+
 /* rpc Chat(stream connectc.codegentest.v1.Struct) returns (stream connectc.codegentest.v1.Struct) */
-extern const connectc_codegentest_v1_order_service_method connectc_codegentest_v1_order_service_method_chat;
+extern const connectc_codegentest_v1_order_service__method_type connectc_codegentest_v1_order_service_chat__method;
 /* Chat, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_order_service_call_chat(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
+int connectc_codegentest_v1_order_service_chat__call(const connectc_client *client, const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests,
     const connectc_call_options *opts, connectc_call_output *out);
 /* Chat: the responses in a new array (*responses, *n_responses; free each
  * with connectc_message_free and the array with connectc_free, using the
@@ -217,104 +222,178 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
 /* Typed callbacks of an asynchronous Chat call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_order_service_chat_callbacks {
+typedef struct connectc_codegentest_v1_order_service_chat__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Connectc__Codegentest__V1__Struct *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_order_service_chat_callbacks;
+} connectc_codegentest_v1_order_service_chat__callbacks;
 
 /* Chat, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_order_service_chat_start(const connectc_client *client, const connectc_call_options *opts,
-    const connectc_codegentest_v1_order_service_chat_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_order_service_chat__start(const connectc_client *client, const connectc_call_options *opts,
+    const connectc_codegentest_v1_order_service_chat__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 /* Queues one Chat request on a started stream; close the send side with
  * connectc_async_call_close_send. */
-int connectc_codegentest_v1_order_service_chat_send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request);
+int connectc_codegentest_v1_order_service_chat__send_request(connectc_async_call *stream, const Connectc__Codegentest__V1__Struct *request);
 
 /* Sends one Chat response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_order_service_chat_respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message);
+int connectc_codegentest_v1_order_service_chat__respond(connectc_responder *responder, const Connectc__Codegentest__V1__Struct *message);
 /* Sends one Chat response from a handler. */
-int connectc_codegentest_v1_order_service_chat_send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message);
+int connectc_codegentest_v1_order_service_chat__send(connectc_response_writer *responses, const Connectc__Codegentest__V1__Struct *message);
+
 /* The asynchronous typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
-typedef struct connectc_codegentest_v1_order_service_async_handlers {
+typedef struct connectc_codegentest_v1_order_service__async_handlers {
   /* rpc GetOrder: the request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_order_service_get_order_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_order_service_get_order__respond and connectc_responder_finish. */
   void (*get_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
   /* rpc PutOrder: the request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_order_service_put_order_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_order_service_put_order__respond and connectc_responder_finish. */
   void (*put_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
   /* rpc UploadLines: every request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_order_service_upload_lines_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_order_service_upload_lines__respond and connectc_responder_finish. */
   void (*upload_lines)(void *impl, connectc_responder *responder,
       const Connectc__Codegentest__V1__Order__Line *const *requests, size_t n_requests);
   /* rpc WatchOrders: the request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_order_service_watch_orders_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_order_service_watch_orders__respond and connectc_responder_finish. */
   void (*watch_orders)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Empty *request);
   /* rpc Chat: every request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_order_service_chat_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_order_service_chat__respond and connectc_responder_finish. */
   void (*chat)(void *impl, connectc_responder *responder,
       const Connectc__Codegentest__V1__Struct *const *requests, size_t n_requests);
-} connectc_codegentest_v1_order_service_async_handlers;
+} connectc_codegentest_v1_order_service__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
-int connectc_codegentest_v1_order_service_register_async(connectc_router *router, const connectc_codegentest_v1_order_service_async_handlers *handlers, void *impl,
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_order_service__register_async(connectc_router *router, const connectc_codegentest_v1_order_service__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* The typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
-typedef struct connectc_codegentest_v1_order_service_handlers {
-  /* rpc GetOrder: the request, then send responses on `responses`. */
+typedef struct connectc_codegentest_v1_order_service__handlers {
+  /* rpc GetOrder: the request, then send responses on `responses`
+   * with connectc_codegentest_v1_order_service_get_order__send. */
   int (*get_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
       connectc_response_writer *responses, connectc_error *error);
-  /* rpc PutOrder: the request, then send responses on `responses`. */
+  /* rpc PutOrder: the request, then send responses on `responses`
+   * with connectc_codegentest_v1_order_service_put_order__send. */
   int (*put_order)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order *request,
       connectc_response_writer *responses, connectc_error *error);
-  /* rpc UploadLines: every request, then send responses on `responses`. */
+  /* rpc UploadLines: every request, then send responses on `responses`
+   * with connectc_codegentest_v1_order_service_upload_lines__send. */
   int (*upload_lines)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Order__Line *const *requests,
       size_t n_requests, connectc_response_writer *responses, connectc_error *error);
-  /* rpc WatchOrders: the request, then send responses on `responses`. */
+  /* rpc WatchOrders: the request, then send responses on `responses`
+   * with connectc_codegentest_v1_order_service_watch_orders__send. */
   int (*watch_orders)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Empty *request,
       connectc_response_writer *responses, connectc_error *error);
-  /* rpc Chat: every request, then send responses on `responses`. */
+  /* rpc Chat: every request, then send responses on `responses`
+   * with connectc_codegentest_v1_order_service_chat__send. */
   int (*chat)(void *impl, connectc_server_call *call, const Connectc__Codegentest__V1__Struct *const *requests,
       size_t n_requests, connectc_response_writer *responses, connectc_error *error);
-} connectc_codegentest_v1_order_service_handlers;
+} connectc_codegentest_v1_order_service__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
-int connectc_codegentest_v1_order_service_register(connectc_router *router, const connectc_codegentest_v1_order_service_handlers *handlers, void *impl,
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_order_service__register(connectc_router *router, const connectc_codegentest_v1_order_service__handlers *handlers, void *impl,
+    const connectc_codec *json);
+
+/* rpc UploadLines, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_order_service_upload_lines__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_order_service_upload_lines__recv and
+ * sending with connectc_codegentest_v1_order_service_upload_lines__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_order_service_upload_lines__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order__Line *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_order_service_upload_lines__stream_handler;
+
+/* The next UploadLines request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_order_service_upload_lines__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Order__Line **request);
+/* Sends one UploadLines response from a synchronous streaming handler. */
+int connectc_codegentest_v1_order_service_upload_lines__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Order *message);
+
+/* rpc Chat, streaming: each request as it arrives. Either the
+ * callbacks (on the transport's thread, its lock held; on_start and
+ * on_requests_end may be NULL: then nothing happens at the start, and
+ * the call finishes with success at the end), answering through the
+ * responder with connectc_codegentest_v1_order_service_chat__respond and connectc_responder_finish; or
+ * `run` alone, on a thread of its own, reading with connectc_codegentest_v1_order_service_chat__recv and
+ * sending with connectc_codegentest_v1_order_service_chat__stream_send (see connectc_stream_handler). */
+typedef struct connectc_codegentest_v1_order_service_chat__stream_handler {
+  void (*on_start)(void *impl, connectc_responder *responder);
+  void (*on_request)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Struct *request);
+  void (*on_requests_end)(void *impl, connectc_responder *responder);
+  int (*run)(void *impl, connectc_server_stream *stream, connectc_error *error);
+} connectc_codegentest_v1_order_service_chat__stream_handler;
+
+/* The next Chat request of a synchronous streaming handler (blocks):
+ * CONNECTC_OK with *request set (free it with connectc_message_free and
+ * connectc_server_stream_allocator), CONNECTC_OK with NULL once the client
+ * sent everything, CONNECTC_ERR_STATE when the call ended first. */
+int connectc_codegentest_v1_order_service_chat__recv(connectc_server_stream *stream, Connectc__Codegentest__V1__Struct **request);
+/* Sends one Chat response from a synchronous streaming handler. */
+int connectc_codegentest_v1_order_service_chat__stream_send(connectc_server_stream *stream, const Connectc__Codegentest__V1__Struct *message);
+
+/* The streaming typed handlers of connectc.codegentest.v1.OrderService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_order_service__streaming_handlers {
+  /* rpc GetOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_get_order__respond and connectc_responder_finish. */
+  void (*get_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc PutOrder: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_put_order__respond and connectc_responder_finish. */
+  void (*put_order)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Order *request);
+  /* rpc UploadLines: a streaming handler (connectc_codegentest_v1_order_service_upload_lines__stream_handler). */
+  connectc_codegentest_v1_order_service_upload_lines__stream_handler upload_lines;
+  /* rpc WatchOrders: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_order_service_watch_orders__respond and connectc_responder_finish. */
+  void (*watch_orders)(void *impl, connectc_responder *responder, const Connectc__Codegentest__V1__Empty *request);
+  /* rpc Chat: a streaming handler (connectc_codegentest_v1_order_service_chat__stream_handler). */
+  connectc_codegentest_v1_order_service_chat__stream_handler chat;
+} connectc_codegentest_v1_order_service__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.OrderService on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_order_service__register_streaming(connectc_router *router, const connectc_codegentest_v1_order_service__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.OrderService, in declaration order. */
-extern const connectc_codegentest_v1_order_service_method *const connectc_codegentest_v1_order_service_methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE_METHOD_COUNT];
+extern const connectc_codegentest_v1_order_service__method_type *const connectc_codegentest_v1_order_service__methods[CONNECTC_CODEGENTEST_V1_ORDER_SERVICE__METHOD_COUNT];
 
 /* ---- service connectc.codegentest.v1.HTTPService ---- */
 
-#define CONNECTC_CODEGENTEST_V1_HTTPSERVICE_NAME "connectc.codegentest.v1.HTTPService"
-#define CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT 1
+#define CONNECTC_CODEGENTEST_V1_HTTPSERVICE__NAME "connectc.codegentest.v1.HTTPService"
+#define CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT 1
 
 /* One method of connectc.codegentest.v1.HTTPService: its connectc_method_desc and its message types. */
-typedef struct connectc_codegentest_v1_httpservice_method {
+typedef struct connectc_codegentest_v1_httpservice__method_type {
   connectc_method_desc desc;
   const ProtobufCMessageDescriptor *input;
   const ProtobufCMessageDescriptor *output;
-} connectc_codegentest_v1_httpservice_method;
+} connectc_codegentest_v1_httpservice__method_type;
 
 /* rpc Ping(google.protobuf.Empty) returns (google.protobuf.Empty) */
-extern const connectc_codegentest_v1_httpservice_method connectc_codegentest_v1_httpservice_method_ping;
+extern const connectc_codegentest_v1_httpservice__method_type connectc_codegentest_v1_httpservice_ping__method;
 /* Ping, low level: every response message, headers, trailers and the
  * Connect error land in `out` (init it first; reset it after). Returns
  * CONNECTC_OK when the call ran, whatever its outcome. */
-int connectc_codegentest_v1_httpservice_call_ping(const connectc_client *client, const Google__Protobuf__Empty *request,
+int connectc_codegentest_v1_httpservice_ping__call(const connectc_client *client, const Google__Protobuf__Empty *request,
     const connectc_call_options *opts, connectc_call_output *out);
 /* Ping: the response in *response (free with connectc_message_free and the
  * client's allocator). Returns CONNECTC_OK, or CONNECTC_ERR_RPC with
@@ -325,56 +404,76 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
 /* Typed callbacks of an asynchronous Ping call (each may be NULL; see
  * connectc_async_call_callbacks). `response` belongs to the callee: free it
  * with connectc_message_free and connectc_async_call_allocator(stream). */
-typedef struct connectc_codegentest_v1_httpservice_ping_callbacks {
+typedef struct connectc_codegentest_v1_httpservice_ping__callbacks {
   void (*on_headers)(connectc_async_call *stream, const connectc_headers *headers,
       void *user_data);
   void (*on_response)(connectc_async_call *stream, Google__Protobuf__Empty *response, void *user_data);
   void (*on_close)(connectc_async_call *stream, const connectc_error *error,
       const connectc_headers *trailers, void *user_data);
-} connectc_codegentest_v1_httpservice_ping_callbacks;
+} connectc_codegentest_v1_httpservice_ping__callbacks;
 
 /* Ping, asynchronous: starts the call on the client's (asynchronous)
  * transport and returns at once; the outcome comes through `callbacks`
  * (copied), on the transport's thread. Returns CONNECTC_OK with *stream
  * set (release it with connectc_async_call_del; on_close may fire
  * before this returns), or an error with *stream NULL. */
-int connectc_codegentest_v1_httpservice_ping_start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
-    const connectc_codegentest_v1_httpservice_ping_callbacks *callbacks, void *user_data, connectc_async_call **stream);
+int connectc_codegentest_v1_httpservice_ping__start(const connectc_client *client, const Google__Protobuf__Empty *request, const connectc_call_options *opts,
+    const connectc_codegentest_v1_httpservice_ping__callbacks *callbacks, void *user_data, connectc_async_call **stream);
 
 /* Sends one Ping response from an asynchronous handler (any thread). */
-int connectc_codegentest_v1_httpservice_ping_respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_httpservice_ping__respond(connectc_responder *responder, const Google__Protobuf__Empty *message);
 /* Sends one Ping response from a handler. */
-int connectc_codegentest_v1_httpservice_ping_send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
+int connectc_codegentest_v1_httpservice_ping__send(connectc_response_writer *responses, const Google__Protobuf__Empty *message);
+
 /* The asynchronous typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
-typedef struct connectc_codegentest_v1_httpservice_async_handlers {
+typedef struct connectc_codegentest_v1_httpservice__async_handlers {
   /* rpc Ping: the request (valid until the finish); answer later, from
-   * any thread, with connectc_codegentest_v1_httpservice_ping_respond and connectc_responder_finish. */
+   * any thread, with connectc_codegentest_v1_httpservice_ping__respond and connectc_responder_finish. */
   void (*ping)(void *impl, connectc_responder *responder, const Google__Protobuf__Empty *request);
-} connectc_codegentest_v1_httpservice_async_handlers;
+} connectc_codegentest_v1_httpservice__async_handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these asynchronous handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
-int connectc_codegentest_v1_httpservice_register_async(connectc_router *router, const connectc_codegentest_v1_httpservice_async_handlers *handlers, void *impl,
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_httpservice__register_async(connectc_router *router, const connectc_codegentest_v1_httpservice__async_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* The typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
  * A NULL member answers `unimplemented`. */
-typedef struct connectc_codegentest_v1_httpservice_handlers {
-  /* rpc Ping: the request, then send responses on `responses`. */
+typedef struct connectc_codegentest_v1_httpservice__handlers {
+  /* rpc Ping: the request, then send responses on `responses`
+   * with connectc_codegentest_v1_httpservice_ping__send. */
   int (*ping)(void *impl, connectc_server_call *call, const Google__Protobuf__Empty *request,
       connectc_response_writer *responses, connectc_error *error);
-} connectc_codegentest_v1_httpservice_handlers;
+} connectc_codegentest_v1_httpservice__handlers;
 
 /* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these handlers.
- * `handlers` and `impl` are borrowed; `json` (may be NULL) serves
- * application/json. */
-int connectc_codegentest_v1_httpservice_register(connectc_router *router, const connectc_codegentest_v1_httpservice_handlers *handlers, void *impl,
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_httpservice__register(connectc_router *router, const connectc_codegentest_v1_httpservice__handlers *handlers, void *impl,
+    const connectc_codec *json);
+
+/* The streaming typed handlers of connectc.codegentest.v1.HTTPService (see connectc/service.h).
+ * A NULL member answers `unimplemented`. */
+typedef struct connectc_codegentest_v1_httpservice__streaming_handlers {
+  /* rpc Ping: the request (valid until the finish); answer later, from
+   * any thread, with connectc_codegentest_v1_httpservice_ping__respond and connectc_responder_finish. */
+  void (*ping)(void *impl, connectc_responder *responder, const Google__Protobuf__Empty *request);
+} connectc_codegentest_v1_httpservice__streaming_handlers;
+
+/* Mounts every method of connectc.codegentest.v1.HTTPService on `router` with these streaming handlers.
+ * `handlers` and `impl` are borrowed; `json` serves application/json
+ * (NULL: proto only, JSON requests get 415). */
+int connectc_codegentest_v1_httpservice__register_streaming(connectc_router *router, const connectc_codegentest_v1_httpservice__streaming_handlers *handlers, void *impl,
     const connectc_codec *json);
 
 /* Every method of connectc.codegentest.v1.HTTPService, in declaration order. */
-extern const connectc_codegentest_v1_httpservice_method *const connectc_codegentest_v1_httpservice_methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE_METHOD_COUNT];
+extern const connectc_codegentest_v1_httpservice__method_type *const connectc_codegentest_v1_httpservice__methods[CONNECTC_CODEGENTEST_V1_HTTPSERVICE__METHOD_COUNT];
+
+/* The serialized descriptor of connectc/codegentest/v1/test.proto and what it declares,
+ * for server reflection (connectc/reflection.h). */
+extern const connectc_file_descriptor connectc_codegentest_v1_test__file_descriptor;
 
 #ifdef __cplusplus
 }

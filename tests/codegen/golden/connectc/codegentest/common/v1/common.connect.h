@@ -7,6 +7,7 @@
 #include "connectc/client.h"
 #include "connectc/service.h"
 #include "connectc/json_codec.h"
+#include "connectc/reflection.h"
 #include "connectc/codegentest/common/v1/common.pb-c.h"
 
 #ifdef __cplusplus
@@ -27,6 +28,10 @@ extern const connectc_message_info connectc__codegentest__common__v1__money__mes
  * connectc_type_registry_add().
  */
 int connectc_codegentest_common_v1_common__register_types(connectc_type_registry *reg);
+
+/* The serialized descriptor of connectc/codegentest/common/v1/common.proto and what it declares,
+ * for server reflection (connectc/reflection.h). */
+extern const connectc_file_descriptor connectc_codegentest_common_v1_common__file_descriptor;
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,146 @@
+/*
+ * baseline_h1: the machine's limit for a small unary Connect call over
+ * HTTP/1.1. A minimal epoll server that parses just enough of each request
+ * (the end of the head, Content-Length, the body) and answers every one
+ * with the same fixed, valid Connect response. No routing, no protocol, no
+ * allocation per request: what is left is the kernel's and the load
+ * generator's work, which every real server pays too. bench/run.sh runs it
+ * under the same load as the real servers and reports their figures as
+ * fractions of its own.
+ *
+ *   baseline_h1 PORT [THREADS]      (THREADS defaults to 2; 0 for PORT picks one)
+ *
+ * Prints "listening on http://127.0.0.1:PORT". Each thread has its own
+ * listening socket (SO_REUSEPORT) and epoll set, as the real servers'
+ * worker threads each poll their own connections.
+ */
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* SayResponse{sentence: "Do you often feel that way?"} as Connect unary proto. */
+static const char body[] = "\x0a\x1b" "Do you often feel that way?";
+static char response[256];
+static size_t response_len;
+
+typedef struct conn {
+  int fd;
+  char buf[16384];
+  size_t len;
+} conn;
+
+static int listen_on(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4096) != 0) {
+    perror("baseline_h1: bind/listen");
+    exit(1);
+  }
+  return fd;
+}
+
+/* Answers every complete request in c->buf; returns -1 to close. */
+static int serve(conn *c) {
+  size_t off = 0;
+  for (;;) {
+    char *start = c->buf + off;
+    size_t avail = c->len - off;
+    char *end = memmem(start, avail, "\r\n\r\n", 4);
+    if (!end) break;
+    size_t head = (size_t)(end - start) + 4;
+    size_t clen = 0;
+    char *cl = memmem(start, head, "\r\ncontent-length:", 17);
+    if (!cl) cl = memmem(start, head, "\r\nContent-Length:", 17);
+    if (cl) clen = strtoul(cl + 17, NULL, 10);
+    if (avail < head + clen) break;
+    if (send(c->fd, response, response_len, MSG_NOSIGNAL) != (ssize_t)response_len) return -1;
+    off += head + clen;
+  }
+  memmove(c->buf, c->buf + off, c->len - off);
+  c->len -= off;
+  return c->len == sizeof c->buf ? -1 : 0;
+}
+
+static void *worker(void *arg) {
+  int lfd = listen_on(*(int *)arg);
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+  struct epoll_event evs[256];
+  for (;;) {
+    int n = epoll_wait(ep, evs, 256, -1);
+    for (int i = 0; i < n; i++) {
+      conn *c = evs[i].data.ptr;
+      if (!c) {
+        for (;;) {
+          int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+          if (fd < 0) break;
+          int one = 1;
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          conn *nc = calloc(1, sizeof *nc);
+          nc->fd = fd;
+          struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
+          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
+        }
+        continue;
+      }
+      ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+      if (r > 0) {
+        c->len += (size_t)r;
+        if (serve(c) == 0) continue;
+      } else if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        continue;
+      }
+      close(c->fd);
+      free(c);
+    }
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  int port = argc > 1 ? atoi(argv[1]) : 8081;
+  int threads = argc > 2 ? atoi(argv[2]) : 2;
+  if (threads < 1) threads = 1;
+  signal(SIGPIPE, SIG_IGN);
+  response_len = (size_t)snprintf(response, sizeof response,
+                                  "HTTP/1.1 200 OK\r\nContent-Type: application/proto\r\n"
+                                  "Accept-Encoding: gzip, br, zstd\r\nContent-Length: %zu\r\n\r\n",
+                                  sizeof body - 1);
+  memcpy(response + response_len, body, sizeof body - 1);
+  response_len += sizeof body - 1;
+  if (port == 0) {
+    /* Pick a free port once, so that every thread listens on the same one. */
+    int fd = listen_on(0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    port = ntohs(a.sin_port);
+    close(fd);
+  }
+  printf("listening on http://127.0.0.1:%d\n", port);
+  fflush(stdout);
+  pthread_t t[64];
+  if (threads > 64) threads = 64;
+  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &port);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  return 0;
+}
