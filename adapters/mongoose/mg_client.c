@@ -618,6 +618,10 @@ static void transport_wake(void *ctx, connectc_client_call *call) {
 }
 
 connectc_transport connectc_mg_client_transport(connectc_mg_client *t) {
-  connectc_transport tr = {transport_perform, transport_now, t, transport_start, transport_wake};
+  connectc_transport tr = {.perform = transport_perform,
+                           .now_ms = transport_now,
+                           .ctx = t,
+                           .start = transport_start,
+                           .wake = transport_wake};
   return tr;
 }

@@ -164,7 +164,8 @@ static void t_wake(void *ctx) {
   if (send) mg_wakeup(s->mgr, s->svc_id, "w", 1);
 }
 
-static const connectc_server_call_hooks hooks = {t_lock, t_unlock, t_wake, t_ref, t_unref};
+static const connectc_server_call_hooks hooks = {
+    .lock = t_lock, .unlock = t_unlock, .wake = t_wake, .ref = t_ref, .unref = t_unref};
 
 /* Locks a request for the loop: output the handler produces meanwhile is
  * pumped by the loop afterwards, not woken for. */
@@ -549,6 +550,14 @@ static void abort_conn(conn *mc) {
   mc->c->is_closing = 1;
 }
 
+/* Closes a connection with no request in progress once what it queued
+ * (the last response) is written. */
+static void close_idle(conn *mc) {
+  mc->closing = 1;
+  mc->c->is_draining = 1;
+  mc->c->recv.len = 0;
+}
+
 /* Serves what the connection has: request heads (own listeners), body
  * bytes, response bytes; moves on to the next request when one is done. */
 static void serve(conn *mc) {
@@ -568,7 +577,7 @@ static void serve(conn *mc) {
         return;
       }
       if (s->stopping) {
-        abort_conn(mc);
+        close_idle(mc);
         return;
       }
       if (c->recv.len == 0) return;
@@ -890,7 +899,7 @@ void connectc_mg_server_del(connectc_mg_server *s) {
   /* Idle connections go now; the others after their response. */
   for (conn *mc = s->conns; mc; mc = mc->next) {
     mc->closing = 1;
-    if (!mc->r) abort_conn(mc);
+    if (!mc->r) close_idle(mc); /* its last response may not be written yet */
   }
   int64_t deadline = connectc_mg_now_ms() + s->grace_ms;
   while (s->conns && connectc_mg_now_ms() < deadline) mg_mgr_poll(s->mgr, 10);

@@ -52,7 +52,7 @@ static int say(void *impl, connectc_server_call *call, const Connectrpc__Eliza__
   (void)error;
   Connectrpc__Eliza__V1__SayResponse resp = CONNECTRPC__ELIZA__V1__SAY_RESPONSE__INIT;
   resp.sentence = (char *)reply_to(request->sentence);
-  return connectrpc_eliza_v1_eliza_service_say_send(responses, &resp);
+  return connectrpc_eliza_v1_eliza_service_say__send(responses, &resp);
 }
 
 static int introduce(void *impl, connectc_server_call *call,
@@ -72,7 +72,7 @@ static int introduce(void *impl, connectc_server_call *call,
     snprintf(line, sizeof line, lines[i % 3], name);
     Connectrpc__Eliza__V1__IntroduceResponse resp = CONNECTRPC__ELIZA__V1__INTRODUCE_RESPONSE__INIT;
     resp.sentence = line;
-    int rv = connectrpc_eliza_v1_eliza_service_introduce_send(responses, &resp);
+    int rv = connectrpc_eliza_v1_eliza_service_introduce__send(responses, &resp);
     if (rv) return rv;
   }
   return 0;
@@ -87,13 +87,14 @@ static int converse(void *impl, connectc_server_call *call,
   for (size_t i = 0; i < n_requests; i++) {
     Connectrpc__Eliza__V1__ConverseResponse resp = CONNECTRPC__ELIZA__V1__CONVERSE_RESPONSE__INIT;
     resp.sentence = (char *)reply_to(requests[i]->sentence);
-    int rv = connectrpc_eliza_v1_eliza_service_converse_send(responses, &resp);
+    int rv = connectrpc_eliza_v1_eliza_service_converse__send(responses, &resp);
     if (rv) return rv;
   }
   return 0;
 }
 
-static const connectrpc_eliza_v1_eliza_service_handlers eliza = {say, introduce, converse};
+static const connectrpc_eliza_v1_eliza_service__handlers eliza = {
+    .say = say, .introduce = introduce, .converse = converse};
 
 /* ---- the program's own web page ---- */
 
@@ -150,7 +151,7 @@ int main(int argc, char **argv) {
       eliza__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json) != CONNECTC_OK ||
       connectc_router_new(NULL, NULL, &router) != CONNECTC_OK ||
-      connectrpc_eliza_v1_eliza_service_register(router, &eliza, NULL, json) != CONNECTC_OK ||
+      connectrpc_eliza_v1_eliza_service__register(router, &eliza, NULL, json) != CONNECTC_OK ||
       connectc_mg_server_new(NULL, router, &mgr, &srv) != CONNECTC_OK) {
     fprintf(stderr, "eliza_mongoose: setting up the service failed\n");
     return 1;
