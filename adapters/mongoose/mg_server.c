@@ -333,7 +333,21 @@ static int pump_out(req *r) {
       continue;
     }
     if (done) {
-      if (r->chunked && !mg_send(c, "0\r\n\r\n", 5)) return 0;
+      if (r->chunked) {
+        /* HTTP trailers (gRPC's status) go in the chunked ending. */
+        const connectc_headers *t = connectc_server_call_response_http_trailers(r->call);
+        outbuf o;
+        ob_init(&o);
+        ob_put(&o, "0\r\n", 3);
+        for (size_t i = 0; t && i < t->len; i++) {
+          ob_put(&o, t->items[i].name, t->items[i].name_len);
+          ob_put(&o, ": ", 2);
+          ob_put(&o, t->items[i].value, t->items[i].value_len);
+          ob_put(&o, "\r\n", 2);
+        }
+        ob_put(&o, "\r\n", 2);
+        if (!ob_send(&o, c)) return 0;
+      }
       r->resp_done = 1;
     }
     break;
@@ -410,13 +424,15 @@ static conn *conn_new(connectc_mg_server *s, struct mg_connection *c) {
   return mc;
 }
 
-/* Lets go of the connection's request (the loop's reference). */
+/* Lets go of the connection's request (the loop's reference): its
+ * response was written, or the connection went away. */
 static void drop_request(conn *mc) {
   req *r = mc->r;
   if (!r) return;
   mc->r = NULL;
   pthread_mutex_lock(&r->mu);
   if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+  connectc_server_call_complete(r->call, connectc_mg_now_ms()); /* its stats */
   r->gone = 1;
   pthread_mutex_unlock(&r->mu);
   r->mc = NULL;
