@@ -10,7 +10,8 @@
 # Environment: SECS (seconds per server row, default 10), CALLS (client
 # calls per worker, default 10000), CORE_SECS (seconds per core row,
 # default 0.5), CONNS ("1 64 256"), WORKERS (client workers, "1 8"),
-# PAYLOADS ("proto json stream").
+# PAYLOADS ("proto json stream"), H2_STREAMS (concurrent calls on one h2c
+# connection, "1 8 64"), H2_CALLS (calls per stream, default 2000).
 #
 # Prints the machine, versions and three tables (core, server, client) as
 # one Markdown document and writes it to the output file. Both servers run
@@ -25,6 +26,8 @@ CALLS=${CALLS:-10000}
 CORE_SECS=${CORE_SECS:-0.5}
 CONNS=${CONNS:-"1 64 256"}
 WORKERS=${WORKERS:-"1 8"}
+H2_STREAMS=${H2_STREAMS:-"1 8 64"}
+H2_CALLS=${H2_CALLS:-2000}
 ulimit -n 8192 2>/dev/null || true
 
 ours=$build/examples/eliza/eliza_server
@@ -180,17 +183,41 @@ start_server "$theirs"
 echo "clients against the connect-go server at $url" >&2
 say "## Client: connectc (bench_client: typed stub, libcurl) and connect-go, both calling the connect-go server"
 say ""
-say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go."
+say "Each worker (thread / goroutine) has its own HTTP/1.1 connection and makes ${CALLS} sequential unary Say calls (proto, POST, 7-byte request) after 200 untimed ones; latency is per call, measured by the client. Ratios are ours/connect-go. **threads**: one OS thread and transport per worker (blocking stub); **one thread**: the same N calls in flight from one event-loop thread (one transport, N kept-alive connections, asynchronous stub; bench_client --loop), as connect-go's goroutines share GOMAXPROCS threads. The connect-go figures are the same run in both rows."
 say ""
-say "| workers | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
-say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+say "With more worker threads than cores, a thread whose response arrived waits for a CPU behind the other workers and the server: perf sched puts the tail of the **threads** rows in that run-queue wait, not in the library, which makes one blocking poll per call (bench/CLIENT-TAIL.md). A single-threaded client suffers more from other busy processes on the machine."
+say ""
+say "| workers | ours driven by | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
+say "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 field() { sed -nE "s/.*$1=([0-9.]+).*/\1/p" <<<"$2"; }
+row() { # workers driver ours go
+  say "| $1 | $2 | $(field calls_per_s "$3") | $(field calls_per_s "$4") | $(ratio "$(field calls_per_s "$3")" "$(field calls_per_s "$4")") | $(field p50_us "$3") | $(field p50_us "$4") | $(field p99_us "$3") | $(field p99_us "$4") | $(ratio "$(field p99_us "$3")" "$(field p99_us "$4")") |"
+}
 for w in $WORKERS; do
   a=$("$build/bench/bench_client" "$url" "$w" "$CALLS") || a="failed (exit $?)"
   b=$("$gobuild/eliza-go-client" -url "$url" -c "$w" -n "$CALLS") || b="failed (exit $?)"
   echo "  workers=$w ours: $a" >&2
   echo "  workers=$w go:   $b" >&2
-  say "| $w | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
+  row "$w" threads "$a" "$b"
+  if [ "$w" -gt 1 ]; then
+    l=$("$build/bench/bench_client" --loop "$url" "$w" "$CALLS") || l="failed (exit $?)"
+    echo "  workers=$w ours, one thread: $l" >&2
+    row "$w" "one thread" "$l" "$b"
+  fi
+done
+say ""
+say "## Client over HTTP/2: concurrent unary calls on one h2c connection, both calling the connect-go server"
+say ""
+say "h2c with prior knowledge. connectc: one thread, one transport (\`CONNECTC_CURL_HTTP_2\`: one connection) keeping N calls in flight through the asynchronous stub (\`Say_start\`, \`connectc_curl_poll\`); connect-go: N goroutines sharing one \`http.Transport\` with \`Protocols\` = unencrypted HTTP/2 only (one connection). Each of the N streams makes ${H2_CALLS} sequential Say calls (proto, 7-byte request) after 200 untimed ones; latency is per call. Ratios are ours/connect-go."
+say ""
+say "| streams | calls/s ours | calls/s go | ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio |"
+say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for n in $H2_STREAMS; do
+  a=$("$build/bench/bench_client" --h2 "$url" "$n" "$H2_CALLS") || a="failed (exit $?)"
+  b=$("$gobuild/eliza-go-client" -h2 -url "$url" -c "$n" -n "$H2_CALLS") || b="failed (exit $?)"
+  echo "  h2 streams=$n ours: $a" >&2
+  echo "  h2 streams=$n go:   $b" >&2
+  say "| $n | $(field calls_per_s "$a") | $(field calls_per_s "$b") | $(ratio "$(field calls_per_s "$a")" "$(field calls_per_s "$b")") | $(field p50_us "$a") | $(field p50_us "$b") | $(field p99_us "$a") | $(field p99_us "$b") | $(ratio "$(field p99_us "$a")" "$(field p99_us "$b")") |"
 done
 stop_server
 say ""

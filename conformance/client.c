@@ -11,8 +11,13 @@
  * asynchronous stubs (service.connect.h: `<svc>_<rpc>__start` with typed
  * callbacks, `<svc>_<rpc>__send_request`) on a connectc_client, driven by the
  * transport's own poll loop. Messages are encoded with the requested codec
- * (proto or JSON) and compression; timeouts, request headers, Connect GET,
- * request delays and the three cancellation timings are honoured.
+ * (proto or JSON) and compression; the protocol (Connect, gRPC, gRPC-Web),
+ * the HTTP version (HTTP/1.1; HTTP/2 as h2c by prior knowledge, or h2 over
+ * TLS through ALPN), TLS with the server's certificate and a client
+ * certificate, timeouts, request headers, Connect GET, request delays and
+ * the three cancellation timings are honoured. Full-duplex bidi streams
+ * ping-pong as the suite's reference client does: send one request, wait
+ * for one response, send the next.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -36,6 +41,10 @@
 #endif
 
 #define CONCURRENCY 16
+/* A call still running this long after its start (plus its timeout) is
+ * abandoned and reported as a failure, so that one stuck call cannot make
+ * the runner give up on the whole client (20 s without a result). */
+#define WATCHDOG_MS 10000
 #define TYPE_PREFIX "type.googleapis.com/"
 
 typedef Connectrpc__Conformance__V1__ConformancePayload Payload;
@@ -328,6 +337,18 @@ static connectc_stream_type stream_type_of(const Connectrpc__Conformance__V1__Cl
   }
 }
 
+static int64_t opts_timeout_ms(const Connectrpc__Conformance__V1__ClientCompatRequest *req) {
+  return req->_timeout_ms_case ? (int64_t)req->timeout_ms : 0;
+}
+
+static connectc_protocol client_protocol(const Connectrpc__Conformance__V1__ClientCompatRequest *req) {
+  switch (req->protocol) {
+    case CONNECTRPC__CONFORMANCE__V1__PROTOCOL__PROTOCOL_GRPC: return CONNECTC_PROTOCOL_GRPC;
+    case CONNECTRPC__CONFORMANCE__V1__PROTOCOL__PROTOCOL_GRPC_WEB: return CONNECTC_PROTOCOL_GRPC_WEB;
+    default: return CONNECTC_PROTOCOL_CONNECT;
+  }
+}
+
 /* Starts the call through the generated stub of its method. Unary-like
  * methods take their (only) request here. */
 static int start_call(job *j, const connectc_client *client, const char *procedure,
@@ -415,10 +436,14 @@ static void run_job(job *j) {
 
   char url[300];
   int tls = req->server_tls_cert.len > 0;
+  int full_duplex = req->stream_type == CONNECTRPC__CONFORMANCE__V1__STREAM_TYPE__STREAM_TYPE_FULL_DUPLEX_BIDI_STREAM;
   snprintf(url, sizeof url, "%s://%s:%u", tls ? "https" : "http", req->host, (unsigned)req->port);
   connectc_curl_config ccfg;
   memset(&ccfg, 0, sizeof ccfg);
   ccfg.base_url = url;
+  ccfg.http_version = req->http_version == CONNECTRPC__CONFORMANCE__V1__HTTPVERSION__HTTP_VERSION_2
+                          ? CONNECTC_CURL_HTTP_2
+                          : CONNECTC_CURL_HTTP_1_1;
   if (tls) {
     ccfg.ca_pem = (const char *)req->server_tls_cert.data;
     ccfg.ca_pem_len = req->server_tls_cert.len;
@@ -451,7 +476,8 @@ static void run_job(job *j) {
     }
     client.limits.recv_max_bytes = req->message_receive_limit;
     client.use_get = req->use_get_http_method;
-    connectc_call_options opts = {.headers = &req_headers};
+    client.protocol = client_protocol(req);
+    connectc_call_options opts = {.headers = &req_headers, .full_duplex = full_duplex};
     if (req->_timeout_ms_case) opts.timeout_ms = req->timeout_ms ? req->timeout_ms : 1;
     int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
     if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES)
@@ -463,28 +489,48 @@ static void run_job(job *j) {
     for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
     free(msgs);
     transport_del(&t);
-    emit_error(req->test_name, "cannot start the call (unsupported configuration)");
+    char why[160];
+    snprintf(why, sizeof why, "cannot start the call (%s protocol over HTTP/%s): %s",
+             connectc_protocol_name(client_protocol(req)) ? connectc_protocol_name(client_protocol(req)) : "?",
+             ccfg.http_version == CONNECTC_CURL_HTTP_2 ? "2" : "1.1", connectc_strerror(rv));
+    emit_error(req->test_name, why);
     return;
   }
 
-  /* Drive it: requests as their delays allow, cancellation as asked. */
+  /* Drive it: requests as their delays allow, cancellation as asked. A
+   * full-duplex stream sends request i only once i responses arrived (the
+   * delay counts from the last of them), as the reference client does.
+   * The reference also waits for the answer to the last request before it
+   * closes or cancels; that wait matters only to the cancellation timings,
+   * so without one the send side closes right after the last request (a
+   * server that ends the stream instead of answering is then seen to end
+   * it). */
   int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
   size_t next = single ? 1 : 0;
-  int64_t next_send_at = transport_now();
+  int64_t next_send_at = transport_now() + (full_duplex ? req->request_delay_ms : 0);
+  size_t gate_open_for = 0; /* full duplex: the request that may go next */
   int64_t cancel_at = -1;
   int closed_send = 0;
+  int64_t give_up_at = transport_now() + WATCHDOG_MS + (opts_timeout_ms(req));
+  int abandoned = 0;
   if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES &&
       req->cancel->after_num_responses == 0)
     cancel_at = 0; /* zero responses: cancel as soon as the request is out */
   for (;;) {
     int64_t now = transport_now();
-    while (!j->closed && next < n_msgs && now >= next_send_at) {
+    if (full_duplex && next > 0 && gate_open_for != next && j->n_responses >= next) {
+      gate_open_for = next; /* request next-1 was answered */
+      next_send_at = now + req->request_delay_ms;
+    }
+    int may_send = !full_duplex || gate_open_for == next;
+    while (!j->closed && next < n_msgs && may_send && now >= next_send_at) {
       if (send_request(j, st, msgs[next]) != CONNECTC_OK) break;
       next++;
       next_send_at = now + req->request_delay_ms;
-      if (req->request_delay_ms) break;
+      if (req->request_delay_ms || full_duplex) break;
     }
-    if (!closed_send && !j->closed && next >= n_msgs) {
+    int sends_done = next >= n_msgs && (!full_duplex || !cancel_kind || j->n_responses >= n_msgs);
+    if (!closed_send && !j->closed && sends_done) {
       if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_BEFORE_CLOSE_SEND) {
         connectc_async_call_cancel(st);
       } else {
@@ -496,9 +542,14 @@ static void run_job(job *j) {
       closed_send = 1;
     }
     if (cancel_at >= 0 && now >= cancel_at) connectc_async_call_cancel(st);
+    if (!j->closed && now >= give_up_at) {
+      abandoned = 1;
+      connectc_async_call_cancel(st);
+    }
     if (j->closed) break;
     int wait = 50;
-    if (next < n_msgs && next_send_at - now < wait) wait = (int)(next_send_at - now);
+    may_send = !full_duplex || gate_open_for == next;
+    if (next < n_msgs && may_send && next_send_at - now < wait) wait = (int)(next_send_at - now);
     if (cancel_at >= 0 && cancel_at - now < wait) wait = (int)(cancel_at - now);
     if (wait < 0) wait = 0;
     transport_poll(&t, wait);
@@ -510,6 +561,10 @@ static void run_job(job *j) {
   connectc_headers_reset(&req_headers);
   for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
   free(msgs);
+  if (abandoned) {
+    emit_error(req->test_name, "watchdog: the call was still running after its timeout plus 10 s");
+    return;
+  }
 
   /* The result. */
   Connectrpc__Conformance__V1__ClientCompatResponse r = CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_RESPONSE__INIT;

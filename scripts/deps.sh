@@ -10,8 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev llvm
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libprotoc-dev
-  libcurl4-openssl-dev libmicrohttpd-dev
-  libssl-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libnghttp2-dev libssl-dev
   zlib1g-dev libbrotli-dev libzstd-dev
   libjsmn-dev libcmocka-dev
   openssl ca-certificates curl

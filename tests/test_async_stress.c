@@ -417,7 +417,7 @@ static void launch(cthread *ct) {
    * gets a short one too. */
   if (r->mode == 'h' || r->mode == 'w' || rnd(&ct->seed) % 4 == 0)
     r->timeout_ms = 1 + (int64_t)(rnd(&ct->seed) % 10);
-  connectc_call_options opts = {NULL, r->timeout_ms};
+  connectc_call_options opts = {.timeout_ms = r->timeout_ms};
   /* No cmocka asserts off the test's thread: failures are counted. */
   int nrv = connectc_async_call_new(&ct->client, r->stream ? &m_stream : &m_unary,
                                        &google__protobuf__string_value__descriptor, &opts,
@@ -636,7 +636,7 @@ static void check_still_serving(const char *url) {
   connectc_call_output_reset(&out);
 
   m.value = "h0"; /* only its deadline ends it */
-  connectc_call_options opts = {NULL, 20};
+  connectc_call_options opts = {.timeout_ms = 20};
   connectc_call_output_init(&out, NULL);
   assert_int_equal(connectc_client_invoke(&client, &m_unary,
                                           &google__protobuf__string_value__descriptor, reqs, 1,
@@ -725,7 +725,7 @@ static connectc_code unary_call(const char *url, const char *text, int64_t timeo
   Google__Protobuf__StringValue m = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
   m.value = (char *)(uintptr_t)text;
   const ProtobufCMessage *reqs[1] = {&m.base};
-  connectc_call_options opts = {NULL, timeout_ms};
+  connectc_call_options opts = {.timeout_ms = timeout_ms};
   connectc_call_output out;
   connectc_call_output_init(&out, NULL);
   assert_int_equal(connectc_client_invoke(&client, &m_unary,

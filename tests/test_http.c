@@ -419,6 +419,49 @@ static void test_tls(void **state) {
   connectc_curl_del(t);
 }
 
+/* An HTTP/2 transport over TLS whose server speaks HTTP/1.1 only (no h2
+ * in ALPN): ordinary calls fall back to HTTP/1.1; a call that needs
+ * HTTP/2 fails when the HTTP/1.1 response head shows up. */
+static void test_http2_transport_falls_back_over_tls(void **state) {
+  fixture *f = *state;
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = f->tls_url;
+  cfg.ca_pem = f->ca;
+  cfg.ca_pem_len = strlen(f->ca);
+  cfg.http_version = CONNECTC_CURL_HTTP_2;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  const char *const one[] = {"over one", NULL};
+  result r;
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "OVER ONE");
+
+  static const connectc_client_callbacks cb = {c_headers, c_message, c_close};
+  memset(&r, 0, sizeof r);
+  connectc_client_config ccfg;
+  memset(&ccfg, 0, sizeof ccfg);
+  ccfg.procedure = m_chat.procedure;
+  ccfg.stream_type = CONNECTC_STREAM_BIDI;
+  ccfg.codec = "proto";
+  ccfg.timeout_ms = 5000;
+  ccfg.full_duplex = 1;
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&ccfg, &cb, &r, NULL, connectc_curl_now_ms(), &c),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"a", 1), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_close_send(c), CONNECTC_OK);
+  assert_int_equal(connectc_curl_perform(t, c), CONNECTC_OK);
+  assert_int_equal(r.code, CONNECTC_CODE_UNIMPLEMENTED);
+  assert_string_equal(r.message,
+                      "full-duplex bidi needs HTTP/2: the server answered over HTTP/1.1 (TLS ALPN "
+                      "did not select h2)");
+  assert_int_equal(r.n, 0);
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+}
+
 static void test_deadline_and_async(void **state) {
   fixture *f = *state;
   connectc_curl *t = client_for(f, 0);
@@ -547,7 +590,7 @@ static void test_typed_client(void **state) {
     connectc_headers extra;
     connectc_headers_init(&extra, NULL);
     connectc_headers_adds(&extra, "x-echo", "typed");
-    connectc_call_options opts = {&extra, 5000};
+    connectc_call_options opts = {.headers = &extra, .timeout_ms = 5000};
     connectc_call_output out;
     connectc_call_output_init(&out, NULL);
     assert_int_equal(connectc_client_invoke(&client, &m_say, &google__protobuf__string_value__descriptor,
@@ -629,8 +672,20 @@ static void test_header_flood(void **state) {
   const char *const one[] = {"q", NULL};
   result r;
   run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  /* The bytes seen when the limit broke: the status line, the content
+   * type and whole flood lines, the last one past 262144. */
+  size_t seen = strlen("HTTP/1.1 200 OK\r\n") + strlen("content-type: application/proto\r\n");
+  for (int i = 0; seen <= CONNECTC_CURL_MAX_HEADER_BYTES; i++) {
+    char line[128];
+    seen += (size_t)snprintf(line, sizeof line, "x-flood-%d: %040d\r\n", i, i);
+  }
+  char want[256];
+  snprintf(want, sizeof want,
+           "response headers exceed the limit of 262144 bytes of headers and trailers "
+           "(CONNECTC_CURL_MAX_HEADER_BYTES): %zu bytes seen",
+           seen);
   assert_int_equal(r.code, CONNECTC_CODE_RESOURCE_EXHAUSTED);
-  assert_string_equal(r.message, "response headers and trailers exceed 262144 bytes");
+  assert_string_equal(r.message, want);
   connectc_curl_del(t);
   pthread_join(th, NULL);
   close(lfd);
@@ -707,7 +762,9 @@ int main(void) {
       cmocka_unit_test(test_stop_waits_for_async_handlers),
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_streams),
       cmocka_unit_test(test_compression),   cmocka_unit_test(test_errors_and_get),
-      cmocka_unit_test(test_tls),           cmocka_unit_test(test_deadline_and_async),
+      cmocka_unit_test(test_tls),
+      cmocka_unit_test(test_http2_transport_falls_back_over_tls),
+      cmocka_unit_test(test_deadline_and_async),
       cmocka_unit_test(test_external_event_loop),
       cmocka_unit_test(test_typed_client),
       cmocka_unit_test(test_header_flood),

@@ -31,7 +31,8 @@ void connectc_call_output_reset(connectc_call_output *out) {
 
 /* The client call configuration of one call of `method`. */
 static void call_config(const connectc_client *client, const connectc_method_desc *method,
-                        const connectc_call_options *opts, connectc_client_config *cfg) {
+                        const connectc_call_options *opts, int async,
+                        connectc_client_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->procedure = method->procedure;
   cfg->stream_type = method->stream_type;
@@ -45,6 +46,9 @@ static void call_config(const connectc_client *client, const connectc_method_des
   cfg->n_interceptors = client->n_interceptors;
   cfg->on_stats = client->on_stats;
   cfg->stats_user_data = client->stats_user_data;
+  cfg->protocol = client->protocol;
+  /* Synchronous calls send everything first: half duplex by nature. */
+  cfg->full_duplex = async && opts && opts->full_duplex;
 }
 
 static int add_option_headers(connectc_client_call *call, const connectc_call_options *opts) {
@@ -110,7 +114,7 @@ int connectc_client_invoke(const connectc_client *client, const connectc_method_
                     method->stream_type == CONNECTC_STREAM_SERVER;
   if (one_request && n_requests != 1) return CONNECTC_ERR_ARGUMENT;
   connectc_client_config cfg;
-  call_config(client, method, opts, &cfg);
+  call_config(client, method, opts, 0, &cfg);
   invocation inv = {client, output, out, 0};
   connectc_client_callbacks cb = {
       .on_headers = inv_headers, .on_message = inv_message, .on_close = inv_close};
@@ -158,6 +162,7 @@ struct connectc_async_call {
   int user_released;       /* connectc_async_call_del was called */
   int depth;               /* our own calls into the core or transport in progress */
   int single_request;      /* unary or server streaming */
+  int quiet;               /* inside connectc_async_call_new: no callbacks */
 };
 
 static void stream_free_now(connectc_async_call *s) {
@@ -206,6 +211,7 @@ static void st_close(connectc_client_call *call, const connectc_error *err,
                      const connectc_headers *trailers, void *ud) {
   (void)call;
   connectc_async_call *s = ud;
+  if (s->quiet) return; /* a refused start: connectc_async_call_new reports it */
   if (s->cb.on_close)
     s->cb.on_close(s, s->decode_failed ? &s->decode_error : err, trailers, s->user_data);
 }
@@ -257,13 +263,15 @@ int connectc_async_call_new(const connectc_client *client, const connectc_method
     memcpy(s->typed, cb->typed, cb->typed_size);
   }
   connectc_client_config cfg;
-  call_config(client, method, opts, &cfg);
+  call_config(client, method, opts, 1, &cfg);
   connectc_client_callbacks ccb = {
       .on_headers = st_headers, .on_message = st_message, .on_close = st_close};
   int64_t now = client->transport.now_ms ? client->transport.now_ms(client->transport.ctx) : 0;
   int rv = connectc_client_call_new(&cfg, &ccb, s, &s->alloc, now, &s->call);
   if (rv == CONNECTC_OK) rv = add_option_headers(s->call, opts);
+  s->quiet = 1;
   if (rv == CONNECTC_OK) rv = stream_start(s);
+  s->quiet = 0;
   if (rv != CONNECTC_OK) {
     stream_free_now(s);
     return rv;

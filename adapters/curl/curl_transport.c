@@ -10,11 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "connectc/curl.h"
 
 typedef struct xfer xfer;
+
+#define EASY_POOL 64
 
 struct connectc_curl {
   connectc_allocator alloc;
@@ -22,9 +26,21 @@ struct connectc_curl {
   char *base_url;
   struct curl_blob ca, cert, key;
   long connect_timeout_ms;
+  connectc_curl_http_version http_version;
+  int tls; /* the base URL is https:// */
+  /* h2c (HTTP/2, cleartext): see choose_h2c_version(). */
+  int h2c;
+  int open_sockets;  /* sockets libcurl opened and has not closed yet */
+  xfer *connector;   /* the prior-knowledge transfer opening the connection */
+  int h2c_suspect;   /* a transfer failed as if the connection were dead */
   connectc_curl_loop loop;
   int have_loop;
   xfer *xfers; /* running transfers, doubly linked */
+  /* Finished easy handles, reset for the next call: curl_easy_reset keeps
+   * their download and upload buffers (80 KiB), which a new handle would
+   * allocate again. */
+  CURL *pool[EASY_POOL];
+  int n_pool;
   int running;
   int dispatching; /* inside libcurl: handles must not be removed now */
 };
@@ -38,10 +54,14 @@ struct xfer {
   connectc_headers resp_headers;
   connectc_headers trailers;
   int status;
+  int http2;        /* the status line said HTTP/2 */
   int head_done;    /* the final (non-1xx) header block was delivered */
   int send_paused;
   int recv_failed;  /* we aborted the transfer from the write callback */
   int add_pending;  /* started inside a libcurl callback: reap() adds it */
+  int prior_knowledge; /* h2c: this transfer may open the connection */
+  int socket_refused;  /* h2c: it asked for a connection it must not open */
+  int restarts;        /* h2c: times it was re-added after socket_refused */
   size_t header_bytes; /* response header and trailer bytes seen */
   void (*released)(void *arg); /* told when we let go of the call */
   void *released_arg;
@@ -68,6 +88,19 @@ static char *t_strndup(connectc_curl *t, const char *s, size_t n) {
 
 /* ---- libcurl callbacks ---- */
 
+/* A call that needs HTTP/2 got an HTTP/1.x response (ALPN picked
+ * http/1.1): fails it and returns 0, else returns 1. */
+static int check_http2(xfer *x) {
+  if (x->http2 || !connectc_client_call_requires_http2(x->call)) return 1;
+  connectc_client_call_fail(
+      x->call, CONNECTC_CODE_UNIMPLEMENTED,
+      connectc_client_call_protocol(x->call) == CONNECTC_PROTOCOL_GRPC
+          ? "gRPC needs HTTP/2: the server answered over HTTP/1.1 (TLS ALPN did not select h2)"
+          : "full-duplex bidi needs HTTP/2: the server answered over HTTP/1.1 (TLS ALPN did not "
+            "select h2)");
+  return 0;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   xfer *x = ud;
   size_t n = size * nitems;
@@ -77,9 +110,12 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   /* A hostile server cannot make us keep unbounded headers or trailers. */
   x->header_bytes += n;
   if (x->header_bytes > CONNECTC_CURL_MAX_HEADER_BYTES) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "response headers and trailers exceed %u bytes",
-             (unsigned)CONNECTC_CURL_MAX_HEADER_BYTES);
+    char msg[192];
+    snprintf(msg, sizeof msg,
+             "response %s exceed the limit of %u bytes of headers and trailers "
+             "(CONNECTC_CURL_MAX_HEADER_BYTES): %zu bytes seen",
+             x->head_done ? "trailers" : "headers", (unsigned)CONNECTC_CURL_MAX_HEADER_BYTES,
+             x->header_bytes);
     connectc_client_call_fail(x->call, CONNECTC_CODE_RESOURCE_EXHAUSTED, msg);
     return 0; /* abort the transfer */
   }
@@ -91,12 +127,20 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
       return n;
     }
     x->head_done = 1;
+    if (x->t->http_version != CONNECTC_CURL_HTTP_1_1 && !check_http2(x)) return 0;
     connectc_client_call_recv_head(x->call, x->status, &x->resp_headers);
     return n;
   }
   if (!x->head_done && len > 5 && memcmp(buf, "HTTP/", 5) == 0) {
+    /* "HTTP/1.1 200 OK" or "HTTP/2 200" */
     const char *sp = memchr(buf, ' ', len);
     x->status = sp ? atoi(sp + 1) : 0;
+    x->http2 = buf[5] == '2';
+    /* An HTTP/2 body ends with END_STREAM, and trailers may follow it;
+     * libcurl 7.88 would stop at a Content-Length and lose them. libcurl
+     * handles each header line before passing it here, so this takes
+     * effect for the Content-Length line of this very block. */
+    if (x->http2) curl_easy_setopt(x->easy, CURLOPT_IGNORE_CONTENT_LENGTH, 1L);
     connectc_headers_reset(&x->resp_headers);
     return n;
   }
@@ -122,6 +166,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   }
   if (!x->head_done) {
     x->head_done = 1;
+    if (x->t->http_version != CONNECTC_CURL_HTTP_1_1 && !check_http2(x)) {
+      x->recv_failed = 1;
+      return 0;
+    }
     connectc_client_call_recv_head(x->call, x->status, &x->resp_headers);
   }
   if (connectc_client_call_recv_body(x->call, (const uint8_t *)ptr, n) != CONNECTC_OK) {
@@ -174,6 +222,64 @@ static int on_timer(CURLM *multi, long timeout_ms, void *ud) {
   return 0;
 }
 
+/*
+ * h2c and libcurl 7.88 (curl issue #10634, fixed in 8.0.0): a transfer that
+ * asks for CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE and is given an existing
+ * h2c connection stacks a second HTTP/2 layer on it and fails with "Error
+ * in the HTTP2 framing layer", so an h2c connection could carry one call
+ * only. The transport therefore keeps one h2c connection (at most one per
+ * host: CURLMOPT_MAX_HOST_CONNECTIONS 1, calls past the server's stream
+ * limit wait for a stream) and gives prior knowledge only to the transfer
+ * that opens it (the "connector", chosen when no connection exists or is
+ * being opened). Every other transfer asks for CURL_HTTP_VERSION_2TLS,
+ * which multiplexes onto the h2c connection and on cleartext never
+ * switches protocols or sends an Upgrade. Should such a transfer need a new
+ * connection after all (the old one closed while it waited), the socket
+ * callback refuses to open it and reap() re-adds the transfer, choosing
+ * again: nothing of it was sent. The same code is right for every libcurl
+ * version, so it is not made conditional.
+ *
+ * libcurl 7.88 also keeps an h2c connection whose HTTP/2 session failed
+ * (for instance on a header block over its 128 KiB) and hands it to the
+ * next transfer, which then fails. After such a failure the next call is
+ * a connector with CURLOPT_FRESH_CONNECT: with one connection allowed,
+ * libcurl closes the idle dead one to open the new one.
+ */
+static void choose_h2c_version(xfer *x) {
+  connectc_curl *t = x->t;
+  x->prior_knowledge = !t->connector && (t->open_sockets == 0 || t->h2c_suspect);
+  curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, (long)(x->prior_knowledge && t->open_sockets));
+  if (x->prior_knowledge) {
+    t->connector = x;
+    t->h2c_suspect = 0;
+  }
+  curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
+                   (long)(x->prior_knowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+                                             : CURL_HTTP_VERSION_2TLS));
+}
+
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  (void)purpose;
+  xfer *x = ud; /* only called while its transfer connects: alive */
+  connectc_curl *t = x->t;
+  if (!x->prior_knowledge) {
+    x->socket_refused = 1;
+    return CURL_SOCKET_BAD;
+  }
+  curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+  if (fd != CURL_SOCKET_BAD) t->open_sockets++;
+  if (t->connector == x) t->connector = NULL; /* the connection exists now */
+  return fd;
+}
+
+/* Connections outlive the transfer that opened them: the data is the
+ * transport, which outlives them all (curl_multi_cleanup closes them). */
+static int on_close_socket(void *ud, curl_socket_t fd) {
+  connectc_curl *t = ud;
+  t->open_sockets--;
+  return close(fd);
+}
+
 /* ---- transport ---- */
 
 static int blob_copy(connectc_curl *t, struct curl_blob *b, const char *data, size_t len) {
@@ -206,10 +312,22 @@ int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator 
   if (rv == CONNECTC_OK) rv = blob_copy(t, &t->cert, cfg->client_cert_pem, cfg->client_cert_pem_len);
   if (rv == CONNECTC_OK) rv = blob_copy(t, &t->key, cfg->client_key_pem, cfg->client_key_pem_len);
   t->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
+  t->http_version = cfg->http_version;
+  t->tls = blen >= 8 && strncasecmp(cfg->base_url, "https://", 8) == 0;
+  t->h2c = cfg->http_version == CONNECTC_CURL_HTTP_2 && !t->tls;
+  if (rv == CONNECTC_OK && (unsigned)cfg->http_version > (unsigned)CONNECTC_CURL_HTTP_2)
+    rv = CONNECTC_ERR_ARGUMENT;
+  if (rv == CONNECTC_OK && cfg->http_version == CONNECTC_CURL_HTTP_2 &&
+      !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2))
+    rv = CONNECTC_ERR_UNSUPPORTED;
   if (rv == CONNECTC_OK) {
     t->multi = curl_multi_init();
     if (!t->multi) rv = CONNECTC_ERR_UNSUPPORTED;
   }
+  /* HTTP/2: concurrent calls are streams of one connection (libcurl's
+   * default since 7.62, stated here because the design relies on it). */
+  if (rv == CONNECTC_OK) curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  if (rv == CONNECTC_OK && t->h2c) curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
   if (rv == CONNECTC_OK && cfg->loop) {
     t->loop = *cfg->loop;
     t->have_loop = 1;
@@ -228,12 +346,18 @@ int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator 
 
 static void xfer_free(xfer *x) {
   connectc_curl *t = x->t;
+  if (t->connector == x) t->connector = NULL;
   if (x->prev) x->prev->next = x->next;
   else t->xfers = x->next;
   if (x->next) x->next->prev = x->prev;
   if (x->easy) {
     curl_multi_remove_handle(t->multi, x->easy);
-    curl_easy_cleanup(x->easy);
+    if (t->n_pool < EASY_POOL) {
+      curl_easy_reset(x->easy);
+      t->pool[t->n_pool++] = x->easy;
+    } else {
+      curl_easy_cleanup(x->easy);
+    }
   }
   curl_slist_free_all(x->slist);
   t_free(t, x->url);
@@ -255,6 +379,7 @@ void connectc_curl_del(connectc_curl *t) {
     t->dispatching = 0;
     xfer_free(x);
   }
+  while (t->n_pool) curl_easy_cleanup(t->pool[--t->n_pool]);
   if (t->multi) curl_multi_cleanup(t->multi);
   t_free(t, t->base_url);
   t_free(t, t->ca.data);
@@ -293,6 +418,16 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
                                      void (*released)(void *arg), void *arg) {
   if (!t || !call) return CONNECTC_ERR_ARGUMENT;
   if (connectc_client_call_is_closed(call) || find_xfer(t, call)) return CONNECTC_ERR_STATE;
+  if (t->http_version == CONNECTC_CURL_HTTP_1_1 && connectc_client_call_requires_http2(call)) {
+    /* Refused before anything is sent, with the reason. */
+    connectc_client_call_fail(
+        call, CONNECTC_CODE_UNIMPLEMENTED,
+        connectc_client_call_protocol(call) == CONNECTC_PROTOCOL_GRPC
+            ? "gRPC needs HTTP/2: this transport is configured for HTTP/1.1"
+            : "full-duplex bidi needs HTTP/2: this transport is configured for HTTP/1.1 (over "
+              "HTTP/1.1 a bidi call is half duplex)");
+    return CONNECTC_ERR_UNSUPPORTED;
+  }
   connectc_request_head head;
   int rv = connectc_client_call_request_head(call, &head);
   if (rv) return rv;
@@ -310,7 +445,7 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
 
   size_t bl = strlen(t->base_url), pl = strlen(head.path);
   x->url = t_malloc(t, bl + pl + 1);
-  x->easy = curl_easy_init();
+  x->easy = t->n_pool ? t->pool[--t->n_pool] : curl_easy_init();
   if (!x->url || !x->easy) {
     xfer_free(x);
     return CONNECTC_ERR_NOMEM;
@@ -322,7 +457,9 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
     rv = add_header_line(x, head.headers->items[i].name, head.headers->items[i].value);
   if (rv == CONNECTC_OK) rv = add_header_line(x, "Expect", ""); /* no 100-continue wait */
   if (rv == CONNECTC_OK) rv = add_header_line(x, "Accept", "");
-  if (rv == CONNECTC_OK && head.content_length < 0)
+  /* HTTP/2 has no chunked encoding (DATA frames end with END_STREAM); a
+   * TLS connection that fell back to HTTP/1.1 gets it from libcurl. */
+  if (rv == CONNECTC_OK && head.content_length < 0 && t->http_version == CONNECTC_CURL_HTTP_1_1)
     rv = add_header_line(x, "Transfer-Encoding", "chunked");
   if (rv) {
     xfer_free(x);
@@ -330,7 +467,24 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
   }
   CURL *e = x->easy;
   curl_easy_setopt(e, CURLOPT_URL, x->url);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  if (t->http_version == CONNECTC_CURL_HTTP_2) {
+    /* TLS: ALPN offers h2 (and http/1.1); cleartext: h2c with prior
+     * knowledge, never an HTTP/1.1 Upgrade. */
+    if (t->h2c) {
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+      curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+      curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, t);
+      choose_h2c_version(x);
+    } else {
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    }
+    /* Calls started together wait for the connection being set up and
+     * share it, instead of each opening one. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+  }
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "connectc/" CONNECTC_VERSION_STRING);
@@ -376,8 +530,9 @@ void connectc_curl_wake(connectc_curl *t, connectc_client_call *call) {
   xfer *x = find_xfer(t, call);
   if (!x) return;
   if (connectc_client_call_is_closed(call)) {
-    /* Aborts the transfer and closes its connection; from inside a
-     * callback this is deferred to the end of the current dispatch. */
+    /* Aborts the transfer: HTTP/1.1 closes its connection, HTTP/2 resets
+     * its stream only. From inside a callback this is deferred to the end
+     * of the current dispatch. */
     if (!t->dispatching) xfer_free(x);
     return;
   }
@@ -409,6 +564,23 @@ static void reap(connectc_curl *t) {
     if (!x) continue;
     CURLcode rc = m->data.result;
     connectc_client_call *call = x->call;
+    if (rc != CURLE_OK && x->socket_refused && x->restarts < 4 &&
+        !connectc_client_call_is_closed(call)) {
+      /* h2c: it needed a connection it was not chosen to open (the old one
+       * closed while it waited); nothing was sent, so it starts over. */
+      curl_multi_remove_handle(t->multi, x->easy);
+      x->socket_refused = 0;
+      x->restarts++;
+      choose_h2c_version(x);
+      int64_t deadline = connectc_client_call_deadline(call);
+      if (deadline >= 0) {
+        int64_t ms = deadline - connectc_curl_now_ms();
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)(ms > 0 ? ms + 50 : 1));
+      }
+      if (curl_multi_add_handle(t->multi, x->easy) == CURLM_OK) continue;
+      connectc_client_call_fail(call, CONNECTC_CODE_UNAVAILABLE,
+                                "the transport could not restart the call");
+    }
     if (!connectc_client_call_is_closed(call)) {
       if (rc == CURLE_OK && !x->head_done) {
         /* libcurl reports success when the connection closes in the
@@ -420,6 +592,8 @@ static void reap(connectc_curl *t) {
         if (x->trailers.len) connectc_client_call_recv_trailers(call, &x->trailers);
         connectc_client_call_recv_end(call);
       } else {
+        if (t->h2c && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2))
+          t->h2c_suspect = 1;
         connectc_client_call_tick(call, connectc_curl_now_ms());
         char msg[256];
         snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
@@ -431,6 +605,15 @@ static void reap(connectc_curl *t) {
   int64_t now = connectc_curl_now_ms();
   for (xfer *x = t->xfers, *next; x; x = next) {
     next = x->next;
+    if (x->http2 && x->trailers.len && !connectc_client_call_is_closed(x->call)) {
+      /* HTTP/2 trailers end the response (their HEADERS carry
+       * END_STREAM; libcurl hands them over whole, after the body). The
+       * call completes now: libcurl would report the transfer done only
+       * once a paused upload ends too, which a full-duplex call whose
+       * server finished first may never do. */
+      connectc_client_call_recv_trailers(x->call, &x->trailers);
+      connectc_client_call_recv_end(x->call);
+    }
     connectc_client_call_tick(x->call, now);
     if (connectc_client_call_is_closed(x->call)) xfer_free(x);
   }

@@ -1,9 +1,11 @@
 // eliza-go-client: the client half of bench/run.sh on connect-go. Each of
 // -c workers has its own HTTP/1.1 connection (its own transport, one
 // connection at most) and makes -n sequential unary Say calls (proto,
-// POST, no compression); every call is timed.
+// POST, no compression); every call is timed. With -h2 the -c workers
+// share one transport speaking h2c with prior knowledge: -c concurrent
+// streams on one HTTP/2 connection.
 //
-//	eliza-go-client -url http://127.0.0.1:PORT -c 1 -n 10000
+//	eliza-go-client -url http://127.0.0.1:PORT -c 1 -n 10000 [-h2]
 //
 // Prints one line: "calls=N seconds=S calls_per_s=R p50_us=A p99_us=B".
 package main
@@ -29,6 +31,7 @@ func main() {
 	workers := flag.Int("c", 1, "workers, each with its own connection")
 	n := flag.Int("n", 10000, "sequential calls per worker")
 	warmup := flag.Int("warmup", 200, "untimed calls per worker first")
+	h2 := flag.Bool("h2", false, "h2c: every worker is a stream of one shared HTTP/2 connection")
 	flag.Parse()
 
 	lat := make([][]time.Duration, *workers)
@@ -38,8 +41,17 @@ func main() {
 		failed.Do(func() { fmt.Fprintln(os.Stderr, "eliza-go-client:", err); os.Exit(1) })
 	}
 	clients := make([]elizav1connect.ElizaServiceClient, *workers)
+	var shared *http.Client
+	if *h2 {
+		var protocols http.Protocols
+		protocols.SetUnencryptedHTTP2(true) // prior knowledge; HTTP/1 off
+		shared = &http.Client{Transport: &http.Transport{Protocols: &protocols, MaxConnsPerHost: 1}}
+	}
 	for w := range clients {
-		hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+		hc := shared
+		if hc == nil {
+			hc = &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+		}
 		clients[w] = elizav1connect.NewElizaServiceClient(hc, *url)
 		for i := 0; i < *warmup; i++ {
 			if _, err := clients[w].Say(context.Background(), connect.NewRequest(&elizav1.SayRequest{Sentence: "hello"})); err != nil {

@@ -4,7 +4,8 @@
 //	eliza-go-server [port]   (0 picks a free port)
 //
 // It prints "listening on http://127.0.0.1:PORT" once it serves HTTP/1.1
-// (no h2c, as the microhttpd server). ELIZA_INTRODUCE_COUNT=N makes
+// and h2c with prior knowledge on the same port (Go 1.24's http.Protocols;
+// the microhttpd server has HTTP/1.1 only). ELIZA_INTRODUCE_COUNT=N makes
 // Introduce stream N sentences instead of 3, as the C server does.
 package main
 
@@ -113,7 +114,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv := &http.Server{Handler: mux}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c by prior knowledge, no Upgrade
+	srv := &http.Server{Handler: mux, Protocols: &protocols}
 	fmt.Printf("listening on http://%s\n", ln.Addr().String())
 	go func() {
 		sig := make(chan os.Signal, 1)

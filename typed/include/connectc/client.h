@@ -13,7 +13,14 @@
  * libcurl adapter provides one (connectc_curl_transport). The synchronous
  * functions are half-duplex (every request is sent, then every response is
  * read), which is what HTTP/1.1 allows; the asynchronous stream below sends
- * and receives as the transport lets it.
+ * and receives as the transport lets it, and a bidi stream asked to be full
+ * duplex (connectc_call_options.full_duplex, on an HTTP/2 transport)
+ * interleaves requests and responses.
+ *
+ * The protocol (Connect, gRPC, gRPC-Web) is a client option; the HTTP
+ * version is the transport's (connectc_curl_config.http_version). A
+ * transport refuses a call it cannot carry (gRPC, or a full-duplex bidi, on
+ * HTTP/1.1) before sending anything.
  */
 #ifndef CONNECTC_CLIENT_H
 #define CONNECTC_CLIENT_H
@@ -32,8 +39,8 @@ extern "C" {
 /** A client: a transport and the options every call of it uses. Plain data:
  * initialise it with connectc_client_init(), then set the members to
  * change; keep it as long as calls use it. The transport context, codec
- * and allocator are borrowed. Its calls speak the Connect protocol (the
- * struct has no protocol member). The struct only grows at the end. */
+ * and allocator are borrowed. Its calls speak `protocol` (Connect by
+ * default). The struct only grows at the end. */
 typedef struct connectc_client {
   connectc_transport transport;          /**< what moves the calls */
   const connectc_codec *codec;          /**< default: connectc_codec_proto() */
@@ -52,6 +59,10 @@ typedef struct connectc_client {
   /** Receives each call's stats (see connectc_call_stats); NULL: none. */
   connectc_stats_fn on_stats;
   void *stats_user_data; /**< handed to on_stats */
+  /** The protocol every call speaks: CONNECTC_PROTOCOL_CONNECT (0, the
+   * default), _GRPC or _GRPC_WEB. gRPC needs an HTTP/2 transport (an
+   * HTTP/1.1 one refuses the call before sending anything). */
+  connectc_protocol protocol;
 } connectc_client;
 
 /**
@@ -71,6 +82,12 @@ typedef struct connectc_call_options {
    * fails with CONNECTC_ERR_ARGUMENT. */
   const connectc_headers *headers;
   int64_t timeout_ms;              /**< deadline from the start of the call; 0: none */
+  /** Asynchronous bidi calls only: full duplex, i.e. requests are sent
+   * while responses are received (send the next request from on_message,
+   * for instance). Needs an HTTP/2 transport: an HTTP/1.1 one refuses the
+   * call. 0 (default): half duplex, as HTTP/1.1 allows. Ignored by the
+   * synchronous functions, which are always half duplex. */
+  int full_duplex;
 } connectc_call_options;
 
 /** The result of one call: metadata, the Connect error (code OK on
@@ -106,6 +123,11 @@ CONNECTC_API void connectc_call_output_reset(connectc_call_output *out);
  * server streams take exactly one), decoding responses as `output`,
  * through client->transport.perform.
  *
+ * Half duplex for every stream type: all requests are sent and the send
+ * side closed before the transport runs the call, so a bidi call gets its
+ * responses after its last request (opts->full_duplex is ignored; use
+ * connectc_async_call for a conversation).
+ *
  * A response message the codec cannot decode ends the call, and
  * out->error is the codec's error. A request over the send limit ends the
  * call with resource_exhausted in out->error (and CONNECTC_OK).
@@ -126,8 +148,10 @@ CONNECTC_API void connectc_call_output_reset(connectc_call_output *out);
  *         CONNECTC_ERR_ARGUMENT (a NULL argument, a client without perform
  *         or codec, a wrong number of requests, a refused header, a
  *         negative timeout);
- *         CONNECTC_ERR_UNSUPPORTED (the send compression is not in this
- *         build);
+ *         CONNECTC_ERR_UNSUPPORTED (the send compression or the protocol
+ *         is not in this build, or the transport cannot carry the call:
+ *         out->error then says why, e.g. unimplemented "gRPC needs HTTP/2:
+ *         this transport is configured for HTTP/1.1");
  *         CONNECTC_ERR_NOMEM;
  *         the codec's error when a request cannot be marshalled (out->error
  *         says why);
@@ -147,6 +171,15 @@ CONNECTC_API int connectc_client_invoke(const connectc_client *client, const con
  * whenever the application has them, responses come out through callbacks
  * as the transport receives them. Generated stubs wrap it as
  * `<svc>_<rpc>__start` with typed callbacks.
+ *
+ * Full duplex (bidi with opts->full_duplex, HTTP/2 transport): send and
+ * receive interleave freely. connectc_async_call_send may be called at any
+ * time, including from on_message, and each response is delivered as it
+ * arrives while the send side is still open; connectc_async_call_close_send
+ * ends the requests while responses keep coming; connectc_async_call_cancel
+ * stops both directions at once (over HTTP/2 it resets the stream only).
+ * Half duplex (the default) works the same way through the API, but the
+ * server is not expected to answer before the send side closes.
  *
  * Threading: a stream belongs to the thread that drives its transport (the
  * event loop); every function below must be called on that thread.
@@ -203,10 +236,16 @@ typedef struct connectc_async_call_callbacks {
  *         CONNECTC_ERR_ARGUMENT (`out`, `client`, its codec, `method`,
  *         `output` or `cb` NULL, typed_size without typed, a refused
  *         header, a negative timeout);
- *         CONNECTC_ERR_UNSUPPORTED (the transport is not asynchronous, or
- *         the send compression is not in this build);
+ *         CONNECTC_ERR_UNSUPPORTED (the transport is not asynchronous, the
+ *         send compression or protocol is not in this build, or the
+ *         transport cannot carry the call: gRPC or a full-duplex bidi on
+ *         an HTTP/1.1 transport);
  *         CONNECTC_ERR_NOMEM;
  *         or the error of the transport's start (nothing is left running).
+ *         On error no callback has fired. Unary and server-streaming calls
+ *         start at their first send instead: a transport that refuses them
+ *         makes that send return its error, and on_close reports the
+ *         reason.
  */
 CONNECTC_API int connectc_async_call_new(const connectc_client *client, const connectc_method_desc *method,
                                const ProtobufCMessageDescriptor *output,
@@ -230,7 +269,7 @@ CONNECTC_API int connectc_async_call_new(const connectc_client *client, const co
  *         unary and server-streaming calls the call then closes with that
  *         error);
  *         the error of the transport's start, when it refused the call
- *         (which then closes with unavailable).
+ *         (which then closes with the transport's reason, or unavailable).
  */
 CONNECTC_API int connectc_async_call_send(connectc_async_call *stream, const ProtobufCMessage *message);
 /**

@@ -3,12 +3,51 @@
  * @brief The libcurl client adapter (libconnectc-curl).
  *
  * A `connectc_curl` is a client transport: one libcurl multi handle with
- * its connection cache, a base URL and TLS settings. It moves the bytes of
- * sans-IO client calls (client_call.h) over HTTP/1.1, with or without TLS.
- * It does not consult connectc_client_call_requires_http2(): a gRPC call,
- * or a bidi call asked to be full duplex, goes out over HTTP/1.1 like any
- * other. HTTP trailers it receives are handed to
- * connectc_client_call_recv_trailers().
+ * its connection cache, a base URL, an HTTP version and TLS settings. It
+ * moves the bytes of sans-IO client calls (client_call.h) over HTTP/1.1 or
+ * HTTP/2, with or without TLS; the call builds the request head and body
+ * and reads the response, so the transport is the same for every protocol
+ * the core speaks.
+ *
+ * HTTP versions (connectc_curl_config.http_version):
+ *  - CONNECTC_CURL_HTTP_1_1 (the default): HTTP/1.1 only; over TLS, ALPN
+ *    offers http/1.1 alone. Each concurrent call takes a connection of its
+ *    own (kept alive and reused by later calls). Bidi streams are half
+ *    duplex. Calls that need HTTP/2 (connectc_client_call_requires_http2:
+ *    gRPC, or a bidi call with full_duplex) are refused by
+ *    connectc_curl_start before anything is sent.
+ *  - CONNECTC_CURL_HTTP_2: HTTP/2. With an https:// base URL, TLS with
+ *    ALPN offering h2 (and http/1.1: a server that picks http/1.1 gets
+ *    HTTP/1.1, and a call that needs HTTP/2 then fails with unimplemented
+ *    when its response head arrives). With an http:// base URL, h2c with
+ *    prior knowledge: the connection starts with the HTTP/2 preface, never
+ *    with an HTTP/1.1 Upgrade, so the server must speak h2c. Concurrent
+ *    calls are streams of one shared connection: calls started together
+ *    wait for it rather than opening more. Over h2c the transport keeps
+ *    exactly one connection (calls past the server's concurrent-stream
+ *    limit wait for a stream to end); over TLS libcurl opens another past
+ *    that limit (100 streams at most per connection). Response trailers
+ *    (HEADERS after the body) reach the call through
+ *    connectc_client_call_recv_trailers(), before its end; a trailers-only
+ *    response (HEADERS with END_STREAM) passes none. A full-duplex bidi
+ *    call sends and receives at the same time (its upload pauses while the
+ *    call has no bytes and resumes on connectc_curl_wake). Canceling a
+ *    call resets its stream only: the connection and the other calls on
+ *    it go on. libcurl 7.88 buffers each HTTP/2 header block and trailer
+ *    block in at most 128 KiB and fails the whole connection past that
+ *    (its calls end with unavailable; the next call opens a new one).
+ *
+ * A full-duplex server that ends its response while the request is still
+ * open: HTTP/2 trailers end the response, so such a call completes as soon
+ * as they arrive, even with its upload paused (libcurl 7.88 itself reports
+ * a transfer done only once its upload ended too, and hands over trailers
+ * once the stream is closed both ways, which servers such as Go's do with
+ * RST_STREAM(NO_ERROR)). A response without trailers (Connect's end of
+ * stream is in the body) ends when the application closes its send side,
+ * cancels, or at the deadline: close the send side after the last request.
+ * libcurl 7.88 also drops response bytes that arrive in the same read as
+ * the server's RST_STREAM, so a server that resets right after ending its
+ * response may lose the end of it.
  *
  * A transfer that fails closes its call with unavailable (deadline_exceeded
  * for a libcurl timeout, resource_exhausted when libcurl runs out of
@@ -38,8 +77,10 @@ extern "C" {
 /** A libcurl client transport (opaque). */
 typedef struct connectc_curl connectc_curl;
 
-/** Response header and trailer bytes accepted per call; past this the call
- * fails with resource_exhausted and the transfer is aborted. */
+/** Response header and trailer bytes accepted per call, counted together
+ * (for HTTP/2 as libcurl renders them: "name: value" lines); past this the
+ * call fails with resource_exhausted, a message naming the limit, its value
+ * and the bytes seen, and the transfer is aborted. */
 #define CONNECTC_CURL_MAX_HEADER_BYTES (256u * 1024u)
 
 /** Socket interest: readable (connectc_curl_loop.watch_socket, and
@@ -63,6 +104,12 @@ typedef struct connectc_curl_loop {
   void *user_data;
 } connectc_curl_loop;
 
+/** The HTTP version a transport speaks (see the top of this file). */
+typedef enum connectc_curl_http_version {
+  CONNECTC_CURL_HTTP_1_1 = 0, /**< HTTP/1.1 (default) */
+  CONNECTC_CURL_HTTP_2 = 1    /**< HTTP/2: ALPN h2 over https://, h2c prior knowledge over http:// */
+} connectc_curl_http_version;
+
 /** How to create a transport. Zero-initialise it (designated initializers
  * or memset): zero means the default, and the struct only grows at the
  * end. */
@@ -75,7 +122,8 @@ typedef struct connectc_curl_config {
    * `ca_pem_len` bytes. Copied. Optional. */
   const char *ca_pem;
   size_t ca_pem_len; /**< length of `ca_pem`; 0: not used */
-  /** PEM client certificate for mutual TLS. Copied. Optional. */
+  /** PEM client certificate for mutual TLS (any HTTP version). Copied.
+   * Optional. */
   const char *client_cert_pem;
   size_t client_cert_pem_len; /**< length of `client_cert_pem`; 0: not used */
   /** PEM private key of the client certificate. Copied. Optional. */
@@ -86,6 +134,8 @@ typedef struct connectc_curl_config {
   /** External event loop (copied); NULL = connectc_curl_poll()'s own poll
    * loop. */
   const connectc_curl_loop *loop;
+  /** HTTP/1.1 (0, the default) or HTTP/2 (see the top of this file). */
+  connectc_curl_http_version http_version;
 } connectc_curl_config;
 
 /**
@@ -96,9 +146,11 @@ typedef struct connectc_curl_config {
  * @param out receives the transport; untouched on failure.
  * @return CONNECTC_OK;
  *         CONNECTC_ERR_ARGUMENT when `cfg`, its base URL or `out` is NULL,
- *         or a loop lacks watch_socket or set_timer;
+ *         a loop lacks watch_socket or set_timer, or http_version is not a
+ *         connectc_curl_http_version;
  *         CONNECTC_ERR_NOMEM;
- *         CONNECTC_ERR_UNSUPPORTED when libcurl failed to initialise.
+ *         CONNECTC_ERR_UNSUPPORTED when libcurl failed to initialise, or
+ *         HTTP/2 was asked of a libcurl built without it.
  */
 CONNECTC_API int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator *alloc,
                       connectc_curl **out);
@@ -120,7 +172,12 @@ CONNECTC_API void connectc_curl_del(connectc_curl *t);
  *         CONNECTC_ERR_ARGUMENT when `t` or `call` is NULL;
  *         CONNECTC_ERR_STATE when the call is closed, already running on
  *         this transport, or has no request head yet;
- *         CONNECTC_ERR_NOMEM.
+ *         CONNECTC_ERR_NOMEM;
+ *         CONNECTC_ERR_UNSUPPORTED when an HTTP/1.1 transport cannot carry
+ *         the call (connectc_client_call_requires_http2(): gRPC, or a
+ *         full-duplex bidi): nothing is sent and the call is closed at once
+ *         with unimplemented and a message that says why ("gRPC needs
+ *         HTTP/2: this transport is configured for HTTP/1.1").
  */
 CONNECTC_API int connectc_curl_start(connectc_curl *t, connectc_client_call *call);
 /**
