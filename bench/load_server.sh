@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Load test of the libmicrohttpd server: the Eliza server answering small
-# unary proto calls, loaded by h2load (HTTP/1.1) at 10, 256, 512 and 1000
-# concurrent connections. Prints a Markdown table.
-#   bench/load_server.sh [build dir] [seconds per row]
+# Load test of a server: the Eliza service answering small unary proto
+# calls, loaded by h2load (HTTP/1.1) at 10, 256, 512 and 1000 concurrent
+# connections. Prints a Markdown table.
+#   bench/load_server.sh [build dir] [seconds per row] [server binary]
+# The server binary defaults to the libmicrohttpd one
+# (<build>/examples/eliza/eliza_server); any program that takes a port
+# argument and prints "listening on URL" works, e.g. the Mongoose one
+# (<build>/examples/mongoose/eliza_mongoose).
 # Exits non-zero if any request failed or errored (a stall shows up as
 # timeouts/failures), so CI can run it briefly as a robustness check; the
 # figures themselves are never asserted.
@@ -11,7 +15,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build/gcc}
 secs=${2:-5}
 ulimit -n 8192 2>/dev/null || true
-server=$build/examples/eliza/eliza_server
+server=${3:-$build/examples/eliza/eliza_server}
 [ -x "$server" ] || { echo "load: $server not built"; exit 1; }
 log=$(mktemp)
 body=$(mktemp)

@@ -2,7 +2,10 @@
 # Benchmarks side by side with connect-go, in one run:
 #   bench/run.sh [build dir] [markdown output]
 #     build dir        a normal CMake build (default build/gcc): bench_core,
-#                      bench_client and examples/eliza/eliza_server in it
+#                      bench_client and examples/eliza/eliza_server in it,
+#                      and examples/mongoose/eliza_mongoose when the build
+#                      has the Mongoose adapters (then the Mongoose server
+#                      is measured too, under the same load)
 #     markdown output  default bench/RESULTS.md
 # Environment: SECS (seconds per server row, default 10), CALLS (client
 # calls per worker, default 10000), CORE_SECS (seconds per core row,
@@ -32,6 +35,9 @@ H2_CALLS=${H2_CALLS:-2000}
 ulimit -n 8192 2>/dev/null || true
 
 ours=$build/examples/eliza/eliza_server
+mongoose=$build/examples/mongoose/eliza_mongoose
+sides="ours"
+[ -x "$mongoose" ] && sides="ours mg"
 for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client"; do
   [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
 done
@@ -139,8 +145,9 @@ load() {
 
 declare -A R
 payloads=${PAYLOADS:-"proto json stream"}
-for side in ours theirs; do
+for side in $sides theirs; do
   bin=$ours
+  [ $side = mg ] && bin=$mongoose
   [ $side = theirs ] && bin=$theirs
   start_server "$bin"
   echo "server $side ($bin) at $url" >&2
@@ -160,21 +167,34 @@ for side in ours theirs; do
   stop_server
 done
 
+server_table() { # server_table <side>: the rows of that side beside connect-go
+  local side=$1
+  say "| payload | conns | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | RSS ratio | failed ours/go |"
+  say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for p in $payloads; do
+    for c in $CONNS; do
+      read -r ar a50 a99 acpu arss aok abad <<<"${R[$side,$p,$c]}"
+      read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,$p,$c]}"
+      say "| $p | $c | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
+    done
+  done
+}
+
 say "## Server: eliza_server (connectc + libmicrohttpd) and connect-go, h2load --h1, ${SECS} s per row"
 say ""
-say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in both servers); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go (rps: higher is better; the rest: lower is better)."
+say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in every server); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go (rps: higher is better; the rest: lower is better)."
 say ""
-say "| payload | conns | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | RSS ratio | failed ours/go |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
-for p in $payloads; do
-  for c in $CONNS; do
-    read -r ar a50 a99 acpu arss aok abad <<<"${R[ours,$p,$c]}"
-    read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,$p,$c]}"
-    say "| $p | $c | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
-  done
-done
+server_table ours
 say ""
+if [ "$sides" = "ours mg" ]; then
+  say "## Server: eliza_mongoose (connectc + Mongoose, one event-loop thread) and the same connect-go rows"
+  say ""
+  say "The Mongoose program of examples/mongoose (its web page and the Eliza service on one mg_mgr, connectc_mg_serve), under the same load in the same run; \"ours\" is the Mongoose server."
+  say ""
+  server_table mg
+  say ""
+fi
 
 # ---- servers over HTTP/2 ----
 h2_payloads=${H2_PAYLOADS:-"connect grpc"}

@@ -14,7 +14,7 @@ set(CONNECTC_DOC_INPUTS ${CONNECTC_DOC_MAINPAGE} ${PROJECT_SOURCE_DIR}/core/incl
 if(CONNECTC_TYPED)
   list(APPEND CONNECTC_DOC_INPUTS ${PROJECT_SOURCE_DIR}/typed/include/connectc)
 endif()
-foreach(a curl microhttpd)
+foreach(a curl microhttpd mongoose)
   if(TARGET connectc_${a})
     list(APPEND CONNECTC_DOC_INPUTS ${PROJECT_SOURCE_DIR}/adapters/${a}/include/connectc)
   endif()

@@ -2,8 +2,9 @@
  * The client under test for the Connect conformance suite.
  *
  * Reads size-delimited ClientCompatRequests from stdin, runs each as a
- * call with the libcurl adapter (up to CONCURRENCY at a time, one thread
- * and one transport each), and writes a size-delimited
+ * call with the libcurl adapter, or with the Mongoose transport given
+ * `--transport mongoose` (up to CONCURRENCY at a time, one thread and one
+ * transport each; Mongoose: one mg_mgr each), and writes a size-delimited
  * ClientCompatResponse per request to stdout, in completion order.
  *
  * Calls are made as an application would make them: through the generated
@@ -34,6 +35,10 @@
 #include "connectrpc/conformance/v1/client_compat.pb-c.h"
 #include "connectrpc/conformance/v1/service.connect.h"
 #include "connectrpc/conformance/v1/service.pb-c.h"
+#ifdef CONFORMANCE_MONGOOSE
+#include "connectc/mongoose.h"
+#include "mongoose.h"
+#endif
 
 #define CONCURRENCY 16
 /* A call still running this long after its start (plus its timeout) is
@@ -138,6 +143,81 @@ static void free_list(header_list *l) {
   free(l->items);
   free(l->ptrs);
   free(l->values);
+}
+
+/* ---- the transport under test (--transport curl|mongoose) ---- */
+
+static int use_mongoose;
+#ifdef CONFORMANCE_MONGOOSE
+/* Mongoose's log (and its hex dumps, written whatever the level) must not
+ * reach stdout, which carries the results. */
+static void mg_log_stderr(char c, void *param) {
+  (void)param;
+  fputc(c, stderr);
+}
+#endif
+
+typedef struct transport {
+  connectc_curl *curl;
+#ifdef CONFORMANCE_MONGOOSE
+  connectc_mg_client *mg;
+  struct mg_mgr mgr;
+#endif
+} transport;
+
+/* A transport for `cfg` (the curl settings; the Mongoose transport takes
+ * the same ones). */
+static int transport_new(transport *t, const connectc_curl_config *cfg, connectc_transport *out) {
+  memset(t, 0, sizeof *t);
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) {
+    connectc_mg_client_config m;
+    memset(&m, 0, sizeof m);
+    m.base_url = cfg->base_url;
+    m.ca_pem = cfg->ca_pem;
+    m.ca_pem_len = cfg->ca_pem_len;
+    m.client_cert_pem = cfg->client_cert_pem;
+    m.client_cert_pem_len = cfg->client_cert_pem_len;
+    m.client_key_pem = cfg->client_key_pem;
+    m.client_key_pem_len = cfg->client_key_pem_len;
+    mg_mgr_init(&t->mgr);
+    int rv = connectc_mg_client_new(&m, &t->mgr, NULL, &t->mg);
+    if (rv == CONNECTC_OK) *out = connectc_mg_client_transport(t->mg);
+    return rv;
+  }
+#endif
+  int rv = connectc_curl_new(cfg, NULL, &t->curl);
+  if (rv == CONNECTC_OK) *out = connectc_curl_transport(t->curl);
+  return rv;
+}
+
+static int64_t transport_now(void) {
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) return connectc_mg_now_ms();
+#endif
+  return connectc_curl_now_ms();
+}
+
+static void transport_poll(transport *t, int wait_ms) {
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) {
+    connectc_mg_client_poll(t->mg, wait_ms);
+    return;
+  }
+#endif
+  connectc_curl_poll(t->curl, wait_ms);
+}
+
+/* Lets go of every call, then frees the transport. */
+static void transport_del(transport *t) {
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) {
+    connectc_mg_client_del(t->mg);
+    mg_mgr_free(&t->mgr);
+    return;
+  }
+#endif
+  connectc_curl_del(t->curl);
 }
 
 /* ---- one call ---- */
@@ -380,7 +460,8 @@ static void run_job(job *j) {
       ccfg.client_key_pem_len = req->client_tls_creds->key.len;
     }
   }
-  connectc_curl *t = NULL;
+  transport t;
+  connectc_transport tr;
   connectc_async_call *st = NULL;
   connectc_headers req_headers;
   connectc_headers_init(&req_headers, NULL);
@@ -388,10 +469,10 @@ static void run_job(job *j) {
     for (size_t k = 0; k < req->request_headers[i]->n_value; k++)
       connectc_headers_adds(&req_headers, req->request_headers[i]->name, req->request_headers[i]->value[k]);
 
-  int rv = connectc_curl_new(&ccfg, NULL, &t);
+  int rv = transport_new(&t, &ccfg, &tr);
   if (rv == CONNECTC_OK) {
     connectc_client client;
-    connectc_client_init(&client, connectc_curl_transport(t));
+    connectc_client_init(&client, tr);
     client.codec = req->codec == CONNECTRPC__CONFORMANCE__V1__CODEC__CODEC_JSON ? json_codec : connectc_codec_proto();
     switch (req->compression) {
       case CONNECTRPC__CONFORMANCE__V1__COMPRESSION__COMPRESSION_GZIP: client.send_compression = CONNECTC_COMPRESSION_GZIP; break;
@@ -413,7 +494,7 @@ static void run_job(job *j) {
     connectc_headers_reset(&req_headers);
     for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
     free(msgs);
-    connectc_curl_del(t);
+    transport_del(&t);
     char why[160];
     snprintf(why, sizeof why, "cannot start the call (%s protocol over HTTP/%s): %s",
              connectc_protocol_name(client_protocol(req)) ? connectc_protocol_name(client_protocol(req)) : "?",
@@ -432,17 +513,17 @@ static void run_job(job *j) {
    * it). */
   int cancel_kind = req->cancel ? (int)req->cancel->cancel_timing_case : 0;
   size_t next = single ? 1 : 0;
-  int64_t next_send_at = connectc_curl_now_ms() + (full_duplex ? req->request_delay_ms : 0);
+  int64_t next_send_at = transport_now() + (full_duplex ? req->request_delay_ms : 0);
   size_t gate_open_for = 0; /* full duplex: the request that may go next */
   int64_t cancel_at = -1;
   int closed_send = 0;
-  int64_t give_up_at = connectc_curl_now_ms() + WATCHDOG_MS + (opts_timeout_ms(req));
+  int64_t give_up_at = transport_now() + WATCHDOG_MS + (opts_timeout_ms(req));
   int abandoned = 0;
   if (cancel_kind == CONNECTRPC__CONFORMANCE__V1__CLIENT_COMPAT_REQUEST__CANCEL__CANCEL_TIMING_AFTER_NUM_RESPONSES &&
       req->cancel->after_num_responses == 0)
     cancel_at = 0; /* zero responses: cancel as soon as the request is out */
   for (;;) {
-    int64_t now = connectc_curl_now_ms();
+    int64_t now = transport_now();
     if (full_duplex && next > 0 && gate_open_for != next && j->n_responses >= next) {
       gate_open_for = next; /* request next-1 was answered */
       next_send_at = now + req->request_delay_ms;
@@ -477,12 +558,12 @@ static void run_job(job *j) {
     if (next < n_msgs && may_send && next_send_at - now < wait) wait = (int)(next_send_at - now);
     if (cancel_at >= 0 && cancel_at - now < wait) wait = (int)(cancel_at - now);
     if (wait < 0) wait = 0;
-    connectc_curl_poll(t, wait);
+    transport_poll(&t, wait);
   }
   size_t unsent = n_msgs - next;
   if (single && req->n_request_messages == 0) unsent = 0;
   connectc_async_call_del(st);
-  connectc_curl_del(t); /* lets go of the call: the stream is freed */
+  transport_del(&t); /* lets go of the call: the stream is freed */
   connectc_headers_reset(&req_headers);
   for (size_t i = 0; i < n_msgs; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
   free(msgs);
@@ -586,7 +667,31 @@ static int read_full(int fd, void *buf, size_t n) {
   return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--transport") == 0 && i + 1 < argc) {
+      const char *name = argv[++i];
+      if (strcmp(name, "curl") == 0) {
+        use_mongoose = 0;
+#ifdef CONFORMANCE_MONGOOSE
+      } else if (strcmp(name, "mongoose") == 0) {
+        use_mongoose = 1;
+#endif
+      } else {
+        fprintf(stderr, "conformance client: unknown transport %s\n", name);
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "usage: %s [--transport curl|mongoose]\n", argv[0]);
+      return 2;
+    }
+  }
+#ifdef CONFORMANCE_MONGOOSE
+  if (use_mongoose) {
+    mg_log_set(MG_LL_NONE);
+    mg_log_set_fn(mg_log_stderr, NULL);
+  }
+#endif
   if (connectc_type_registry_new(NULL, &registry) != CONNECTC_OK ||
       connectrpc_conformance_v1_service__register_types(registry) != CONNECTC_OK ||
       connectc_codec_json_new(registry, NULL, &json_codec) != CONNECTC_OK) {

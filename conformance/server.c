@@ -3,11 +3,13 @@
  *
  * Reads one size-delimited ServerCompatRequest from stdin, starts the
  * ConformanceService on 127.0.0.1 (TLS when asked; a client certificate
- * required when the request carries one), writes a size-delimited
- * ServerCompatResponse to stdout, and serves until SIGTERM/SIGINT arrives.
- * The request's HTTP version picks the adapter: libmicrohttpd for
- * HTTP/1.1, nghttp2 for HTTP/2; `--adapter microhttpd|nghttp2` forces
- * one, so that each adapter can be checked on its own.
+ * required when the request carries one, on nghttp2), writes a
+ * size-delimited ServerCompatResponse to stdout, and serves until
+ * SIGTERM/SIGINT arrives. The request's HTTP version picks the adapter:
+ * libmicrohttpd for HTTP/1.1, nghttp2 for HTTP/2; `--adapter
+ * microhttpd|nghttp2|mongoose` forces one (Mongoose: its own manager,
+ * polled by the main thread), so that each adapter can be checked on its
+ * own.
  *
  * The service is written as an application would write it: on the
  * generated streaming handler interface (service.connect.h). Unary and
@@ -37,6 +39,17 @@
 #include "connectrpc/conformance/v1/server_compat.pb-c.h"
 #include "connectrpc/conformance/v1/service.connect.h"
 #include "connectrpc/conformance/v1/service.pb-c.h"
+#ifdef CONFORMANCE_MONGOOSE
+#include "connectc/mongoose.h"
+#include "mongoose.h"
+
+/* Mongoose's log (and its hex dumps, written whatever the level) must not
+ * reach stdout. */
+static void mg_log_stderr(char c, void *param) {
+  (void)param;
+  fputc(c, stderr);
+}
+#endif
 
 #define TYPE_PREFIX "type.googleapis.com/"
 
@@ -581,18 +594,23 @@ static void on_signal(int sig) {
 }
 
 int main(int argc, char **argv) {
-  /* --adapter microhttpd|nghttp2 forces one; by default the request's HTTP
-   * version picks it (HTTP/1.1: libmicrohttpd, HTTP/2: nghttp2). */
+  /* --adapter microhttpd|nghttp2|mongoose forces one; by default the
+   * request's HTTP version picks it (HTTP/1.1: libmicrohttpd, HTTP/2:
+   * nghttp2). */
   const char *adapter = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--adapter") == 0 && i + 1 < argc) {
       adapter = argv[++i];
     } else {
-      fprintf(stderr, "usage: %s [--adapter microhttpd|nghttp2]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--adapter microhttpd|nghttp2|mongoose]\n", argv[0]);
       return 2;
     }
   }
-  if (adapter && strcmp(adapter, "microhttpd") != 0 && strcmp(adapter, "nghttp2") != 0) {
+  if (adapter && strcmp(adapter, "microhttpd") != 0 && strcmp(adapter, "nghttp2") != 0
+#ifdef CONFORMANCE_MONGOOSE
+      && strcmp(adapter, "mongoose") != 0
+#endif
+  ) {
     fprintf(stderr, "conformance server: unknown adapter \"%s\"\n", adapter);
     return 2;
   }
@@ -647,7 +665,11 @@ int main(int argc, char **argv) {
   connectc_mhd_server *srv = NULL;
   connectc_h2_server *h2srv = NULL;
   int rv;
-  uint16_t port;
+  uint16_t port = 0;
+#ifdef CONFORMANCE_MONGOOSE
+  int use_mongoose = strcmp(adapter, "mongoose") == 0;
+  connectc_mg_server *msrv = NULL;
+#endif
   if (use_h2) {
     connectc_h2_config hcfg;
     memset(&hcfg, 0, sizeof hcfg);
@@ -658,6 +680,18 @@ int main(int argc, char **argv) {
     hcfg.tls_client_ca_pem = client_ca;
     rv = connectc_h2_start(&hcfg, router, &h2srv);
     port = rv == CONNECTC_OK ? connectc_h2_port(h2srv) : 0;
+#ifdef CONFORMANCE_MONGOOSE
+  } else if (use_mongoose) {
+    mg_log_set(MG_LL_NONE);
+    mg_log_set_fn(mg_log_stderr, NULL);
+    connectc_mg_server_config gcfg;
+    memset(&gcfg, 0, sizeof gcfg);
+    gcfg.tls_cert_pem = cert;
+    gcfg.tls_key_pem = key;
+    rv = connectc_mg_server_new(&gcfg, router, NULL, &msrv);
+    if (rv == CONNECTC_OK)
+      rv = connectc_mg_listen(msrv, cert ? "https://127.0.0.1:0" : "http://127.0.0.1:0", &port);
+#endif
   } else {
     connectc_mhd_config mcfg;
     memset(&mcfg, 0, sizeof mcfg);
@@ -695,6 +729,12 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   /* Serve until the runner signals us (it closes stdin right after the
    * request, so EOF means nothing). */
+#ifdef CONFORMANCE_MONGOOSE
+  if (msrv) {
+    while (!stop) connectc_mg_poll(msrv, 10); /* deadlines tick every 10 ms */
+    connectc_mg_server_del(msrv);
+  }
+#endif
   while (!stop) pause();
   if (h2srv) connectc_h2_stop(h2srv);
   if (srv) connectc_mhd_stop(srv);

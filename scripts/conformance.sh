@@ -1,49 +1,60 @@
 #!/usr/bin/env bash
 # Runs the Connect conformance suite against the programs of a build
 # directory, with no known-failing list.
-#   scripts/conformance.sh <build dir> [server|client|server-full|client-full|server-full-nghttp2 ...]
-# server and client use conformance/config.yaml (the seed configuration:
-# Connect over HTTP/1.1, so the server program runs on libmicrohttpd).
-# server-full runs conformance/config-full.yaml in server mode: both HTTP
-# versions, Connect, gRPC and gRPC-Web, TLS and client certificates; the
-# server program serves HTTP/1.1 on libmicrohttpd and HTTP/2 on nghttp2.
-# server-full-nghttp2 runs that configuration's HTTP/1.1 cases with the
-# server forced onto the nghttp2 adapter (--adapter nghttp2: its HTTP/1.1
-# side on the same port), since server-full sends them to libmicrohttpd.
-# client-full runs conformance/config-full.yaml in client mode (HTTP/1.1
-# and HTTP/2 on the libcurl transport).
+#   scripts/conformance.sh <build dir> [MODE ...] [-- program arguments]
+# MODE is one of:
+#   server, client   conformance/config.yaml (the seed configuration: Connect
+#                    over HTTP/1.1; the server program runs on libmicrohttpd)
+#   server-full      conformance/config-full.yaml in server mode: both HTTP
+#                    versions, Connect, gRPC and gRPC-Web, TLS and client
+#                    certificates, full duplex; HTTP/1.1 on libmicrohttpd,
+#                    HTTP/2 on nghttp2
+#   client-full      conformance/config-full.yaml in client mode (HTTP/1.1 and
+#                    HTTP/2 on the libcurl transport)
+#   server-full-nghttp2  that configuration's HTTP/1.1 cases with the server
+#                    forced onto the nghttp2 adapter (its HTTP/1.1 side)
+# Arguments after "--" go to the program under test, e.g. the Mongoose
+# adapters: `-- --adapter mongoose` (server), `-- --transport mongoose`
+# (client). CONFORMANCE_CONFIG replaces the configuration of server and
+# client, e.g. conformance/config-grpc-web.yaml.
 # The ASan build's programs run with leak detection and UBSan aborting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:?usage: scripts/conformance.sh <build dir> [server|client ...]}
+build=${1:?usage: scripts/conformance.sh <build dir> [MODE ...] [-- program arguments]}
 shift
-modes=("$@")
+modes=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+  modes+=("$1")
+  shift
+done
+[ $# -gt 0 ] && shift
+prog_args=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(server)
 runner=$(command -v connectconformance || echo "$(go env GOPATH)/bin/connectconformance")
 status=0
 for mode in "${modes[@]}"; do
-  conf=conformance/config.yaml
+  conf=${CONFORMANCE_CONFIG:-conformance/config.yaml}
   run_mode=$mode
   extra=()
-  adapter=()
-  if [ "$mode" = server-full ] || [ "$mode" = server-full-nghttp2 ]; then
-    conf=conformance/config-full.yaml
-    run_mode=server
-  fi
-  if [ "$mode" = client-full ]; then
-    conf=conformance/config-full.yaml
-    run_mode=client
-  fi
-  if [ "$mode" = server-full-nghttp2 ]; then
-    extra+=(--run '**/HTTPVersion:1/**')
-    adapter=(--adapter nghttp2)
-  fi
+  args=(${prog_args[@]+"${prog_args[@]}"})
+  case $mode in
+    server-full) conf=conformance/config-full.yaml run_mode=server ;;
+    client-full) conf=conformance/config-full.yaml run_mode=client ;;
+    server-full-nghttp2)
+      conf=conformance/config-full.yaml run_mode=server
+      extra=(--run '**/HTTPVersion:1/**')
+      args+=(--adapter nghttp2) ;;
+    server|client) ;;
+    *) echo "conformance: unknown mode $mode"; exit 2 ;;
+  esac
   prog=$(pwd)/$build/conformance/$run_mode
   [ -x "$prog" ] || { echo "conformance: $prog not built"; exit 1; }
   wrap=$(mktemp)
-  printf '#!/bin/sh\nexport ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1\nexec "%s" %s "$@"\n' "$prog" "${adapter[*]:-}" >"$wrap"
+  quoted=""
+  for a in ${args[@]+"${args[@]}"}; do quoted="$quoted '$a'"; done
+  printf '#!/bin/sh\nexport ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1\nexec "%s"%s "$@"\n' "$prog" "$quoted" >"$wrap"
   chmod +x "$wrap"
-  echo "conformance: $mode mode, $build"
+  echo "conformance: $mode mode, $build${args[*]:+ (${args[*]})}, $conf"
   start=$(date +%s)
   if ! "$runner" --mode "$run_mode" --conf "$conf" ${extra[@]+"${extra[@]}"} -- "$wrap"; then
     status=1

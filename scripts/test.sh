@@ -12,6 +12,10 @@
 #   adapters), the server load checks (HTTP/1.1 and HTTP/2), the Eliza
 #   demo, the browser test (connect-web in headless Chromium), buf curl, and
 #   buf generate with the local plugins.
+# Mongoose (GPLv2 or commercial) is not a package: its sources are expected
+# in ../shared/third_party/mongoose (MONGOOSE_DIR overrides), and every
+# build but the fuzzing one is configured with CONNECTC_MONGOOSE_DIR
+# pointing there; the Mongoose adapters run the conformance suite too.
 # Ends with one line "N passed, M failed" summing every ctest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,9 +66,16 @@ build() {
 }
 
 mkdir -p build
+mongoose_dir=${MONGOOSE_DIR:-$root/../shared/third_party/mongoose}
+if [ ! -f "$mongoose_dir/mongoose.c" ]; then
+  echo "scripts/test.sh: no mongoose.c in $mongoose_dir (set MONGOOSE_DIR)" >&2
+  exit 1
+fi
+mongoose_dir=$(cd "$mongoose_dir" && pwd)
+mg=(-DCONNECTC_MONGOOSE_DIR="$mongoose_dir")
 
 note "gcc build"
-CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/gcc
+CC=gcc build build/gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/gcc
 
 note "API reference: Doxygen on the public headers, any warning fails (docs target, gcc build)"
 # An undocumented function, parameter, return value, struct member or macro
@@ -83,10 +94,10 @@ else
 fi
 
 note "clang build"
-CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo && run_ctest build/clang
+CC=clang build build/clang -DCMAKE_BUILD_TYPE=RelWithDebInfo "${mg[@]}" && run_ctest build/clang
 
 note "ASan+UBSan build"
-if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON; then
+if CC=clang build build/asan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_SANITIZE=ON "${mg[@]}"; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_ctest build/asan
@@ -97,13 +108,14 @@ note "ThreadSanitizer build: the threaded tests (async handlers, adapters)"
 # build that sees a race between worker threads and the transport.
 if CC=clang build build/tsan -DCMAKE_BUILD_TYPE=Debug -DCONNECTC_CONFORMANCE=OFF \
      -DCONNECTC_BENCH=OFF -DCMAKE_C_FLAGS="-fsanitize=thread -g -O1" \
-     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread; then
+     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
+     "${mg[@]}"; then
   TSAN_OPTIONS="suppressions=$root/tests/tsan.supp second_deadlock_stack=1 halt_on_error=1" \
-    run_ctest build/tsan -R 'test_async_stress|test_http|test_service|hostile|eliza'
+    run_ctest build/tsan -R 'test_async_stress|test_http|test_service|hostile|eliza|mongoose'
 fi
 
 note "build without brotli and zstd"
-CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF \
+CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF "${mg[@]}" \
   -DCONNECTC_CONFORMANCE=OFF && run_ctest build/minimal
 
 note "libFuzzer harnesses (${fuzz_seconds}s each)"
@@ -125,16 +137,30 @@ else
   failed=$((failed + 1))
 fi
 
-note "conformance suite, client and server modes (gcc and ASan+UBSan builds)"
-# The seed configuration in both modes, the full configuration in client
+note "conformance suite (gcc and ASan+UBSan builds side by side)"
+# The seed configuration in both modes; the full configuration in client
 # mode and in server mode (HTTP/1.1 on libmicrohttpd, HTTP/2 on nghttp2),
-# then its HTTP/1.1 cases again on the nghttp2 adapter's HTTP/1.1 side. The gcc and
-# ASan runs of each mode go side by side: the suite mostly waits on its
+# then its HTTP/1.1 cases again on the nghttp2 adapter's HTTP/1.1 side; the
+# Mongoose adapters with the seed configuration plus gRPC-Web. The gcc and
+# ASan runs of each job go side by side: the suite mostly waits on its
 # cases' delays, so two at once fit the two cores.
-for mode in client server client-full server-full server-full-nghttp2; do
+conformance_jobs=(
+  "client" "server" "client-full" "server-full" "server-full-nghttp2"
+  "grpcweb:client -- --transport mongoose" "grpcweb:server -- --adapter mongoose"
+)
+for job in "${conformance_jobs[@]}"; do
+  conf_env=()
+  spec=$job
+  if [[ $job == grpcweb:* ]]; then
+    conf_env=(CONFORMANCE_CONFIG=conformance/config-grpc-web.yaml)
+    spec=${job#grpcweb:}
+  fi
+  read -r -a words <<<"$spec"
+  tag=$(tr ' /' '__' <<<"$job")
   pids=()
   for b in build/gcc build/asan; do
-    scripts/conformance.sh "$b" "$mode" >"$b.conformance-$mode.log" 2>&1 &
+    env ${conf_env[@]+"${conf_env[@]}"} scripts/conformance.sh "$b" "${words[@]}" \
+      >"$b.conformance-$tag.log" 2>&1 &
     pids+=($!)
   done
   i=0
@@ -142,21 +168,23 @@ for mode in client server client-full server-full server-full-nghttp2; do
     if wait "${pids[$i]}"; then
       passed=$((passed + 1))
     else
-      steps_failed+=("conformance $mode ($b)")
+      steps_failed+=("conformance $job ($b)")
       failed=$((failed + 1))
     fi
-    tail -4 "$b.conformance-$mode.log"
+    tail -4 "$b.conformance-$tag.log"
     i=$((i + 1))
   done
 done
 
 note "server load check: 10, 256, 512, 1000 connections, 1 s each (no failures allowed)"
-if bench/load_server.sh build/gcc 1; then
-  passed=$((passed + 1))
-else
-  steps_failed+=("server load check")
-  failed=$((failed + 1))
-fi
+for server in build/gcc/examples/eliza/eliza_server build/gcc/examples/mongoose/eliza_mongoose; do
+  if bench/load_server.sh build/gcc 1 "$server"; then
+    passed=$((passed + 1))
+  else
+    steps_failed+=("server load check ($(basename "$server"))")
+    failed=$((failed + 1))
+  fi
+done
 
 note "HTTP/2 server load check: Connect and gRPC, 1/64/256 connections x 1/100 streams and 10,000 streams, 1 s each (no failures, bounded RSS)"
 if bench/load_h2.sh build/gcc 1; then
@@ -167,7 +195,7 @@ else
 fi
 
 note "install test"
-if tests/install/run.sh build/gcc; then
+if MONGOOSE_DIR="$mongoose_dir" tests/install/run.sh build/gcc; then
   passed=$((passed + 1))
 else
   steps_failed+=("install test")

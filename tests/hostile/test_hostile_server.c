@@ -1,7 +1,8 @@
-/* Hostile clients against the real libmicrohttpd server: raw bytes over
- * loopback sockets. Every case checks the exact HTTP status and Connect
- * code the protocol calls for, and that the server still serves a normal
- * call afterwards. */
+/* Hostile clients against the real libmicrohttpd server, or the Mongoose
+ * one when built with HOSTILE_MONGOOSE (test_hostile_server_mongoose): raw
+ * bytes over loopback sockets. Every case checks the exact HTTP status and
+ * Connect code the protocol calls for, and that the server still serves a
+ * normal call afterwards. */
 #define _GNU_SOURCE /* strcasestr */
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +23,12 @@
 #include <cmocka.h>
 
 #include "connectc/json_codec.h"
+#ifdef HOSTILE_MONGOOSE
+#include "connectc/mongoose.h"
+#include "mongoose.h"
+#else
 #include "connectc/microhttpd.h"
+#endif
 #include "connectc/service.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "hx.h"
@@ -293,11 +300,77 @@ static void watch_del(void *route_data, void *call_data) {
   free(call_data);
 }
 
+/* ---- the server under test ---- */
+
+#ifdef HOSTILE_MONGOOSE
+/* Mongoose's loop is single-threaded: the server runs its own manager on
+ * a thread of its own while the test thread plays the client. */
+typedef struct server {
+  connectc_mg_server *mg;
+  pthread_t thread;
+  atomic_int stop;
+} server;
+
+static void mg_quiet(char c, void *param) {
+  (void)c;
+  (void)param;
+}
+
+static void *server_loop(void *arg) {
+  server *s = arg;
+  while (!atomic_load(&s->stop)) connectc_mg_poll(s->mg, 10);
+  return NULL;
+}
+
+static server *server_start(connectc_router *router, unsigned idle_timeout_s, uint16_t *port) {
+  static int quiet; /* Mongoose's log settings are global: set them before any loop runs */
+  if (!quiet) {
+    mg_log_set(MG_LL_NONE);
+    mg_log_set_fn(mg_quiet, NULL);
+    quiet = 1;
+  }
+  server *s = calloc(1, sizeof *s);
+  connectc_mg_server_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.idle_timeout_ms = idle_timeout_s * 1000;
+  assert_int_equal(connectc_mg_server_new(&cfg, router, NULL, &s->mg), CONNECTC_OK);
+  assert_int_equal(connectc_mg_listen(s->mg, "http://127.0.0.1:0", port), CONNECTC_OK);
+  assert_int_equal(pthread_create(&s->thread, NULL, server_loop, s), 0);
+  return s;
+}
+
+static void server_stop(server *s) {
+  atomic_store(&s->stop, 1);
+  pthread_join(s->thread, NULL);
+  connectc_mg_server_del(s->mg);
+  free(s);
+}
+#else
+typedef struct server {
+  connectc_mhd_server *mhd;
+} server;
+
+static server *server_start(connectc_router *router, unsigned idle_timeout_s, uint16_t *port) {
+  server *s = calloc(1, sizeof *s);
+  connectc_mhd_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.connection_timeout_s = idle_timeout_s;
+  assert_int_equal(connectc_mhd_start(&cfg, router, &s->mhd), CONNECTC_OK);
+  *port = connectc_mhd_port(s->mhd);
+  return s;
+}
+
+static void server_stop(server *s) {
+  connectc_mhd_stop(s->mhd);
+  free(s);
+}
+#endif
+
 typedef struct fixture {
   connectc_type_registry *reg;
   connectc_codec *json;
   connectc_router *router;
-  connectc_mhd_server *server;
+  server *server;
   uint16_t port;
 } fixture;
 
@@ -327,14 +400,13 @@ static int setup(void **state) {
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     assert_int_equal(connectc_router_add(F.router, &routes[i]), CONNECTC_OK);
-  assert_int_equal(connectc_mhd_start(NULL, F.router, &F.server), CONNECTC_OK);
-  F.port = connectc_mhd_port(F.server);
+  F.server = server_start(F.router, 0, &F.port);
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  connectc_mhd_stop(F.server);
+  server_stop(F.server);
   connectc_router_del(F.router);
   connectc_codec_json_del(F.json);
   connectc_type_registry_del(F.reg);
@@ -1058,7 +1130,13 @@ static void test_smuggling(void **state) {
    * refused. Bare CR line endings are refused with 400 and a close. */
   const char *lf = "POST " SVC "Raw HTTP/1.1\nHost: x\n" CT_PROTO "Content-Length: 3\n\nabc";
   assert_int_equal(count_responses(lf, strlen(lf), &st, &closed), 1);
+#ifdef HOSTILE_MONGOOSE
+  /* The Mongoose adapter parses heads itself and refuses bare LF too. */
+  assert_int_equal(st, 400);
+  assert_true(closed);
+#else
   assert_int_equal(st, 200);
+#endif
   const char *cr = "POST " SVC "Raw HTTP/1.1\rHost: x\r" CT_PROTO "Content-Length: 3\r\rabc";
   assert_int_equal(count_responses(cr, strlen(cr), &st, &closed), 1);
   assert_int_equal(st, 400);
@@ -1140,12 +1218,8 @@ static void test_slow_client(void **state) {
 
   /* A client that stops mid-head is timed out by a server with a short
    * idle timeout, and that server goes on serving. */
-  connectc_mhd_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.connection_timeout_s = 1;
-  connectc_mhd_server *quick = NULL;
-  assert_int_equal(connectc_mhd_start(&cfg, F.router, &quick), CONNECTC_OK);
-  uint16_t port = connectc_mhd_port(quick);
+  uint16_t port = 0;
+  server *quick = server_start(F.router, 1, &port);
   const char *half[] = {"POST " SVC "Raw HTTP/1.1\r\nHost: x\r\n",
                         "POST " SVC "Raw HTTP/1.1\r\nHost: x\r\n" CT_PROTO
                         "Content-Length: 10\r\n\r\nabc"};
@@ -1183,7 +1257,7 @@ static void test_slow_client(void **state) {
   hx_buf_free(&in);
   hx_buf_free(&req);
   close(fd);
-  connectc_mhd_stop(quick);
+  server_stop(quick);
   alive();
 }
 
@@ -1776,7 +1850,9 @@ static void test_decoded_memory(void **state) {
   alive();
 }
 
-/* Trickling and idle connections against a server with small budgets. */
+#ifndef HOSTILE_MONGOOSE
+/* Trickling and idle connections against a server with small budgets
+ * (libmicrohttpd's gate; test_mongoose checks the Mongoose server's). */
 static void test_slow_peers(void **state) {
   (void)state;
   connectc_mhd_config cfg;
@@ -1866,6 +1942,7 @@ static void test_slow_peers(void **state) {
   connectc_mhd_stop(srv);
   alive();
 }
+#endif
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -1880,7 +1957,10 @@ int main(void) {
       cmocka_unit_test(test_connection_flood),
       cmocka_unit_test(test_framing_one_answer), cmocka_unit_test(test_framing_keep_alive),
       cmocka_unit_test(test_limits_answer),      cmocka_unit_test(test_slow_readers),
-      cmocka_unit_test(test_decoded_memory),     cmocka_unit_test(test_slow_peers),
+      cmocka_unit_test(test_decoded_memory),
+#ifndef HOSTILE_MONGOOSE
+      cmocka_unit_test(test_slow_peers),
+#endif
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,10 @@
 #     carrying the major version, and libconnectc-core needing no
 #     libprotobuf-c (readelf -d);
 #  2. builds a consumer of each CMake component on its own (core; connectc;
-#     curl + microhttpd + nghttp2) with find_package(... COMPONENTS ...), where
+#     curl + microhttpd + nghttp2; mongoose, when the build has it: the
+#     consumer compiles its own mongoose.c from MONGOOSE_DIR, and
+#     libconnectc-mongoose must not contain Mongoose) with
+#     find_package(... COMPONENTS ...), where
 #     pkg-config can see only connectc's own .pc files, so that a component
 #     that looked for a dependency it does not need would fail; the core
 #     consumer must not include any protobuf-c header or need
@@ -27,6 +30,15 @@ trap 'rm -rf "$work"' EXIT
 version=$(sed -nE 's/^project\(connectc VERSION ([0-9.]+).*/\1/p' "$root/CMakeLists.txt")
 major=${version%%.*}
 fail() { echo "install test: $*"; exit 1; }
+# The Mongoose adapters are tested when the build has them; their consumer
+# compiles mongoose.c from the folder the build used (or MONGOOSE_DIR).
+mongoose_dir=${MONGOOSE_DIR:-$(sed -n 's/^CONNECTC_MONGOOSE_DIR:PATH=//p' "$build/CMakeCache.txt" 2>/dev/null || true)}
+with_mongoose=0
+if [ -n "$(find "$build/adapters/mongoose" -maxdepth 1 -name 'libconnectc-mongoose*' 2>/dev/null)" ]; then
+  [ -f "$mongoose_dir/mongoose.c" ] || fail "the build has the Mongoose adapters but no mongoose.c in '$mongoose_dir'"
+  with_mongoose=1
+fi
+want_mongoose="mongoose unimplemented"
 
 expect() { # expect <want> <cmd...>
   local want=$1 got
@@ -51,7 +63,9 @@ pc_only() { # pc_only <prefix> -> directory
 consumers_cmake() { # consumers_cmake <prefix> <tag> <run prefix for LD_LIBRARY_PATH>
   local prefix=$1 tag=$2 pcdir
   pcdir=$(pc_only "$prefix")
-  for c in core typed adapters; do
+  local consumers=(core typed adapters)
+  [ $with_mongoose = 1 ] && consumers+=(mongoose)
+  for c in "${consumers[@]}"; do
     local bdir="$work/$tag-cmake-$c"
     # Only connectc's .pc files are visible, except for the adapters (the
     # microhttpd header needs libmicrohttpd's) and the typed library
@@ -62,7 +76,8 @@ consumers_cmake() { # consumers_cmake <prefix> <tag> <run prefix for LD_LIBRARY_
       typed,*|adapters,*|*,static) pcpath="$pcdir:$(pkg-config --variable pc_path pkg-config)" ;;
     esac
     PKG_CONFIG_LIBDIR="$pcpath" cmake -S "$here/$c" -B "$bdir" -G Ninja \
-      -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" >"$bdir.log" 2>&1 ||
+      -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror" \
+      -DMONGOOSE_DIR="$mongoose_dir" >"$bdir.log" 2>&1 ||
       { cat "$bdir.log"; fail "find_package for component $c ($tag) failed"; }
     cmake --build "$bdir" >"$bdir.build.log" 2>&1 || { cat "$bdir.build.log"; fail "building the $c consumer ($tag) failed"; }
   done
@@ -71,6 +86,9 @@ consumers_cmake() { # consumers_cmake <prefix> <tag> <run prefix for LD_LIBRARY_
   LD_LIBRARY_PATH="$lib" expect "$want_core" "$work/$tag-cmake-core/consumer_core"
   LD_LIBRARY_PATH="$lib" expect "$want_typed" "$work/$tag-cmake-typed/consumer_typed"
   LD_LIBRARY_PATH="$lib" expect "$want_adapters" "$work/$tag-cmake-adapters/consumer_adapters"
+  if [ $with_mongoose = 1 ]; then
+    LD_LIBRARY_PATH="$lib" expect "$want_mongoose" "$work/$tag-cmake-mongoose/consumer_mongoose"
+  fi
 }
 
 consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
@@ -112,9 +130,25 @@ consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
   build_pc core "$here/core/main.c" connectc-core
   build_pc typed "$here/typed/main.c" connectc
   build_pc adapters "$here/adapters/main.c" connectc-curl connectc-microhttpd connectc-nghttp2
+  if [ $with_mongoose = 1 ]; then
+    # The user's own mongoose.c, compiled as its users do (GNU C, its own
+    # warnings), linked with the adapters from pkg-config.
+    cc -std=gnu11 -w -c "$mongoose_dir/mongoose.c" -o "$out/mongoose.o" ||
+      fail "compiling mongoose.c ($tag) failed"
+    local cf lf
+    read -r -a cf <<<"$(pkg-config --cflags connectc-mongoose)"
+    if [ -n "$static" ]; then
+      read -r -a lf <<<"$(pkg-config --static --libs connectc-mongoose | sed -E 's/(^| )-l(connectc[a-z-]*)/\1-l:lib\2.a/g')"
+    else
+      read -r -a lf <<<"$(pkg-config --libs connectc-mongoose)"
+    fi
+    cc -std=c11 -Wall -Wextra -Werror "${cf[@]}" -I"$mongoose_dir" "$here/mongoose/main.c" "$out/mongoose.o" \
+      -o "$out/mongoose" "${lf[@]}" || fail "pkg-config build of the Mongoose consumer ($tag) failed"
+  fi
   LD_LIBRARY_PATH="$libdir" expect "$want_core" "$out/core"
   LD_LIBRARY_PATH="$libdir" expect "$want_typed" "$out/typed"
   LD_LIBRARY_PATH="$libdir" expect "$want_adapters" "$out/adapters"
+  [ $with_mongoose = 1 ] && LD_LIBRARY_PATH="$libdir" expect "$want_mongoose" "$out/mongoose"
   if [ -n "$static" ]; then
     for p in core typed adapters; do
       if ldd "$out/$p" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
@@ -138,7 +172,7 @@ for so in $sos; do
 done
 core_so=$(echo "$sos" | grep 'libconnectc-core\.so')
 if readelf -d "$core_so" | grep -q 'libprotobuf-c'; then fail "libconnectc-core needs libprotobuf-c"; fi
-for a in curl microhttpd nghttp2; do
+for a in curl microhttpd nghttp2 mongoose; do
   so=$(echo "$sos" | grep "libconnectc-$a\\.so" || true)
   [ -n "$so" ] || continue
   if readelf -d "$so" | grep -qE 'libconnectc\.so|libprotobuf-c'; then
@@ -146,6 +180,16 @@ for a in curl microhttpd nghttp2; do
   fi
 done
 echo "install test: libconnectc-core and the adapters need no libprotobuf-c"
+if [ $with_mongoose = 1 ]; then
+  so=$(echo "$sos" | grep 'libconnectc-mongoose\.so') || fail "no libconnectc-mongoose.so installed"
+  # Mongoose is the program's: the adapter library leaves every mg_ symbol
+  # undefined and defines none.
+  if nm --defined-only "$so" | awk '{print $3}' | grep -q '^mg_'; then
+    fail "libconnectc-mongoose contains Mongoose (defines mg_ symbols)"
+  fi
+  nm -u "$so" | grep -q ' mg_mgr_poll$' || fail "libconnectc-mongoose does not use mg_mgr_poll from the program"
+  echo "install test: libconnectc-mongoose leaves Mongoose to the program (mg_ symbols undefined)"
+fi
 
 # ---- 2, 3: consumers of the shared install ----
 consumers_cmake "$shared" shared
@@ -160,8 +204,11 @@ consumers_pkgconfig "$shared" shared
 
 # ---- 4. a static build ----
 static_build="$work/static-build"
+mg_static=()
+[ $with_mongoose = 1 ] && mg_static=(-DCONNECTC_MONGOOSE_DIR="$mongoose_dir")
 cmake -S "$root" -B "$static_build" -G Ninja -DBUILD_SHARED_LIBS=OFF -DCONNECTC_TESTS=OFF \
   -DCONNECTC_EXAMPLES=OFF -DCONNECTC_BENCH=OFF -DCONNECTC_CONFORMANCE=OFF -DCONNECTC_DOCS=OFF \
+  ${mg_static[@]+"${mg_static[@]}"} \
   >"$static_build.log" 2>&1 || { cat "$static_build.log"; fail "configuring the static build failed"; }
 cmake --build "$static_build" -j"${JOBS:-2}" >"$static_build.build.log" 2>&1 ||
   { tail -30 "$static_build.build.log"; fail "the static build failed"; }
@@ -169,7 +216,9 @@ static="$work/static"
 cmake --install "$static_build" --prefix "$static" >/dev/null
 [ -z "$(find "$static" -name 'libconnectc*.so*')" ] || fail "the static build installed shared libraries"
 consumers_cmake "$static" static
-for p in core typed adapters; do
+static_consumers=(core typed adapters)
+[ $with_mongoose = 1 ] && static_consumers+=(mongoose)
+for p in "${static_consumers[@]}"; do
   b=$(find "$work/static-cmake-$p" -maxdepth 1 -name 'consumer_*' -type f)
   if ldd "$b" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
 done

@@ -5,8 +5,9 @@
  *
  * Part of libconnectc-core. The typed client layer (libconnectc's
  * client.h) runs calls through a connectc_transport; the libcurl adapter
- * provides one (connectc_curl_transport()), and an application can write
- * its own on any HTTP library or event loop.
+ * provides one (connectc_curl_transport()), so does the Mongoose adapter
+ * (connectc_mg_client_transport()), and an application can write its own
+ * on any HTTP library or event loop.
  */
 #ifndef CONNECTC_TRANSPORT_H
 #define CONNECTC_TRANSPORT_H

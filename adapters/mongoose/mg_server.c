@@ -1,0 +1,960 @@
+/*
+ * The Mongoose server adapter: moves bytes between Mongoose connections
+ * and the router's sans-IO server calls.
+ *
+ * A connection the server holds (`conn`) comes from one of its own
+ * listeners, or was handed over by the application's HTTP handler at
+ * MG_EV_HTTP_HDRS (connectc_mg_serve); then the adapter swaps in its own
+ * event handler and gives the connection back once the response is out.
+ * Either way the adapter reads the raw bytes itself: request heads with
+ * the strict parser of adapters/common/h1.h, bodies by Content-Length or
+ * the strict chunked decoder, fed to the call as they arrive.
+ *
+ * One request at a time per connection (`req`): it holds the server call
+ * and a mutex. Everything that touches the call takes the mutex: the loop
+ * and asynchronous handlers on other threads (connectc_server_call_run).
+ * When a handler elsewhere produces output, the wake hook queues the
+ * request on the server's wake list and sends one mg_wakeup to the
+ * server's own service connection; the loop drains the list (also on every
+ * poll, should a wakeup datagram ever be lost). A req is reference-counted
+ * so that an asynchronous handler may outlive the client's connection.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* PTHREAD_MUTEX_RECURSIVE */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chunked.h"
+#include "connectc/mongoose.h"
+#include "h1.h"
+#include "mongoose.h"
+
+typedef struct req req;
+typedef struct conn conn;
+typedef struct listener listener;
+
+struct connectc_mg_server {
+  connectc_router *router;
+  struct mg_mgr *mgr;
+  struct mg_mgr own_mgr;
+  int owns_mgr;
+  char *cert, *key;
+  unsigned max_connections;
+  unsigned idle_ms;
+  size_t max_head;
+  unsigned max_headers;
+  size_t max_discard;
+  size_t send_hwm;
+  unsigned grace_ms;
+  cc_h1_field *fields; /* max_headers entries, for the loop's parser */
+  struct mg_connection *svc; /* receives the wakeups; polled every loop */
+  unsigned long svc_id;
+  listener *listeners;
+  conn *conns; /* loop only */
+  size_t n_conns;
+  int stopping;
+  /* Requests alive, including those asynchronous handlers still hold. */
+  pthread_mutex_t mu;
+  pthread_cond_t idle;
+  size_t n_live;
+  /* Requests with new output from other threads. */
+  pthread_mutex_t wake_mu;
+  req *wakes;
+  int wake_sent;
+};
+
+struct listener {
+  connectc_mg_server *s;
+  struct mg_connection *c;
+  int tls;
+  listener *next;
+};
+
+struct conn {
+  connectc_mg_server *s;
+  struct mg_connection *c;
+  int embedded; /* handed over by the application: give it back after */
+  int in_handover; /* inside connectc_mg_serve, under Mongoose's HTTP handler */
+  mg_event_handler_t saved_fn, saved_pfn;
+  void *saved_fn_data, *saved_pfn_data;
+  req *r;            /* the request being served, or NULL */
+  cc_h1_scanner scan;
+  int closing;       /* no more requests: close once the response is out */
+  int64_t last_io;
+  conn *prev, *next;
+};
+
+enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+struct req {
+  connectc_mg_server *s;
+  connectc_server_call *call;
+  pthread_mutex_t mu;
+  int refs;      /* under mu */
+  int in_loop;   /* under mu: the loop holds it and pumps after */
+  int gone;      /* under mu: the connection went away */
+  int wake_queued; /* under s->wake_mu */
+  req *wake_next;
+  /* The rest is the loop's. */
+  conn *mc;
+  int body;
+  uint64_t body_left;
+  cc_chunked dec;
+  int body_done;
+  size_t discarded;
+  int keep_alive;
+  int http10;
+  int head_sent, chunked, resp_done, close_after;
+  int64_t deadline;
+};
+
+/* Mongoose's own monotonic clock: the loop passes it to every
+ * connection's MG_EV_POLL, read once per iteration. */
+int64_t connectc_mg_now_ms(void) { return (int64_t)mg_millis(); }
+
+/* ---- request lifetime ---- */
+
+static void req_unref(req *r) {
+  pthread_mutex_lock(&r->mu);
+  int left = --r->refs;
+  pthread_mutex_unlock(&r->mu);
+  if (left) return;
+  connectc_mg_server *s = r->s;
+  /* Still counted in n_live: a stopping server (and its router) waits. */
+  connectc_router_call_del(s->router, r->call);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+  pthread_mutex_lock(&s->mu);
+  s->n_live--;
+  if (s->n_live == 0) pthread_cond_broadcast(&s->idle);
+  pthread_mutex_unlock(&s->mu); /* `s` may be freed from here on */
+}
+
+static void t_lock(void *ctx) { pthread_mutex_lock(&((req *)ctx)->mu); }
+static void t_unlock(void *ctx) { pthread_mutex_unlock(&((req *)ctx)->mu); }
+static void t_ref(void *ctx) {
+  req *r = ctx;
+  pthread_mutex_lock(&r->mu);
+  r->refs++;
+  pthread_mutex_unlock(&r->mu);
+}
+static void t_unref(void *ctx) { req_unref(ctx); }
+
+/* Called with r->mu held, from any thread. */
+static void t_wake(void *ctx) {
+  req *r = ctx;
+  if (r->in_loop || r->gone) return; /* the loop pumps after, or nobody listens */
+  connectc_mg_server *s = r->s;
+  int send = 0;
+  pthread_mutex_lock(&s->wake_mu);
+  if (!r->wake_queued) {
+    r->wake_queued = 1;
+    r->refs++; /* the list's reference */
+    r->wake_next = s->wakes;
+    s->wakes = r;
+    if (!s->wake_sent) send = s->wake_sent = 1;
+  }
+  pthread_mutex_unlock(&s->wake_mu);
+  /* One datagram at a time per server: the socket pair never fills. */
+  if (send) mg_wakeup(s->mgr, s->svc_id, "w", 1);
+}
+
+static const connectc_server_call_hooks hooks = {
+    .lock = t_lock, .unlock = t_unlock, .wake = t_wake, .ref = t_ref, .unref = t_unref};
+
+/* Locks a request for the loop: output the handler produces meanwhile is
+ * pumped by the loop afterwards, not woken for. */
+static void loop_lock(req *r) {
+  pthread_mutex_lock(&r->mu);
+  r->in_loop = 1;
+}
+static void loop_unlock(req *r) {
+  r->in_loop = 0;
+  pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- writing ---- */
+
+static const char *reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+/* Output gathered before it goes to mg_send in one piece. */
+typedef struct outbuf {
+  char stack[2048];
+  char *p;
+  size_t len, cap;
+  int oom;
+} outbuf;
+
+static void ob_init(outbuf *o) {
+  o->p = o->stack;
+  o->len = 0;
+  o->cap = sizeof o->stack;
+  o->oom = 0;
+}
+
+static void ob_put(outbuf *o, const void *d, size_t n) {
+  if (o->oom) return;
+  if (o->len + n > o->cap) {
+    size_t ncap = o->cap * 2;
+    while (ncap < o->len + n) ncap *= 2;
+    char *np = o->p == o->stack ? malloc(ncap) : realloc(o->p, ncap);
+    if (!np) {
+      o->oom = 1;
+      return;
+    }
+    if (o->p == o->stack) memcpy(np, o->stack, o->len);
+    o->p = np;
+    o->cap = ncap;
+  }
+  memcpy(o->p + o->len, d, n);
+  o->len += n;
+}
+
+static void ob_puts(outbuf *o, const char *s) { ob_put(o, s, strlen(s)); }
+
+/* Sends and frees the buffer; 0 when Mongoose could not take it. */
+static int ob_send(outbuf *o, struct mg_connection *c) {
+  int ok = !o->oom && mg_send(c, o->p, o->len);
+  if (o->p != o->stack) free(o->p);
+  ob_init(o);
+  return ok;
+}
+
+/* Answers a request the adapter refuses itself (bad framing, limits) with a
+ * Connect error body and closes the connection. */
+static void refuse(conn *mc, int status, const char *why) {
+  const char *code = status == 501 || status == 505   ? "unimplemented"
+                     : status == 414 || status == 431 ? "resource_exhausted"
+                     : status == 503                  ? "unavailable"
+                                                      : "invalid_argument";
+  char body[256];
+  int n = snprintf(body, sizeof body, "{\"code\":\"%s\",\"message\":\"%s\"}", code, why);
+  char head[256];
+  int h = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                   "connection: close\r\n\r\n",
+                   status, reason(status), n);
+  mg_send(mc->c, head, (size_t)h);
+  mg_send(mc->c, body, (size_t)n);
+  mc->closing = 1;
+  mc->c->is_draining = 1;
+  mc->c->recv.len = 0;
+}
+
+/* ---- one request ---- */
+
+/* Writes the response head and as much body as the send buffer takes.
+ * With r->mu held. Returns 0 when the connection must be closed at once
+ * (the call was abandoned without a response, or out of memory). */
+static int pump_out(req *r) {
+  conn *mc = r->mc;
+  struct mg_connection *c = mc->c;
+  connectc_mg_server *s = r->s;
+  if (!r->head_sent) {
+    connectc_response_head head;
+    if (connectc_server_call_response_head(r->call, &head) != CONNECTC_OK)
+      return !connectc_server_call_is_finished(r->call);
+    r->chunked = head.content_length < 0 && !r->http10;
+    r->close_after = !r->keep_alive || !r->body_done || mc->closing || s->stopping ||
+                     (head.content_length < 0 && r->http10);
+    outbuf o;
+    ob_init(&o);
+    char line[96];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", head.status, reason(head.status));
+    ob_put(&o, line, (size_t)n);
+    for (size_t i = 0; i < head.headers->len; i++) {
+      const connectc_header *e = &head.headers->items[i];
+      ob_put(&o, e->name, e->name_len);
+      ob_put(&o, ": ", 2);
+      ob_put(&o, e->value, e->value_len);
+      ob_put(&o, "\r\n", 2);
+    }
+    if (head.content_length >= 0) {
+      n = snprintf(line, sizeof line, "content-length: %lld\r\n", (long long)head.content_length);
+      ob_put(&o, line, (size_t)n);
+    } else if (r->chunked) {
+      ob_puts(&o, "transfer-encoding: chunked\r\n");
+    }
+    if (r->close_after) ob_puts(&o, "connection: close\r\n");
+    ob_put(&o, "\r\n", 2);
+    r->head_sent = 1;
+    mc->last_io = connectc_mg_now_ms(); /* from now on the client must read */
+    if (!ob_send(&o, c)) return 0;
+  }
+  while (!r->resp_done) {
+    size_t room = s->send_hwm > c->send.len ? s->send_hwm - c->send.len : 0;
+    if (room == 0) break;
+    const uint8_t *data;
+    size_t len;
+    int done;
+    connectc_server_call_body_peek(r->call, &data, &len, &done);
+    if (len) {
+      size_t k = len < room ? len : room;
+      if (r->chunked) {
+        char sz[24];
+        int n = snprintf(sz, sizeof sz, "%zx\r\n", k);
+        if (!mg_send(c, sz, (size_t)n) || !mg_send(c, data, k) || !mg_send(c, "\r\n", 2)) return 0;
+      } else if (!mg_send(c, data, k)) {
+        return 0;
+      }
+      connectc_server_call_body_consume(r->call, k);
+      mc->last_io = connectc_mg_now_ms();
+      continue;
+    }
+    if (done) {
+      if (r->chunked) {
+        /* HTTP trailers (gRPC's status) go in the chunked ending. */
+        const connectc_headers *t = connectc_server_call_response_http_trailers(r->call);
+        outbuf o;
+        ob_init(&o);
+        ob_put(&o, "0\r\n", 3);
+        for (size_t i = 0; t && i < t->len; i++) {
+          ob_put(&o, t->items[i].name, t->items[i].name_len);
+          ob_put(&o, ": ", 2);
+          ob_put(&o, t->items[i].value, t->items[i].value_len);
+          ob_put(&o, "\r\n", 2);
+        }
+        ob_put(&o, "\r\n", 2);
+        if (!ob_send(&o, c)) return 0;
+      }
+      r->resp_done = 1;
+    }
+    break;
+  }
+  return 1;
+}
+
+/* Feeds request body bytes; once the call is finished they are counted and
+ * dropped. With r->mu held. */
+static void feed(req *r, const uint8_t *p, size_t n) {
+  if (connectc_server_call_is_finished(r->call)) {
+    r->discarded += n;
+    return;
+  }
+  (void)connectc_server_call_recv_body(r->call, p, n);
+}
+
+static void end_body(req *r) {
+  r->body_done = 1;
+  (void)connectc_server_call_recv_end(r->call); /* synchronous handlers run here */
+}
+
+/* Reads request body bytes from the connection's receive buffer. With
+ * r->mu held. Returns 0 when the framing is broken and the connection
+ * must be closed. */
+static int pump_in(req *r) {
+  struct mg_iobuf *in = &r->mc->c->recv;
+  while (!r->body_done && in->len > 0) {
+    if (r->body == BODY_LENGTH) {
+      size_t n = (uint64_t)in->len < r->body_left ? in->len : (size_t)r->body_left;
+      feed(r, in->buf, n);
+      r->body_left -= n;
+      mg_iobuf_del(in, 0, n);
+      if (r->body_left == 0) end_body(r);
+      continue;
+    }
+    size_t used = 0, dlen = 0;
+    const uint8_t *data = NULL;
+    cc_chunked_result res = cc_chunked_decode(&r->dec, in->buf, in->len, &used, &data, &dlen);
+    if (res == CC_CHUNKED_ERROR) return 0;
+    if (res == CC_CHUNKED_DATA) feed(r, data, dlen);
+    mg_iobuf_del(in, 0, used);
+    if (res == CC_CHUNKED_DONE) end_body(r);
+  }
+  return 1;
+}
+
+/* ---- connections ---- */
+
+static void conn_fn(struct mg_connection *c, int ev, void *ev_data);
+
+static void conn_unlink(conn *mc) {
+  connectc_mg_server *s = mc->s;
+  if (mc->prev) mc->prev->next = mc->next;
+  else s->conns = mc->next;
+  if (mc->next) mc->next->prev = mc->prev;
+  s->n_conns--;
+}
+
+static conn *conn_new(connectc_mg_server *s, struct mg_connection *c) {
+  conn *mc = calloc(1, sizeof *mc);
+  if (!mc) return NULL;
+  mc->s = s;
+  mc->c = c;
+  mc->last_io = connectc_mg_now_ms();
+  cc_h1_scanner_init(&mc->scan);
+  mc->next = s->conns;
+  if (s->conns) s->conns->prev = mc;
+  s->conns = mc;
+  s->n_conns++;
+  /* Bodies are read as they arrive: a larger receive buffer than
+   * MG_IO_SIZE means fewer reads per body. */
+  if (c->recv.size < 16384) mg_iobuf_resize(&c->recv, 16384);
+  return mc;
+}
+
+/* Lets go of the connection's request (the loop's reference): its
+ * response was written, or the connection went away. */
+static void drop_request(conn *mc) {
+  req *r = mc->r;
+  if (!r) return;
+  mc->r = NULL;
+  pthread_mutex_lock(&r->mu);
+  if (!connectc_server_call_is_finished(r->call)) connectc_server_call_cancel(r->call);
+  connectc_server_call_complete(r->call, connectc_mg_now_ms()); /* its stats */
+  r->gone = 1;
+  pthread_mutex_unlock(&r->mu);
+  r->mc = NULL;
+  req_unref(r);
+}
+
+/* Gives a handed-over connection back to the application's handler. */
+static void give_back(conn *mc) {
+  struct mg_connection *c = mc->c;
+  c->fn = mc->saved_fn;
+  c->fn_data = mc->saved_fn_data;
+  c->pfn = mc->saved_pfn;
+  c->pfn_data = mc->saved_pfn_data;
+  conn_unlink(mc);
+  free(mc);
+}
+
+/* Splits the request-target into a path and a query (NULL if none) in
+ * `buf` (target_len + 2 bytes). Absolute-form targets lose their scheme
+ * and authority. */
+static void split_target(const char *t, size_t n, char *buf, const char **path,
+                         const char **query) {
+  size_t start = 0;
+  if ((n > 7 && strncmp(t, "http://", 7) == 0) || (n > 8 && strncmp(t, "https://", 8) == 0)) {
+    start = t[4] == ':' ? 7 : 8;
+    while (start < n && t[start] != '/' && t[start] != '?') start++;
+  }
+  size_t q = start;
+  while (q < n && t[q] != '?') q++;
+  size_t plen = q - start;
+  if (plen == 0) {
+    buf[0] = '/';
+    plen = 1;
+  } else {
+    memcpy(buf, t + start, plen);
+  }
+  buf[plen] = 0;
+  *path = buf;
+  *query = NULL;
+  if (q < n) {
+    memcpy(buf + plen + 1, t + q + 1, n - q - 1);
+    buf[plen + 1 + n - q - 1] = 0;
+    *query = buf + plen + 1;
+  }
+}
+
+/* Starts serving the request whose head is in recv[off, off + head_len).
+ * Returns 0 when the connection was refused and is closing. */
+static int start_request(conn *mc, size_t off, size_t head_len) {
+  connectc_mg_server *s = mc->s;
+  struct mg_connection *c = mc->c;
+  cc_h1_head h;
+  const char *why = NULL;
+  int st = cc_h1_parse_request((const char *)c->recv.buf + off, head_len, s->fields,
+                               s->max_headers, &h, &why);
+  if (st) {
+    refuse(mc, st, why);
+    return 0;
+  }
+  if (h.method_len > 31) {
+    refuse(mc, 501, "unknown method");
+    return 0;
+  }
+  char method[32];
+  memcpy(method, h.method, h.method_len);
+  method[h.method_len] = 0;
+  char *target = malloc(h.target_len + 2);
+  req *r = calloc(1, sizeof *r);
+  connectc_headers headers;
+  connectc_headers_init(&headers, NULL);
+  int ok = target && r;
+  for (size_t i = 0; ok && i < h.n_fields; i++)
+    ok = connectc_headers_add(&headers, h.fields[i].name, h.fields[i].name_len,
+                              h.fields[i].value, h.fields[i].value_len) == CONNECTC_OK;
+  const char *path = NULL, *query = NULL;
+  if (ok) {
+    split_target(h.target, h.target_len, target, &path, &query);
+    ok = connectc_router_call_new(s->router, path, strlen(path), &r->call) == CONNECTC_OK;
+  }
+  if (!ok) {
+    free(target);
+    free(r);
+    connectc_headers_reset(&headers);
+    refuse(mc, 503, "out of memory");
+    return 0;
+  }
+  r->s = s;
+  r->mc = mc;
+  r->refs = 1; /* the loop's, dropped when the connection lets go */
+  /* Recursive: handlers run inside the loop's locked calls and may call
+   * connectc_server_call_run themselves. */
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&r->mu, &attr);
+  pthread_mutexattr_destroy(&attr);
+  connectc_server_call_set_hooks(r->call, &hooks, r);
+  pthread_mutex_lock(&s->mu);
+  s->n_live++;
+  pthread_mutex_unlock(&s->mu);
+  r->keep_alive = h.keep_alive;
+  r->http10 = h.version_minor == 0;
+  r->body = h.body == CC_H1_BODY_CHUNKED  ? BODY_CHUNKED
+            : h.body == CC_H1_BODY_LENGTH ? BODY_LENGTH
+                                          : BODY_NONE;
+  r->body_left = h.content_length;
+  if (r->body == BODY_CHUNKED) cc_chunked_init(&r->dec, NULL);
+  int expect_continue = h.expect_continue;
+  mc->r = r;
+
+  loop_lock(r);
+  (void)connectc_server_call_recv_head(r->call, method, query, &headers, connectc_mg_now_ms());
+  r->deadline = connectc_server_call_deadline(r->call);
+  if (r->body == BODY_NONE) {
+    end_body(r);
+  } else if (expect_continue && !connectc_server_call_is_finished(r->call)) {
+    mg_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+  loop_unlock(r);
+  free(target);
+  connectc_headers_reset(&headers);
+  mg_iobuf_del(&c->recv, 0, off + head_len);
+  cc_h1_scanner_init(&mc->scan);
+  return 1;
+}
+
+/* Closes the connection now; its call, if unfinished, is canceled (on
+ * MG_EV_CLOSE). */
+static void abort_conn(conn *mc) {
+  mc->closing = 1;
+  mc->c->is_closing = 1;
+}
+
+/* Closes a connection with no request in progress once what it queued
+ * (the last response) is written. */
+static void close_idle(conn *mc) {
+  mc->closing = 1;
+  mc->c->is_draining = 1;
+  mc->c->recv.len = 0;
+}
+
+/* Serves what the connection has: request heads (own listeners), body
+ * bytes, response bytes; moves on to the next request when one is done. */
+static void serve(conn *mc) {
+  connectc_mg_server *s = mc->s;
+  struct mg_connection *c = mc->c;
+  for (;;) {
+    if (mc->closing && !mc->r) {
+      c->recv.len = 0; /* nothing more is read */
+      return;
+    }
+    if (!mc->r) {
+      if (mc->embedded) { /* the application serves what comes next */
+        /* Not from under Mongoose's HTTP handler, which detaches itself
+         * when it returns: the event it was handling reaches conn_fn
+         * next, and the connection goes back from there. */
+        if (!mc->in_handover) give_back(mc);
+        return;
+      }
+      if (s->stopping) {
+        close_idle(mc);
+        return;
+      }
+      if (c->recv.len == 0) return;
+      long n = cc_h1_scan(&mc->scan, c->recv.buf, c->recv.len, s->max_head);
+      if (n < 0) {
+        refuse(mc, (int)-n,
+               n == -414   ? "request line too long"
+               : n == -431 ? "request head too large"
+                           : "malformed request head (bare CR or LF, or NUL)");
+        return;
+      }
+      if (n == 0) return;
+      if (!start_request(mc, 0, (size_t)n)) return;
+    }
+    req *r = mc->r;
+    loop_lock(r);
+    int ok = pump_in(r);
+    const char *bad = ok ? NULL : cc_chunked_error(&r->dec);
+    if (ok) ok = pump_out(r);
+    int done = r->resp_done && (r->body_done || r->discarded > s->max_discard);
+    int close_now = r->resp_done && !r->body_done && r->discarded > s->max_discard;
+    loop_unlock(r);
+    if (bad) {
+      /* Broken chunked framing: answer 400 if nothing was sent yet. */
+      int sent = r->head_sent;
+      drop_request(mc);
+      if (!sent) refuse(mc, 400, bad);
+      else abort_conn(mc);
+      return;
+    }
+    if (!ok) {
+      drop_request(mc);
+      abort_conn(mc);
+      return;
+    }
+    if (!done) {
+      /* Waiting for the handler or the client. Past the request, hold no
+       * more than 64 KiB of what the client sends next. */
+      c->is_full = r->body_done && c->recv.len >= 65536;
+      return;
+    }
+    c->is_full = 0;
+    int close_after = r->close_after || close_now;
+    drop_request(mc);
+    if (close_after) {
+      mc->closing = 1;
+      c->is_draining = 1;
+      c->recv.len = 0;
+      return;
+    }
+  }
+}
+
+static void on_poll(conn *mc, int64_t now) {
+  connectc_mg_server *s = mc->s;
+  struct mg_connection *c = mc->c;
+  req *r = mc->r;
+  if (r && r->deadline >= 0 && now >= r->deadline) {
+    r->deadline = -1; /* once: the call has finished now */
+    loop_lock(r);
+    connectc_server_call_tick(r->call, now);
+    loop_unlock(r);
+    serve(mc);
+    return;
+  }
+  /* Waiting on the client (a head, a body, room to send) for too long. */
+  int waiting_client = !r || !r->body_done || c->send.len > 0;
+  if (waiting_client && now - mc->last_io > (int64_t)s->idle_ms) abort_conn(mc);
+}
+
+static void conn_fn(struct mg_connection *c, int ev, void *ev_data) {
+  conn *mc = c->fn_data;
+  if (mc->embedded && !mc->r && !mc->closing && ev != MG_EV_CLOSE) {
+    /* The request served under Mongoose's HTTP handler is done: this is
+     * the first event after it, and the connection goes back. */
+    give_back(mc);
+    return;
+  }
+  switch (ev) {
+    case MG_EV_READ:
+      mc->last_io = connectc_mg_now_ms();
+      serve(mc);
+      break;
+    case MG_EV_WRITE:
+      mc->last_io = connectc_mg_now_ms();
+      if (mc->r) serve(mc);
+      break;
+    case MG_EV_POLL:
+      on_poll(mc, (int64_t)*(const uint64_t *)ev_data);
+      break;
+    case MG_EV_ERROR:
+      if (mc->embedded && mc->saved_fn) {
+        c->fn_data = mc->saved_fn_data;
+        mc->saved_fn(c, ev, ev_data);
+        c->fn_data = mc;
+      }
+      break;
+    case MG_EV_CLOSE: {
+      drop_request(mc);
+      mg_event_handler_t fn = mc->embedded ? mc->saved_fn : NULL;
+      void *fn_data = mc->saved_fn_data;
+      conn_unlink(mc);
+      free(mc);
+      c->fn = fn;
+      c->fn_data = fn_data;
+      if (fn) fn(c, ev, ev_data); /* the application accepted it: it sees it go */
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* ---- listeners ---- */
+
+static void listen_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void)ev_data;
+  listener *l = c->fn_data;
+  if (ev == MG_EV_CLOSE && c->is_listening) {
+    l->c = NULL; /* the manager was freed before the server */
+    return;
+  }
+  if (ev != MG_EV_ACCEPT || c->is_listening) return;
+  connectc_mg_server *s = l->s;
+  conn *mc = NULL;
+  if (s->stopping || s->n_conns >= s->max_connections || !(mc = conn_new(s, c))) {
+    c->fn = NULL;
+    c->fn_data = NULL;
+    c->is_closing = 1;
+    return;
+  }
+  c->fn = conn_fn;
+  c->fn_data = mc;
+  if (l->tls) {
+    struct mg_tls_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.cert = mg_str(s->cert);
+    opts.key = mg_str(s->key);
+    mg_tls_init(c, &opts);
+  }
+}
+
+int connectc_mg_listen(connectc_mg_server *s, const char *url, uint16_t *port) {
+  if (!s || !url) return CONNECTC_ERR_ARGUMENT;
+  int tls = strncmp(url, "https://", 8) == 0;
+  if (!tls && strncmp(url, "http://", 7) != 0) return CONNECTC_ERR_ARGUMENT;
+  if (tls && !s->cert) return CONNECTC_ERR_ARGUMENT;
+  listener *l = calloc(1, sizeof *l);
+  if (!l) return CONNECTC_ERR_NOMEM;
+  l->s = s;
+  l->tls = tls;
+  l->c = mg_listen(s->mgr, url, listen_fn, l);
+  if (!l->c) {
+    free(l);
+    return CONNECTC_ERR_UNSUPPORTED;
+  }
+  l->next = s->listeners;
+  s->listeners = l;
+  if (port) *port = mg_ntohs(l->c->loc.port);
+  return CONNECTC_OK;
+}
+
+/* ---- embedding ---- */
+
+int connectc_mg_serve(connectc_mg_server *s, struct mg_connection *c, int ev, void *ev_data) {
+  if (!s || !c || ev != MG_EV_HTTP_HDRS || s->stopping) return 0;
+  struct mg_http_message *hm = ev_data;
+  if (!connectc_router_find(s->router, hm->uri.buf, hm->uri.len)) return 0;
+  const char *base = (const char *)c->recv.buf;
+  if (hm->head.buf < base || hm->head.buf + hm->head.len > base + c->recv.len) return 0;
+  conn *mc = conn_new(s, c);
+  if (!mc) return 0;
+  mc->embedded = 1;
+  mc->saved_fn = c->fn;
+  mc->saved_fn_data = c->fn_data;
+  mc->saved_pfn = c->pfn;
+  mc->saved_pfn_data = c->pfn_data;
+  c->fn = conn_fn;
+  c->fn_data = mc;
+  c->pfn = NULL; /* Mongoose's HTTP parser lets go of the connection */
+  c->pfn_data = NULL;
+  size_t off = (size_t)(hm->head.buf - base);
+  /* Mongoose found the head; the strict scanner must find the same one. */
+  long n = cc_h1_scan(&mc->scan, c->recv.buf + off, hm->head.len, s->max_head);
+  if (n != (long)hm->head.len) {
+    refuse(mc, n < 0 ? (int)-n : 400,
+           n == -414   ? "request line too long"
+           : n == -431 ? "request head too large"
+                       : "malformed request head (bare CR or LF, or NUL)");
+    return 1;
+  }
+  /* Removing the head from the receive buffer is also what tells
+   * Mongoose's HTTP handler, which called us, to stand back. */
+  mc->in_handover = 1;
+  if (start_request(mc, off, hm->head.len)) serve(mc);
+  mc->in_handover = 0;
+  return 1;
+}
+
+/* ---- wakeups ---- */
+
+static void drain_wakes(connectc_mg_server *s) {
+  pthread_mutex_lock(&s->wake_mu);
+  req *list = s->wakes;
+  s->wakes = NULL;
+  s->wake_sent = 0;
+  pthread_mutex_unlock(&s->wake_mu);
+  while (list) {
+    /* Each leaves the list under the lock: once wake_queued is 0 a handler
+     * may queue it again, which rewrites wake_next. */
+    pthread_mutex_lock(&s->wake_mu);
+    req *r = list;
+    list = r->wake_next;
+    r->wake_next = NULL;
+    r->wake_queued = 0;
+    pthread_mutex_unlock(&s->wake_mu);
+    if (r->mc && r->mc->r == r) serve(r->mc);
+    req_unref(r);
+  }
+}
+
+static void svc_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void)c;
+  (void)ev_data;
+  connectc_mg_server *s = c->fn_data;
+  if (ev == MG_EV_WAKEUP || ev == MG_EV_POLL) drain_wakes(s);
+  if (ev == MG_EV_CLOSE) s->svc = NULL; /* the manager was freed before the server */
+}
+
+/* ---- the server ---- */
+
+struct mg_mgr *connectc_mg_server_mgr(const connectc_mg_server *s) { return s->mgr; }
+void connectc_mg_poll(connectc_mg_server *s, int timeout_ms) { mg_mgr_poll(s->mgr, timeout_ms); }
+size_t connectc_mg_server_connections(const connectc_mg_server *s) { return s->n_conns; }
+
+static void server_free(connectc_mg_server *s) {
+  if (s->svc) {
+    s->svc->fn = NULL;
+    s->svc->fn_data = NULL;
+    s->svc->is_closing = 1;
+  }
+  if (s->owns_mgr) mg_mgr_free(&s->own_mgr);
+  pthread_mutex_destroy(&s->wake_mu);
+  pthread_cond_destroy(&s->idle);
+  pthread_mutex_destroy(&s->mu);
+  free(s->fields);
+  free(s->cert);
+  free(s->key);
+  free(s);
+}
+
+int connectc_mg_server_new(const connectc_mg_server_config *cfg, connectc_router *router,
+                           struct mg_mgr *mgr, connectc_mg_server **out) {
+  if (!out) return CONNECTC_ERR_ARGUMENT;
+  *out = NULL;
+  connectc_mg_server_config c;
+  memset(&c, 0, sizeof c);
+  if (cfg) c = *cfg;
+  if (!router || (c.tls_cert_pem == NULL) != (c.tls_key_pem == NULL)) return CONNECTC_ERR_ARGUMENT;
+  connectc_mg_server *s = calloc(1, sizeof *s);
+  if (!s) return CONNECTC_ERR_NOMEM;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->idle, NULL);
+  pthread_mutex_init(&s->wake_mu, NULL);
+  s->router = router;
+  s->max_connections = c.max_connections ? c.max_connections : 1024;
+  s->idle_ms = c.idle_timeout_ms ? c.idle_timeout_ms : 60000;
+  s->max_head = c.max_header_bytes ? c.max_header_bytes : 65536;
+  s->max_headers = c.max_headers ? c.max_headers : 100;
+  s->max_discard = c.max_discard_bytes ? c.max_discard_bytes : 1024 * 1024;
+  s->send_hwm = c.send_buffer_bytes ? c.send_buffer_bytes : 256 * 1024;
+  s->grace_ms = c.shutdown_grace_ms ? c.shutdown_grace_ms : 5000;
+  s->fields = calloc(s->max_headers, sizeof *s->fields);
+  if (c.tls_cert_pem) {
+    s->cert = strdup(c.tls_cert_pem);
+    s->key = strdup(c.tls_key_pem);
+  }
+  if (!s->fields || (c.tls_cert_pem && (!s->cert || !s->key))) {
+    server_free(s);
+    return CONNECTC_ERR_NOMEM;
+  }
+  if (mgr) {
+    s->mgr = mgr;
+  } else {
+    mg_mgr_init(&s->own_mgr);
+    s->mgr = &s->own_mgr;
+    s->owns_mgr = 1;
+  }
+  /* mg_wakeup_init refuses a second initialisation; either way the socket
+   * pair must be there. */
+  if (!mg_wakeup_init(s->mgr) && s->mgr->pipe.fd == MG_INVALID_SOCKET) {
+    server_free(s);
+    return CONNECTC_ERR_UNSUPPORTED;
+  }
+  /* The wakeups' target: a connection with no socket, polled every loop. */
+  s->svc = mg_wrapfd(s->mgr, (int)MG_INVALID_SOCKET, svc_fn, s);
+  if (!s->svc) {
+    server_free(s);
+    return CONNECTC_ERR_NOMEM;
+  }
+  s->svc_id = s->svc->id;
+  *out = s;
+  return CONNECTC_OK;
+}
+
+void connectc_mg_server_del(connectc_mg_server *s) {
+  if (!s) return;
+  s->stopping = 1;
+  while (s->listeners) {
+    listener *l = s->listeners;
+    s->listeners = l->next;
+    if (l->c) {
+      l->c->fn = NULL;
+      l->c->fn_data = NULL;
+      l->c->is_closing = 1;
+    }
+    free(l);
+  }
+  /* Idle connections go now; the others after their response. */
+  for (conn *mc = s->conns; mc; mc = mc->next) {
+    mc->closing = 1;
+    if (!mc->r) close_idle(mc); /* its last response may not be written yet */
+  }
+  int64_t deadline = connectc_mg_now_ms() + s->grace_ms;
+  while (s->conns && connectc_mg_now_ms() < deadline) mg_mgr_poll(s->mgr, 10);
+  /* Whatever is left: canceled and closed. */
+  for (conn *mc = s->conns; mc; mc = mc->next) abort_conn(mc);
+  for (int i = 0; s->conns && i < 100; i++) mg_mgr_poll(s->mgr, 0);
+  while (s->conns) { /* the loop closed none of them? detach them ourselves */
+    conn *mc = s->conns;
+    struct mg_connection *c = mc->c;
+    drop_request(mc);
+    if (mc->embedded) {
+      give_back(mc);
+    } else {
+      conn_unlink(mc);
+      free(mc);
+      c->fn = NULL;
+      c->fn_data = NULL;
+    }
+    c->is_closing = 1;
+  }
+  /* Asynchronous handlers may still hold canceled calls; their finish
+   * releases them. Nothing may refer to the server (or the router) once
+   * this returns, so wait for that, draining their wakeups meanwhile. */
+  pthread_mutex_lock(&s->mu);
+  while (s->n_live > 0) {
+    pthread_mutex_unlock(&s->mu);
+    drain_wakes(s);
+    pthread_mutex_lock(&s->mu);
+    if (s->n_live == 0) break;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 10 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->idle, &s->mu, &until);
+  }
+  pthread_mutex_unlock(&s->mu);
+  drain_wakes(s);
+  server_free(s);
+}
