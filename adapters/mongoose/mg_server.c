@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "chunked.h"
+#include "connectc/http.h"
 #include "connectc/mongoose.h"
 #include "h1.h"
 #include "mongoose.h"
@@ -86,6 +87,7 @@ struct conn {
   cc_h1_scanner scan;
   int closing;       /* no more requests: close once the response is out */
   int64_t last_io;
+  int64_t head_since; /* when the first byte of the awaited head came; 0: none yet */
   conn *prev, *next;
 };
 
@@ -112,6 +114,10 @@ struct req {
   int head_sent, chunked, resp_done, close_after;
   int64_t deadline;
 };
+
+/* How long a response that is complete waits for the rest of a request
+ * body the client stopped sending (at most the idle timeout). */
+#define DRAIN_QUIET_MS 1000
 
 /* Mongoose's own monotonic clock: the loop passes it to every
  * connection's MG_EV_POLL, read once per iteration. */
@@ -180,34 +186,6 @@ static void loop_unlock(req *r) {
 
 /* ---- writing ---- */
 
-static const char *reason(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 499: return "Client Closed Request";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Status";
-  }
-}
-
 /* Output gathered before it goes to mg_send in one piece. */
 typedef struct outbuf {
   char stack[2048];
@@ -251,25 +229,29 @@ static int ob_send(outbuf *o, struct mg_connection *c) {
   return ok;
 }
 
-/* Answers a request the adapter refuses itself (bad framing, limits) with a
- * Connect error body and closes the connection. */
-static void refuse(conn *mc, int status, const char *why) {
-  const char *code = status == 501 || status == 505   ? "unimplemented"
-                     : status == 414 || status == 431 ? "resource_exhausted"
-                     : status == 503                  ? "unavailable"
-                                                      : "invalid_argument";
-  char body[256];
-  int n = snprintf(body, sizeof body, "{\"code\":\"%s\",\"message\":\"%s\"}", code, why);
-  char head[256];
-  int h = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                   "connection: close\r\n\r\n",
-                   status, reason(status), n);
-  mg_send(mc->c, head, (size_t)h);
-  mg_send(mc->c, body, (size_t)n);
+/* Answers with the core's refusal (connectc/http.h) and closes. */
+static void refuse_http(conn *mc, const connectc_http_refusal *why) {
+  char buf[512];
+  size_t n = connectc_http1_write_refusal(buf, sizeof buf, why);
+  if (n >= sizeof buf) n = sizeof buf - 1; /* never: messages hold at most 191 bytes */
+  mg_send(mc->c, buf, n);
+  mc->last_io = connectc_mg_now_ms(); /* the answer has the idle timeout to leave */
   mc->closing = 1;
   mc->c->is_draining = 1;
   mc->c->recv.len = 0;
+}
+
+/* Answers a request the adapter refuses itself (its own limits, broken
+ * chunked framing) the same way. */
+static void refuse(conn *mc, int status, const char *why) {
+  connectc_http_refusal r;
+  r.status = status;
+  r.code = status == 501 || status == 505   ? CONNECTC_CODE_UNIMPLEMENTED
+           : status == 413 || status == 414 || status == 431 ? CONNECTC_CODE_RESOURCE_EXHAUSTED
+           : status == 503                  ? CONNECTC_CODE_UNAVAILABLE
+                                            : CONNECTC_CODE_INVALID_ARGUMENT;
+  snprintf(r.message, sizeof r.message, "%s", why);
+  refuse_http(mc, &r);
 }
 
 /* ---- one request ---- */
@@ -291,7 +273,8 @@ static int pump_out(req *r) {
     outbuf o;
     ob_init(&o);
     char line[96];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", head.status, reason(head.status));
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", head.status,
+                     connectc_http_reason(head.status));
     ob_put(&o, line, (size_t)n);
     for (size_t i = 0; i < head.headers->len; i++) {
       const connectc_header *e = &head.headers->items[i];
@@ -450,44 +433,36 @@ static void give_back(conn *mc) {
   free(mc);
 }
 
-/* Splits the request-target into a path and a query (NULL if none) in
- * `buf` (target_len + 2 bytes). Absolute-form targets lose their scheme
- * and authority. */
-static void split_target(const char *t, size_t n, char *buf, const char **path,
-                         const char **query) {
-  size_t start = 0;
-  if ((n > 7 && strncmp(t, "http://", 7) == 0) || (n > 8 && strncmp(t, "https://", 8) == 0)) {
-    start = t[4] == ':' ? 7 : 8;
-    while (start < n && t[start] != '/' && t[start] != '?') start++;
-  }
-  size_t q = start;
-  while (q < n && t[q] != '?') q++;
-  size_t plen = q - start;
-  if (plen == 0) {
-    buf[0] = '/';
-    plen = 1;
-  } else {
-    memcpy(buf, t + start, plen);
-  }
-  buf[plen] = 0;
-  *path = buf;
-  *query = NULL;
-  if (q < n) {
-    memcpy(buf + plen + 1, t + q + 1, n - q - 1);
-    buf[plen + 1 + n - q - 1] = 0;
-    *query = buf + plen + 1;
-  }
-}
-
 /* Starts serving the request whose head is in recv[off, off + head_len).
  * Returns 0 when the connection was refused and is closing. */
 static int start_request(conn *mc, size_t off, size_t head_len) {
   connectc_mg_server *s = mc->s;
   struct mg_connection *c = mc->c;
+  mc->head_since = 0;
+  /* The rules every connectc server applies (connectc/http.h) decide
+   * first, so this server refuses what the others refuse, the same way. */
+  const char *raw = (const char *)c->recv.buf + off;
+  connectc_http1_limits lim = {s->max_head, s->max_headers};
+  connectc_http1_head ch;
+  connectc_http_refusal hwhy;
+  int rv = connectc_http1_check_head(raw, head_len, &lim, &ch, &hwhy);
+  if (rv != 1 || ch.head_len != head_len) {
+    if (rv >= 0) { /* the two scanners disagree on where the head ends */
+      hwhy.status = 400;
+      hwhy.code = CONNECTC_CODE_INVALID_ARGUMENT;
+      snprintf(hwhy.message, sizeof hwhy.message, "malformed request head");
+    }
+    refuse_http(mc, &hwhy);
+    return 0;
+  }
+  connectc_http_target tg;
+  if (connectc_http_parse_target(ch.target, ch.target_len, &tg, &hwhy) != CONNECTC_OK) {
+    refuse_http(mc, &hwhy);
+    return 0;
+  }
   cc_h1_head h;
   const char *why = NULL;
-  int st = cc_h1_parse_request((const char *)c->recv.buf + off, head_len, s->fields,
-                               s->max_headers, &h, &why);
+  int st = cc_h1_parse_request(raw, head_len, s->fields, s->max_headers, &h, &why);
   if (st) {
     refuse(mc, st, why);
     return 0;
@@ -507,10 +482,30 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   for (size_t i = 0; ok && i < h.n_fields; i++)
     ok = connectc_headers_add(&headers, h.fields[i].name, h.fields[i].name_len,
                               h.fields[i].value, h.fields[i].value_len) == CONNECTC_OK;
-  const char *path = NULL, *query = NULL;
+  /* The path percent-decoded (never holding a NUL), then the query as
+   * sent, each NUL-terminated, in `target`. */
+  const char *query = NULL;
+  size_t path_len = 0;
+  int bad_path = 0;
   if (ok) {
-    split_target(h.target, h.target_len, target, &path, &query);
-    ok = connectc_router_call_new(s->router, path, strlen(path), &r->call) == CONNECTC_OK;
+    bad_path = connectc_http_decode_path(tg.path, tg.path_len, target, &path_len, &hwhy) !=
+               CONNECTC_OK;
+    if (!bad_path) {
+      target[path_len] = 0;
+      if (tg.query) {
+        memcpy(target + path_len + 1, tg.query, tg.query_len);
+        target[path_len + 1 + tg.query_len] = 0;
+        query = target + path_len + 1;
+      }
+      ok = connectc_router_call_new(s->router, target, path_len, &r->call) == CONNECTC_OK;
+    }
+  }
+  if (bad_path) {
+    free(target);
+    free(r);
+    connectc_headers_reset(&headers);
+    refuse_http(mc, &hwhy);
+    return 0;
   }
   if (!ok) {
     free(target);
@@ -597,6 +592,7 @@ static void serve(conn *mc) {
         return;
       }
       if (c->recv.len == 0) return;
+      if (!mc->head_since) mc->head_since = connectc_mg_now_ms();
       long n = cc_h1_scan(&mc->scan, c->recv.buf, c->recv.len, s->max_head);
       if (n < 0) {
         refuse(mc, (int)-n,
@@ -657,6 +653,22 @@ static void on_poll(conn *mc, int64_t now) {
     connectc_server_call_tick(r->call, now);
     loop_unlock(r);
     serve(mc);
+    return;
+  }
+  /* Part of a head, for longer than the idle timeout (however slowly
+   * it trickles in): 408, as every connectc server answers. */
+  if (!r && !mc->closing && mc->head_since && now - mc->head_since > (int64_t)s->idle_ms) {
+    connectc_http_refusal why = {408, CONNECTC_CODE_DEADLINE_EXCEEDED, {0}};
+    snprintf(why.message, sizeof why.message,
+             "the request head did not arrive within %u ms (idle_timeout_ms)", s->idle_ms);
+    refuse_http(mc, &why);
+    return;
+  }
+  /* The response is out but the client stopped sending the rest of the
+   * request body: nothing more will be served on this connection. */
+  if (r && r->resp_done && !r->body_done && c->send.len == 0 &&
+      now - mc->last_io > (int64_t)(s->idle_ms < DRAIN_QUIET_MS ? s->idle_ms : DRAIN_QUIET_MS)) {
+    abort_conn(mc);
     return;
   }
   /* Waiting on the client (a head, a body, room to send) for too long. */
@@ -861,8 +873,8 @@ int connectc_mg_server_new(const connectc_mg_server_config *cfg, connectc_router
   s->router = router;
   s->max_connections = c.max_connections ? c.max_connections : 1024;
   s->idle_ms = c.idle_timeout_ms ? c.idle_timeout_ms : 60000;
-  s->max_head = c.max_header_bytes ? c.max_header_bytes : 65536;
-  s->max_headers = c.max_headers ? c.max_headers : 100;
+  s->max_head = c.max_header_bytes ? c.max_header_bytes : CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES;
+  s->max_headers = c.max_headers ? c.max_headers : (unsigned)CONNECTC_HTTP1_DEFAULT_MAX_FIELDS;
   s->max_discard = c.max_discard_bytes ? c.max_discard_bytes : 1024 * 1024;
   s->send_hwm = c.send_buffer_bytes ? c.send_buffer_bytes : 256 * 1024;
   s->grace_ms = c.shutdown_grace_ms ? c.shutdown_grace_ms : 5000;

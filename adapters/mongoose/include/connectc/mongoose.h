@@ -94,9 +94,12 @@ typedef struct connectc_mg_server_config {
   unsigned idle_timeout_ms;
   /** Bytes of a request head (request line and header fields): past this
    * the request is answered 431, or 414 for the request line alone.
-   * 0 = 65536. */
+   * 0 = CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES (16 KiB), as on every
+   * connectc server. */
   size_t max_header_bytes;
-  /** Header fields in a request; more are answered 431. 0 = 100. */
+  /** Header fields plus query parameters plus cookies in a request, counted
+   * as connectc_http1_limits.max_fields counts them; more are answered 431.
+   * 0 = CONNECTC_HTTP1_DEFAULT_MAX_FIELDS (256). */
   unsigned max_headers;
   /** Request body bytes read and discarded after the response was decided
    * (a refused request, say) before the connection is closed instead.
