@@ -201,19 +201,83 @@ static int is_tchar(unsigned char c) {
   }
 }
 
-/* An entry's name and value share one allocation ("name\0value\0"),
- * owned through `name`: one malloc and one free per header. */
-static void free_entry(connectc_headers *h, connectc_header *e) { cc_free(&h->alloc, e->name); }
+/*
+ * Storage: entries' names and values ("name\0value\0") are carved out of
+ * blocks the list owns, freed together at reset; the first block also holds
+ * room for the first HB_INLINE entries. A request's or response's few
+ * headers therefore cost one allocation. Removing entries leaves their
+ * bytes in the block until the reset.
+ */
+#define HB_INLINE 8
+#define HB_SIZE 1024
+
+typedef struct connectc_headers_block hblock;
+struct connectc_headers_block {
+  hblock *next;
+  size_t used, cap; /* bytes of data */
+  /* followed by the data; the first block starts with HB_INLINE entries */
+};
+
+static char *hblock_data(hblock *b) { return (char *)(b + 1); }
+
+/* The first block's inline entry array, or NULL. */
+static connectc_header *inline_items(const connectc_headers *h) {
+  hblock *b = h->blocks;
+  while (b && b->next) b = b->next; /* the first block is at the tail */
+  return b ? (connectc_header *)(void *)hblock_data(b) : NULL;
+}
+
+static int first_block(connectc_headers *h) {
+  size_t cap = HB_SIZE - sizeof(hblock);
+  hblock *b = cc_malloc(&h->alloc, HB_SIZE);
+  if (!b) return CONNECTC_ERR_NOMEM;
+  b->next = NULL;
+  b->used = HB_INLINE * sizeof(connectc_header);
+  b->cap = cap;
+  h->blocks = b;
+  h->items = (connectc_header *)(void *)hblock_data(b);
+  h->cap = HB_INLINE;
+  return CONNECTC_OK;
+}
+
+/* `n` bytes of string storage. */
+static char *hblock_take(connectc_headers *h, size_t n) {
+  hblock *b = h->blocks;
+  if (!b || b->cap - b->used < n) {
+    size_t cap = n > HB_SIZE - sizeof(hblock) ? n : HB_SIZE - sizeof(hblock);
+    if (cap > SIZE_MAX - sizeof(hblock)) return NULL;
+    hblock *nb = cc_malloc(&h->alloc, sizeof(hblock) + cap);
+    if (!nb) return NULL;
+    nb->next = b;
+    nb->used = 0;
+    nb->cap = cap;
+    h->blocks = b = nb;
+  }
+  char *p = hblock_data(b) + b->used;
+  b->used += n;
+  return p;
+}
 
 /* Room for `extra` more entries (doubling, at least 8). */
 static int reserve(connectc_headers *h, size_t extra) {
+  if (!h->blocks && extra <= HB_INLINE) {
+    int rv = first_block(h);
+    if (rv) return rv;
+  }
   if (extra <= h->cap - h->len) return CONNECTC_OK;
   if (extra > SIZE_MAX / sizeof(connectc_header) - h->len) return CONNECTC_ERR_NOMEM;
   size_t ncap = h->cap * 2;
   if (ncap < h->len + extra) ncap = h->len + extra;
   if (ncap < 8) ncap = 8;
   if (ncap > SIZE_MAX / sizeof(connectc_header)) return CONNECTC_ERR_NOMEM;
-  connectc_header *p = cc_realloc(&h->alloc, h->items, ncap * sizeof *p);
+  connectc_header *inl = inline_items(h);
+  connectc_header *p;
+  if (h->items && h->items == inl) {
+    p = cc_malloc(&h->alloc, ncap * sizeof *p);
+    if (p && h->len) memcpy(p, h->items, h->len * sizeof *p);
+  } else {
+    p = cc_realloc(&h->alloc, h->items, ncap * sizeof *p);
+  }
   if (!p) return CONNECTC_ERR_NOMEM;
   h->items = p;
   h->cap = ncap;
@@ -226,7 +290,7 @@ static int reserve(connectc_headers *h, size_t extra) {
 static int push_entry(connectc_headers *h, const char *name, size_t name_len, const char *value,
                       size_t value_len) {
   if (name_len > SIZE_MAX - 2 - value_len) return CONNECTC_ERR_NOMEM;
-  char *n = cc_malloc(&h->alloc, name_len + value_len + 2);
+  char *n = hblock_take(h, name_len + value_len + 2);
   if (!n) return CONNECTC_ERR_NOMEM;
   for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
   n[name_len] = '\0';
@@ -244,8 +308,13 @@ void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc)
 }
 
 void connectc_headers_reset(connectc_headers *h) {
-  for (size_t i = 0; i < h->len; i++) free_entry(h, &h->items[i]);
-  cc_free(&h->alloc, h->items);
+  if (h->items && h->items != inline_items(h)) cc_free(&h->alloc, h->items);
+  for (hblock *b = h->blocks; b;) {
+    hblock *next = b->next;
+    cc_free(&h->alloc, b);
+    b = next;
+  }
+  h->blocks = NULL;
   h->items = NULL;
   h->len = h->cap = 0;
 }
@@ -287,8 +356,7 @@ size_t connectc_headers_remove(connectc_headers *h, const char *name) {
   for (size_t i = 0; i < h->len; i++) {
     connectc_header *e = &h->items[i];
     if (cc_ascii_eq_nocase(e->name, e->name_len, name, nl)) {
-      free_entry(h, e);
-      removed++;
+      removed++; /* its bytes stay in the block until the reset */
     } else {
       h->items[w++] = *e;
     }

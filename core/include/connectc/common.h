@@ -326,6 +326,11 @@ typedef struct connectc_headers {
   size_t len; /**< number of entries */
   size_t cap; /**< entries allocated (private) */
   connectc_allocator alloc; /**< what the entries are allocated with */
+  /** Private: the blocks the entries' names and values (and the first
+   * entries) live in, so that a list of a few headers costs one
+   * allocation. Moving a list by struct assignment is allowed; copying it
+   * that way is not (use connectc_headers_append_all()). */
+  struct connectc_headers_block *blocks;
 } connectc_headers;
 
 /**
@@ -381,7 +386,9 @@ CONNECTC_API int connectc_headers_adds(connectc_headers *h, const char *name, co
 CONNECTC_API int connectc_headers_add_bin(connectc_headers *h, const char *name, const uint8_t *value,
                              size_t value_len);
 /**
- * Removes every entry with this name (case-insensitive).
+ * Removes every entry with this name (case-insensitive). The removed
+ * entries' bytes are released with the list (connectc_headers_reset()),
+ * not here: a list that is edited for a long time should be rebuilt.
  * @param h an initialised list.
  * @param name NUL-terminated header name.
  * @return how many entries were removed.
