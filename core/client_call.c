@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "connectc/http.h"
 #include "grpc.h"
 #include "protocol.h"
 #include "wire_error.h"
@@ -48,7 +49,6 @@ struct connectc_client_call {
   cc_outq body;
   int send_closed;
   size_t n_sent;
-  cc_buf unary_msg; /* unary: the (maybe compressed) message until the head is built */
   int unary_compressed;
 
   /* response */
@@ -62,6 +62,7 @@ struct connectc_client_call {
   int got_end_stream;   /* Connect end-stream message, or gRPC-Web trailer frame */
   int got_http_trailers; /* gRPC: HTTP trailers arrived */
   uint64_t body_bytes;   /* response body bytes received (trailers-only detection) */
+  int64_t expect_len;    /* Connect unary: the response's Content-Length, or -1 */
   size_t n_received;
   int held_done; /* client stream: the held response was delivered */
   connectc_error end_err; /* error carried by the end-of-stream message */
@@ -131,10 +132,17 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   if (cfg->use_get && cfg->protocol != CONNECTC_PROTOCOL_CONNECT) return CONNECTC_ERR_ARGUMENT;
   if (!connectc_compression_supported(cfg->send_compression)) return CONNECTC_ERR_UNSUPPORTED;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
-  connectc_client_call *c = cc_malloc(a, sizeof *c);
+  /* The procedure and codec names live in the same allocation. */
+  size_t plen = strlen(cfg->procedure), clen = strlen(cfg->codec);
+  if (plen > SIZE_MAX / 2 - sizeof(connectc_client_call) || clen > SIZE_MAX / 4) return CONNECTC_ERR_NOMEM;
+  connectc_client_call *c = cc_malloc(a, sizeof *c + plen + clen + 2);
   if (!c) return CONNECTC_ERR_NOMEM;
   memset(c, 0, sizeof *c);
   c->alloc = *a;
+  c->procedure = (char *)(c + 1);
+  memcpy(c->procedure, cfg->procedure, plen + 1);
+  c->codec = c->procedure + plen + 1;
+  memcpy(c->codec, cfg->codec, clen + 1);
   if (cb) c->cb = *cb;
   c->user_data = user_data;
   c->stream_type = cfg->stream_type;
@@ -152,6 +160,7 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   c->full_duplex = cfg->full_duplex && cfg->stream_type == CONNECTC_STREAM_BIDI;
   c->framed = c->protocol != CONNECTC_PROTOCOL_CONNECT || c->stream_type != CONNECTC_STREAM_UNARY;
   c->content_length = -1;
+  c->expect_len = -1;
   connectc_headers_init(&c->req_headers, &c->alloc);
   connectc_headers_init(&c->resp_headers, &c->alloc);
   connectc_headers_init(&c->trailers, &c->alloc);
@@ -161,10 +170,10 @@ int connectc_client_call_new(const connectc_client_config *cfg,
                      : c->protocol == CONNECTC_PROTOCOL_GRPC_WEB ? CC_GRPC_WEB_FLAG_TRAILERS
                                                                  : 0;
   cc_msg_reader_init(&c->reader, c->limits.recv_max_bytes, end_flag, &c->alloc);
-  c->procedure = cc_strndup(&c->alloc, cfg->procedure, strlen(cfg->procedure));
-  c->codec = cc_strndup(&c->alloc, cfg->codec, strlen(cfg->codec));
-  (void)connectc_compress_ctx_new(&c->alloc, &c->cctx); /* NULL checked below */
-  if (!c->procedure || !c->codec || !c->cctx) {
+  /* A compression context only when a compression is used (requests now,
+   * responses when one announces it). */
+  if (c->send_comp != CONNECTC_COMPRESSION_IDENTITY &&
+      connectc_compress_ctx_new(&c->alloc, &c->cctx) != CONNECTC_OK) {
     connectc_client_call_del(c);
     return CONNECTC_ERR_NOMEM;
   }
@@ -214,9 +223,7 @@ void connectc_client_call_del(connectc_client_call *c) {
     report_stats(c);
   }
   connectc_allocator a = c->alloc;
-  cc_free(&a, c->procedure);
-  cc_free(&a, c->codec);
-  cc_free(&a, c->path);
+  if (c->path != c->procedure) cc_free(&a, c->path);
   connectc_compress_ctx_del(c->cctx);
   connectc_headers_reset(&c->req_headers);
   connectc_headers_reset(&c->resp_headers);
@@ -225,7 +232,6 @@ void connectc_client_call_del(connectc_client_call *c) {
   connectc_error_reset(&c->end_err);
   cc_msg_reader_free(&c->reader);
   cc_outq_free(&c->body, &a);
-  cc_buf_free(&c->unary_msg, &a);
   cc_buf_free(&c->unary_body, &a);
   cc_free(&a, c);
 }
@@ -331,10 +337,13 @@ static int build_head(connectc_client_call *c) {
     cc_buf q = CC_BUF_INIT;
     rv = cc_buf_append_str(&q, &c->alloc, c->procedure);
     if (rv == CONNECTC_OK) rv = cc_buf_append_byte(&q, &c->alloc, '?');
+    const uint8_t *msg;
+    size_t msg_len;
+    cc_outq_peek(&c->body, &msg, &msg_len);
     if (rv == CONNECTC_OK)
       rv = cc_get_query_format(&q, &c->alloc, c->codec,
                                c->unary_compressed ? c->send_comp : CONNECTC_COMPRESSION_IDENTITY,
-                               c->unary_msg.data, c->unary_msg.len);
+                               msg, msg_len);
     if (rv == CONNECTC_OK) {
       c->path = cc_buf_take_cstr(&q, &c->alloc);
       if (!c->path) rv = CONNECTC_ERR_NOMEM;
@@ -342,16 +351,10 @@ static int build_head(connectc_client_call *c) {
     cc_buf_free(&q, &c->alloc);
     if (rv) return rv;
     c->content_length = 0;
-    cc_buf_free(&c->unary_msg, &c->alloc);
+    cc_outq_free(&c->body, &c->alloc); /* the message travels in the query */
   } else {
-    c->path = cc_strndup(&c->alloc, c->procedure, strlen(c->procedure));
-    if (!c->path) return CONNECTC_ERR_NOMEM;
-    if (!c->framed) {
-      c->content_length = (int64_t)c->unary_msg.len;
-      rv = cc_outq_append(&c->body, &c->alloc, c->unary_msg.data, c->unary_msg.len);
-      cc_buf_free(&c->unary_msg, &c->alloc);
-      if (rv) return rv;
-    } else if (c->stream_type == CONNECTC_STREAM_UNARY) {
+    c->path = c->procedure; /* no query: the path is the procedure */
+    if (c->stream_type == CONNECTC_STREAM_UNARY) {
       /* A framed unary call's head comes after its one message. */
       const uint8_t *d;
       size_t n;
@@ -398,7 +401,9 @@ int connectc_client_call_send(connectc_client_call *c, const uint8_t *msg, size_
     uint8_t *owned;
     rv = cc_maybe_compress(c->cctx, &c->alloc, c->send_comp, c->limits.compress_min_bytes, msg,
                            len, &p, &plen, &owned, &c->unary_compressed);
-    if (rv == CONNECTC_OK) rv = cc_buf_append(&c->unary_msg, &c->alloc, p, plen);
+    /* The body itself: the unary message is written once, where the
+     * transport reads it. */
+    if (rv == CONNECTC_OK) rv = cc_outq_append(&c->body, &c->alloc, p, plen);
     cc_free(&c->alloc, owned);
     if (rv == CONNECTC_OK && c->limits.send_max_bytes && c->unary_compressed &&
         plen > c->limits.send_max_bytes) {
@@ -436,7 +441,12 @@ void connectc_client_call_body_peek(connectc_client_call *c, const uint8_t **dat
     /* A unary body exists only once its head does. */
     if (c->stream_type != CONNECTC_STREAM_UNARY || c->n_sent) (void)build_head(c);
   }
-  cc_outq_peek(&c->body, data, len);
+  if (c->head_built) {
+    cc_outq_peek(&c->body, data, len);
+  } else { /* no head (not yet, or refused): no body either */
+    *data = NULL;
+    *len = 0;
+  }
   *done = c->send_closed && (c->head_built || c->closed);
 }
 
@@ -451,7 +461,13 @@ void connectc_client_call_body_consume(connectc_client_call *c, size_t n) {
 static int resolve_encoding(connectc_client_call *c, const char *value) {
   c->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
   if (!value || !value[0] || strcmp(value, "identity") == 0) return 1;
-  if (connectc_compression_from_name(value, strlen(value), &c->resp_comp)) return 1;
+  if (connectc_compression_from_name(value, strlen(value), &c->resp_comp)) {
+    if (c->resp_comp == CONNECTC_COMPRESSION_IDENTITY || c->cctx ||
+        connectc_compress_ctx_new(&c->alloc, &c->cctx) == CONNECTC_OK)
+      return 1;
+    close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for a decompression context");
+    return 0;
+  }
   close_with(c, CONNECTC_CODE_INTERNAL, "unknown encoding \"%s\": accepted encodings are %s",
              value, connectc_compressions_accept_header());
   return 0;
@@ -533,6 +549,11 @@ int connectc_client_call_recv_head(connectc_client_call *c, int http_status,
   const char *ctype = connectc_headers_get(&c->resp_headers, "content-type");
   if (!ctype) ctype = "";
   if (unary) {
+    const connectc_header *cl = connectc_headers_get_nth(&c->resp_headers, "content-length", 0);
+    uint64_t n;
+    if (cl && connectc_headers_count(&c->resp_headers, "content-length") == 1 &&
+        connectc_http_parse_content_length(cl->value, cl->value_len, &n, NULL) == CONNECTC_OK)
+      c->expect_len = (int64_t)n;
     if (http_status != 200) {
       if (!deliver_headers(c)) return CONNECTC_OK;
       if (strcmp(ctype, "application/json") == 0 ||
@@ -656,6 +677,8 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
   return deliver_message(c, data, len);
 }
 
+static void finish_unary(connectc_client_call *c, const uint8_t *src, size_t src_len);
+
 int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data, size_t len) {
   if (!c || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (c->closed || c->rstate == RESP_DISCARD || len == 0) return CONNECTC_OK;
@@ -675,6 +698,12 @@ int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data,
                    "message size %zu is larger than configured max %zu (recv_max_bytes, with "
                    "room for a compressed body up to %zu)",
                    c->unary_body.len + len, c->limits.recv_max_bytes, bound);
+      return CONNECTC_OK;
+    }
+    /* The whole body at once (its Content-Length): answered from the
+     * transport's bytes, with no copy; the end then changes nothing. */
+    if (c->unary_body.len == 0 && c->expect_len >= 0 && (uint64_t)c->expect_len == len) {
+      finish_unary(c, data, len);
       return CONNECTC_OK;
     }
     return cc_buf_append(&c->unary_body, &c->alloc, data, len);
@@ -705,11 +734,11 @@ int connectc_client_call_recv_trailers(connectc_client_call *c,
 }
 
 /* Decompresses the unary body within the receive limit; closes on error. */
-static int unary_payload(connectc_client_call *c, const uint8_t **p, size_t *len,
-                         uint8_t **owned) {
+static int unary_payload(connectc_client_call *c, const uint8_t *src, size_t src_len,
+                         const uint8_t **p, size_t *len, uint8_t **owned) {
   *owned = NULL;
-  *p = c->unary_body.data;
-  *len = c->unary_body.len;
+  *p = src;
+  *len = src_len;
   if (c->resp_comp != CONNECTC_COMPRESSION_IDENTITY && *len > 0) {
     connectc_error perr;
     connectc_error_init(&perr, &c->alloc);
@@ -730,12 +759,14 @@ static int unary_payload(connectc_client_call *c, const uint8_t **p, size_t *len
   return 1;
 }
 
-static void finish_unary(connectc_client_call *c) {
+/* Ends a Connect unary call with its whole body, `src` (the collected
+ * body, or the transport's bytes when they came at once). */
+static void finish_unary(connectc_client_call *c, const uint8_t *src, size_t src_len) {
   const uint8_t *p;
   size_t len;
   uint8_t *owned;
   if (c->rstate == RESP_ERROR_BODY) {
-    if (!unary_payload(c, &p, &len, &owned)) return;
+    if (!unary_payload(c, src, src_len, &p, &len, &owned)) return;
     connectc_error werr;
     connectc_error_init(&werr, &c->alloc);
     if (cc_error_json_parse((const char *)p, len, &werr) == CONNECTC_OK) {
@@ -751,7 +782,7 @@ static void finish_unary(connectc_client_call *c) {
     cc_free(&c->alloc, owned);
     return;
   }
-  if (!unary_payload(c, &p, &len, &owned)) return;
+  if (!unary_payload(c, src, src_len, &p, &len, &owned)) return;
   if (!p) p = (const uint8_t *)""; /* callbacks never see NULL */
   int stop = deliver_message(c, p, len);
   cc_free(&c->alloc, owned);
@@ -823,7 +854,7 @@ int connectc_client_call_recv_end(connectc_client_call *c) {
     return CONNECTC_OK;
   }
   if (!c->framed) {
-    finish_unary(c);
+    finish_unary(c, c->unary_body.data, c->unary_body.len);
     return CONNECTC_OK;
   }
   if (c->protocol != CONNECTC_PROTOCOL_CONNECT) {
