@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "conn_internal.h"
+#include "connectc/http.h"
 
 enum { H1_HEAD = 0, H1_BODY, H1_WAIT };
 
@@ -99,6 +100,15 @@ static void refuse(connectc_h2_conn *c, int status, const char *code, const char
            status, reason(status), bn);
   if (puts_(c, head) == 0) put(c, body, (size_t)bn);
   h->closing = 1;
+}
+
+/* Answers with the core's refusal (connectc/http.h) and closes. */
+static void refuse_http(connectc_h2_conn *c, const connectc_http_refusal *why) {
+  char buf[512];
+  size_t n = connectc_http1_write_refusal(buf, sizeof buf, why);
+  if (n >= sizeof buf) n = sizeof buf - 1; /* never: messages hold at most 191 bytes */
+  put(c, buf, n);
+  c->h1.closing = 1;
 }
 
 static const char *code_for(int status) {
@@ -190,17 +200,32 @@ static void body(connectc_h2_conn *c) {
 /* A complete head of n bytes: start the call. */
 static void start(connectc_h2_conn *c, size_t n) {
   h1_state *h = &c->h1;
+  /* The rules every connectc server applies (connectc/http.h) decide
+   * first, so this side refuses what the others refuse, the same way. */
+  connectc_http1_limits lim = {H1_MAX_HEAD, 0};
+  connectc_http1_head ch;
+  connectc_http_refusal hw;
+  int rv = connectc_http1_check_head((const char *)h->in, n, &lim, &ch, &hw);
+  if (rv != 1 || ch.head_len != n) {
+    if (rv >= 0) { /* the two scanners disagree on where the head ends */
+      hw.status = 400;
+      hw.code = CONNECTC_CODE_INVALID_ARGUMENT;
+      snprintf(hw.message, sizeof hw.message, "malformed request head");
+    }
+    refuse_http(c, &hw);
+    return;
+  }
+  connectc_http_target tg;
+  if (connectc_http_parse_target(ch.target, ch.target_len, &tg, &hw) != CONNECTC_OK) {
+    refuse_http(c, &hw);
+    return;
+  }
   cc_h1_field fields[H1_MAX_FIELDS];
   cc_h1_head head;
   const char *why = NULL;
   int status = cc_h1_parse_request((const char *)h->in, n, fields, H1_MAX_FIELDS, &head, &why);
   if (status) {
     refuse(c, status, code_for(status), why ? why : "malformed request");
-    return;
-  }
-  /* Origin form only: "/path?query". */
-  if (head.target_len == 0 || head.target[0] != '/') {
-    refuse(c, 400, "invalid_argument", "the request target is not an absolute path");
     return;
   }
   h2_stream *st = cc_stream_new(c, 0);
@@ -216,7 +241,20 @@ static void start(connectc_h2_conn *c, size_t n) {
     bad = connectc_headers_add(&hs, fields[i].name, fields[i].name_len, fields[i].value,
                                fields[i].value_len) != CONNECTC_OK;
   char *method = malloc(head.method_len + 1);
-  char *target = malloc(head.target_len + 1);
+  /* The path percent-decoded (never holding a NUL), then the query as
+   * sent, each NUL-terminated. */
+  char *target = malloc(head.target_len + 2);
+  size_t plen = 0;
+  if (!bad && target &&
+      connectc_http_decode_path(tg.path, tg.path_len, target, &plen, &hw) != CONNECTC_OK) {
+    free(method);
+    free(target);
+    connectc_headers_reset(&hs);
+    st->closed = 1;
+    (void)cc_stream_unref_locked(st);
+    refuse_http(c, &hw);
+    return;
+  }
   if (bad || !method || !target) {
     free(method);
     free(target);
@@ -228,10 +266,13 @@ static void start(connectc_h2_conn *c, size_t n) {
   }
   memcpy(method, head.method, head.method_len);
   method[head.method_len] = 0;
-  memcpy(target, head.target, head.target_len);
-  target[head.target_len] = 0;
-  char *q = memchr(target, '?', head.target_len);
-  size_t plen = q ? (size_t)(q - target) : head.target_len;
+  target[plen] = 0;
+  char *q = NULL;
+  if (tg.query) {
+    q = target + plen;
+    memcpy(q + 1, tg.query, tg.query_len);
+    q[1 + tg.query_len] = 0;
+  }
   h->st = st;
   h->keep_alive = head.keep_alive;
   h->body_kind = head.body;
