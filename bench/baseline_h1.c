@@ -116,11 +116,20 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* SIGINT and SIGTERM end it at once: a shell's background job starts
+ * with SIGINT ignored, and bench/run.sh stops servers with SIGINT. */
+static void on_stop(int sig) {
+  (void)sig;
+  _exit(0);
+}
+
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8081;
   int threads = argc > 2 ? atoi(argv[2]) : 2;
   if (threads < 1) threads = 1;
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGINT, on_stop);
+  signal(SIGTERM, on_stop);
   response_len = (size_t)snprintf(response, sizeof response,
                                   "HTTP/1.1 200 OK\r\nContent-Type: application/proto\r\n"
                                   "Accept-Encoding: gzip, br, zstd\r\nContent-Length: %zu\r\n\r\n",

@@ -6,12 +6,16 @@
  * client call, a transport that answers from memory).
  *
  *   bench_calls [calls]        (default 200000)
+ *   bench_calls --trace        one call of each side, printing a backtrace
+ *                              for every allocation (resolve the
+ *                              offsets with addr2line -f -e <library>)
  *
  * Prints a Markdown table. The allocation counts are exact and do not
  * depend on the machine; the times do, so compare builds in one run.
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +27,26 @@
 #include "eliza.pb-c.h"
 
 static size_t n_allocs;
+static int tracing;
+
+static void trace(const char *what, size_t size) {
+  if (!tracing) return;
+  void *frames[8];
+  int n = backtrace(frames, 8);
+  fprintf(stderr, "%s %zu:\n", what, size);
+  backtrace_symbols_fd(frames + 1, n - 1, 2);
+}
+
 static void *count_malloc(size_t size, void *ud) {
   (void)ud;
   n_allocs++;
+  trace("malloc", size);
   return malloc(size);
 }
 static void *count_realloc(void *ptr, size_t size, void *ud) {
   (void)ud;
   n_allocs++;
+  trace("realloc", size);
   return realloc(ptr, size);
 }
 static void count_free(void *ptr, void *ud) {
@@ -175,6 +191,17 @@ static double client_calls(long n, size_t *allocs) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--trace") == 0) {
+    size_t sa, ca;
+    server_calls(2, &sa); /* warm up: what is allocated once */
+    client_calls(2, &ca);
+    tracing = 1;
+    fprintf(stderr, "-- one server call\n");
+    server_calls(1, &sa);
+    fprintf(stderr, "-- one client call\n");
+    client_calls(1, &ca);
+    return 0;
+  }
   long n = argc > 1 ? atol(argv[1]) : 200000;
   if (n < 1) n = 1;
   size_t sa, ca;

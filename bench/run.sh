@@ -18,9 +18,13 @@
 # Prints the machine, versions and three tables (core, server, client) as
 # one Markdown document and writes it to the output file: HTTP/1.1 rows
 # (h2load --h1) and HTTP/2 rows (h2load over h2c by prior knowledge: ours
-# on the nghttp2 adapter, connect-go on its h2c listener). Both servers run
-# one after the other under the same load (one h2load thread);
-# nothing is pinned. Figures compare only within one run. Never run by CI.
+# on the nghttp2 adapter, connect-go on its h2c listener). The servers run
+# one after the other under the same load (one h2load thread), with
+# bench/baseline_h1 (a minimal epoll server answering a fixed response: the
+# machine's limit) beside them on the HTTP/1.1 proto rows; nothing is pinned
+# except in one section, where the server has CPU 0 and h2load CPU 1; then
+# bench_calls counts allocations per call. Figures compare only within one
+# run. Never run by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/gcc}
@@ -38,7 +42,8 @@ ours=$build/examples/eliza/eliza_server
 mongoose=$build/examples/mongoose/eliza_mongoose
 sides="ours"
 [ -x "$mongoose" ] && sides="ours mg"
-for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client"; do
+baseline=$build/bench/baseline_h1
+for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client" "$baseline" "$build/bench/bench_calls"; do
   [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
 done
 command -v h2load >/dev/null || { echo "run.sh: h2load (nghttp2-client) is needed" >&2; exit 1; }
@@ -85,10 +90,14 @@ json_len=$(printf '{"sentence":"%s"}' "${sentence% }" | wc -c)
 printf '\x00\x00\x00\x00\x07\x0a\x05hello' >"$tmp/stream.bin"
 cp "$tmp/stream.bin" "$tmp/grpc.bin" # one enveloped SayRequest
 
+# PIN_SERVER / PIN_LOAD: a command prefix (taskset -c N) for the server
+# and for h2load; empty: nothing pinned.
+PIN_SERVER=()
+PIN_LOAD=()
 start_server() { # binary [h2] -> sets server_pid, url (h2: the HTTP/2 one)
   local args=(0)
   [ "${2:-}" = h2 ] && [ "$1" = "$ours" ] && args=(0 --h2 0)
-  ELIZA_INTRODUCE_COUNT=100 "$1" "${args[@]}" >"$tmp/server.log" 2>&1 &
+  ELIZA_INTRODUCE_COUNT=100 "${PIN_SERVER[@]}" "$1" "${args[@]}" >"$tmp/server.log" 2>&1 &
   server_pid=$!
   url=
   for _ in $(seq 100); do
@@ -129,7 +138,7 @@ load() {
   esac
   rm -f "$tmp/h2load.log"
   local out
-  out=$(h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
+  out=$("${PIN_LOAD[@]}" h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
   local rps ok bad
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")
@@ -145,14 +154,18 @@ load() {
 
 declare -A R
 payloads=${PAYLOADS:-"proto json stream"}
-for side in $sides theirs; do
+# base: baseline_h1, the machine's limit, for the proto rows only.
+for side in $sides theirs base; do
   bin=$ours
   [ $side = mg ] && bin=$mongoose
   [ $side = theirs ] && bin=$theirs
+  [ $side = base ] && bin=$baseline
+  side_payloads=$payloads
+  [ $side = base ] && side_payloads=proto
   start_server "$bin"
   echo "server $side ($bin) at $url" >&2
-  for p in $payloads; do load "$p" 16 1 >/dev/null; done # warm-up, not reported
-  for p in $payloads; do
+  for p in $side_payloads; do load "$p" 16 1 >/dev/null; done # warm-up, not reported
+  for p in $side_payloads; do
     for c in $CONNS; do
       echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true # resets VmHWM
       t0=$(cpu_ticks)
@@ -167,24 +180,26 @@ for side in $sides theirs; do
   stop_server
 done
 
-server_table() { # server_table <side>: the rows of that side beside connect-go
+server_table() { # server_table <side>: the rows of that side beside connect-go and the baseline
   local side=$1
-  say "| payload | conns | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | RSS ratio | failed ours/go |"
-  say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  say "| payload | conns | rps ours | rps go | rps base | rps ours/go | rps ours/base | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 base (us) | p99 ours/go | CPU s/10k ours | CPU s/10k go | CPU s/10k base | CPU ours/go | CPU ours/base | RSS MiB ours | RSS MiB go | RSS ratio | failed ours/go |"
+  say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for p in $payloads; do
     for c in $CONNS; do
       read -r ar a50 a99 acpu arss aok abad <<<"${R[$side,$p,$c]}"
       read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,$p,$c]}"
-      say "| $p | $c | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
+      local cr="-" c99="-" ccpu="-"
+      [ -n "${R[base,$p,$c]:-}" ] && read -r cr c50 c99 ccpu crss cok cbad <<<"${R[base,$p,$c]}"
+      say "| $p | $c | ${ar%.*} | ${br%.*} | ${cr%.*} | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $a50 | $b50 | $a99 | $b99 | $c99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $ccpu | $(ratio "$acpu" "$bcpu") | $(ratio "$acpu" "$ccpu") | $arss | $brss | $(ratio "$arss" "$brss") | $abad/$bbad |"
     done
   done
 }
 
 say "## Server: eliza_server (connectc + libmicrohttpd) and connect-go, h2load --h1, ${SECS} s per row"
 say ""
-say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in every server); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go (rps: higher is better; the rest: lower is better)."
+say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in every server); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go and ours/base (rps: higher is better; the rest: lower is better); base = baseline_h1, proto rows only."
 say ""
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 server_table ours
 say ""
 if [ "$sides" = "ours mg" ]; then
@@ -195,6 +210,51 @@ if [ "$sides" = "ours mg" ]; then
   server_table mg
   say ""
 fi
+
+# ---- pinned: the server on CPU 0, h2load on CPU 1 ----
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c 0)
+  PIN_LOAD=(taskset -c 1)
+  for side in ours theirs base; do
+    bin=$ours
+    [ $side = theirs ] && bin=$theirs
+    [ $side = base ] && bin=$baseline
+    start_server "$bin"
+    load proto 16 1 >/dev/null
+    for c in 1 64; do
+      t0=$(cpu_ticks)
+      read -r rps p50 p99 ok bad < <(load proto "$c" "$SECS")
+      t1=$(cpu_ticks)
+      cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$ok" 'BEGIN {printf "%.3f", n ? d / hz / n * 10000 : 0}')
+      R[$side,pin,$c]="$rps $p50 $p99 $cpu"
+      echo "  pinned $side c=$c: rps=$rps p50=${p50}us p99=${p99}us cpu/10k=${cpu}s ok=$ok bad=$bad" >&2
+    done
+    stop_server
+  done
+  PIN_SERVER=()
+  PIN_LOAD=()
+  say "## Server pinned to one core, h2load to the other (taskset), proto, ${SECS} s per row"
+  say ""
+  say "The load generator cannot take the server's CPU here: CPU per request is the figure that does not depend on where h2load runs. ours = eliza_server (libmicrohttpd), base = baseline_h1 (each with its default 2 threads, on one core)."
+  say ""
+  say "| conns | rps ours | rps go | rps base | rps ours/go | rps ours/base | p99 ours (us) | p99 go (us) | p99 base (us) | CPU s/10k ours | CPU s/10k go | CPU s/10k base | CPU ours/go | CPU ours/base |"
+  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for c in 1 64; do
+    read -r ar a50 a99 acpu <<<"${R[ours,pin,$c]}"
+    read -r br b50 b99 bcpu <<<"${R[theirs,pin,$c]}"
+    read -r cr c50 c99 ccpu <<<"${R[base,pin,$c]}"
+    say "| $c | ${ar%.*} | ${br%.*} | ${cr%.*} | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $a99 | $b99 | $c99 | $acpu | $bcpu | $ccpu | $(ratio "$acpu" "$bcpu") | $(ratio "$acpu" "$ccpu") |"
+  done
+  say ""
+fi
+
+# ---- allocations per call ----
+say "## Heap allocations and time per typed unary call, no network (bench_calls)"
+say ""
+say "Counted by a counting connectc_allocator passed to every layer; exact, independent of the machine. The times are in-process and noisy."
+say ""
+"$build/bench/bench_calls" 100000 | tee -a "$doc"
+say ""
 
 # ---- servers over HTTP/2 ----
 h2_payloads=${H2_PAYLOADS:-"connect grpc"}
