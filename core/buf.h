@@ -49,4 +49,22 @@ static inline char cc_ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
+/* Room inside a longer-lived object (a call) for a header list's first
+ * entries and their names and values, so that a list of a few headers
+ * costs no allocation of its own. Aligned for the entries' pointers. */
+typedef struct cc_headers_storage {
+  union {
+    void *align_ptr;
+    size_t align_size;
+    char bytes[768];
+  };
+} cc_headers_storage;
+
+/* connectc_headers_init() with `storage` as the list's first block: the
+ * list uses it until it needs more, then allocates as usual, and never
+ * frees it. `storage` must outlive the list, and the list must not be
+ * moved out of the object holding both. */
+void cc_headers_init_storage(connectc_headers *h, const connectc_allocator *alloc,
+                             cc_headers_storage *storage);
+
 #endif

@@ -58,6 +58,13 @@ typedef struct cc_msg_reader {
 /* Called per message: flags of the envelope, the (decompressed) payload. */
 typedef int (*cc_msg_fn)(void *ud, uint8_t flags, const uint8_t *data, size_t len);
 
+/* connectc_server_call_new() with `storage_size` bytes of per-call
+ * storage inside the call's allocation (connectc_server_call_storage). */
+int cc_server_call_new_sized(const connectc_server_config *cfg, const connectc_method_desc *method,
+                             const connectc_server_callbacks *cb, void *user_data,
+                             const connectc_allocator *alloc, size_t storage_size,
+                             connectc_server_call **out);
+
 void cc_msg_reader_init(cc_msg_reader *r, size_t max_bytes, uint8_t allowed_flags,
                         const connectc_allocator *a);
 void cc_msg_reader_free(cc_msg_reader *r);

@@ -55,6 +55,7 @@ struct connectc_client_call {
   enum resp_state rstate;
   int http_status;
   connectc_headers resp_headers;
+  cc_headers_storage req_store, resp_store; /* first blocks of req_headers, resp_headers */
   connectc_headers trailers;
   cc_buf unary_body;
   connectc_compression resp_comp;
@@ -161,8 +162,8 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   c->framed = c->protocol != CONNECTC_PROTOCOL_CONNECT || c->stream_type != CONNECTC_STREAM_UNARY;
   c->content_length = -1;
   c->expect_len = -1;
-  connectc_headers_init(&c->req_headers, &c->alloc);
-  connectc_headers_init(&c->resp_headers, &c->alloc);
+  cc_headers_init_storage(&c->req_headers, &c->alloc, &c->req_store);
+  cc_headers_init_storage(&c->resp_headers, &c->alloc, &c->resp_store);
   connectc_headers_init(&c->trailers, &c->alloc);
   connectc_error_init(&c->err, &c->alloc);
   connectc_error_init(&c->end_err, &c->alloc);

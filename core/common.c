@@ -215,6 +215,7 @@ typedef struct connectc_headers_block hblock;
 struct connectc_headers_block {
   hblock *next;
   size_t used, cap; /* bytes of data */
+  int borrowed;     /* the caller's storage (cc_headers_init_storage): never freed */
   /* followed by the data; the first block starts with HB_INLINE entries */
 };
 
@@ -234,6 +235,7 @@ static int first_block(connectc_headers *h) {
   b->next = NULL;
   b->used = HB_INLINE * sizeof(connectc_header);
   b->cap = cap;
+  b->borrowed = 0;
   h->blocks = b;
   h->items = (connectc_header *)(void *)hblock_data(b);
   h->cap = HB_INLINE;
@@ -251,6 +253,7 @@ static char *hblock_take(connectc_headers *h, size_t n) {
     nb->next = b;
     nb->used = 0;
     nb->cap = cap;
+    nb->borrowed = 0;
     h->blocks = b = nb;
   }
   char *p = hblock_data(b) + b->used;
@@ -307,16 +310,40 @@ void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc)
   h->alloc = *cc_alloc_or_default(alloc);
 }
 
+void cc_headers_init_storage(connectc_headers *h, const connectc_allocator *alloc,
+                             cc_headers_storage *storage) {
+  connectc_headers_init(h, alloc);
+  hblock *b = (hblock *)(void *)storage->bytes;
+  _Static_assert(sizeof storage->bytes > sizeof(hblock) + HB_INLINE * sizeof(connectc_header),
+                 "room for the entries and some names");
+  b->next = NULL;
+  b->used = HB_INLINE * sizeof(connectc_header);
+  b->cap = sizeof storage->bytes - sizeof(hblock);
+  b->borrowed = 1;
+  h->blocks = b;
+  h->items = (connectc_header *)(void *)hblock_data(b);
+  h->cap = HB_INLINE;
+}
+
 void connectc_headers_reset(connectc_headers *h) {
   if (h->items && h->items != inline_items(h)) cc_free(&h->alloc, h->items);
+  hblock *kept = NULL;
   for (hblock *b = h->blocks; b;) {
     hblock *next = b->next;
-    cc_free(&h->alloc, b);
+    if (b->borrowed) kept = b;
+    else cc_free(&h->alloc, b);
     b = next;
   }
   h->blocks = NULL;
   h->items = NULL;
   h->len = h->cap = 0;
+  if (kept) { /* the caller's storage: the list starts over in it */
+    kept->next = NULL;
+    kept->used = HB_INLINE * sizeof(connectc_header);
+    h->blocks = kept;
+    h->items = (connectc_header *)(void *)hblock_data(kept);
+    h->cap = HB_INLINE;
+  }
 }
 
 int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,

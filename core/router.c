@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "call_internal.h"
 #include "connectc/router.h"
 
 struct connectc_router {
@@ -82,8 +83,9 @@ int connectc_router_call_new(connectc_router *r, const char *path, size_t len,
   connectc_server_call *call = NULL;
   connectc_server_config cfg = r->cfg;
   if (route && route->codecs) cfg.codecs = route->codecs;
-  int rv = connectc_server_call_new(&cfg, route ? route->method : NULL,
-                                    route ? &route->callbacks : NULL, NULL, &r->alloc, &call);
+  int rv = cc_server_call_new_sized(&cfg, route ? route->method : NULL,
+                                    route ? &route->callbacks : NULL, NULL, &r->alloc,
+                                    route && route->call_new ? route->call_data_size : 0, &call);
   if (rv) return rv;
   if (route) {
     void *data = route->route_data;

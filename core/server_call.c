@@ -11,6 +11,7 @@
  * timeout (invalid_argument).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +62,9 @@ struct connectc_server_call {
   connectc_headers resp_headers;
   connectc_headers resp_trailers;
   connectc_headers head_headers; /* what goes on the wire */
+  cc_headers_storage req_store, head_store; /* their first blocks */
+  void *storage; /* connectc_server_call_storage: after the struct, in its allocation */
+  size_t storage_size;
   connectc_headers http_trailers; /* gRPC: the HTTP trailers after the body */
   int has_http_trailers;
   int head_ready;
@@ -99,13 +103,31 @@ int connectc_server_call_new(const connectc_server_config *cfg,
                              const connectc_method_desc *method,
                              const connectc_server_callbacks *cb, void *user_data,
                              const connectc_allocator *alloc, connectc_server_call **out) {
+  return cc_server_call_new_sized(cfg, method, cb, user_data, alloc, 0, out);
+}
+
+/* The call's struct rounded up so that storage after it is aligned for
+ * any object. */
+#define CALL_HEAD_SIZE                                                                         \
+  ((sizeof(connectc_server_call) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) *       \
+   _Alignof(max_align_t))
+
+int cc_server_call_new_sized(const connectc_server_config *cfg, const connectc_method_desc *method,
+                             const connectc_server_callbacks *cb, void *user_data,
+                             const connectc_allocator *alloc, size_t storage_size,
+                             connectc_server_call **out) {
   if (!out) return CONNECTC_ERR_ARGUMENT;
   if (method && (!method->procedure || (unsigned)method->stream_type > 3u))
     return CONNECTC_ERR_ARGUMENT;
+  if (storage_size > SIZE_MAX / 2) return CONNECTC_ERR_NOMEM;
   const connectc_allocator *a = cc_alloc_or_default(alloc);
-  connectc_server_call *s = cc_malloc(a, sizeof *s);
+  connectc_server_call *s = cc_malloc(a, CALL_HEAD_SIZE + storage_size);
   if (!s) return CONNECTC_ERR_NOMEM;
-  memset(s, 0, sizeof *s);
+  memset(s, 0, CALL_HEAD_SIZE + storage_size);
+  if (storage_size) {
+    s->storage = (char *)s + CALL_HEAD_SIZE;
+    s->storage_size = storage_size;
+  }
   s->alloc = *a;
   if (cfg) s->cfg = *cfg;
   if (!s->cfg.codecs) s->cfg.codecs = default_codecs;
@@ -118,10 +140,10 @@ int connectc_server_call_new(const connectc_server_config *cfg,
   s->deadline = -1;
   s->content_length = -1;
   s->final_code = CONNECTC_CODE_UNKNOWN; /* until the call ends */
-  connectc_headers_init(&s->req_headers, &s->alloc);
+  cc_headers_init_storage(&s->req_headers, &s->alloc, &s->req_store);
   connectc_headers_init(&s->resp_headers, &s->alloc);
   connectc_headers_init(&s->resp_trailers, &s->alloc);
-  connectc_headers_init(&s->head_headers, &s->alloc);
+  cc_headers_init_storage(&s->head_headers, &s->alloc, &s->head_store);
   connectc_headers_init(&s->http_trailers, &s->alloc);
   cc_msg_reader_init(&s->reader, s->limits.recv_max_bytes, 0, &s->alloc);
   /* The compression context is created in recv_head, only when a
@@ -1035,6 +1057,11 @@ void connectc_server_call_set_user_data(connectc_server_call *s, void *user_data
 void *connectc_server_call_user_data(const connectc_server_call *s) { return s->user_data; }
 const connectc_method_desc *connectc_server_call_method(const connectc_server_call *s) {
   return s->method;
+}
+
+void *connectc_server_call_storage(connectc_server_call *call, size_t *size) {
+  if (size) *size = call->storage_size;
+  return call->storage;
 }
 
 void connectc_server_call_set_hooks(connectc_server_call *s,

@@ -11,6 +11,7 @@
 
 #include "connectc/server_call.h"
 #include "connectc/envelope.h"
+#include "connectc/router.h"
 
 static const connectc_method_desc unary_m = {"/demo.v1.Echo/Say", CONNECTC_STREAM_UNARY, 0};
 static const connectc_method_desc get_m = {"/demo.v1.Echo/Get", CONNECTC_STREAM_UNARY, 1};
@@ -621,9 +622,87 @@ static void test_hostile_stream_request(void **state) {
   connectc_server_call_del(s);
 }
 
+/* connectc_route.call_data_size: the state call_new uses lives in the
+ * server call, zeroed and aligned; a call without it has none. Many
+ * request headers (past the call's own room for them) still arrive whole. */
+typedef struct storage_seen {
+  int news, dels;
+  void *last;
+} storage_seen;
+
+static void *storage_call_new(void *route_data, connectc_server_call *call) {
+  storage_seen *seen = route_data;
+  size_t size = 0;
+  unsigned char *p = connectc_server_call_storage(call, &size);
+  assert_non_null(p);
+  assert_int_equal(size, 100);
+  assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
+  for (size_t i = 0; i < size; i++) assert_int_equal(p[i], 0);
+  memset(p, 0xAB, size); /* all of it is ours */
+  seen->news++;
+  seen->last = p;
+  return p;
+}
+
+static void storage_call_del(void *route_data, void *call_data) {
+  storage_seen *seen = route_data;
+  assert_ptr_equal(call_data, seen->last);
+  seen->dels++;
+}
+
+static void test_route_call_storage(void **state) {
+  (void)state;
+  storage_seen seen = {0};
+  connectc_router *r = NULL;
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  connectc_route route = {.method = &unary_m,
+                          .call_new = storage_call_new,
+                          .call_del = storage_call_del,
+                          .route_data = &seen,
+                          .call_data_size = 100};
+  assert_int_equal(connectc_router_add(r, &route), CONNECTC_OK);
+  for (int i = 0; i < 3; i++) {
+    connectc_server_call *s = NULL;
+    assert_int_equal(connectc_router_call_new(r, unary_m.procedure, strlen(unary_m.procedure), &s),
+                     CONNECTC_OK);
+    assert_ptr_equal(connectc_server_call_user_data(s), seen.last);
+    if (i == 2) {
+      connectc_headers h;
+      connectc_headers_init(&h, NULL);
+      char name[32], value[64];
+      for (int k = 0; k < 40; k++) {
+        snprintf(name, sizeof name, "x-h%d", k);
+        snprintf(value, sizeof value, "value-%d-%040d", k, k);
+        assert_int_equal(connectc_headers_adds(&h, name, value), CONNECTC_OK);
+      }
+      assert_int_equal(connectc_headers_adds(&h, "content-type", "application/proto"), CONNECTC_OK);
+      assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+      connectc_headers_reset(&h);
+      const connectc_headers *got = connectc_server_call_request_headers(s);
+      assert_int_equal(got->len, 41);
+      assert_string_equal(connectc_headers_get(got, "x-h39"),
+                          "value-39-0000000000000000000000000000000000000039");
+      assert_string_equal(connectc_headers_get(got, "x-h0"),
+                          "value-0-0000000000000000000000000000000000000000");
+    }
+    connectc_router_call_del(r, s);
+  }
+  assert_int_equal(seen.news, 3);
+  assert_int_equal(seen.dels, 3);
+  /* An unknown path's call has no storage. */
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_router_call_new(r, "/x.v1.Y/Z", 9, &s), CONNECTC_OK);
+  size_t size = 7;
+  assert_null(connectc_server_call_storage(s, &size));
+  assert_int_equal(size, 0);
+  connectc_router_call_del(r, s);
+  connectc_router_del(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_not_found_and_method),
+      cmocka_unit_test(test_route_call_storage),
       cmocka_unit_test(test_content_type_refused),
       cmocka_unit_test(test_unknown_compression),
       cmocka_unit_test(test_bad_timeout_and_version),

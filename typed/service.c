@@ -73,6 +73,7 @@ struct connectc_responder {
   connectc_server_stream *sync; /* synchronous streaming: the worker's stream */
   void (*on_writable)(connectc_responder *r, void *arg);
   void *on_writable_arg;
+  int inside_call; /* lives in the server call's storage: freed with it */
 };
 
 /* A synchronous streaming handler's side of the call: requests queued by
@@ -99,9 +100,15 @@ static const connectc_codec *codec_for(const typed_route *r, connectc_server_cal
 
 static void *typed_call_new(void *route_data, connectc_server_call *call) {
   typed_route *r = route_data;
-  typed_call *c = cc_malloc(&r->alloc, sizeof *c);
+  /* In the server call's own allocation when the router reserved it
+   * (connectc_route.call_data_size). */
+  size_t room = 0;
+  typed_call *c = connectc_server_call_storage(call, &room);
+  int inside = c && room >= sizeof *c;
+  if (!inside) c = cc_malloc(&r->alloc, sizeof *c);
   if (!c) return NULL;
   memset(c, 0, sizeof *c);
+  c->inside_call = inside;
   c->route = r;
   c->call = call;
   c->requests = &c->first;
@@ -116,7 +123,7 @@ static void typed_call_del(void *route_data, void *call_data) {
   for (size_t i = 0; i < c->n_requests; i++) connectc_message_free(c->requests[i], &r->alloc);
   if (c->requests != &c->first) cc_free(&r->alloc, c->requests);
   cc_free(&r->alloc, c->scratch);
-  cc_free(&r->alloc, c);
+  if (!c->inside_call) cc_free(&r->alloc, c);
 }
 
 static void fail(connectc_server_call *call, connectc_error *e) {
@@ -416,6 +423,7 @@ int connectc_router_add_typed(connectc_router *router, const connectc_typed_meth
                     .on_writable = typed_writable},
       .call_new = typed_call_new,
       .call_del = typed_call_del,
+      .call_data_size = sizeof(typed_call),
       .route_data = r,
       .route_data_del = typed_route_del,
       /* Without a JSON codec, JSON requests get 415 rather than being read

@@ -44,6 +44,12 @@ typedef struct connectc_route {
    * when not every codec of the router's configuration: a request in
    * another gets 415. NULL means the router's. */
   const char *const *codecs;
+  /** Bytes of per-call state the router reserves inside each server
+   * call's own allocation (zeroed, aligned for any object), so that
+   * call_new need not allocate: it finds them with
+   * connectc_server_call_storage() and may return them as its call data.
+   * They go with the call; call_del must not free them. 0: none. */
+  size_t call_data_size;
 } connectc_route;
 
 /** A router: procedure paths to routes (opaque). */

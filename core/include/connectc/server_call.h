@@ -538,6 +538,15 @@ CONNECTC_API void connectc_server_call_set_user_data(connectc_server_call *call,
  */
 CONNECTC_API void *connectc_server_call_user_data(const connectc_server_call *call);
 /**
+ * The per-call storage a router reserved for the call's route
+ * (connectc_route.call_data_size).
+ * @param call the call; must not be NULL.
+ * @param size set to its size in bytes (may be NULL).
+ * @return the storage, zeroed at creation, aligned for any object and
+ *         valid until the call is deleted; NULL when there is none.
+ */
+CONNECTC_API void *connectc_server_call_storage(connectc_server_call *call, size_t *size);
+/**
  * The method the call serves.
  * @param call the call; must not be NULL.
  * @return the method given at creation, or NULL for an unrouted (404)
