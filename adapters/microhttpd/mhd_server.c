@@ -387,7 +387,11 @@ static enum MHD_Result maybe_queue(req *r) {
    * trailers (gRPC), which only a streamed response carries as footers. */
   if (done && (head.content_length < 0 ? !connectc_server_call_response_http_trailers(r->call)
                                        : (int64_t)len == head.content_length)) {
-    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+    /* Not copied: the bytes stay in the call, which nothing writes to
+     * any more (its body is done) and which lives until libmicrohttpd
+     * reports the request completed (connectc_mhd_completed), after it
+     * last reads them. */
+    resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT);
     connectc_server_call_body_consume(r->call, len);
   } else {
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, read_body, r, NULL);
