@@ -621,7 +621,8 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
                                    int64_t now_ms) {
   if (!s || !http_method || !headers) return CONNECTC_ERR_ARGUMENT;
   if (s->state != SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  int rv = connectc_headers_append_all(&s->req_headers, headers);
+  int rv = headers == &s->req_headers ? CONNECTC_OK
+                                      : connectc_headers_append_all(&s->req_headers, headers);
   if (rv) return rv;
   s->state = SRV_RECEIVING;
   s->start_ms = s->now_ms = s->end_ms = now_ms;
@@ -1057,6 +1058,10 @@ void connectc_server_call_set_user_data(connectc_server_call *s, void *user_data
 void *connectc_server_call_user_data(const connectc_server_call *s) { return s->user_data; }
 const connectc_method_desc *connectc_server_call_method(const connectc_server_call *s) {
   return s->method;
+}
+
+connectc_headers *connectc_server_call_headers_to_fill(connectc_server_call *call) {
+  return &call->req_headers;
 }
 
 void *connectc_server_call_storage(connectc_server_call *call, size_t *size) {

@@ -699,10 +699,29 @@ static void test_route_call_storage(void **state) {
   connectc_router_del(r);
 }
 
+/* An adapter fills the call's own request list: recv_head uses it as it is. */
+static void test_headers_to_fill(void **state) {
+  (void)state;
+  handler h;
+  connectc_server_call *s = new_call(&unary_m, &h, NULL);
+  connectc_headers *own = connectc_server_call_headers_to_fill(s);
+  assert_non_null(own);
+  assert_int_equal(own->len, 0);
+  assert_int_equal(connectc_headers_adds(own, "Content-Type", "application/proto"), CONNECTC_OK);
+  assert_int_equal(connectc_headers_adds(own, "x-a", "1"), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, own, 0), CONNECTC_OK);
+  const connectc_headers *got = connectc_server_call_request_headers(s);
+  assert_ptr_equal(got, own);
+  assert_int_equal(got->len, 2); /* not appended to itself */
+  assert_string_equal(connectc_headers_get(got, "x-a"), "1");
+  connectc_server_call_del(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_not_found_and_method),
       cmocka_unit_test(test_route_call_storage),
+      cmocka_unit_test(test_headers_to_fill),
       cmocka_unit_test(test_content_type_refused),
       cmocka_unit_test(test_unknown_compression),
       cmocka_unit_test(test_bad_timeout_and_version),

@@ -476,12 +476,7 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   method[h.method_len] = 0;
   char *target = malloc(h.target_len + 2);
   req *r = calloc(1, sizeof *r);
-  connectc_headers headers;
-  connectc_headers_init(&headers, NULL);
   int ok = target && r;
-  for (size_t i = 0; ok && i < h.n_fields; i++)
-    ok = connectc_headers_add(&headers, h.fields[i].name, h.fields[i].name_len,
-                              h.fields[i].value, h.fields[i].value_len) == CONNECTC_OK;
   /* The path percent-decoded (never holding a NUL), then the query as
    * sent, each NUL-terminated, in `target`. */
   const char *query = NULL;
@@ -498,19 +493,26 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
         query = target + path_len + 1;
       }
       ok = connectc_router_call_new(s->router, target, path_len, &r->call) == CONNECTC_OK;
+      /* The fields go straight into the call's own list: one copy. */
+      connectc_headers *hl = ok ? connectc_server_call_headers_to_fill(r->call) : NULL;
+      for (size_t i = 0; ok && i < h.n_fields; i++)
+        ok = connectc_headers_add(hl, h.fields[i].name, h.fields[i].name_len, h.fields[i].value,
+                                  h.fields[i].value_len) == CONNECTC_OK;
+      if (!ok && r->call) {
+        connectc_router_call_del(s->router, r->call);
+        r->call = NULL;
+      }
     }
   }
   if (bad_path) {
     free(target);
     free(r);
-    connectc_headers_reset(&headers);
     refuse_http(mc, &hwhy);
     return 0;
   }
   if (!ok) {
     free(target);
     free(r);
-    connectc_headers_reset(&headers);
     refuse(mc, 503, "out of memory");
     return 0;
   }
@@ -539,7 +541,9 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   mc->r = r;
 
   loop_lock(r);
-  (void)connectc_server_call_recv_head(r->call, method, query, &headers, connectc_mg_now_ms());
+  (void)connectc_server_call_recv_head(r->call, method, query,
+                                       connectc_server_call_headers_to_fill(r->call),
+                                       connectc_mg_now_ms());
   r->deadline = connectc_server_call_deadline(r->call);
   if (r->body == BODY_NONE) {
     end_body(r);
@@ -548,7 +552,6 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   }
   loop_unlock(r);
   free(target);
-  connectc_headers_reset(&headers);
   mg_iobuf_del(&c->recv, 0, off + head_len);
   cc_h1_scanner_init(&mc->scan);
   return 1;

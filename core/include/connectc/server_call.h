@@ -237,7 +237,9 @@ CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
  *        for unary methods with no_side_effects); borrowed for the call.
  * @param query the query string without '?', NUL-terminated, or NULL if
  *        none; read only for GET; borrowed for the call.
- * @param headers the request headers; borrowed for the call (copied).
+ * @param headers the request headers; borrowed for the call (copied),
+ *        unless they are the call's own list
+ *        (connectc_server_call_headers_to_fill()), which is used as it is.
  * @param now_ms the current time on the adapter's monotonic clock, in
  *        milliseconds: the deadline is now_ms plus Connect-Timeout-Ms.
  * @return CONNECTC_OK when the call goes on;
@@ -546,6 +548,17 @@ CONNECTC_API void *connectc_server_call_user_data(const connectc_server_call *ca
  *         valid until the call is deleted; NULL when there is none.
  */
 CONNECTC_API void *connectc_server_call_storage(connectc_server_call *call, size_t *size);
+/**
+ * The call's own request header list, empty until the request head
+ * arrives, for an adapter to add the request's fields to directly
+ * (connectc_headers_add()) and then pass as `headers` to
+ * connectc_server_call_recv_head(), which copies nothing then: each
+ * field is copied once, from the adapter's buffer into the call.
+ * @param call the call; must not be NULL.
+ * @return the list, owned by the call and valid until it is deleted; it is
+ *         what connectc_server_call_request_headers() returns later.
+ */
+CONNECTC_API connectc_headers *connectc_server_call_headers_to_fill(connectc_server_call *call);
 /**
  * The method the call serves.
  * @param call the call; must not be NULL.
