@@ -98,14 +98,3 @@ char *cc_buf_take_cstr(cc_buf *b, const connectc_allocator *a) {
   return s;
 }
 
-int cc_ascii_casecmp_n(const char *a, const char *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    char ca = cc_ascii_lower(a[i]), cb = cc_ascii_lower(b[i]);
-    if (ca != cb) return (unsigned char)ca < (unsigned char)cb ? -1 : 1;
-  }
-  return 0;
-}
-
-int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen) {
-  return alen == blen && cc_ascii_casecmp_n(a, b, alen) == 0;
-}

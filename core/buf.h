@@ -43,10 +43,19 @@ char *cc_strndup(const connectc_allocator *a, const char *s, size_t len);
 const connectc_allocator *cc_alloc_or_default(const connectc_allocator *a);
 
 /* ASCII case-insensitive comparisons (locale-independent). */
-int cc_ascii_casecmp_n(const char *a, const char *b, size_t n);
-int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen);
 static inline char cc_ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+static inline int cc_ascii_casecmp_n(const char *a, const char *b, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char ca = cc_ascii_lower(a[i]), cb = cc_ascii_lower(b[i]);
+    if (ca != cb) return (unsigned char)ca < (unsigned char)cb ? -1 : 1;
+  }
+  return 0;
+}
+/* Inline: header lookups compare every entry's name on every call. */
+static inline int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen) {
+  return alen == blen && cc_ascii_casecmp_n(a, b, alen) == 0;
 }
 
 /* Room inside a longer-lived object (a call) for a header list's first
@@ -59,6 +68,10 @@ typedef struct cc_headers_storage {
     char bytes[768];
   };
 } cc_headers_storage;
+
+/* Appends a copy of an entry of another list (validated when it was
+ * added there, so not checked again). */
+int cc_headers_push(connectc_headers *h, const connectc_header *e);
 
 /* connectc_headers_init() with `storage` as the list's first block: the
  * list uses it until it needs more, then allocates as usual, and never

@@ -6,6 +6,7 @@
  * client, which the conformance suite uses as its reference.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +56,6 @@ struct connectc_client_call {
   enum resp_state rstate;
   int http_status;
   connectc_headers resp_headers;
-  cc_headers_storage req_store, resp_store; /* first blocks of req_headers, resp_headers */
   connectc_headers trailers;
   cc_buf unary_body;
   connectc_compression resp_comp;
@@ -79,6 +79,9 @@ struct connectc_client_call {
   int stats_done;
   int64_t start_ms, now_ms, end_ms;
   uint64_t req_wire, req_bytes, req_msgs, resp_bytes, resp_msgs;
+  /* Last: not zeroed at creation (cc_headers_init_storage sets up what
+   * it uses). The first blocks of req_headers and resp_headers. */
+  cc_headers_storage req_store, resp_store;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -138,7 +141,7 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   if (plen > SIZE_MAX / 2 - sizeof(connectc_client_call) || clen > SIZE_MAX / 4) return CONNECTC_ERR_NOMEM;
   connectc_client_call *c = cc_malloc(a, sizeof *c + plen + clen + 2);
   if (!c) return CONNECTC_ERR_NOMEM;
-  memset(c, 0, sizeof *c);
+  memset(c, 0, offsetof(connectc_client_call, req_store));
   c->alloc = *a;
   c->procedure = (char *)(c + 1);
   memcpy(c->procedure, cfg->procedure, plen + 1);
@@ -540,11 +543,12 @@ int connectc_client_call_recv_head(connectc_client_call *c, int http_status,
   for (size_t i = 0; i < headers->len; i++) {
     const connectc_header *e = &headers->items[i];
     int rv;
-    if (unary && e->name_len > 8 && memcmp(e->name, "trailer-", 8) == 0)
+    if (unary && e->name_len > 8 && memcmp(e->name, "trailer-", 8) == 0) {
       rv = connectc_headers_add(&c->trailers, e->name + 8, e->name_len - 8, e->value,
                                 e->value_len);
-    else
-      rv = connectc_headers_add(&c->resp_headers, e->name, e->name_len, e->value, e->value_len);
+    } else {
+      rv = cc_headers_push(&c->resp_headers, e); /* an entry of a list: already checked */
+    }
     if (rv == CONNECTC_ERR_NOMEM) return rv;
   }
   const char *ctype = connectc_headers_get(&c->resp_headers, "content-type");

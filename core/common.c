@@ -287,15 +287,17 @@ static int reserve(connectc_headers *h, size_t extra) {
   return CONNECTC_OK;
 }
 
-/* Appends an entry (room in h->items must exist): the name lower-cased,
- * both copied into one allocation. Names of entries already in a list are
- * lower-case, so lowering them again when copying a list is a no-op. */
-static int push_entry(connectc_headers *h, const char *name, size_t name_len, const char *value,
-                      size_t value_len) {
+/* Appends an entry (room in h->items must exist): the name lower-cased
+ * unless `lower` says it is already (names of entries in a list are),
+ * both copied into the list's storage. */
+static int push_entry_as(connectc_headers *h, const char *name, size_t name_len,
+                         const char *value, size_t value_len, int lower) {
   if (name_len > SIZE_MAX - 2 - value_len) return CONNECTC_ERR_NOMEM;
   char *n = hblock_take(h, name_len + value_len + 2);
   if (!n) return CONNECTC_ERR_NOMEM;
-  for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
+  if (lower) memcpy(n, name, name_len);
+  else
+    for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
   n[name_len] = '\0';
   char *v = n + name_len + 1;
   if (value_len) memcpy(v, value, value_len);
@@ -303,6 +305,11 @@ static int push_entry(connectc_headers *h, const char *name, size_t name_len, co
   h->items[h->len++] =
       (connectc_header){.name = n, .value = v, .name_len = name_len, .value_len = value_len};
   return CONNECTC_OK;
+}
+
+static int push_entry(connectc_headers *h, const char *name, size_t name_len, const char *value,
+                      size_t value_len) {
+  return push_entry_as(h, name, name_len, value, value_len, 0);
 }
 
 void connectc_headers_init(connectc_headers *h, const connectc_allocator *alloc) {
@@ -351,8 +358,10 @@ int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
   if (!name || name_len == 0 || (!value && value_len)) return CONNECTC_ERR_ARGUMENT;
   for (size_t i = 0; i < name_len; i++)
     if (!is_tchar((unsigned char)name[i])) return CONNECTC_ERR_ARGUMENT;
-  for (size_t i = 0; i < value_len; i++)
-    if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0') return CONNECTC_ERR_ARGUMENT;
+  for (size_t i = 0; i < value_len; i++) {
+    unsigned char c = (unsigned char)value[i];
+    if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return CONNECTC_ERR_ARGUMENT;
+  }
   int rv = reserve(h, 1);
   return rv ? rv : push_entry(h, name, name_len, value ? value : "", value_len);
 }
@@ -434,6 +443,11 @@ int connectc_headers_get_bin(const connectc_headers *h, const char *name, size_t
   return CONNECTC_OK;
 }
 
+int cc_headers_push(connectc_headers *h, const connectc_header *e) {
+  int rv = reserve(h, 1);
+  return rv ? rv : push_entry_as(h, e->name, e->name_len, e->value, e->value_len, 1);
+}
+
 int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *src) {
   size_t n = src->len; /* dst may be src */
   if (n == 0) return CONNECTC_OK;
@@ -443,7 +457,7 @@ int connectc_headers_append_all(connectc_headers *dst, const connectc_headers *s
   if (rv) return rv;
   for (size_t i = 0; i < n; i++) {
     const connectc_header *e = &src->items[i];
-    rv = push_entry(dst, e->name, e->name_len, e->value, e->value_len);
+    rv = push_entry_as(dst, e->name, e->name_len, e->value, e->value_len, 1);
     if (rv) return rv;
   }
   return CONNECTC_OK;

@@ -62,7 +62,6 @@ struct connectc_server_call {
   connectc_headers resp_headers;
   connectc_headers resp_trailers;
   connectc_headers head_headers; /* what goes on the wire */
-  cc_headers_storage req_store, head_store; /* their first blocks */
   void *storage; /* connectc_server_call_storage: after the struct, in its allocation */
   size_t storage_size;
   connectc_headers http_trailers; /* gRPC: the HTTP trailers after the body */
@@ -90,6 +89,9 @@ struct connectc_server_call {
   int closed_notified; /* interceptors' on_close ran */
   int64_t start_ms, now_ms, end_ms;
   uint64_t req_wire, req_bytes, req_msgs, resp_wire, resp_bytes, resp_msgs;
+  /* Last: not zeroed at creation (cc_headers_init_storage sets up what
+   * it uses). The first blocks of req_headers and head_headers. */
+  cc_headers_storage req_store, head_store;
 };
 
 static int is_unary_request(connectc_stream_type st) {
@@ -123,7 +125,8 @@ int cc_server_call_new_sized(const connectc_server_config *cfg, const connectc_m
   const connectc_allocator *a = cc_alloc_or_default(alloc);
   connectc_server_call *s = cc_malloc(a, CALL_HEAD_SIZE + storage_size);
   if (!s) return CONNECTC_ERR_NOMEM;
-  memset(s, 0, CALL_HEAD_SIZE + storage_size);
+  memset(s, 0, offsetof(connectc_server_call, req_store));
+  if (storage_size) memset((char *)s + CALL_HEAD_SIZE, 0, storage_size);
   if (storage_size) {
     s->storage = (char *)s + CALL_HEAD_SIZE;
     s->storage_size = storage_size;

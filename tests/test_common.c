@@ -89,6 +89,12 @@ static void test_headers(void **state) {
   assert_int_equal(connectc_headers_adds(&h, "", "v"), CONNECTC_ERR_ARGUMENT);
   assert_int_equal(connectc_headers_adds(&h, "x", "a\r\nb: c"), CONNECTC_ERR_ARGUMENT);
   assert_int_equal(connectc_headers_add(&h, "x", 1, "a\0b", 3), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_adds(&h, "x", "a\rb"), CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_headers_adds(&h, "x", "a\nb"), CONNECTC_ERR_ARGUMENT);
+  /* Other control bytes below CR are allowed by this list (tabs, and what
+   * the HTTP rules refuse separately). */
+  assert_int_equal(connectc_headers_adds(&h, "x-tab", "a\tb\x0b\x0c"), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(&h, "x-tab"), "a\tb\x0b\x0c");
   const uint8_t bin[] = {0xff, 0x00, 0xfe};
   assert_int_equal(connectc_headers_add_bin(&h, "x-data-bin", bin, 3), CONNECTC_OK);
   assert_string_equal(connectc_headers_get(&h, "x-data-bin"), "/wD+");
