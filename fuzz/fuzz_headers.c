@@ -17,7 +17,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 0: {
       cc_content_type ct;
       if (cc_content_type_parse(v, len, &ct) == CONNECTC_OK) {
-        if (ct.codec < v || ct.codec + ct.codec_len > v + len || ct.codec_len == 0) abort();
+        /* The codec points into the input, or is "proto" for a bare gRPC
+         * or gRPC-Web type (which says no codec). */
+        if (ct.bare) {
+          if (ct.codec_len != 5 || memcmp(ct.codec, "proto", 5) != 0) abort();
+          if (ct.protocol == CONNECTC_PROTOCOL_CONNECT) abort();
+        } else if (ct.codec < v || ct.codec + ct.codec_len > v + len || ct.codec_len == 0) {
+          abort();
+        }
       }
       break;
     }
