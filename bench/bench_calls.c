@@ -2,8 +2,9 @@
  * bench_calls: what one typed unary call costs inside the library, with no
  * network: heap allocations (counted through a counting
  * connectc_allocator) and time, for the server side (router, server call,
- * typed handler, proto decode and encode) and the client side (typed stub,
- * client call, a transport that answers from memory).
+ * typed handler, proto decode and encode) and the client side (the
+ * generated client function, client call, a transport that answers from
+ * memory).
  *
  *   bench_calls [calls]        (default 200000)
  *   bench_calls --trace        one call of each side, printing a backtrace
@@ -26,40 +27,14 @@
 #include "eliza.connect.h"
 #include "eliza.pb-c.h"
 
-static size_t n_allocs;
-static int tracing;
+#include "counting.h"
 
+/* bench_calls --trace: a backtrace for every allocation. */
 static void trace(const char *what, size_t size) {
-  if (!tracing) return;
   void *frames[8];
   int n = backtrace(frames, 8);
   fprintf(stderr, "%s %zu:\n", what, size);
   backtrace_symbols_fd(frames + 1, n - 1, 2);
-}
-
-static void *count_malloc(size_t size, void *ud) {
-  (void)ud;
-  n_allocs++;
-  trace("malloc", size);
-  return malloc(size);
-}
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  n_allocs++;
-  trace("realloc", size);
-  return realloc(ptr, size);
-}
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
-static const connectc_allocator counting = {
-    .malloc = count_malloc, .realloc = count_realloc, .free = count_free};
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void die(const char *what) {
@@ -195,7 +170,7 @@ int main(int argc, char **argv) {
     size_t sa, ca;
     server_calls(2, &sa); /* warm up: what is allocated once */
     client_calls(2, &ca);
-    tracing = 1;
+    alloc_hook = trace;
     fprintf(stderr, "-- one server call\n");
     server_calls(1, &sa);
     fprintf(stderr, "-- one client call\n");
@@ -212,7 +187,7 @@ int main(int argc, char **argv) {
   printf("| side | calls | ns/call | allocations/call |\n|---|---:|---:|---:|\n");
   printf("| server (router, call, typed handler, proto) | %ld | %.0f | %.2f |\n", n, ts / (double)n * 1e9,
          (double)sa / (double)n);
-  printf("| client (typed stub, call, in-memory transport) | %ld | %.0f | %.2f |\n", n,
+  printf("| client (generated client function, call, in-memory transport) | %ld | %.0f | %.2f |\n", n,
          tc / (double)n * 1e9, (double)ca / (double)n);
   return 0;
 }

@@ -37,32 +37,9 @@
 #include "connectc/json_codec.h"
 #include "json_test.connect.h"
 #include "json_test.pb-c.h"
+#include "counting.h"
 
-/* ---- a counting allocator ---- */
-
-static size_t n_allocs;
-static void *count_malloc(size_t size, void *ud) {
-  (void)ud;
-  n_allocs++;
-  return malloc(size);
-}
-static void *count_realloc(void *ptr, size_t size, void *ud) {
-  (void)ud;
-  n_allocs++;
-  return realloc(ptr, size);
-}
-static void count_free(void *ptr, void *ud) {
-  (void)ud;
-  free(ptr);
-}
-static const connectc_allocator counting = {
-    .malloc = count_malloc, .realloc = count_realloc, .free = count_free};
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+/* ---- a counting allocator and a clock (counting.h) ---- */
 
 /* A message with strings, numbers, a map and nested nodes, `scale` times
  * (the same shape as bench_codec's). */

@@ -33,6 +33,7 @@
 #include "connectc/http.h"
 #include "connectc/mongoose.h"
 #include "h1.h"
+#include "h1_rules.h"
 #include "mongoose.h"
 
 typedef struct req req;
@@ -444,19 +445,9 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   const char *raw = (const char *)c->recv.buf + off;
   connectc_http1_limits lim = {s->max_head, s->max_headers};
   connectc_http1_head ch;
-  connectc_http_refusal hwhy;
-  int rv = connectc_http1_check_head(raw, head_len, &lim, &ch, &hwhy);
-  if (rv != 1 || ch.head_len != head_len) {
-    if (rv >= 0) { /* the two scanners disagree on where the head ends */
-      hwhy.status = 400;
-      hwhy.code = CONNECTC_CODE_INVALID_ARGUMENT;
-      snprintf(hwhy.message, sizeof hwhy.message, "malformed request head");
-    }
-    refuse_http(mc, &hwhy);
-    return 0;
-  }
   connectc_http_target tg;
-  if (connectc_http_parse_target(ch.target, ch.target_len, &tg, &hwhy) != CONNECTC_OK) {
+  connectc_http_refusal hwhy;
+  if (cc_h1_check_rules(raw, head_len, &lim, &ch, &tg, &hwhy)) {
     refuse_http(mc, &hwhy);
     return 0;
   }

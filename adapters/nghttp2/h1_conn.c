@@ -21,6 +21,7 @@
 
 #include "conn_internal.h"
 #include "connectc/http.h"
+#include "h1_rules.h"
 
 enum { H1_HEAD = 0, H1_BODY, H1_WAIT };
 
@@ -204,19 +205,9 @@ static void start(connectc_h2_conn *c, size_t n) {
    * first, so this side refuses what the others refuse, the same way. */
   connectc_http1_limits lim = {H1_MAX_HEAD, 0};
   connectc_http1_head ch;
-  connectc_http_refusal hw;
-  int rv = connectc_http1_check_head((const char *)h->in, n, &lim, &ch, &hw);
-  if (rv != 1 || ch.head_len != n) {
-    if (rv >= 0) { /* the two scanners disagree on where the head ends */
-      hw.status = 400;
-      hw.code = CONNECTC_CODE_INVALID_ARGUMENT;
-      snprintf(hw.message, sizeof hw.message, "malformed request head");
-    }
-    refuse_http(c, &hw);
-    return;
-  }
   connectc_http_target tg;
-  if (connectc_http_parse_target(ch.target, ch.target_len, &tg, &hw) != CONNECTC_OK) {
+  connectc_http_refusal hw;
+  if (cc_h1_check_rules((const char *)h->in, n, &lim, &ch, &tg, &hw)) {
     refuse_http(c, &hw);
     return;
   }

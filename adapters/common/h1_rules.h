@@ -1,0 +1,38 @@
+/*
+ * h1_rules.h: the HTTP/1 request rules every connectc server shares
+ * (connectc/http.h), applied by the adapters that read HTTP/1.1 heads
+ * themselves before their own parser (h1.h) takes the head apart. Header
+ * only, so that the object library of h1.c and chunked.c keeps no link to
+ * the core. Internal to connectc's adapters; not installed.
+ */
+#ifndef CONNECTC_ADAPTERS_H1_RULES_H
+#define CONNECTC_ADAPTERS_H1_RULES_H
+
+#include <stdio.h>
+
+#include "connectc/http.h"
+
+/*
+ * Checks a complete request head of `len` bytes, as cc_h1_scan() measured
+ * it: connectc_http1_check_head() within `lim`, then the request target.
+ * Returns 0 with *head and *target filled (pointing into buf), or -1 with
+ * *why set: answer it (connectc_http1_write_refusal()) and close.
+ */
+static inline int cc_h1_check_rules(const char *buf, size_t len, const connectc_http1_limits *lim,
+                                    connectc_http1_head *head, connectc_http_target *target,
+                                    connectc_http_refusal *why) {
+  int rv = connectc_http1_check_head(buf, len, lim, head, why);
+  if (rv != 1 || head->head_len != len) {
+    if (rv >= 0) { /* the two scanners disagree on where the head ends */
+      why->status = 400;
+      why->code = CONNECTC_CODE_INVALID_ARGUMENT;
+      snprintf(why->message, sizeof why->message, "malformed request head");
+    }
+    return -1;
+  }
+  return connectc_http_parse_target(head->target, head->target_len, target, why) == CONNECTC_OK
+             ? 0
+             : -1;
+}
+
+#endif
