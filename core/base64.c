@@ -51,25 +51,25 @@ static int b64_value(char c, unsigned flags) {
   return -1;
 }
 
-int cc_b64_decode(cc_buf *out, const connectc_allocator *alloc, const char *in, size_t len,
-                  unsigned flags) {
+/* Decodes in[0..len) to o, which may be `in` itself: the write position
+ * never passes the read position (three bytes out for four characters
+ * in). Returns the decoded length, or SIZE_MAX for a bad input. */
+static size_t decode_to(const char *in, size_t len, uint8_t *o, unsigned flags) {
   /* Strip correct padding: at most two '=' and only if the padded length is
    * a multiple of four. */
   size_t n = len;
   if (n > 0 && in[n - 1] == '=') {
-    if (len % 4 != 0) return CONNECTC_ERR_PROTOCOL;
+    if (len % 4 != 0) return SIZE_MAX;
     n--;
     if (n > 0 && in[n - 1] == '=') n--;
   }
-  if (n % 4 == 1) return CONNECTC_ERR_PROTOCOL;
-  int rv = cc_buf_reserve(out, alloc, n / 4 * 3 + 2);
-  if (rv) return rv;
-  uint8_t *o = out->data + out->len;
+  if (n % 4 == 1) return SIZE_MAX;
+  uint8_t *start = o;
   uint32_t acc = 0;
   unsigned bits = 0;
   for (size_t i = 0; i < n; i++) {
     int v = b64_value(in[i], flags);
-    if (v < 0) return CONNECTC_ERR_PROTOCOL;
+    if (v < 0) return SIZE_MAX;
     acc = (acc << 6) | (uint32_t)v;
     bits += 6;
     if (bits >= 8) {
@@ -78,6 +78,22 @@ int cc_b64_decode(cc_buf *out, const connectc_allocator *alloc, const char *in, 
       acc &= (1u << bits) - 1u;
     }
   }
-  out->len = (size_t)(o - out->data);
+  return (size_t)(o - start);
+}
+
+int cc_b64_decode(cc_buf *out, const connectc_allocator *alloc, const char *in, size_t len,
+                  unsigned flags) {
+  int rv = cc_buf_reserve(out, alloc, len / 4 * 3 + 2);
+  if (rv) return rv;
+  size_t n = decode_to(in, len, out->data + out->len, flags);
+  if (n == SIZE_MAX) return CONNECTC_ERR_PROTOCOL;
+  out->len += n;
+  return CONNECTC_OK;
+}
+
+int cc_b64_decode_in_place(uint8_t *data, size_t len, unsigned flags, size_t *out_len) {
+  size_t n = decode_to((const char *)data, len, data, flags);
+  if (n == SIZE_MAX) return CONNECTC_ERR_PROTOCOL;
+  *out_len = n;
   return CONNECTC_OK;
 }

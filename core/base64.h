@@ -28,5 +28,9 @@ int cc_b64_encode(cc_buf *out, const connectc_allocator *alloc, const uint8_t *i
  * bits in the last quantum are ignored, as Go's decoder does. */
 int cc_b64_decode(cc_buf *out, const connectc_allocator *alloc, const char *in, size_t len,
                   unsigned flags);
+/* Decodes data[0..len) over itself, with the same rules, and sets
+ * *out_len to the decoded length (at most len). On an error the bytes of
+ * data are unspecified. */
+int cc_b64_decode_in_place(uint8_t *data, size_t len, unsigned flags, size_t *out_len);
 
 #endif

@@ -792,8 +792,19 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   }
   if (!failed && !s->streaming && !s->is_get) failed = refuse_declared_length(s, headers);
   if (!failed && s->is_get) {
-    /* The message travels in the query: keep it as the unary body. */
-    rv = cc_buf_append(&s->unary_body, &s->alloc, q.message, q.message_len);
+    /* The message travels in the query, and its decoded bytes are in the
+     * scratch already: the scratch becomes the unary body. */
+    rv = CONNECTC_OK;
+    if (s->unary_body.len == 0 && qscratch.data) {
+      size_t at = (size_t)(q.message - qscratch.data);
+      memmove(qscratch.data, qscratch.data + at, q.message_len);
+      qscratch.len = q.message_len;
+      cc_buf_free(&s->unary_body, &s->alloc);
+      s->unary_body = qscratch;
+      qscratch = (cc_buf)CC_BUF_INIT;
+    } else {
+      rv = cc_buf_append(&s->unary_body, &s->alloc, q.message, q.message_len);
+    }
     if (rv) {
       fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory buffering the GET message");
       failed = 1;

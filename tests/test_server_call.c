@@ -548,6 +548,16 @@ static void test_get_request(void **state) {
   assert_string_equal(h.last, "hi");
   connectc_server_call_del(s);
 
+  /* The message before the other parameters, percent-encoded JSON. */
+  s = new_call(&get_m, &h, NULL);
+  assert_int_equal(head(s, "GET", "message=%7B%22a%22%3A1%7D&connect=v1&encoding=json", NULL, 0),
+                   CONNECTC_OK);
+  assert_string_equal(connectc_server_call_codec(s), "json");
+  assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+  assert_int_equal(h.n_messages, 1);
+  assert_string_equal(h.last, "{\"a\":1}");
+  connectc_server_call_del(s);
+
   s = new_call(&get_m, &h, NULL);
   assert_int_equal(head(s, "GET", "encoding=yaml&message=x", NULL, 0), CONNECTC_ERR_PROTOCOL);
   expect_status(s, 400);

@@ -312,15 +312,20 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
   e->n_live++;
   pthread_mutex_unlock(&e->mu);
 
+  /* The raw query goes to the core as it came; only without it is one
+   * rebuilt from libmicrohttpd's decoded arguments. */
   query_buf q = {NULL, 0, 0, 0};
-  if (!query) MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
-  else if (query[0]) qb_put(&q, query, strlen(query));
+  if (!query) {
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    query = q.oom ? "" : q.data;
+  } else if (!query[0]) {
+    query = NULL;
+  }
   pthread_mutex_lock(&r->mu);
   /* The fields go straight into the call's own list: one copy. */
   connectc_headers *h = connectc_server_call_headers_to_fill(r->call);
   MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, h);
-  (void)connectc_server_call_recv_head(r->call, method, q.oom ? "" : (q.data ? q.data : NULL),
-                                       h, now_ms());
+  (void)connectc_server_call_recv_head(r->call, method, query, h, now_ms());
   int has_deadline = connectc_server_call_deadline(r->call) >= 0;
   pthread_mutex_unlock(&r->mu);
   if (has_deadline) {
