@@ -128,11 +128,117 @@ static void test_headers(void **state) {
   connectc_headers_reset(&h);
 }
 
+/* A base allocator that counts what the arena takes from it. */
+typedef struct counted {
+  int live, total;
+  int fail_after; /* fail the allocation after this many (0: never) */
+} counted;
+static void *cnt_malloc(size_t n, void *ud) {
+  counted *c = ud;
+  if (c->fail_after && c->total >= c->fail_after) return NULL;
+  c->live++;
+  c->total++;
+  return malloc(n);
+}
+static void *cnt_realloc(void *p, size_t n, void *ud) {
+  (void)ud;
+  return realloc(p, n);
+}
+static void cnt_free(void *p, void *ud) {
+  counted *c = ud;
+  if (p) c->live--;
+  free(p);
+}
+
+static void test_arena(void **state) {
+  (void)state;
+  counted c = {0, 0, 0};
+  connectc_allocator base = {cnt_malloc, cnt_realloc, cnt_free, &c};
+  unsigned char first[256];
+  connectc_arena arena;
+  /* Deliberately misaligned first block: the arena aligns it. */
+  connectc_arena_init(&arena, &base, first + 1, sizeof first - 1);
+  const connectc_allocator *a = connectc_arena_allocator(&arena);
+  char *s1 = a->malloc(10, a->user_data);
+  char *s2 = a->malloc(30, a->user_data);
+  assert_non_null(s1);
+  assert_non_null(s2);
+  assert_int_equal((uintptr_t)s1 % _Alignof(max_align_t), 0);
+  assert_int_equal((uintptr_t)s2 % _Alignof(max_align_t), 0);
+  assert_true((unsigned char *)s1 > first && (unsigned char *)s2 < first + sizeof first);
+  assert_int_equal(c.total, 0); /* both fit in the first block */
+  assert_int_equal(connectc_arena_heap_bytes(&arena), 0);
+  memcpy(s1, "0123456789", 10);
+  memset(s2, 'x', 30);
+  /* The most recent allocation grows in place and can be taken back. */
+  char *g = a->realloc(s2, 60, a->user_data);
+  assert_ptr_equal(g, s2);
+  a->free(g, a->user_data);
+  char *s3 = a->malloc(8, a->user_data);
+  assert_ptr_equal(s3, s2);
+  /* Any other grows by copying. */
+  char *m = a->realloc(s1, 100, a->user_data);
+  assert_non_null(m);
+  assert_ptr_not_equal(m, s1);
+  assert_memory_equal(m, "0123456789", 10);
+  /* Past the first block: blocks come from base, freed at the reset. */
+  for (int i = 0; i < 100; i++) {
+    unsigned char *p = a->malloc(100, a->user_data);
+    assert_non_null(p);
+    memset(p, i, 100);
+  }
+  char *big = a->malloc(100000, a->user_data); /* larger than any block */
+  assert_non_null(big);
+  memset(big, 1, 100000);
+  assert_true(c.live >= 2);
+  assert_true(connectc_arena_heap_bytes(&arena) >= 100000 + 100 * 100);
+  assert_null(a->malloc(SIZE_MAX - 8, a->user_data)); /* overflow, not a wrap */
+  connectc_arena_reset(&arena);
+  assert_int_equal(c.live, 0);
+  assert_int_equal(connectc_arena_heap_bytes(&arena), 0);
+  /* Starts again in the first block. */
+  char *again = a->malloc(10, a->user_data);
+  assert_true((unsigned char *)again > first && (unsigned char *)again < first + sizeof first);
+  /* A failing base: NULL, and the arena stays usable. */
+  c.fail_after = c.total;
+  assert_null(a->malloc(1000, a->user_data));
+  assert_non_null(a->malloc(16, a->user_data));
+  connectc_arena_reset(&arena);
+  /* No first block at all. */
+  c.fail_after = 0;
+  connectc_arena_init(&arena, &base, NULL, 0);
+  assert_non_null(a = connectc_arena_allocator(&arena));
+  assert_non_null(a->realloc(NULL, 5, a->user_data));
+  assert_int_equal(c.live, 1);
+  connectc_arena_reset(&arena);
+  assert_int_equal(c.live, 0);
+}
+
+static void test_base64_in_place(void **state) {
+  (void)state;
+  uint8_t text[] = "SGVsbG8sIHdvcmxkIQ"; /* "Hello, world!" unpadded */
+  size_t n = 0;
+  assert_int_equal(cc_b64_decode_in_place(text, strlen((char *)text), CC_B64_ACCEPT_URL, &n),
+                   CONNECTC_OK);
+  assert_int_equal(n, 13);
+  assert_memory_equal(text, "Hello, world!", 13);
+  uint8_t padded[] = "-_8=";
+  assert_int_equal(cc_b64_decode_in_place(padded, 4, CC_B64_ACCEPT_URL, &n), CONNECTC_OK);
+  assert_int_equal(n, 2);
+  assert_memory_equal(padded, "\xfb\xff", 2);
+  uint8_t bad[] = "ab*c";
+  assert_int_equal(cc_b64_decode_in_place(bad, 4, CC_B64_ACCEPT_URL, &n), CONNECTC_ERR_PROTOCOL);
+  uint8_t one[] = "a";
+  assert_int_equal(cc_b64_decode_in_place(one, 1, CC_B64_ACCEPT_URL, &n), CONNECTC_ERR_PROTOCOL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_headers),
+      cmocka_unit_test(test_arena),
+      cmocka_unit_test(test_base64_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,6 +52,10 @@ typedef struct typed_route {
   size_t max_decoded;   /* memory their decoded forms may take */
 } typed_route;
 
+/* Bytes of decoded requests a call holds before its arena takes a block
+ * from the route's allocator: a small request's message and strings. */
+#define TYPED_ARENA_FIRST 512u
+
 /* Per call: the decoded requests. For asynchronous handlers this is also
  * the responder they hold. */
 typedef struct connectc_responder typed_call;
@@ -74,6 +78,11 @@ struct connectc_responder {
   void (*on_writable)(connectc_responder *r, void *arg);
   void *on_writable_arg;
   int inside_call; /* lives in the server call's storage: freed with it */
+  /* The decoded requests of a unary or client-stream call (all of them
+   * live until the call ends) come from this arena, which starts in
+   * `arena_first`: one reset frees them. Last, and not zeroed. */
+  connectc_arena arena;
+  max_align_t arena_first[TYPED_ARENA_FIRST / sizeof(max_align_t)];
 };
 
 /* A synchronous streaming handler's side of the call: requests queued by
@@ -107,7 +116,8 @@ static void *typed_call_new(void *route_data, connectc_server_call *call) {
   int inside = c && room >= sizeof *c;
   if (!inside) c = cc_malloc(&r->alloc, sizeof *c);
   if (!c) return NULL;
-  memset(c, 0, sizeof *c);
+  memset(c, 0, offsetof(typed_call, arena));
+  connectc_arena_init(&c->arena, &r->alloc, c->arena_first, sizeof c->arena_first);
   c->inside_call = inside;
   c->route = r;
   c->call = call;
@@ -120,7 +130,9 @@ static void typed_call_del(void *route_data, void *call_data) {
   typed_route *r = route_data;
   typed_call *c = call_data;
   if (!c) return;
-  for (size_t i = 0; i < c->n_requests; i++) connectc_message_free(c->requests[i], &r->alloc);
+  /* The requests are in the arena, unless a streaming handler took
+   * them one by one (each freed when it is done with). */
+  connectc_arena_reset(&c->arena);
   if (c->requests != &c->first) cc_free(&r->alloc, c->requests);
   cc_free(&r->alloc, c->scratch);
   if (!c->inside_call) cc_free(&r->alloc, c);
@@ -276,7 +288,7 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
      * decoding allocates counts against the call's budget: held requests
      * of a client stream add up. */
     cc_budget budget;
-    cc_budget_init(&budget, &r->alloc, r->max_decoded - c->decoded);
+    cc_budget_init(&budget, connectc_arena_allocator(&c->arena), r->max_decoded - c->decoded);
     connectc_codec_options opts = {.max_decoded_bytes = r->max_decoded - c->decoded,
                                    .discard_unknown_fields = 1};
     rv = codec->unmarshal(codec, r->method.input, data, len, &opts, &budget.alloc, &m, &e);
@@ -297,7 +309,7 @@ static int typed_message(connectc_server_call *call, const uint8_t *data, size_t
       if (nr) c->cap_requests = ncap;
     }
     if (!nr) {
-      connectc_message_free(m, &r->alloc);
+      /* m stays in the arena until the call ends. */
       connectc_error_set(&e, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory keeping a request");
       rv = CONNECTC_ERR_NOMEM;
     } else {

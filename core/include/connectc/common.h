@@ -76,6 +76,72 @@ typedef struct connectc_allocator {
  */
 CONNECTC_API const connectc_allocator *connectc_default_allocator(void);
 
+struct connectc_arena_block;
+
+/**
+ * An arena: a connectc_allocator that hands out memory from large blocks
+ * and gives it all back at once with connectc_arena_reset(). Decoded
+ * message trees are its use: protobuf-c allocates once per string, bytes
+ * field and sub-message, and an arena turns those into one block
+ * allocation (or none, when the first block, which the caller provides,
+ * is large enough).
+ *
+ * `free` only takes back the most recent allocation (a temporary freed at
+ * once costs no space); any other freed memory stays taken until the
+ * reset. `realloc` grows the most recent allocation in place when there
+ * is room, and otherwise copies. Every allocation is aligned for any
+ * type (max_align_t).
+ *
+ * Not thread-safe: one arena is used by one thread at a time. Its
+ * members are private. The arena points at itself (the allocator's
+ * `user_data`), so it must not be moved or copied after
+ * connectc_arena_init().
+ */
+typedef struct connectc_arena {
+  connectc_allocator alloc_;          /* what connectc_arena_allocator returns */
+  connectc_allocator base_;           /* where blocks come from */
+  struct connectc_arena_block *heap_; /* blocks taken from base_, newest first */
+  unsigned char *first_;              /* the caller's block, or NULL */
+  size_t first_size_;
+  unsigned char *cur_, *end_; /* free space in the current block */
+  unsigned char *last_;       /* header of the most recent allocation */
+  size_t next_block_;         /* size of the next block taken from base_ */
+} connectc_arena;
+
+/**
+ * Initialises an arena.
+ * @param arena the arena; it must stay where it is until its last use.
+ * @param base where blocks beyond the first come from; may be NULL
+ *        (default allocator); copied.
+ * @param first a first block for the arena to use before it takes any
+ *        from `base` (in a call's own storage, or on the stack), or NULL.
+ *        Borrowed: it must outlive the arena's use. Need not be aligned.
+ * @param first_size its size in bytes (0 when `first` is NULL).
+ */
+CONNECTC_API void connectc_arena_init(connectc_arena *arena, const connectc_allocator *base,
+                                      void *first, size_t first_size);
+/**
+ * The allocator that allocates from the arena.
+ * @param arena an initialised arena.
+ * @return a pointer into the arena (valid as long as the arena is);
+ *         never NULL.
+ */
+CONNECTC_API const connectc_allocator *connectc_arena_allocator(connectc_arena *arena);
+/**
+ * Frees everything allocated from the arena at once: the blocks taken
+ * from `base` go back to it, and the arena starts again in its first
+ * block. Every pointer it handed out becomes invalid. The arena may be
+ * used again, or dropped without further calls.
+ * @param arena an initialised arena.
+ */
+CONNECTC_API void connectc_arena_reset(connectc_arena *arena);
+/**
+ * @param arena an initialised arena.
+ * @return the bytes the arena holds from `base` (0 while everything fits
+ *         in the first block).
+ */
+CONNECTC_API size_t connectc_arena_heap_bytes(const connectc_arena *arena);
+
 /* ------------------------------------------------------------------ */
 /* Library return codes                                                */
 /* ------------------------------------------------------------------ */
