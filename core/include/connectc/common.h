@@ -98,14 +98,15 @@ struct connectc_arena_block;
  * connectc_arena_init().
  */
 typedef struct connectc_arena {
-  connectc_allocator alloc_;          /* what connectc_arena_allocator returns */
-  connectc_allocator base_;           /* where blocks come from */
-  struct connectc_arena_block *heap_; /* blocks taken from base_, newest first */
-  unsigned char *first_;              /* the caller's block, or NULL */
-  size_t first_size_;
-  unsigned char *cur_, *end_; /* free space in the current block */
-  unsigned char *last_;       /* header of the most recent allocation */
-  size_t next_block_;         /* size of the next block taken from base_ */
+  connectc_allocator alloc_;          /**< private: what connectc_arena_allocator returns */
+  connectc_allocator base_;           /**< private: where blocks come from */
+  struct connectc_arena_block *heap_; /**< private: blocks taken from base_, newest first */
+  unsigned char *first_;              /**< private: the caller's block, or NULL */
+  size_t first_size_;                 /**< private: its size */
+  unsigned char *cur_;                /**< private: free space in the current block */
+  unsigned char *end_;                /**< private: the end of the current block */
+  unsigned char *last_;               /**< private: header of the most recent allocation */
+  size_t next_block_;                 /**< private: size of the next block taken from base_ */
 } connectc_arena;
 
 /**
