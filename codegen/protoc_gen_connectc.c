@@ -826,6 +826,7 @@ static void gen_client_stubs(const rpc_gen *g, cg_str *h, cg_str *c) {
   cg_str_printf(c,
                 "  connectc_call_output out;\n"
                 "  connectc_call_output_init(&out, client->alloc);\n"
+                "  out.discard_metadata = 1; /* none of it is returned */\n"
                 "  int rv = %s__call(client, %s, NULL, &out);\n"
                 "  if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;\n"
                 "  if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);\n",

@@ -602,6 +602,17 @@ static void test_typed_client(void **state) {
     assert_string_equal(connectc_headers_get(&out.headers, "x-echo"), "typed");
     assert_string_equal(connectc_headers_get(&out.trailers, "x-echo-trailer"), "typed");
     connectc_call_output_reset(&out);
+    /* The same call keeping no metadata: the response alone. */
+    out.discard_metadata = 1;
+    assert_int_equal(connectc_client_invoke(&client, &m_say, &google__protobuf__string_value__descriptor,
+                                            reqs, 1, &opts, &out),
+                     CONNECTC_OK);
+    assert_int_equal(out.error.code, CONNECTC_CODE_OK);
+    assert_int_equal(out.n_messages, 1);
+    assert_string_equal(((Google__Protobuf__StringValue *)out.messages[0])->value, "HI");
+    assert_int_equal(out.headers.len, 0);
+    assert_int_equal(out.trailers.len, 0);
+    connectc_call_output_reset(&out);
     /* A server stream: three responses. */
     connectc_call_output_init(&out, NULL);
     assert_int_equal(connectc_client_invoke(&client, &m_list, &google__protobuf__string_value__descriptor,

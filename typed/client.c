@@ -72,6 +72,7 @@ typedef struct invocation {
 static int inv_headers(connectc_client_call *call, const connectc_headers *h, void *ud) {
   (void)call;
   invocation *inv = ud;
+  if (inv->out->discard_metadata) return 0;
   return connectc_headers_append_all(&inv->out->headers, h) == CONNECTC_OK ? 0 : 1;
 }
 
@@ -138,7 +139,7 @@ static void inv_close(connectc_client_call *call, const connectc_error *err,
   (void)call;
   invocation *inv = ud;
   if (!inv->decode_failed) connectc_error_copy(&inv->out->error, err);
-  connectc_headers_append_all(&inv->out->trailers, trailers);
+  if (!inv->out->discard_metadata) connectc_headers_append_all(&inv->out->trailers, trailers);
 }
 
 int connectc_client_invoke(const connectc_client *client, const connectc_method_desc *method,

@@ -113,6 +113,11 @@ typedef struct connectc_call_output {
   size_t n_messages;            /**< number of entries in `messages` */
   connectc_allocator alloc;     /**< what everything above is allocated with */
   size_t cap_messages;          /**< room in `messages` (grows geometrically) */
+  /** Set (after connectc_call_output_init, before the call) to keep
+   * neither the response headers nor the trailers: `headers` and
+   * `trailers` stay empty and cost nothing. The generated functions that
+   * return only the response set it. */
+  int discard_metadata;
 } connectc_call_output;
 
 /**

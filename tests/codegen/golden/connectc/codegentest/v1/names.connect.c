@@ -96,6 +96,7 @@ int connectc_codegentest_v1_names_register(const connectc_client *client, const 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_register__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -187,6 +188,7 @@ int connectc_codegentest_v1_names_register_async(const connectc_client *client, 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_register_async__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -278,6 +280,7 @@ int connectc_codegentest_v1_names_handlers(const connectc_client *client, const 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_handlers__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -369,6 +372,7 @@ int connectc_codegentest_v1_names_async_handlers(const connectc_client *client, 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_async_handlers__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -460,6 +464,7 @@ int connectc_codegentest_v1_names_methods(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_methods__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -551,6 +556,7 @@ int connectc_codegentest_v1_names_method_type(const connectc_client *client, con
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_method_type__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -642,6 +648,7 @@ int connectc_codegentest_v1_names_name(const connectc_client *client, const Conn
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_name__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -733,6 +740,7 @@ int connectc_codegentest_v1_names_method_count(const connectc_client *client, co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_method_count__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -824,6 +832,7 @@ int connectc_codegentest_v1_names_register_types(const connectc_client *client, 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_register_types__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -915,6 +924,7 @@ int connectc_codegentest_v1_names_call(const connectc_client *client, const Conn
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_call__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1006,6 +1016,7 @@ int connectc_codegentest_v1_names_method(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_method__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1107,6 +1118,7 @@ int connectc_codegentest_v1_names_callbacks(const connectc_client *client, const
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_callbacks__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1220,6 +1232,7 @@ int connectc_codegentest_v1_names_start(const connectc_client *client, const Con
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_start__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1333,6 +1346,7 @@ int connectc_codegentest_v1_names_send_request(const connectc_client *client, co
     Connectc__Codegentest__V1__Word ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_send_request__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1445,6 +1459,7 @@ int connectc_codegentest_v1_names_send(const connectc_client *client, const Conn
     Connectc__Codegentest__V1__Word ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_send__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1545,6 +1560,7 @@ int connectc_codegentest_v1_names_respond(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_respond__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1645,6 +1661,7 @@ int connectc_codegentest_v1_names_invoke(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_invoke__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1736,6 +1753,7 @@ int connectc_codegentest_v1_names_invoke_async(const connectc_client *client, co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_invoke_async__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1827,6 +1845,7 @@ int connectc_codegentest_v1_names_deliver(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_deliver__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1918,6 +1937,7 @@ int connectc_codegentest_v1_names_return(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_return__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2009,6 +2029,7 @@ int connectc_codegentest_v1_names_int(const connectc_client *client, const Conne
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_int__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2100,6 +2121,7 @@ int connectc_codegentest_v1_names_switch(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_switch__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2191,6 +2213,7 @@ int connectc_codegentest_v1_names_default(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_default__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2282,6 +2305,7 @@ int connectc_codegentest_v1_names_static(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_static__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2373,6 +2397,7 @@ int connectc_codegentest_v1_names_bool(const connectc_client *client, const Conn
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_bool__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2464,6 +2489,7 @@ int connectc_codegentest_v1_names_class(const connectc_client *client, const Con
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_class__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2555,6 +2581,7 @@ int connectc_codegentest_v1_names_new(const connectc_client *client, const Conne
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_new__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2646,6 +2673,7 @@ int connectc_codegentest_v1_names_assert(const connectc_client *client, const Co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_assert__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2737,6 +2765,7 @@ int connectc_codegentest_v1_names_errno(const connectc_client *client, const Con
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_errno__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2828,6 +2857,7 @@ int connectc_codegentest_v1_names_linux(const connectc_client *client, const Con
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_linux__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -2919,6 +2949,7 @@ int connectc_codegentest_v1_names_static_assert(const connectc_client *client, c
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_static_assert__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -3010,6 +3041,7 @@ int connectc_codegentest_v1_names_leading(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_leading__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -3101,6 +3133,7 @@ int connectc_codegentest_v1_names_trailing(const connectc_client *client, const 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_trailing__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -3192,6 +3225,7 @@ int connectc_codegentest_v1_names_double_under(const connectc_client *client, co
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_double_under__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -3283,6 +3317,7 @@ int connectc_codegentest_v1_names_v2_thing(const connectc_client *client, const 
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_v2_thing__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -3374,6 +3409,7 @@ int connectc_codegentest_v1_names_httpget(const connectc_client *client, const C
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_httpget__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -5360,6 +5396,7 @@ int connectc_codegentest_v1_names_register_call(const connectc_client *client, c
     Connectc__Codegentest__V1__Word **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_names_register_call__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);

@@ -159,6 +159,7 @@ int connectc_codegentest_v1_order_service_get_order(const connectc_client *clien
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_order_service_get_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -250,6 +251,7 @@ int connectc_codegentest_v1_order_service_put_order(const connectc_client *clien
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_order_service_put_order__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -351,6 +353,7 @@ int connectc_codegentest_v1_order_service_upload_lines(const connectc_client *cl
     Connectc__Codegentest__V1__Order **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_order_service_upload_lines__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -454,6 +457,7 @@ int connectc_codegentest_v1_order_service_watch_orders(const connectc_client *cl
     Connectc__Codegentest__V1__Order ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_order_service_watch_orders__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -564,6 +568,7 @@ int connectc_codegentest_v1_order_service_chat(const connectc_client *client, co
     Connectc__Codegentest__V1__Struct ***responses, size_t *n_responses, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_order_service_chat__call(client, requests, n_requests, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
@@ -1015,6 +1020,7 @@ int connectc_codegentest_v1_httpservice_ping(const connectc_client *client, cons
     Google__Protobuf__Empty **response, connectc_error *error) {
   connectc_call_output out;
   connectc_call_output_init(&out, client->alloc);
+  out.discard_metadata = 1; /* none of it is returned */
   int rv = connectc_codegentest_v1_httpservice_ping__call(client, request, NULL, &out);
   if (rv == CONNECTC_OK && out.error.code != CONNECTC_CODE_OK) rv = CONNECTC_ERR_RPC;
   if (rv == CONNECTC_ERR_RPC && error) connectc_error_copy(error, &out.error);
