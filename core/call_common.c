@@ -116,6 +116,15 @@ void cc_msg_reader_free(cc_msg_reader *r) { connectc_envelope_decoder_reset(&r->
 
 int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
                        size_t len, cc_msg_fn fn, void *ud, connectc_error *err) {
+  size_t taken;
+  return cc_msg_reader_feed_some(r, ctx, data, len, fn, ud, NULL, &taken, err);
+}
+
+int cc_msg_reader_feed_some(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
+                            size_t len, cc_msg_fn fn, void *ud, const int *stop, size_t *taken,
+                            connectc_error *err) {
+  *taken = len;
+  const size_t all = len;
   while (len > 0) {
     size_t used = 0;
     connectc_envelope env;
@@ -152,6 +161,10 @@ int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8
     rv = fn(ud, env.flags, payload, plen);
     cc_free(&r->dec.alloc, owned);
     if (rv) return rv;
+    if (stop && *stop) {
+      *taken = all - len;
+      break;
+    }
   }
   return CONNECTC_OK;
 }

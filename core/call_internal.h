@@ -75,6 +75,12 @@ void cc_msg_reader_free(cc_msg_reader *r);
  */
 int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
                        size_t len, cc_msg_fn fn, void *ud, connectc_error *err);
+/* The same, but also stops after a message whose delivery set *stop;
+ * *taken is then the bytes up to the end of that message (all of them
+ * otherwise, or on an error). */
+int cc_msg_reader_feed_some(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
+                            size_t len, cc_msg_fn fn, void *ud, const int *stop, size_t *taken,
+                            connectc_error *err);
 
 /* Adds the content-type header of `protocol` (see cc_content_type_format). */
 int cc_add_content_type(connectc_headers *h, connectc_protocol protocol, int streaming, int bare,

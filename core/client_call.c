@@ -69,6 +69,7 @@ struct connectc_client_call {
   connectc_error end_err; /* error carried by the end-of-stream message */
 
   int closed;
+  int recv_paused; /* connectc_client_call_pause_recv */
   connectc_error err;
 
   /* interceptors and stats */
@@ -684,12 +685,19 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
 
 static void finish_unary(connectc_client_call *c, const uint8_t *src, size_t src_len);
 
-int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data, size_t len) {
+/* recv_body and recv_body_some: `some` stops at a pause. */
+static int recv_body(connectc_client_call *c, const uint8_t *data, size_t len, int some,
+                     size_t *taken) {
+  *taken = len;
   if (!c || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (c->closed || c->rstate == RESP_DISCARD || len == 0) return CONNECTC_OK;
   if (c->rstate == RESP_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  c->body_bytes += len;
+  if (some && c->framed && c->recv_paused) {
+    *taken = 0; /* nothing is taken until connectc_client_call_resume_recv */
+    return CONNECTC_OK;
+  }
   if (!c->framed) {
+    c->body_bytes += len;
     size_t bound = cc_compressed_bound(c->limits.recv_max_bytes);
     if (c->rstate == RESP_ERROR_BODY) bound = 64 * 1024 + c->limits.recv_max_bytes / 16;
     if (len > bound - c->unary_body.len) {
@@ -715,7 +723,9 @@ int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data,
   }
   connectc_error perr;
   connectc_error_init(&perr, &c->alloc);
-  int rv = cc_msg_reader_feed(&c->reader, c->cctx, data, len, on_stream_message, c, &perr);
+  int rv = cc_msg_reader_feed_some(&c->reader, c->cctx, data, len, on_stream_message, c,
+                                   some ? &c->recv_paused : NULL, taken, &perr);
+  c->body_bytes += *taken;
   if (rv < 0) {
     if (rv == CONNECTC_ERR_NOMEM && perr.code == CONNECTC_CODE_OK) {
       connectc_error_reset(&perr);
@@ -725,6 +735,29 @@ int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data,
   }
   connectc_error_reset(&perr);
   return CONNECTC_OK;
+}
+
+int connectc_client_call_recv_body(connectc_client_call *c, const uint8_t *data, size_t len) {
+  size_t taken;
+  return recv_body(c, data, len, 0, &taken);
+}
+
+int connectc_client_call_recv_body_some(connectc_client_call *c, const uint8_t *data, size_t len,
+                                        size_t *taken) {
+  size_t dummy;
+  return recv_body(c, data, len, 1, taken ? taken : &dummy);
+}
+
+void connectc_client_call_pause_recv(connectc_client_call *c) {
+  if (c) c->recv_paused = 1;
+}
+
+void connectc_client_call_resume_recv(connectc_client_call *c) {
+  if (c) c->recv_paused = 0;
+}
+
+int connectc_client_call_recv_paused(const connectc_client_call *c) {
+  return c && c->framed && c->recv_paused && !c->closed;
 }
 
 int connectc_client_call_recv_trailers(connectc_client_call *c,

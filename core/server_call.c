@@ -42,6 +42,7 @@ struct connectc_server_call {
 
   enum srv_state state;
   int recv_done;
+  int recv_paused; /* connectc_server_call_pause_recv */
   connectc_protocol protocol; /* detected from the request's content type */
   int ct_bare;          /* gRPC(-Web) request named no codec: answer the same way */
   int streaming;        /* messages travel in envelopes (all but Connect unary) */
@@ -842,11 +843,21 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
   return deliver(ud, data, len);
 }
 
-int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data, size_t len) {
+/* recv_body and recv_body_some: `some` stops at a pause. */
+static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, int some,
+                     size_t *taken) {
+  *taken = len;
   if (!s || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
-  s->req_wire += len;
-  if (s->state != SRV_RECEIVING || s->recv_done || len == 0) return CONNECTC_OK;
+  if (s->state != SRV_RECEIVING || s->recv_done || len == 0) {
+    s->req_wire += len;
+    return CONNECTC_OK;
+  }
+  if (some && s->streaming && s->recv_paused) {
+    *taken = 0; /* nothing is taken until connectc_server_call_resume_recv */
+    return CONNECTC_OK;
+  }
+  if (!some || !s->streaming) s->req_wire += len;
   if (!s->streaming) {
     if (s->is_get) return CONNECTC_OK; /* a GET body is ignored */
     if (len > unary_body_limit(s) - s->unary_body.len) {
@@ -857,7 +868,9 @@ int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data,
   }
   connectc_error e;
   connectc_error_init(&e, &s->alloc);
-  int rv = cc_msg_reader_feed(&s->reader, s->cctx, data, len, on_stream_message, s, &e);
+  int rv = cc_msg_reader_feed_some(&s->reader, s->cctx, data, len, on_stream_message, s,
+                                   some ? &s->recv_paused : NULL, taken, &e);
+  if (some) s->req_wire += *taken;
   if (rv < 0) {
     /* Codes as connect-go's handler reports them (e.g. internal for a
      * compressed message without a negotiated encoding). */
@@ -866,6 +879,31 @@ int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data,
   }
   connectc_error_reset(&e);
   return CONNECTC_OK;
+}
+
+int connectc_server_call_recv_body(connectc_server_call *s, const uint8_t *data, size_t len) {
+  size_t taken;
+  return recv_body(s, data, len, 0, &taken);
+}
+
+int connectc_server_call_recv_body_some(connectc_server_call *s, const uint8_t *data, size_t len,
+                                        size_t *taken) {
+  size_t dummy;
+  return recv_body(s, data, len, 1, taken ? taken : &dummy);
+}
+
+void connectc_server_call_pause_recv(connectc_server_call *s) {
+  if (s) s->recv_paused = 1;
+}
+
+void connectc_server_call_resume_recv(connectc_server_call *s) {
+  if (!s || !s->recv_paused) return;
+  s->recv_paused = 0;
+  if (s->tops) s->tops->wake(s->tctx);
+}
+
+int connectc_server_call_recv_paused(const connectc_server_call *s) {
+  return s && s->streaming && s->recv_paused && s->state == SRV_RECEIVING && !s->recv_done;
 }
 
 int connectc_server_call_recv_end(connectc_server_call *s) {

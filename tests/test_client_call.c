@@ -22,6 +22,7 @@ typedef struct events {
   char message[256];
   char trailer_x[64];
   int cancel_on_message;
+  int pause_on_message; /* pauses the call from on_message */
 } events;
 
 static int on_headers(connectc_client_call *c, const connectc_headers *h, void *ud) {
@@ -32,7 +33,6 @@ static int on_headers(connectc_client_call *c, const connectc_headers *h, void *
 }
 
 static int on_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
-  (void)c;
   events *ev = ud;
   if (ev->n_messages < 8 && len < 64) {
     memcpy(ev->messages[ev->n_messages], data, len);
@@ -40,6 +40,7 @@ static int on_message(connectc_client_call *c, const uint8_t *data, size_t len, 
     ev->message_lens[ev->n_messages] = len;
   }
   ev->n_messages++;
+  if (ev->pause_on_message) connectc_client_call_pause_recv(c);
   return ev->cancel_on_message;
 }
 
@@ -351,6 +352,53 @@ static void test_stream_success(void **state) {
   }
 }
 
+/* A paused call takes bytes up to the end of the message that paused it,
+ * then nothing until it is resumed. */
+static void test_stream_pause(void **state) {
+  (void)state;
+  uint8_t body[256];
+  size_t first = env(body, 0, "one");
+  size_t n = first + env(body + first, 0, "two");
+  n += env(body + n, CONNECTC_ENVELOPE_FLAG_END_STREAM, "{}");
+  events ev;
+  connectc_client_call *c = new_call(CONNECTC_STREAM_SERVER, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  ev.pause_on_message = 1;
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/connect+proto");
+  assert_int_equal(connectc_client_call_recv_head(c, 200, &h), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  size_t taken = 0;
+  assert_int_equal(connectc_client_call_recv_body_some(c, body, n, &taken), CONNECTC_OK);
+  assert_int_equal(taken, first);
+  assert_int_equal(ev.n_messages, 1);
+  assert_int_equal(connectc_client_call_recv_paused(c), 1);
+  assert_int_equal(connectc_client_call_recv_body_some(c, body + first, n - first, &taken), CONNECTC_OK);
+  assert_int_equal(taken, 0);
+  assert_int_equal(ev.n_messages, 1);
+  connectc_client_call_resume_recv(c);
+  assert_int_equal(connectc_client_call_recv_paused(c), 0);
+  ev.pause_on_message = 0;
+  assert_int_equal(connectc_client_call_recv_body_some(c, body + first, n - first, &taken), CONNECTC_OK);
+  assert_int_equal(taken, n - first);
+  assert_int_equal(ev.n_messages, 2);
+  assert_string_equal(ev.messages[1], "two");
+  assert_int_equal(connectc_client_call_recv_end(c), CONNECTC_OK);
+  assert_int_equal(ev.n_close, 1);
+  assert_int_equal(ev.code, CONNECTC_CODE_OK);
+  /* recv_body (the transports that cannot stop) ignores the pause. */
+  connectc_client_call_del(c);
+  c = new_call(CONNECTC_STREAM_SERVER, "proto", CONNECTC_COMPRESSION_IDENTITY, &ev);
+  ev.pause_on_message = 1;
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  respond(c, 200, hdrs, body, n, 0);
+  assert_int_equal(ev.n_messages, 2);
+  assert_int_equal(ev.code, CONNECTC_CODE_OK);
+  connectc_client_call_del(c);
+}
+
 static void test_stream_end_error(void **state) {
   (void)state;
   uint8_t body[256];
@@ -550,6 +598,7 @@ int main(void) {
       cmocka_unit_test(test_unary_unknown_encoding),
       cmocka_unit_test(test_unary_receive_limit),
       cmocka_unit_test(test_stream_success),
+      cmocka_unit_test(test_stream_pause),
       cmocka_unit_test(test_stream_end_error),
       cmocka_unit_test(test_stream_hostile),
       cmocka_unit_test(test_client_stream_two_messages),

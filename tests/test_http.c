@@ -23,6 +23,7 @@
 
 #include "connectc/client.h"
 #include "connectc/curl.h"
+#include "connectc/envelope.h"
 #include "connectc/json_codec.h"
 #include "google/protobuf/wrappers.pb-c.h"
 #include "connectc/microhttpd.h"
@@ -768,6 +769,116 @@ static void test_stop_waits_for_async_handlers(void **state) {
   close(fd);
 }
 
+/* ---- backpressure over a real socket ---- */
+
+/* A client stream whose consumer pauses every 100 messages; the test
+ * thread resumes it. */
+static const connectc_method_desc m_paced = {"/test.v1.Echo/Paced", CONNECTC_STREAM_CLIENT, 0};
+static atomic_int paced_n, paced_paused;
+static connectc_server_call *_Atomic paced_call;
+static int paced_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
+  (void)data;
+  (void)len;
+  (void)ud;
+  int n = paced_n + 1;
+  if (n % 100 == 0) { /* paused before the count shows it */
+    connectc_server_call_pause_recv(s);
+    connectc_server_call_ref(s); /* the test thread resumes it: kept alive until then */
+    paced_call = s;
+    paced_paused = 1;
+  }
+  paced_n = n;
+  return 0;
+}
+static void paced_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "got %d", (int)paced_n);
+  connectc_server_call_send(s, (const uint8_t *)buf, (size_t)n);
+  connectc_server_call_finish(s, NULL);
+}
+static void paced_resume(connectc_server_call *s, void *arg) {
+  (void)arg;
+  paced_paused = 0;
+  connectc_server_call_resume_recv(s);
+}
+static void sleep_ms(long ms) {
+  struct timespec d = {ms / 1000, (ms % 1000) * 1000 * 1000};
+  nanosleep(&d, NULL);
+}
+
+static void test_paused_request_is_not_read(void **state) {
+  (void)state;
+  connectc_router *r = NULL;
+  (void)connectc_router_new(NULL, NULL, &r);
+  const connectc_route route = {.method = &m_paced,
+                                .callbacks = {.on_message = paced_message, .on_end = paced_end}};
+  assert_int_equal(connectc_router_add(r, &route), CONNECTC_OK);
+  connectc_mhd_server *srv = NULL;
+  assert_int_equal(connectc_mhd_start(NULL, r, &srv), CONNECTC_OK);
+  paced_n = 0;
+  paced_paused = 0;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(connectc_mhd_port(srv));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  /* 1000 one-byte messages, sent at once: 6000 bytes fit the socket
+   * buffers, so only the server's pauses hold them back. */
+  enum { MSGS = 1000 };
+  static uint8_t body[MSGS * 6];
+  for (int i = 0; i < MSGS; i++) {
+    connectc_envelope_write_header(body + i * 6, 0, 1);
+    body[i * 6 + 5] = 'x';
+  }
+  char head[256];
+  int hl = snprintf(head, sizeof head,
+                    "POST /test.v1.Echo/Paced HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/connect+proto\r\nContent-Length: %d\r\n\r\n",
+                    MSGS * 6);
+  assert_true(send(fd, head, (size_t)hl, MSG_NOSIGNAL) == hl);
+  assert_true(send(fd, body, sizeof body, MSG_NOSIGNAL) == (ssize_t)sizeof body);
+  int pauses = 0;
+  for (;;) {
+    int waited = 0;
+    while (!paced_paused && paced_n < MSGS && waited++ < 2000) sleep_ms(1);
+    if (!paced_paused) break; /* all of them arrived (or the test fails below) */
+    /* Paused: no message arrives however long the bytes wait. */
+    int at = paced_n;
+    sleep_ms(30);
+    assert_int_equal(paced_n, at);
+    assert_int_equal(at % 100, 0);
+    pauses++;
+    connectc_server_call *c = paced_call;
+    connectc_server_call_run(c, paced_resume, NULL);
+    connectc_server_call_unref(c);
+  }
+  assert_int_equal(paced_n, MSGS);
+  assert_int_equal(pauses, MSGS / 100);
+  /* The whole stream was taken, and answered. */
+  char resp[1024];
+  size_t got = 0;
+  while (got < sizeof resp - 1) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) <= 0) break;
+    ssize_t k = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+    if (k <= 0) break;
+    got += (size_t)k;
+    if (got >= 5 && memcmp(resp + got - 5, "0\r\n\r\n", 5) == 0) break; /* the last chunk */
+  }
+  resp[got] = 0;
+  assert_non_null(strstr(resp, "HTTP/1.1 200"));
+  /* The body is binary (envelopes): search it byte by byte. */
+  int found = 0;
+  for (size_t i = 0; i + 8 <= got && !found; i++) found = memcmp(resp + i, "got 1000", 8) == 0;
+  assert_true(found);
+  close(fd);
+  connectc_mhd_stop(srv);
+  connectc_router_del(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stop_waits_for_async_handlers),
@@ -779,6 +890,7 @@ int main(void) {
       cmocka_unit_test(test_external_event_loop),
       cmocka_unit_test(test_typed_client),
       cmocka_unit_test(test_header_flood),
+      cmocka_unit_test(test_paused_request_is_not_read),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -99,7 +99,18 @@ struct connectc_server_stream {
   int ended;           /* the client sent everything */
   int gone;            /* the call ended (canceled, deadline, failed) */
   int writable;        /* the send window has room again */
+  int recv_paused;     /* the queue is filling: the transport was asked to stop */
 };
+
+/* A queue past half its message or byte limit pauses the transport's
+ * reading (connectc_server_call_pause_recv); one back under a quarter
+ * resumes it. A transport that cannot pause still meets the limits. */
+static int queue_high(const connectc_server_stream *s, size_t max_bytes) {
+  return s->len >= CONNECTC_STREAM_MAX_QUEUED / 2 || s->queued_bytes >= max_bytes / 2;
+}
+static int queue_low(const connectc_server_stream *s, size_t max_bytes) {
+  return s->len <= CONNECTC_STREAM_MAX_QUEUED / 4 && s->queued_bytes <= max_bytes / 4;
+}
 
 static const connectc_codec *codec_for(const typed_route *r, connectc_server_call *call) {
   const char *name = connectc_server_call_codec(call);
@@ -223,8 +234,17 @@ static int sync_push(typed_call *c, ProtobufCMessage *m, size_t len) {
     s->queued_bytes += len;
     pthread_cond_broadcast(&s->cv);
   }
+  int pause = ok && !s->recv_paused && queue_high(s, c->route->max_collected);
+  if (pause) s->recv_paused = 1;
   pthread_mutex_unlock(&s->mu);
+  /* The transport's side (its lock held): pausing is allowed here. */
+  if (pause) connectc_server_call_pause_recv(c->call);
   return ok;
+}
+
+static void op_resume_recv(connectc_server_call *call, void *arg) {
+  (void)arg;
+  connectc_server_call_resume_recv(call);
 }
 
 /* Streaming: decode one request and hand it over at once. */
@@ -672,7 +692,12 @@ int connectc_server_stream_recv(connectc_server_stream *s, ProtobufCMessage **re
   } else if (s->gone) {
     rv = CONNECTC_ERR_STATE;
   }
+  int resume = s->recv_paused && !s->gone && queue_low(s, s->c->route->max_collected);
+  if (resume) s->recv_paused = 0;
   pthread_mutex_unlock(&s->mu);
+  /* The worker holds a reference to the call until it returns; the
+   * transport's lock is taken only with mu released. */
+  if (resume) connectc_server_call_run(s->c->call, op_resume_recv, NULL);
   return rv;
 }
 

@@ -617,12 +617,25 @@ enum MHD_Result connectc_mhd_handle_request(connectc_mhd_embed *e,
       r->discarded += *upload_data_size;
       /* Past what we drop: answer now (plain TCP), or close. */
       if (r->discarded > e->max_discard && !answer_early(r)) ok = MHD_NO;
+      *upload_data_size = 0;
     } else {
-      (void)connectc_server_call_recv_body(r->call, (const uint8_t *)upload_data,
-                                           *upload_data_size);
-      if (connectc_server_call_is_finished(r->call)) (void)answer_early(r);
+      /* What the call does not take (its consumer is behind) stays with
+       * libmicrohttpd, which offers it again; meanwhile the connection
+       * sleeps, reading nothing, until connectc_server_call_resume_recv
+       * wakes it. */
+      size_t taken = *upload_data_size;
+      (void)connectc_server_call_recv_body_some(r->call, (const uint8_t *)upload_data,
+                                                *upload_data_size, &taken);
+      if (connectc_server_call_is_finished(r->call)) {
+        (void)answer_early(r);
+        taken = *upload_data_size;
+      }
+      *upload_data_size -= taken;
+      if (*upload_data_size && !r->suspended) {
+        r->suspended = 1;
+        MHD_suspend_connection(r->conn);
+      }
     }
-    *upload_data_size = 0;
   } else if (!r->queued) {
     if (!r->ended) {
       r->ended = 1;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -1479,6 +1480,120 @@ static void test_streaming_sync(void **state) {
   connectc_router_del(r);
 }
 
+/* A synchronous client-stream handler that reads nothing until `go`, then
+ * counts the lines and answers once. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+static int gated_upload_run(void *impl, connectc_server_stream *stream, connectc_error *error) {
+  (void)impl;
+  (void)error;
+  pthread_mutex_lock(&gate_mu);
+  while (!gate_open) pthread_cond_wait(&gate_cv, &gate_mu);
+  pthread_mutex_unlock(&gate_mu);
+  int n = 0;
+  for (;;) {
+    Line *l = NULL;
+    if (connectc_codegentest_v1_order_service_upload_lines__recv(stream, &l) != CONNECTC_OK) return 1;
+    if (!l) break;
+    n++;
+    connectc_message_free(&l->base, connectc_server_stream_allocator(stream));
+  }
+  Order o = CONNECTC__CODEGENTEST__V1__ORDER__INIT;
+  char id[32];
+  snprintf(id, sizeof id, "%d lines", n);
+  o.id = id;
+  return connectc_codegentest_v1_order_service_upload_lines__stream_send(stream, &o);
+}
+
+/* A consumer that is behind pauses the request: recv_body_some stops
+ * taking bytes at half the queue, and the worker resumes it once it has
+ * drained the queue to a quarter. Past the queue's limit (1024) this
+ * stream would fail with resource_exhausted if nothing paused. */
+static void test_streaming_sync_backpressure(void **state) {
+  (void)state;
+  const connectc_codegentest_v1_order_service__streaming_handlers sync = {
+      .upload_lines = {.run = gated_upload_run},
+  };
+  connectc_router *r = NULL;
+  assert_int_equal(connectc_router_new(NULL, NULL, &r), CONNECTC_OK);
+  assert_int_equal(connectc_codegentest_v1_order_service__register_streaming(r, &sync, NULL, NULL),
+                   CONNECTC_OK);
+  const char *path = "/connectc.codegentest.v1.OrderService/UploadLines";
+  thread_hooks t;
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&t.mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  pthread_cond_init(&t.cv, NULL);
+  t.refs = 0;
+  gate_open = 0;
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_router_call_new(r, path, strlen(path), &s), CONNECTC_OK);
+  connectc_server_call_set_hooks(s, &th_ops, &t);
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  connectc_headers_adds(&h, "content-type", "application/connect+proto");
+  pthread_mutex_lock(&t.mu);
+  assert_int_equal(connectc_server_call_recv_head(s, "POST", NULL, &h, 0), CONNECTC_OK);
+  connectc_headers_reset(&h);
+  /* 3000 lines of 8 bytes each (a 3-byte sku), in one buffer. */
+  enum { LINES = 3000, ENV = 5 + 5 };
+  uint8_t *body = malloc((size_t)LINES * ENV);
+  assert_non_null(body);
+  for (int i = 0; i < LINES; i++) {
+    Line l = CONNECTC__CODEGENTEST__V1__ORDER__LINE__INIT;
+    l.sku = "abc";
+    size_t n = protobuf_c_message_pack(&l.base, body + (size_t)i * ENV + 5);
+    assert_int_equal(n, ENV - 5);
+    connectc_envelope_write_header(body + (size_t)i * ENV, 0, (uint32_t)n);
+  }
+  size_t off = 0, taken = 0;
+  assert_int_equal(connectc_server_call_recv_body_some(s, body, (size_t)LINES * ENV, &taken),
+                   CONNECTC_OK);
+  /* Paused at half of CONNECTC_STREAM_MAX_QUEUED messages. */
+  assert_int_equal(taken, (size_t)(CONNECTC_STREAM_MAX_QUEUED / 2) * ENV);
+  assert_int_equal(connectc_server_call_recv_paused(s), 1);
+  off += taken;
+  assert_int_equal(connectc_server_call_recv_body_some(s, body + off, (size_t)LINES * ENV - off, &taken),
+                   CONNECTC_OK);
+  assert_int_equal(taken, 0);
+  /* The consumer catches up; the transport offers the rest each time it
+   * is woken. */
+  pthread_mutex_lock(&gate_mu);
+  gate_open = 1;
+  pthread_cond_broadcast(&gate_cv);
+  pthread_mutex_unlock(&gate_mu);
+  int pauses = 1;
+  while (off < (size_t)LINES * ENV) {
+    while (connectc_server_call_recv_paused(s)) pthread_cond_wait(&t.cv, &t.mu);
+    assert_int_equal(connectc_server_call_recv_body_some(s, body + off, (size_t)LINES * ENV - off, &taken),
+                     CONNECTC_OK);
+    off += taken;
+    if (connectc_server_call_recv_paused(s)) pauses++;
+    assert_int_equal(connectc_server_call_is_finished(s), 0);
+  }
+  assert_true(pauses >= 1);
+  connectc_server_call_recv_end(s);
+  while (!connectc_server_call_is_finished(s) || t.refs > 0) pthread_cond_wait(&t.cv, &t.mu);
+  int status;
+  char out[256];
+  body_of(s, &status, out, sizeof out);
+  assert_int_equal(status, 200);
+  const char *want = "3000 lines";
+  int found = 0;
+  for (size_t i = 0; i + strlen(want) <= sizeof out && !found; i++)
+    found = memcmp(out + i, want, strlen(want)) == 0;
+  assert_true(found);
+  pthread_mutex_unlock(&t.mu);
+  free(body);
+  connectc_router_call_del(r, s);
+  pthread_cond_destroy(&t.cv);
+  pthread_mutex_destroy(&t.mu);
+  connectc_router_del(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_typed_handlers),
                                      cmocka_unit_test(test_collected_bound),
@@ -1487,6 +1602,7 @@ int main(void) {
                                      cmocka_unit_test(test_async_client),
                                      cmocka_unit_test(test_names),
                                      cmocka_unit_test(test_streaming_handlers),
-                                     cmocka_unit_test(test_streaming_sync)};
+                                     cmocka_unit_test(test_streaming_sync),
+                                     cmocka_unit_test(test_streaming_sync_backpressure)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -354,6 +354,47 @@ CONNECTC_API int connectc_client_call_recv_head(connectc_client_call *call, int 
  */
 CONNECTC_API int connectc_client_call_recv_body(connectc_client_call *call, const uint8_t *data, size_t len);
 /**
+ * connectc_client_call_recv_body() for a transport that can stop reading:
+ * it takes bytes until the application pauses the call
+ * (connectc_client_call_pause_recv(), typically from on_message), and
+ * says how many it took. The transport keeps the rest, stops reading from
+ * the server, and offers the rest again once connectc_client_call_recv_paused()
+ * is 0. While the call is paused it takes nothing. Only streamed
+ * (enveloped) responses pause; a unary body is always taken whole.
+ * @param call the call.
+ * @param data the bytes; borrowed for the call; may be NULL when `len` is 0.
+ * @param len length of `data`.
+ * @param taken set to the bytes taken (len unless the call paused);
+ *        may be NULL.
+ * @return as connectc_client_call_recv_body().
+ */
+CONNECTC_API int connectc_client_call_recv_body_some(connectc_client_call *call,
+                                                     const uint8_t *data, size_t len,
+                                                     size_t *taken);
+/**
+ * Asks the transport to stop delivering response messages: the
+ * application is behind. Takes effect after the message being delivered,
+ * for transports that feed connectc_client_call_recv_body_some() (your
+ * own event loop). The bundled libcurl and Mongoose transports feed
+ * connectc_client_call_recv_body(), which ignores the pause: with them the
+ * receive limits alone bound what a call holds.
+ * @param call the call; NULL is ignored.
+ */
+CONNECTC_API void connectc_client_call_pause_recv(connectc_client_call *call);
+/**
+ * Undoes connectc_client_call_pause_recv(). The transport offers what it
+ * kept on its next turn. Call it from the thread that drives the
+ * transport.
+ * @param call the call; NULL is ignored.
+ */
+CONNECTC_API void connectc_client_call_resume_recv(connectc_client_call *call);
+/**
+ * @param call the call.
+ * @return 1 while a streamed response is paused and the call is not
+ *         closed, else 0.
+ */
+CONNECTC_API int connectc_client_call_recv_paused(const connectc_client_call *call);
+/**
  * HTTP trailers, if the transport saw any. gRPC carries its status in
  * them; Connect itself puts trailers in headers (unary) or in the
  * end-of-stream message (streams), and HTTP trailers are merged with them

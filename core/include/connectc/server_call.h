@@ -277,6 +277,50 @@ CONNECTC_API int connectc_server_call_recv_head(connectc_server_call *call, cons
  */
 CONNECTC_API int connectc_server_call_recv_body(connectc_server_call *call, const uint8_t *data, size_t len);
 /**
+ * connectc_server_call_recv_body() for a transport that can stop reading:
+ * it takes bytes until the receiver pauses (connectc_server_call_pause_recv()
+ * from on_message), and says how many it took. The transport keeps the
+ * rest, stops reading from the peer (HTTP/2: holds back WINDOW_UPDATE;
+ * HTTP/1.1: leaves the socket unread) and offers the rest again once the
+ * call's hooks are woken by connectc_server_call_resume_recv(). While the
+ * call is paused it takes nothing. Only streamed (enveloped) requests
+ * pause; a unary body is always taken whole, within its limit.
+ * @param call the call.
+ * @param data the bytes; borrowed for the call; may be NULL when `len` is 0.
+ * @param len length of `data`.
+ * @param taken set to the bytes taken (len unless the call paused);
+ *        may be NULL.
+ * @return as connectc_server_call_recv_body().
+ */
+CONNECTC_API int connectc_server_call_recv_body_some(connectc_server_call *call,
+                                                     const uint8_t *data, size_t len,
+                                                     size_t *taken);
+/**
+ * Asks the transport to stop delivering request messages: a consumer is
+ * behind. Takes effect after the message being delivered; transports that
+ * feed connectc_server_call_recv_body_some() stop reading, and those that
+ * feed connectc_server_call_recv_body() keep delivering (the receive
+ * limits still bound what a call holds). Call it on the transport's side
+ * of the call (inside a callback, or in connectc_server_call_run()).
+ * @param call the call; NULL is ignored.
+ */
+CONNECTC_API void connectc_server_call_pause_recv(connectc_server_call *call);
+/**
+ * Undoes connectc_server_call_pause_recv() and wakes the transport
+ * (connectc_server_call_hooks.wake) so that it offers the bytes it kept.
+ * From another thread, call it inside connectc_server_call_run(), and
+ * hold a reference (connectc_server_call_ref(), taken when pausing) until
+ * then: the call may end meanwhile (a request whose last message paused
+ * it ends without a resume).
+ * @param call the call; NULL is ignored.
+ */
+CONNECTC_API void connectc_server_call_resume_recv(connectc_server_call *call);
+/**
+ * @param call the call.
+ * @return 1 while a streamed request is paused and not yet complete, else 0.
+ */
+CONNECTC_API int connectc_server_call_recv_paused(const connectc_server_call *call);
+/**
  * The request body ended. For unary calls this is when the body is
  * decompressed, checked against the receive limit and delivered
  * (on_message); then, for every call still going, on_end (both from
