@@ -13,7 +13,14 @@
 # PAYLOADS ("proto json stream"), H2_STREAMS (client rows: concurrent calls
 # on one h2c connection, "1 8 64"), H2_CALLS (calls per stream, default
 # 2000), H2_PAYLOADS (HTTP/2 server rows, "connect grpc"),
-# H2_SERVER_STREAMS (HTTP/2 server rows: streams per connection, "1 100").
+# H2_SERVER_STREAMS (HTTP/2 server rows: streams per connection, "1 100"),
+# SWEEP_CONNS (connections of the connection sweep, "1 4 16 64 256 1000"),
+# SWEEP_SIZES (sentence bytes of the size sweep, "16 256 4096 65536 1048576
+# 4194299": the last makes a message of exactly 4 MiB, connectc's default
+# receive limit), SIZE_CONNS (connections of the size sweep, default 16),
+# SWEEP_SECS (seconds per sweep point, default 3), ONLY (empty: everything;
+# "sweeps": only the machine header and the sweeps, a quick run of a few
+# minutes).
 #
 # Prints the machine, versions and three tables (core, server, client) as
 # one Markdown document and writes it to the output file: HTTP/1.1 rows
@@ -23,8 +30,14 @@
 # bench/baseline_h1 (a minimal epoll server answering a fixed response: the
 # machine's limit) beside them on the HTTP/1.1 proto rows; nothing is pinned
 # except in one section, where the server has CPU 0 and h2load CPU 1; then
-# bench_calls counts allocations per call. Figures compare only within one
-# run. Never run by CI.
+# bench_calls counts allocations per call. Last come two sweeps of the
+# three HTTP/1.1 servers (ours, connect-go, baseline_h1), unary proto Say:
+# requests/s and p99 against connections, and throughput against the size
+# of the request; their data files (sweep-conns.dat, sweep-size.dat) and
+# gnuplot's PNGs (plot-conns-rps.png, plot-conns-p99.png,
+# plot-size-throughput.png, drawn by bench/plots.gp) go beside the output
+# file, which shows them. Figures compare only within one run. Never run
+# by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/gcc}
@@ -36,6 +49,17 @@ CONNS=${CONNS:-"1 64 256"}
 WORKERS=${WORKERS:-"1 8"}
 H2_STREAMS=${H2_STREAMS:-"1 8 64"}
 H2_CALLS=${H2_CALLS:-2000}
+SWEEP_CONNS=${SWEEP_CONNS:-"1 4 16 64 256 1000"}
+SWEEP_SIZES=${SWEEP_SIZES:-"16 256 4096 65536 1048576 4194299"}
+SIZE_CONNS=${SIZE_CONNS:-16}
+SWEEP_SECS=${SWEEP_SECS:-3}
+ONLY=${ONLY:-}
+case $ONLY in
+  "" | sweeps) ;;
+  *) echo "run.sh: ONLY=$ONLY: expected nothing (everything) or \"sweeps\"" >&2; exit 2 ;;
+esac
+plotdir=$(dirname "$outfile") # the sweeps' data files and plots go beside the document
+mkdir -p "$plotdir"
 ulimit -n 8192 2>/dev/null || true
 
 ours=$build/examples/eliza/eliza_server
@@ -47,6 +71,10 @@ for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client" "$baselin
   [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
 done
 command -v h2load >/dev/null || { echo "run.sh: h2load (nghttp2-client) is needed" >&2; exit 1; }
+command -v gnuplot >/dev/null || {
+  echo "run.sh: gnuplot is needed for the sweep plots (Debian/Ubuntu: apt-get install -y gnuplot-nox)" >&2
+  exit 1
+}
 gobuild=$build/bench-go
 echo "building the connect-go side into $gobuild ..." >&2
 bench/go/build.sh "$gobuild" >&2
@@ -75,14 +103,7 @@ say "- libcurl $(pkg-config --modversion libcurl), libmicrohttpd $(pkg-config --
 say "- connectc build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$build/CMakeCache.txt"))"
 say ""
 
-# ---- core ----
-say "## Core: per-message work beside memcpy (bench_core, ${CORE_SECS} s per row)"
-say ""
-"$build/bench/bench_core" "$CORE_SECS" >>"$tmp/core.md"
-tee -a "$doc" <"$tmp/core.md"
-say ""
-
-# ---- servers ----
+# ---- requests, servers and the load ----
 printf '\x0a\x05hello' >"$tmp/small.bin"
 sentence=$(printf 'I feel tired because of the deadline, what should I do? %.0s' $(seq 18))
 printf '{"sentence":"%s"}' "${sentence% }" | gzip -c >"$tmp/json1k.gz"
@@ -118,12 +139,10 @@ stop_server() {
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
-# load <payload> <conns> <secs> [streams] -> "rps p50_us p99_us ok bad"
-# With `streams`, HTTP/2 (h2c) with that many concurrent streams per
-# connection; without, HTTP/1.1.
-load() {
-  local args=() mode=(--h1)
-  [ -n "${4:-}" ] && mode=(-m "$4")
+# payload_args <payload>: sets the caller's `args` to h2load's body,
+# headers and URL for that payload. size<N>: unary Say with the SayRequest
+# of $tmp/size<N>.bin (the size sweep).
+payload_args() {
   case $1 in
     proto) args=(-d "$tmp/small.bin" -H 'content-type: application/proto' -H 'connect-protocol-version: 1'
                  "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
@@ -135,10 +154,22 @@ load() {
                    "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
     grpc) args=(-d "$tmp/grpc.bin" -H 'content-type: application/grpc' -H 'te: trailers'
                 "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
+    size*) args=(-d "$tmp/$1.bin" -H 'content-type: application/proto' -H 'connect-protocol-version: 1'
+                 "$url/connectrpc.eliza.v1.ElizaService/Say") ;;
   esac
+}
+
+# load <payload> <conns> <secs> [streams] -> "rps p50_us p99_us ok bad"
+# With `streams`, HTTP/2 (h2c) with that many concurrent streams per
+# connection; without, HTTP/1.1. h2load's report stays in $tmp/h2load.out.
+load() {
+  local args=() mode=(--h1)
+  [ -n "${4:-}" ] && mode=(-m "$4")
+  payload_args "$1"
   rm -f "$tmp/h2load.log"
   local out
   out=$("${PIN_LOAD[@]}" h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
+  printf '%s\n' "$out" >"$tmp/h2load.out"
   local rps ok bad
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")
@@ -152,6 +183,165 @@ load() {
   echo "${rps:-0} $pct ${ok:-0} $(( ${bad:-0} + ${codes:-0} ))"
 }
 
+# ---- sweeps: connections and request size, three servers, with plots ----
+# size_request <n>: a SayRequest whose sentence (field 1, string) is n
+# ASCII bytes: the tag 0x0a, n as a varint, the bytes.
+size_request() {
+  local v=$1 esc=
+  while [ "$v" -ge 128 ]; do esc+=$(printf '\\0%03o' $(((v & 127) | 128))); v=$((v >> 7)); done
+  esc+=$(printf '\\0%03o' "$v")
+  printf '\x0a%b' "$esc"
+  head -c "$1" /dev/zero | tr '\0' a
+}
+size_label() { # 4096 -> 4KiB, 1048576 -> 1MiB, 100 -> 100B
+  if [ $(($1 % 1048576)) = 0 ]; then echo "$(($1 / 1048576))MiB"
+  elif [ $(($1 % 1024)) = 0 ]; then echo "$(($1 / 1024))KiB"
+  else echo "${1}B"; fi
+}
+# failures <payload> <conns> -> "failed sent": a check run of 2 requests per
+# connection (h2load -n), where every request without a 2xx counts: a
+# timed run (-D) silently drops a connection whose request failed (it is
+# not reconnected and its request is not counted), so a server refusing
+# every request shows 0 failed there. Bounded by timeout(1): a stuck
+# check counts as all failed.
+failures() {
+  local args=() n=$((2 * $2)) out ok
+  payload_args "$1"
+  out=$(timeout 120 h2load --h1 -c "$2" -n "$n" "${args[@]}" 2>&1) || true
+  ok=$(sed -nE 's/^status codes: ([0-9]+) 2xx.*/\1/p' <<<"$out")
+  echo "$((n - ${ok:-0})) $n"
+}
+# sweep_point <payload> <conns> -> "rps p50_us p99_us failed check_failed check_sent"
+# (failed: h2load's count in the timed run, which includes non-2xx answers)
+sweep_point() {
+  local rps p50 p99 ok bad failed
+  read -r rps p50 p99 ok bad < <(load "$1" "$2" "$SWEEP_SECS")
+  failed=$(sed -nE 's/^requests: .* ([0-9]+) failed, .*/\1/p' "$tmp/h2load.out")
+  echo "$rps $p50 $p99 ${failed:-?} $(failures "$1" "$2")"
+}
+# sweeps: both sweeps on each server in turn, then the data files, the
+# plots and the document's section. The plots name the points where a check
+# run failed requests ("ours 32/32 at 4MiB").
+sweeps() {
+  local side bin c n body
+  local -A S
+  for n in $SWEEP_SIZES; do size_request "$n" >"$tmp/size$n.bin"; done
+  for side in ours theirs base; do
+    bin=$ours
+    [ "$side" = theirs ] && bin=$theirs
+    [ "$side" = base ] && bin=$baseline
+    start_server "$bin"
+    echo "sweeps: server $side ($bin) at $url" >&2
+    load proto 16 1 >/dev/null # warm-up, not reported
+    for c in $SWEEP_CONNS; do
+      S[$side,c,$c]=$(sweep_point proto "$c")
+      echo "  sweep proto c=$c: rps p50 p99 failed check: ${S[$side,c,$c]}" >&2
+    done
+    for n in $SWEEP_SIZES; do
+      S[$side,s,$n]=$(sweep_point "size$n" "$SIZE_CONNS")
+      echo "  sweep size=$n c=$SIZE_CONNS: rps p50 p99 failed check: ${S[$side,s,$n]}" >&2
+    done
+    stop_server
+  done
+
+  # The data files: one line per point, the three servers side by side.
+  local cdat=$plotdir/sweep-conns.dat sdat=$plotdir/sweep-size.dat
+  local rps p50 p99 failed cf cs mbps line cnote="" snote=""
+  {
+    echo "# bench/run.sh connection sweep, $(date -u '+%Y-%m-%d %H:%M UTC'): h2load --h1 -c CONNS -D $SWEEP_SECS, unary proto Say (7-byte request)"
+    echo "# columns: conns, then for ours (2-7), connect-go (8-13), baseline_h1 (14-19):"
+    echo "#   req/s (2xx), p50 us, p99 us, failed (timed run), failed (check run), requests (check run); ? = no 2xx"
+    for c in $SWEEP_CONNS; do
+      line=$c
+      for side in ours theirs base; do
+        read -r rps p50 p99 failed cf cs <<<"${S[$side,c,$c]}"
+        line+=" $rps $p50 $p99 $failed $cf $cs"
+        if [ "$cf" != 0 ]; then cnote+="${cnote:+, }$side $cf/$cs at $c conns"; fi
+      done
+      echo "$line"
+    done
+  } >"$cdat"
+  {
+    echo "# bench/run.sh size sweep, $(date -u '+%Y-%m-%d %H:%M UTC'): h2load --h1 -c $SIZE_CONNS -D $SWEEP_SECS, unary proto Say, a SayRequest of N sentence bytes"
+    echo "# columns: sentence bytes, label, request body bytes, then for ours (4-10), connect-go (11-17), baseline_h1 (18-24):"
+    echo "#   req/s (2xx), MB/s of request bodies (10^6 B/s), p50 us, p99 us, failed (timed run), failed (check run), requests (check run); ? = no 2xx"
+    for n in $SWEEP_SIZES; do
+      body=$(wc -c <"$tmp/size$n.bin")
+      line="$n $(size_label "$n") $body"
+      for side in ours theirs base; do
+        read -r rps p50 p99 failed cf cs <<<"${S[$side,s,$n]}"
+        mbps=$(awk -v r="$rps" -v b="$body" 'BEGIN {printf "%.2f", r * b / 1e6}')
+        line+=" $rps $mbps $p50 $p99 $failed $cf $cs"
+        if [ "$cf" != 0 ]; then snote+="${snote:+, }$side $cf/$cs at $(size_label "$n")"; fi
+      done
+      echo "$line"
+    done
+  } >"$sdat"
+  # names in the notes as in the plots' legends
+  cnote=$(sed 's/theirs/connect-go/g; s/base/baseline/g' <<<"$cnote")
+  snote=$(sed 's/theirs/connect-go/g; s/base/baseline/g' <<<"$snote")
+  if gnuplot -e "conns_dat='$cdat'; size_dat='$sdat'; outdir='$plotdir'; size_conns='$SIZE_CONNS'; secs='$SWEEP_SECS'; conns_note='${cnote:-none}'; size_note='${snote:-none}'" bench/plots.gp; then
+    echo "plots: $plotdir/plot-conns-rps.png $plotdir/plot-conns-p99.png $plotdir/plot-size-throughput.png" >&2
+  else
+    echo "run.sh: gnuplot failed (bench/plots.gp); the figures are still in the tables and in $cdat, $sdat" >&2
+  fi
+
+  say "## Sweeps: connections and request size, HTTP/1.1 (h2load --h1), ${SWEEP_SECS} s per point"
+  say ""
+  say "The three servers one after the other under the same load, nothing pinned: ours = eliza_server (connectc + libmicrohttpd, its defaults: 2 threads, at most 1024 connections), go = connect-go, base = baseline_h1 (a fixed response: the machine's limit). Unary Say, proto; one h2load thread. req/s counts 2xx answers; latency is h2load's per-request time (--log-file), p50/p99 over every 2xx request. **failed** = \`timed; check/sent\`: the requests h2load counted as failed in the timed run (-D), then the requests without a 2xx in a check run right after it of 2 requests per connection (h2load -n), which counts what a timed run cannot (h2load -D drops a connection whose request failed without counting it, and does not reconnect it). Data: $(basename "$cdat"), $(basename "$sdat") (columns in their headers); plots by bench/plots.gp."
+  say ""
+  say "![requests/s against connections](plot-conns-rps.png) ![p99 latency against connections](plot-conns-p99.png)"
+  say ""
+  say "### Connections (${SWEEP_SECS} s per point, 7-byte proto request)"
+  say ""
+  say "| conns | rps ours | rps go | rps base | p50 ours (us) | p50 go (us) | p50 base (us) | p99 ours (us) | p99 go (us) | p99 base (us) | failed ours | failed go | failed base |"
+  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+  local ar a50 a99 af acf acs br b50 b99 bf bcf bcs cr c50 c99 cf2 ccf ccs
+  for c in $SWEEP_CONNS; do
+    read -r ar a50 a99 af acf acs <<<"${S[ours,c,$c]}"
+    read -r br b50 b99 bf bcf bcs <<<"${S[theirs,c,$c]}"
+    read -r cr c50 c99 cf2 ccf ccs <<<"${S[base,c,$c]}"
+    say "| $c | ${ar%.*} | ${br%.*} | ${cr%.*} | $a50 | $b50 | $c50 | $a99 | $b99 | $c99 | $af; $acf/$acs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
+  done
+  say ""
+  say "### Request size (${SIZE_CONNS} connections, ${SWEEP_SECS} s per point)"
+  say ""
+  say "A SayRequest whose sentence is N ASCII bytes (the body: N plus the tag and the length varint). MB/s = 2xx requests/s x body bytes / 10^6. connectc refuses a message over recv_max_bytes (default CONNECTC_DEFAULT_RECV_MAX_BYTES, 4 MiB = 4194304 bytes; eliza_server has no option to raise it) with resource_exhausted (HTTP 429) from the Content-Length, before reading the body, and closes the connection: the largest default size, a 4194299-byte sentence, makes a message of exactly 4 MiB (4194304 bytes), the most ours accepts; one byte more fails on ours (the failed column would show it). connect-go has no read limit by default (ReadMaxBytes unset); the baseline reads and drops a body of any length."
+  say ""
+  say "![throughput against request size](plot-size-throughput.png)"
+  say ""
+  say "| sentence (B) | body (B) | MB/s ours | MB/s go | MB/s base | rps ours | rps go | rps base | p99 ours (us) | p99 go (us) | p99 base (us) | failed ours | failed go | failed base |"
+  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
+  local am bm cm
+  for n in $SWEEP_SIZES; do
+    read -r _ _ body ar am a50 a99 af acf acs br bm b50 b99 bf bcf bcs cr cm c50 c99 cf2 ccf ccs \
+      <<<"$(grep -v '^#' "$sdat" | awk -v n="$n" '$1 == n')"
+    say "| $n | $body | $am | $bm | $cm | ${ar%.*} | ${br%.*} | ${cr%.*} | $a99 | $b99 | $c99 | $af; $acf/$acs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
+  done
+  say ""
+}
+
+# finish: the last line of the document, then the output file.
+finish() {
+  say "Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  cp "$doc" "$outfile"
+  echo "written to $outfile" >&2
+}
+
+if [ "$ONLY" = sweeps ]; then
+  sweeps
+  finish
+  exit 0
+fi
+
+# ---- core ----
+say "## Core: per-message work beside memcpy (bench_core, ${CORE_SECS} s per row)"
+say ""
+"$build/bench/bench_core" "$CORE_SECS" >>"$tmp/core.md"
+tee -a "$doc" <"$tmp/core.md"
+say ""
+
+# ---- servers ----
 declare -A R
 payloads=${PAYLOADS:-"proto json stream"}
 # base: baseline_h1, the machine's limit, for the proto rows only.
@@ -342,6 +532,6 @@ for n in $H2_STREAMS; do
 done
 stop_server
 say ""
-say "Load at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
-cp "$doc" "$outfile"
-echo "written to $outfile" >&2
+
+sweeps
+finish
