@@ -15,10 +15,10 @@ static const int statuses[] = {200, 200, 200, 400, 404, 429, 500, 503};
 
 static int closes;
 static int on_message(connectc_client_call *c, const uint8_t *d, size_t n, void *ud) {
-  (void)c;
   (void)d;
   (void)n;
-  (void)ud;
+  /* With recv_body_some, every message pauses the call (resumed below). */
+  if (ud && *(const int *)ud) connectc_client_call_pause_recv(c);
   return 0;
 }
 static void on_close(connectc_client_call *c, const connectc_error *err,
@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.limits.recv_max_bytes = 4096;
   connectc_client_callbacks cb = {NULL, on_message, on_close};
   connectc_client_call *c = NULL;
-  if (connectc_client_call_new(&cfg, &cb, NULL, NULL, 0, &c) != CONNECTC_OK) return 0;
+  int some = (sel2 & 0x80) != 0;
+  if (connectc_client_call_new(&cfg, &cb, &some, NULL, 0, &c) != CONNECTC_OK) return 0;
   closes = 0;
   connectc_client_call_send(c, (const uint8_t *)"x", 1);
   connectc_client_call_close_send(c);
@@ -66,7 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (n > 0) {
     size_t chunk = (size_t)take(&p, &n) + 1;
     if (chunk > n) chunk = n;
-    connectc_client_call_recv_body(c, p, chunk);
+    if (some) {
+      size_t taken = 0;
+      connectc_client_call_recv_body_some(c, p, chunk, &taken);
+      /* Short only when paused; what is left is offered again. */
+      if (taken > chunk || (taken < chunk && !connectc_client_call_recv_paused(c))) abort();
+      chunk = taken;
+      connectc_client_call_resume_recv(c);
+    } else {
+      connectc_client_call_recv_body(c, p, chunk);
+    }
     p += chunk;
     n -= chunk;
   }

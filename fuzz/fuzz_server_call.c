@@ -21,7 +21,8 @@ static const char *const encs[] = {NULL, "identity", "gzip", "br", "zstd", "lz4"
 static const char *const timeouts[] = {NULL, "0", "1000", "12345678901", "-1"};
 
 static int on_message(connectc_server_call *s, const uint8_t *d, size_t n, void *ud) {
-  (void)ud;
+  /* With recv_body_some, every message pauses the call (resumed below). */
+  if (ud && *(const int *)ud) connectc_server_call_pause_recv(s);
   connectc_server_call_send(s, d, n);
   return 0;
 }
@@ -47,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.limits.recv_max_bytes = 4096;
   connectc_server_callbacks cb = {.on_message = on_message, .on_end = on_end};
   connectc_server_call *s = NULL;
-  if (connectc_server_call_new(&cfg, m, &cb, NULL, NULL, &s) != CONNECTC_OK) return 0;
+  int some = (sel3 & 2) != 0;
+  if (connectc_server_call_new(&cfg, m, &cb, &some, NULL, &s) != CONNECTC_OK) return 0;
   connectc_headers h;
   connectc_headers_init(&h, NULL);
   connectc_headers_adds(&h, "content-type", ctypes[(sel >> 2) % 6]);
@@ -72,7 +74,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (n > 0) {
     size_t chunk = (size_t)take(&p, &n) + 1;
     if (chunk > n) chunk = n;
-    connectc_server_call_recv_body(s, p, chunk);
+    if (some) {
+      size_t taken = 0;
+      connectc_server_call_recv_body_some(s, p, chunk, &taken);
+      /* Short only when paused; what is left is offered again. */
+      if (taken > chunk || (taken < chunk && !connectc_server_call_recv_paused(s))) abort();
+      chunk = taken;
+      connectc_server_call_resume_recv(s);
+    } else {
+      connectc_server_call_recv_body(s, p, chunk);
+    }
     p += chunk;
     n -= chunk;
     const uint8_t *out;
