@@ -614,6 +614,20 @@ static void test_typed_client(void **state) {
     assert_int_equal(out.headers.len, 0);
     assert_int_equal(out.trailers.len, 0);
     connectc_call_output_reset(&out);
+    /* Everything of the call in an arena, freed at once. */
+    connectc_arena arena;
+    unsigned char first[512];
+    connectc_arena_init(&arena, NULL, first, sizeof first);
+    connectc_call_output_init(&out, connectc_arena_allocator(&arena));
+    assert_int_equal(connectc_client_invoke(&client, &m_say, &google__protobuf__string_value__descriptor,
+                                            reqs, 1, &opts, &out),
+                     CONNECTC_OK);
+    assert_int_equal(out.error.code, CONNECTC_CODE_OK);
+    assert_string_equal(((Google__Protobuf__StringValue *)out.messages[0])->value, "HI");
+    assert_string_equal(connectc_headers_get(&out.headers, "x-echo"), "typed");
+    assert_true(connectc_arena_heap_bytes(&arena) > 0); /* the call itself outgrew 512 bytes */
+    connectc_call_output_reset(&out);
+    connectc_arena_reset(&arena);
     /* A server stream: three responses. */
     connectc_call_output_init(&out, NULL);
     assert_int_equal(connectc_client_invoke(&client, &m_list, &google__protobuf__string_value__descriptor,
