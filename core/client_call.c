@@ -688,10 +688,14 @@ static void finish_unary(connectc_client_call *c, const uint8_t *src, size_t src
 /* recv_body and recv_body_some: `some` stops at a pause. */
 static int recv_body(connectc_client_call *c, const uint8_t *data, size_t len, int some,
                      size_t *taken) {
-  *taken = len;
+  *taken = 0;
   if (!c || (!data && len)) return CONNECTC_ERR_ARGUMENT;
+  *taken = len; /* discarded bytes count as taken */
   if (c->closed || c->rstate == RESP_DISCARD || len == 0) return CONNECTC_OK;
-  if (c->rstate == RESP_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  if (c->rstate == RESP_WAIT_HEAD) {
+    *taken = 0;
+    return CONNECTC_ERR_STATE;
+  }
   if (some && c->framed && c->recv_paused) {
     *taken = 0; /* nothing is taken until connectc_client_call_resume_recv */
     return CONNECTC_OK;

@@ -846,9 +846,10 @@ static int on_stream_message(void *ud, uint8_t flags, const uint8_t *data, size_
 /* recv_body and recv_body_some: `some` stops at a pause. */
 static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, int some,
                      size_t *taken) {
-  *taken = len;
+  *taken = 0;
   if (!s || (!data && len)) return CONNECTC_ERR_ARGUMENT;
   if (s->state == SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  *taken = len;
   if (s->state != SRV_RECEIVING || s->recv_done || len == 0) {
     s->req_wire += len;
     return CONNECTC_OK;
@@ -857,8 +858,8 @@ static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, i
     *taken = 0; /* nothing is taken until connectc_server_call_resume_recv */
     return CONNECTC_OK;
   }
-  if (!some || !s->streaming) s->req_wire += len;
   if (!s->streaming) {
+    s->req_wire += len;
     if (s->is_get) return CONNECTC_OK; /* a GET body is ignored */
     if (len > unary_body_limit(s) - s->unary_body.len) {
       body_limit_error(s, "the request body", "at least ", (uint64_t)(s->unary_body.len + len));
@@ -870,7 +871,7 @@ static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, i
   connectc_error_init(&e, &s->alloc);
   int rv = cc_msg_reader_feed_some(&s->reader, s->cctx, data, len, on_stream_message, s,
                                    some ? &s->recv_paused : NULL, taken, &e);
-  if (some) s->req_wire += *taken;
+  s->req_wire += *taken; /* len, unless `some` stopped at a pause */
   if (rv < 0) {
     /* Codes as connect-go's handler reports them (e.g. internal for a
      * compressed message without a negotiated encoding). */
