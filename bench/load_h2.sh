@@ -41,7 +41,9 @@ row() { # protocol conns streams
     args=(-d "$body" -H 'content-type: application/proto' -H 'connect-protocol-version: 1')
   fi
   local out
-  out=$(h2load -c "$2" -m "$3" -D "$secs" "${args[@]}" "$url/connectrpc.eliza.v1.ElizaService/Say" 2>&1)
+  # Bounded: h2load -D keeps a connection that connected late running.
+  out=$(timeout $((secs + 60)) h2load -c "$2" -m "$3" -D "$secs" "${args[@]}" "$url/connectrpc.eliza.v1.ElizaService/Say" 2>&1) ||
+    { [ $? -ne 124 ] || echo "load: h2load -c $2 -m $3 did not finish within $((secs + 60)) s"; }
   local rps ok bad codes lat rss
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")

@@ -7,9 +7,9 @@
 # (<build>/examples/eliza/eliza_server); any program that takes a port
 # argument and prints "listening on URL" works, e.g. the Mongoose one
 # (<build>/examples/mongoose/eliza_mongoose).
-# Exits non-zero if any request failed or errored (a stall shows up as
-# timeouts/failures), so CI can run it briefly as a robustness check; the
-# figures themselves are never asserted.
+# Exits non-zero if any request failed or errored, or h2load did not finish
+# within the duration plus 60 s, so CI can run it briefly as a robustness
+# check; the figures themselves are never asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/gcc}
@@ -29,8 +29,11 @@ echo "| connections | requests/s | succeeded | failed+errored+timeout | mean lat
 echo "|---:|---:|---:|---:|---:|---:|"
 status=0
 for c in 10 256 512 1000; do
-  out=$(h2load --h1 -c "$c" -D "$secs" -d "$body" -H 'content-type: application/proto' \
-    -H 'connect-protocol-version: 1' "$url/connectrpc.eliza.v1.ElizaService/Say" 2>&1)
+  # h2load -D waits for every connection, and one that connected after the
+  # duration ends keeps sending requests for good: bounded, a stall fails.
+  out=$(timeout $((secs + 60)) h2load --h1 -c "$c" -D "$secs" -d "$body" -H 'content-type: application/proto' \
+    -H 'connect-protocol-version: 1' "$url/connectrpc.eliza.v1.ElizaService/Say" 2>&1) ||
+    { [ $? -ne 124 ] || echo "load: h2load -c $c did not finish within $((secs + 60)) s"; }
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")
   ok=$(sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p' <<<"$out")
   bad=$(sed -nE 's/^requests: .* ([0-9]+) failed, ([0-9]+) errored, ([0-9]+) timeout.*/\1 \2 \3/p' <<<"$out" | awk '{print $1+$2+$3}')

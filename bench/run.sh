@@ -168,7 +168,9 @@ load() {
   payload_args "$1"
   rm -f "$tmp/h2load.log"
   local out
-  out=$("${PIN_LOAD[@]}" h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1)
+  # Bounded: h2load -D keeps a connection that connected late running.
+  out=$("${PIN_LOAD[@]}" timeout $(($3 + 60)) h2load "${mode[@]}" -c "$2" -D "$3" --log-file="$tmp/h2load.log" "${args[@]}" 2>&1) ||
+    { [ $? -ne 124 ] || echo "run.sh: h2load -c $2 -D $3 did not finish within $(($3 + 60)) s" >&2; }
   printf '%s\n' "$out" >"$tmp/h2load.out"
   local rps ok bad
   rps=$(sed -nE 's/^finished in [^,]*, ([0-9.]+) req\/s.*/\1/p' <<<"$out")

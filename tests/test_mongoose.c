@@ -9,6 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1001,6 +1002,72 @@ static void test_limits_and_stop(void **state) {
   close(f2);
 }
 
+/* Connects `n` sockets to `p` at once, without letting the manager poll
+ * (so nothing is accepted), and counts those the kernel completed within
+ * 300 ms: a connection over the listen queue has its SYN dropped and waits
+ * a second for the retransmission. */
+static int connect_burst(uint16_t p, int n) {
+  enum { MAX_BURST = 300 };
+  assert_true(n <= MAX_BURST);
+  struct pollfd pf[MAX_BURST];
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(p);
+  a.sin_addr.s_addr = htonl(0x7f000001);
+  for (int i = 0; i < n; i++) {
+    pf[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(pf[i].fd >= 0);
+    pf[i].events = POLLOUT;
+    int rc = connect(pf[i].fd, (struct sockaddr *)&a, sizeof a);
+    assert_true(rc == 0 || errno == EINPROGRESS);
+  }
+  int64_t until = connectc_mg_now_ms() + 300;
+  int done = 0;
+  for (int64_t now = connectc_mg_now_ms(); now < until && done < n; now = connectc_mg_now_ms()) {
+    done = 0;
+    assert_true(poll(pf, (nfds_t)n, (int)(until - now)) >= 0);
+    for (int i = 0; i < n; i++) {
+      if (pf[i].fd < 0) {
+        done++;
+        continue;
+      }
+      if (!(pf[i].revents & (POLLOUT | POLLERR | POLLHUP))) continue;
+      int err = -1;
+      socklen_t el = sizeof err;
+      assert_int_equal(getsockopt(pf[i].fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+      assert_int_equal(err, 0);
+      close(pf[i].fd);
+      pf[i].fd = -1;
+      done++;
+    }
+  }
+  for (int i = 0; i < n; i++)
+    if (pf[i].fd >= 0) close(pf[i].fd);
+  return done;
+}
+
+/* 300 clients connecting at once all get through the listen queue, both on
+ * the server's own listener (it sets SOMAXCONN) and on an application's
+ * mg_http_listen() one (this project builds mongoose.c with
+ * MG_SOCK_LISTEN_BACKLOG_SIZE=SOMAXCONN); Mongoose's 128 left 171 of them
+ * waiting for a SYN retransmission. */
+static void test_listen_queue(void **state) {
+  (void)state;
+  connectc_mg_server *s3 = NULL;
+  assert_int_equal(connectc_mg_server_new(NULL, router, &mgr, &s3), CONNECTC_OK);
+  uint16_t p3 = 0;
+  assert_int_equal(connectc_mg_listen(s3, "http://127.0.0.1:0", &p3), CONNECTC_OK);
+  assert_int_equal(connect_burst(p3, 300), 300);
+  struct mg_connection *own = mg_http_listen(&mgr, "http://127.0.0.1:0", app_handler, NULL);
+  assert_non_null(own);
+  assert_int_equal(connect_burst(mg_ntohs(own->loc.port), 300), 300);
+  own->is_closing = 1;
+  poll_ms(50); /* accepts what the queues hold; each is closed by its peer */
+  connectc_mg_server_del(s3);
+  poll_ms(20);
+}
+
 /* An application's own https:// listener hands its requests over too: the
  * adapter reads and writes through Mongoose's TLS. */
 static char *tls_cert, *tls_key;
@@ -1137,6 +1204,7 @@ int main(void) {
       cmocka_unit_test(test_tls),                cmocka_unit_test(test_embedded_keepalive),
       cmocka_unit_test(test_own_listener_http),  cmocka_unit_test(test_limits_and_stop),
       cmocka_unit_test(test_embedded_tls),       cmocka_unit_test(test_client_hostile_server),
+      cmocka_unit_test(test_listen_queue),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -756,6 +756,13 @@ int connectc_mg_listen(connectc_mg_server *s, const char *url, uint16_t *port) {
     free(l);
     return CONNECTC_ERR_UNSUPPORTED;
   }
+#if MG_ARCH == MG_ARCH_UNIX
+  /* mongoose.c listens with MG_SOCK_LISTEN_BACKLOG_SIZE (128 by default):
+   * a burst of more connections than that drops SYNs, and each dropped
+   * client waits a second or more for its retransmission. Listening again
+   * on the bound socket only sets the longer queue. */
+  (void)listen((int)(size_t)l->c->fd, SOMAXCONN);
+#endif
   l->next = s->listeners;
   s->listeners = l;
   if (port) *port = mg_ntohs(l->c->loc.port);

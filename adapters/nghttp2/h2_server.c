@@ -677,7 +677,7 @@ static int listen_on(connectc_h2_server *s) {
   if (s->lfd < 0) return CONNECTC_ERR_UNSUPPORTED;
   int one = 1;
   setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(s->lfd, (struct sockaddr *)&ss, sl) != 0 || listen(s->lfd, 1024) != 0)
+  if (bind(s->lfd, (struct sockaddr *)&ss, sl) != 0 || listen(s->lfd, SOMAXCONN) != 0)
     return CONNECTC_ERR_UNSUPPORTED;
   struct sockaddr_storage bound;
   socklen_t bl = sizeof bound;

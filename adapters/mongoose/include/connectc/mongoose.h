@@ -35,6 +35,14 @@
  * polls, so poll with a timeout no longer than the precision you want (the
  * conformance programs poll every 10 ms).
  *
+ * Listen queue: mongoose.c listens with MG_SOCK_LISTEN_BACKLOG_SIZE
+ * pending connections, 128 by default on Unix. A burst of more clients than
+ * that connecting at once has SYNs dropped, and each of those clients waits
+ * a second or more for its retransmission. connectc_mg_listen() sets the
+ * queue of its own listeners to SOMAXCONN; for listeners of yours
+ * (mg_http_listen() with connectc_mg_serve()), build mongoose.c with
+ * MG_SOCK_LISTEN_BACKLOG_SIZE=SOMAXCONN.
+ *
  * Mongoose's epoll mode (its default on Linux) keeps reporting a
  * connection whose reads are paused (c->is_full) as readable, so the loop
  * spins while the server holds back a client that pipelines more than
@@ -145,6 +153,8 @@ CONNECTC_API int connectc_mg_server_new(const connectc_mg_server_config *cfg,
  *        the configured certificate; port 0 picks a free one. Read during
  *        the call.
  * @param port receives the bound port; may be NULL.
+ * On Unix the listener's queue of pending connections is SOMAXCONN,
+ * whatever mongoose.c was built with (see the listen queue above).
  * @return CONNECTC_OK;
  *         CONNECTC_ERR_ARGUMENT when `s` or `url` is NULL, the scheme is
  *         neither http nor https, or https:// has no certificate;
