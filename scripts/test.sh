@@ -121,7 +121,7 @@ CC=gcc build build/minimal -DCONNECTC_WITH_BROTLI=OFF -DCONNECTC_WITH_ZSTD=OFF "
 note "libFuzzer harnesses (${fuzz_seconds}s each)"
 if CC=clang build build/fuzz -DCONNECTC_FUZZ=ON -DCONNECTC_TESTS=OFF -DCONNECTC_ADAPTERS=OFF -DCONNECTC_NGHTTP2=ON \
   -DCONNECTC_CONFORMANCE=OFF; then
-  if ! FUZZ_SECONDS=$fuzz_seconds fuzz/run_all.sh build/fuzz/fuzz; then
+  if ! FUZZ_SECONDS=$fuzz_seconds FUZZ_JOBS=$jobs fuzz/run_all.sh build/fuzz/fuzz; then
     steps_failed+=("fuzzing")
     failed=$((failed + 1))
   fi
