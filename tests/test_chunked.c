@@ -256,12 +256,65 @@ static void test_no_input(void **state) {
   assert_null(cc_chunked_error(&d));
 }
 
+/* A receiver that takes only part of each span gives the rest back and
+ * feeds it again: the data comes out whole and in order, and the framing
+ * after it is still checked. */
+static void test_unread(void **state) {
+  (void)state;
+  const char *in = "5\r\nhello\r\n6;x=1\r\n world\r\n0\r\n\r\nNEXT";
+  size_t len = strlen(in);
+  for (size_t take_max = 1; take_max <= 7; take_max++) {
+    cc_chunked d;
+    cc_chunked_init(&d, NULL);
+    char out[32];
+    size_t out_len = 0, off = 0;
+    cc_chunked_result r;
+    for (;;) {
+      size_t used;
+      const uint8_t *data;
+      size_t dlen;
+      r = cc_chunked_decode(&d, (const uint8_t *)in + off, len - off, &used, &data, &dlen);
+      off += used;
+      if (r != CC_CHUNKED_DATA) break;
+      size_t taken = dlen < take_max ? dlen : take_max;
+      memcpy(out + out_len, data, taken);
+      out_len += taken;
+      assert_int_equal(cc_chunked_unread(&d, dlen - taken), 0);
+      off -= dlen - taken;
+    }
+    assert_int_equal(r, CC_CHUNKED_DONE);
+    assert_int_equal(off, len - 4);
+    assert_int_equal(out_len, 11);
+    assert_memory_equal(out, "hello world", 11);
+  }
+  /* Not just past a span: refused, nothing changes. */
+  cc_chunked d;
+  cc_chunked_init(&d, NULL);
+  assert_int_equal(cc_chunked_unread(&d, 1), -1);
+  assert_int_equal(cc_chunked_unread(&d, 0), 0);
+  size_t used;
+  const uint8_t *data;
+  size_t dlen;
+  assert_int_equal(cc_chunked_decode(&d, (const uint8_t *)"3\r\nab", 5, &used, &data, &dlen),
+                   CC_CHUNKED_DATA);
+  assert_int_equal(dlen, 2);
+  assert_int_equal(cc_chunked_unread(&d, 2), 0);
+  /* The chunk wants 3 bytes again; a bad CRLF after them still fails. */
+  assert_int_equal(cc_chunked_decode(&d, (const uint8_t *)"abcX", 4, &used, &data, &dlen),
+                   CC_CHUNKED_DATA);
+  assert_int_equal(dlen, 3);
+  assert_int_equal(cc_chunked_decode(&d, (const uint8_t *)"X", 1, &used, &data, &dlen),
+                   CC_CHUNKED_ERROR);
+  assert_string_equal(cc_chunked_error(&d), "chunk data not followed by CRLF");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bodies),          cmocka_unit_test(test_extensions),
       cmocka_unit_test(test_malformed_sizes), cmocka_unit_test(test_malformed_extensions),
       cmocka_unit_test(test_data_framing),    cmocka_unit_test(test_sizes_and_limits),
       cmocka_unit_test(test_trailers),        cmocka_unit_test(test_no_input),
+      cmocka_unit_test(test_unread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

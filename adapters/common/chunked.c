@@ -257,3 +257,19 @@ cc_chunked_result cc_chunked_decode(cc_chunked *d, const uint8_t *in, size_t len
   *consumed = i;
   return d->state == S_DONE ? CC_CHUNKED_DONE : CC_CHUNKED_MORE;
 }
+
+int cc_chunked_unread(cc_chunked *d, size_t n) {
+  if (n == 0) return 0;
+  /* Just past a span: still in the chunk's data, or at its CRLF when the
+   * span ended the chunk. The span itself is the caller's to vouch for. */
+  if (d->state == S_DATA_CR && d->left == 0) {
+    d->left = n;
+    d->state = S_DATA;
+    return 0;
+  }
+  if (d->state == S_DATA && d->left <= UINT64_MAX - n) {
+    d->left += n;
+    return 0;
+  }
+  return -1;
+}

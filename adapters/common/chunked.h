@@ -78,6 +78,15 @@ void cc_chunked_init(cc_chunked *d, const cc_chunked_limits *limits);
 cc_chunked_result cc_chunked_decode(cc_chunked *d, const uint8_t *in, size_t len,
                                     size_t *consumed, const uint8_t **data, size_t *data_len);
 
+/*
+ * Gives back the last n bytes of the data span the previous call returned
+ * (CC_CHUNKED_DATA with *data_len >= n), for a receiver that took only part
+ * of it: the decoder expects them again, so the caller feeds them again
+ * from in + *consumed - n. n == 0 does nothing. Returns 0, or -1 (nothing
+ * changed) when the decoder is not just past such a span.
+ */
+int cc_chunked_unread(cc_chunked *d, size_t n);
+
 /* Why decoding failed (static string), or NULL. */
 const char *cc_chunked_error(const cc_chunked *d);
 
