@@ -31,6 +31,7 @@ typedef struct h1_state {
   int keep_alive;         /* the request allows another after it */
   int head_sent, chunked_out, close_after, closing;
   int resp_done;          /* the response is out; the request body may still drain */
+  int body_was_paused;    /* the call paused the body: the idle timer waits */
   uint64_t drained;       /* body bytes read after the response (bounded) */
   int64_t head_started_ms; /* first byte of a head not yet complete, or -1 */
 } h1_state;
@@ -62,6 +63,7 @@ struct connectc_h2_conn {
   h2_stream *streams; /* every live stream, open or held by a handler */
   size_t n_live;
   size_t n_open; /* streams nghttp2 still has */
+  size_t n_held; /* streams holding DATA their paused call did not take */
   unsigned refused; /* streams refused for too many live calls */
 
   int64_t now, created_ms, last_activity_ms;
@@ -91,6 +93,11 @@ struct h2_stream {
   int deferred;       /* the data source waits for body bytes */
   int response_done;  /* the last DATA (or trailers) produced */
   int closed;         /* nghttp2 closed the stream */
+  /* HTTP/2 DATA the call did not take while paused, in order; its window
+   * stays closed until the call takes it (bounded by the stream window). */
+  uint8_t *held;
+  size_t held_len, held_cap;
+  int end_held;       /* END_STREAM arrived behind held bytes */
   int64_t stall_since;
   h2_stream *prev, *next;
 };
@@ -111,6 +118,8 @@ void cc_h1_start(connectc_h2_conn *c);
 void cc_h1_free(connectc_h2_conn *c);
 int cc_h1_recv(connectc_h2_conn *c, const uint8_t *data, size_t len);
 void cc_h1_pull(connectc_h2_conn *c, size_t max);
+/* Feeds what a resumed call left unread (after its wake). */
+void cc_h1_resume(connectc_h2_conn *c);
 int64_t cc_h1_tick(connectc_h2_conn *c, int64_t now_ms);
 void cc_h1_shutdown(connectc_h2_conn *c);
 int cc_h1_is_done(connectc_h2_conn *c);

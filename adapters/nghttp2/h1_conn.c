@@ -134,10 +134,16 @@ static void request_done(connectc_h2_conn *c) {
     return;
   }
   h->phase = H1_HEAD;
-  h->head_sent = h->chunked_out = h->resp_done = 0;
+  h->head_sent = h->chunked_out = h->resp_done = h->body_was_paused = 0;
   h->drained = 0;
   cc_h1_scanner_init(&h->scan);
   h->head_started_ms = h->in_len ? c->now : -1;
+}
+
+/* 1 while the request body waits for a paused call. */
+static int body_paused(const h1_state *h) {
+  return h->phase == H1_BODY && h->st && h->st->call &&
+         connectc_server_call_recv_paused(h->st->call);
 }
 
 /* Feeds body bytes from the input to the call. */
@@ -151,10 +157,14 @@ static void body(connectc_h2_conn *c) {
   if (h->body_kind == CC_H1_BODY_LENGTH) {
     size_t k = h->in_len < h->body_left ? h->in_len : (size_t)h->body_left;
     if (k) {
-      (void)connectc_server_call_recv_body(call, h->in, k);
-      take(h, k);
-      h->body_left -= k;
-      if (h->resp_done) h->drained += k;
+      /* A paused call takes part or none: the rest stays in h->in, and
+       * reading stops (cc_h1_wants_read) until it resumes. */
+      size_t taken = 0;
+      if (connectc_server_call_recv_body_some(call, h->in, k, &taken) != CONNECTC_OK) taken = k;
+      take(h, taken);
+      h->body_left -= taken;
+      if (h->resp_done) h->drained += taken;
+      if (body_paused(h)) h->body_was_paused = 1;
     }
     if (h->body_left == 0) {
       h->phase = H1_WAIT;
@@ -171,8 +181,17 @@ static void body(connectc_h2_conn *c) {
         cc_chunked_decode(&h->chunked, h->in + off, h->in_len - off, &used, &data, &dlen);
     off += used;
     if (r == CC_CHUNKED_DATA) {
-      (void)connectc_server_call_recv_body(call, data, dlen);
-      if (h->resp_done) h->drained += dlen;
+      size_t taken = 0;
+      if (connectc_server_call_recv_body_some(call, data, dlen, &taken) != CONNECTC_OK)
+        taken = dlen;
+      if (h->resp_done) h->drained += taken;
+      if (taken < dlen) {
+        /* Paused: the decoder expects the rest again. */
+        (void)cc_chunked_unread(&h->chunked, dlen - taken);
+        off -= dlen - taken;
+        h->body_was_paused = 1;
+        break;
+      }
     } else if (r == CC_CHUNKED_DONE) {
       take(h, off);
       h->phase = H1_WAIT;
@@ -452,8 +471,10 @@ int64_t cc_h1_tick(connectc_h2_conn *c, int64_t now) {
       if (now >= d) connectc_server_call_tick(call, now);
       else next = d;
     }
-    /* A request body that stops arriving. */
-    if (h->phase == H1_BODY) {
+    /* A request body that stops arriving (not while the call paused it). */
+    if (h->phase == H1_BODY && body_paused(h)) {
+      h->body_was_paused = 1;
+    } else if (h->phase == H1_BODY) {
       if (now - c->last_activity_ms >= c->idle_ms) {
         connectc_server_call_cancel(call);
         c->hard_close = 1;
@@ -493,6 +514,15 @@ int cc_h1_is_done(connectc_h2_conn *c) {
   return c->h1.closing && c->out_len == c->out_off;
 }
 
+void cc_h1_resume(connectc_h2_conn *c) {
+  h1_state *h = &c->h1;
+  if (!h->body_was_paused || body_paused(h)) return;
+  /* The wait for the client starts again now: the time paused was ours. */
+  h->body_was_paused = 0;
+  c->last_activity_ms = c->now;
+  if (h->phase == H1_BODY && h->in_len && h->st && h->st->call) process(c);
+}
+
 int cc_h1_wants_read(connectc_h2_conn *c) {
-  return !c->h1.closing && c->h1.in_len < H1_MAX_IN;
+  return !c->h1.closing && c->h1.in_len < H1_MAX_IN && !body_paused(&c->h1);
 }

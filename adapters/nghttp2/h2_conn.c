@@ -50,6 +50,7 @@ int cc_stream_unref_locked(h2_stream *st) {
   c->n_live--;
   if (st->call) connectc_router_call_del(c->router, st->call);
   connectc_headers_reset(&st->headers);
+  free(st->held);
   free(st->method);
   free(st->path);
   free(st);
@@ -332,7 +333,60 @@ static void start_call(connectc_h2_conn *c, h2_stream *st) {
 
 static void end_request(h2_stream *st) {
   st->remote_ended = 1;
-  if (st->call) (void)connectc_server_call_recv_end(st->call);
+  if (st->held_len) st->end_held = 1; /* delivered once the held bytes are */
+  else if (st->call) (void)connectc_server_call_recv_end(st->call);
+}
+
+/* Offers DATA to the call; what a paused call leaves is held (appended
+ * behind what is held already) and its window stays closed. Returns 0, or
+ * -1 when the bytes cannot be held (out of memory, or more than the
+ * stream's window, which nghttp2 enforces first). */
+static int offer_data(connectc_h2_conn *c, h2_stream *st, const uint8_t *data, size_t len) {
+  size_t taken = 0;
+  if (!st->held_len &&
+      connectc_server_call_recv_body_some(st->call, data, len, &taken) != CONNECTC_OK)
+    taken = len; /* refused (the call is over): dropped */
+  if (taken) nghttp2_session_consume(c->sess, st->id, taken);
+  size_t rest = len - taken;
+  if (!rest) return 0;
+  if (st->held_len + rest > c->stream_window) return -1;
+  if (st->held_len + rest > st->held_cap) {
+    size_t cap = st->held_cap ? st->held_cap : 16384;
+    while (cap < st->held_len + rest) cap *= 2;
+    uint8_t *nb = realloc(st->held, cap);
+    if (!nb) return -1;
+    st->held = nb;
+    st->held_cap = cap;
+  }
+  memcpy(st->held + st->held_len, data + taken, rest);
+  if (!st->held_len) c->n_held++;
+  st->held_len += rest;
+  return 0;
+}
+
+/* Feeds held DATA to the calls that resumed, reopening the window for what
+ * they take, then the END_STREAM that waited behind it. */
+static void drain_held(connectc_h2_conn *c) {
+  if (!c->n_held || !c->sess) return;
+  for (h2_stream *st = c->streams; st; st = st->next) {
+    if (!st->held_len || !st->call || connectc_server_call_recv_paused(st->call)) continue;
+    size_t taken = 0;
+    if (connectc_server_call_recv_body_some(st->call, st->held, st->held_len, &taken) !=
+        CONNECTC_OK)
+      taken = st->held_len;
+    if (!taken) continue;
+    nghttp2_session_consume(c->sess, st->id, taken);
+    memmove(st->held, st->held + taken, st->held_len - taken);
+    st->held_len -= taken;
+    if (!st->held_len) {
+      c->n_held--;
+      if (st->end_held) {
+        st->end_held = 0;
+        (void)connectc_server_call_recv_end(st->call);
+      }
+    }
+    stream_kick(st);
+  }
 }
 
 static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void *ud) {
@@ -388,14 +442,18 @@ static int on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame, void
 static int on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id, const uint8_t *data,
                          size_t len, void *ud) {
   (void)flags;
-  (void)ud;
+  connectc_h2_conn *c = ud;
   h2_stream *st = nghttp2_session_get_stream_user_data(sess, id);
-  if (st && st->call) {
-    (void)connectc_server_call_recv_body(st->call, data, len);
-    stream_kick(st);
+  if (!st || !st->call) {
+    nghttp2_session_consume(sess, id, len);
+    return 0;
   }
   /* The window reopens only for bytes the call has taken. */
-  nghttp2_session_consume(sess, id, len);
+  if (offer_data(c, st, data, len) != 0) {
+    nghttp2_session_consume(sess, id, len);
+    nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+  }
+  stream_kick(st);
   return 0;
 }
 
@@ -420,6 +478,13 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_cod
   nghttp2_session_set_stream_user_data(sess, id, NULL);
   st->closed = 1;
   c->n_open--;
+  if (st->held_len) {
+    /* Never delivered: give the connection its window back. */
+    nghttp2_session_consume_connection(sess, st->held_len);
+    st->held_len = 0;
+    st->end_held = 0;
+    c->n_held--;
+  }
   c->last_activity_ms = c->now;
   /* A call not finished when its stream goes (reset, or the connection
    * ended) lost its client. */
@@ -620,7 +685,11 @@ void connectc_h2_conn_send_peek(connectc_h2_conn *c, const uint8_t **data, size_
                                 size_t max) {
   pthread_mutex_lock(&c->mu);
   if (!max) max = 65536;
-  if (c->mode == MODE_H1 && !c->hard_close) cc_h1_pull(c, max);
+  if (c->mode == MODE_H1 && !c->hard_close) {
+    cc_h1_resume(c);
+    cc_h1_pull(c, max);
+  }
+  if (c->mode == MODE_H2 && !c->hard_close) drain_held(c);
   /* The server's SETTINGS wait until the client showed it speaks HTTP/2. */
   while (c->mode == MODE_H2 && c->sess && !c->hard_close && c->out_len - c->out_off < max) {
     const uint8_t *p;

@@ -94,6 +94,45 @@ static void release_held(void) {
   }
 }
 
+/* Paced: a client stream whose consumer pauses every PACE messages; the
+ * test thread resumes it. */
+enum { PACE = 10 };
+static const connectc_method_desc m_paced = {SVC "Paced", CONNECTC_STREAM_CLIENT, 0};
+static atomic_int paced_n, paced_paused;
+static connectc_server_call *_Atomic paced_call;
+static int paced_message(connectc_server_call *s, const uint8_t *d, size_t n, void *ud) {
+  (void)d;
+  (void)n;
+  (void)ud;
+  int k = paced_n + 1;
+  if (k % PACE == 0) { /* paused before the count shows it */
+    connectc_server_call_pause_recv(s);
+    connectc_server_call_ref(s); /* kept alive until the test resumes it */
+    paced_call = s;
+    paced_paused = 1;
+  }
+  paced_n = k;
+  return 0;
+}
+static void paced_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "got %d", (int)paced_n);
+  connectc_server_call_send(s, (const uint8_t *)buf, (size_t)n);
+  connectc_server_call_finish(s, NULL);
+}
+static void paced_resume_fn(connectc_server_call *s, void *arg) {
+  (void)arg;
+  paced_paused = 0;
+  connectc_server_call_resume_recv(s);
+}
+/* Resumes the paused call from this (non-loop) thread. */
+static void paced_resume(void) {
+  connectc_server_call *c = paced_call;
+  connectc_server_call_run(c, paced_resume_fn, NULL);
+  connectc_server_call_unref(c);
+}
+
 static connectc_router *router;
 static connectc_h2_server *srv;
 static uint16_t port;
@@ -128,6 +167,11 @@ static void start_server(void) {
   r.method = &m_hold;
   r.callbacks.on_end = hold_end;
   r.callbacks.on_cancel = hold_cancel;
+  assert_int_equal(connectc_router_add(router, &r), CONNECTC_OK);
+  memset(&r, 0, sizeof r);
+  r.method = &m_paced;
+  r.callbacks.on_message = paced_message;
+  r.callbacks.on_end = paced_end;
   assert_int_equal(connectc_router_add(router, &r), CONNECTC_OK);
   connectc_h2_config c = test_config();
   assert_int_equal(connectc_h2_start(&c, router, &srv), CONNECTC_OK);
@@ -809,6 +853,205 @@ static void test_graceful_stop(void **state) {
   close(fd);
 }
 
+/* ---- backpressure ---- */
+
+static void sleep_ms(long ms) {
+  struct timespec d = {ms / 1000, (ms % 1000) * 1000 * 1000};
+  nanosleep(&d, NULL);
+}
+
+/* HTTP/2: a paused call's stream window stays shut. The client keeps to
+ * the window (the smallest the server allows, 65535 bytes) and sends 100
+ * messages of 1029 bytes; every PACE messages the consumer pauses, and
+ * while it is paused no message arrives and the server opens the window by
+ * no more than the call took: at most the messages delivered plus the one
+ * begun. Until the 30th, that holds the client back. */
+static void test_h2_paused_stream_keeps_window_shut(void **state) {
+  (void)state;
+  enum { W = 65535, MSGS = 100, MSG = 1029 };
+  connectc_h2_config c = test_config();
+  c.stream_window_bytes = W;
+  connectc_h2_server *s2;
+  assert_int_equal(connectc_h2_start(&c, router, &s2), CONNECTC_OK);
+  paced_n = 0;
+  paced_paused = 0;
+  inflater_reset();
+  int fd = hx_connect(connectc_h2_port(s2), 3000);
+  assert_true(fd >= 0);
+  static uint8_t body[MSGS * MSG];
+  for (int i = 0; i < MSGS; i++) {
+    uint8_t *m = body + i * MSG;
+    memset(m, 'x', MSG);
+    m[0] = 0;
+    m[1] = 0;
+    m[2] = 0;
+    m[3] = (MSG - 5) >> 8;
+    m[4] = (MSG - 5) & 0xff;
+  }
+  static h2_frame f;
+  hx_buf b = {0};
+  preface(&b, NULL, 0);
+  assert_int_equal(hx_send(fd, b.data, b.len), 0);
+  hx_buf_free(&b);
+  /* The server's SETTINGS acknowledged before the stream opens, so the
+   * stream starts with the same window on both sides. */
+  do assert_int_equal(read_frame(fd, &f), 0);
+  while (f.type != F_SETTINGS || (f.flags & FL_ACK));
+  frame(&b, F_SETTINGS, FL_ACK, 0, NULL, 0);
+  hx_buf hb = {0};
+  request_block(&hb, SVC "Paced");
+  frame(&b, F_HEADERS, FL_END_HEADERS, 1, hb.data, hb.len);
+  hx_buf_free(&hb);
+  assert_int_equal(hx_send(fd, b.data, b.len), 0);
+  hx_buf_free(&b);
+  if (!g_inf) assert_int_equal(nghttp2_hd_inflate_new(&g_inf), 0);
+  size_t granted = W, sent = 0;
+  int pauses = 0, held_back = 0, ended = 0;
+  h2_result r;
+  memset(&r, 0, sizeof r);
+  int64_t give_up = mono_ms() + 10000;
+  while (!ended && mono_ms() < give_up) {
+    /* Send what the window allows. */
+    while (sent < sizeof body && sent < granted) {
+      size_t k = granted - sent;
+      if (k > sizeof body - sent) k = sizeof body - sent;
+      if (k > 16384) k = 16384;
+      hx_buf d = {0};
+      frame(&d, F_DATA, sent + k == sizeof body ? FL_END_STREAM : 0, 1, body + sent, k);
+      assert_int_equal(hx_send(fd, d.data, d.len), 0);
+      hx_buf_free(&d);
+      sent += k;
+    }
+    int paused = paced_paused;
+    int at = paced_n;
+    /* Read for a while (30 ms when paused, else until a frame). */
+    int64_t until = mono_ms() + (paused ? 30 : 200);
+    for (;;) {
+      int64_t left = until - mono_ms();
+      if (left <= 0) break;
+      struct pollfd p = {fd, POLLIN, 0};
+      if (poll(&p, 1, (int)left) <= 0) break;
+      assert_int_equal(read_frame(fd, &f), 0);
+      if (f.type == F_SETTINGS && !(f.flags & FL_ACK)) {
+        hx_buf a = {0};
+        frame(&a, F_SETTINGS, FL_ACK, 0, NULL, 0);
+        hx_send(fd, a.data, a.len);
+        hx_buf_free(&a);
+      } else if (f.type == F_WINDOW_UPDATE && f.id == 1) {
+        granted += ((size_t)f.payload[0] & 0x7f) << 24 | (size_t)f.payload[1] << 16 |
+                   (size_t)f.payload[2] << 8 | f.payload[3];
+      } else if (f.id == 1 && f.type == F_HEADERS) {
+        r.n_header_blocks++;
+        decode_block(g_inf, f.payload, f.len, &r);
+        if (f.flags & FL_END_STREAM) ended = 1;
+      } else if (f.id == 1 && f.type == F_DATA) {
+        r.data_bytes += f.len;
+        if (f.len >= 12 && memcmp(f.payload + 5, "got ", 4) == 0)
+          assert_memory_equal(f.payload + 5, "got 100", 7);
+        if (f.flags & FL_END_STREAM) ended = 1;
+      } else if (f.id == 1 && f.type == F_RST) {
+        fail_msg("stream reset, code %u", (unsigned)f.payload[3]);
+      }
+      if (!paused) break;
+    }
+    if (!paused) continue;
+    /* Paused all along: nothing was delivered, and the window opened by
+     * no more than the call took. */
+    assert_int_equal(paced_n, at);
+    assert_int_equal(at % PACE, 0);
+    assert_true(granted <= W + (size_t)(at + 1) * MSG);
+    if (sent < sizeof body) held_back++; /* the window held the client back */
+    pauses++;
+    paced_resume();
+  }
+  if (paced_paused) { /* the last pause, seen only after the answer */
+    pauses++;
+    paced_resume();
+  }
+  if (!ended)
+    fprintf(stderr, "h2 paced: n %d paused %d pauses %d sent %zu granted %zu status '%s' data %zu\n",
+            (int)paced_n, (int)paced_paused, pauses, sent, granted, r.status, r.data_bytes);
+  assert_true(ended);
+  assert_int_equal(paced_n, MSGS);
+  assert_int_equal(pauses, MSGS / PACE);
+  assert_true(held_back >= 3);
+  assert_string_equal(r.status, "200");
+  assert_string_equal(r.grpc_status, "0");
+  assert_int_equal(r.data_bytes, 5 + 7);
+  close(fd);
+  connectc_h2_stop(s2);
+}
+
+/* HTTP/1.1 on the same port: a paused call takes nothing more, with a
+ * Content-Length body and with a chunked one (the chunk decoder is given
+ * back what the call did not take). */
+static void h1_paced(int chunked) {
+  enum { MSGS = 1000 };
+  paced_n = 0;
+  paced_paused = 0;
+  int fd = h2_open();
+  static uint8_t msgs[MSGS * 6];
+  for (int i = 0; i < MSGS; i++) {
+    uint8_t *m = msgs + i * 6;
+    m[0] = m[1] = m[2] = m[3] = 0;
+    m[4] = 1;
+    m[5] = 'x';
+  }
+  hx_buf req = {0};
+  hx_buf_puts(&req, "POST " SVC "Paced HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/connect+proto\r\n");
+  if (chunked) {
+    hx_buf_puts(&req, "Transfer-Encoding: chunked\r\n\r\n");
+    /* Chunks of 1000 bytes: messages straddle them. */
+    for (size_t off = 0; off < sizeof msgs; off += 1000) {
+      size_t k = sizeof msgs - off < 1000 ? sizeof msgs - off : 1000;
+      hx_buf_printf(&req, "%zx\r\n", k);
+      hx_buf_put(&req, msgs + off, k);
+      hx_buf_puts(&req, "\r\n");
+    }
+    hx_buf_puts(&req, "0\r\n\r\n");
+  } else {
+    hx_buf_printf(&req, "Content-Length: %zu\r\n\r\n", sizeof msgs);
+    hx_buf_put(&req, msgs, sizeof msgs);
+  }
+  assert_int_equal(hx_send(fd, req.data, req.len), 0);
+  hx_buf_free(&req);
+  int pauses = 0;
+  for (;;) {
+    int waited = 0;
+    while (!paced_paused && paced_n < MSGS && waited++ < 2000) sleep_ms(1);
+    if (!paced_paused) break;
+    int at = paced_n;
+    sleep_ms(30);
+    assert_int_equal(paced_n, at); /* paused: nothing arrives */
+    assert_int_equal(at % PACE, 0);
+    pauses++;
+    paced_resume();
+  }
+  assert_int_equal(paced_n, MSGS);
+  assert_int_equal(pauses, MSGS / PACE);
+  hx_buf pending = {0};
+  hx_resp resp;
+  memset(&resp, 0, sizeof resp);
+  assert_int_equal(hx_read_response(fd, &pending, &resp, 3000), 200);
+  int n = 0;
+  assert_string_equal(hx_stream_code(&resp, &n), "ok");
+  assert_int_equal(n, 1);
+  int found = 0;
+  for (size_t i = 0; i + 8 <= resp.body.len && !found; i++)
+    found = memcmp(resp.body.data + i, "got 1000", 8) == 0;
+  assert_true(found);
+  hx_resp_free(&resp);
+  hx_buf_free(&pending);
+  close(fd);
+}
+static void test_h1_paused_body_is_not_taken(void **state) {
+  (void)state;
+  h1_paced(0);
+  h1_paced(1);
+  alive();
+}
+
 /* The server inside an application's loop: poll() on connectc_h2_fd and
  * connectc_h2_timeout_ms, connectc_h2_dispatch. */
 static atomic_int ext_quit;
@@ -850,6 +1093,8 @@ int main(void) {
       cmocka_unit_test(test_zero_window),        cmocka_unit_test(test_handshake_and_idle_timeouts),
       cmocka_unit_test(test_reset_cancels),      cmocka_unit_test(test_http1),
       cmocka_unit_test(test_external_loop),      cmocka_unit_test(test_graceful_stop),
+      cmocka_unit_test(test_h2_paused_stream_keeps_window_shut),
+      cmocka_unit_test(test_h1_paused_body_is_not_taken),
   };
   int rv = cmocka_run_group_tests(tests, NULL, NULL);
   connectc_h2_stop(srv);

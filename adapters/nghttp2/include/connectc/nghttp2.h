@@ -25,7 +25,10 @@
  *
  * Hostile peers: SETTINGS advertise bounded concurrent streams, header
  * list size and windows; header lists past the limit get 431; the stream
- * window is reopened only as the call takes request bytes; rapid resets
+ * window is reopened only as the call takes request bytes, and not at all
+ * while the call is paused (connectc_server_call_pause_recv(): the DATA it
+ * left, at most the window, waits in the stream until it resumes; on the
+ * HTTP/1.1 side the connection is not read meanwhile); rapid resets
  * (CVE-2023-44487), CONTINUATION floods, control-frame floods (SETTINGS,
  * PING, PRIORITY, empty DATA) and excess live calls end the connection
  * with GOAWAY(ENHANCE_YOUR_CALM); a stream whose response cannot move
@@ -80,8 +83,9 @@ typedef struct connectc_h2_config {
   /* SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 6.5.2: names + values + 32
    * per field); 0 = 16384. Larger request header lists get 431. */
   uint32_t max_header_list_bytes;
-  /* SETTINGS_INITIAL_WINDOW_SIZE for each stream; 0 = 262144, and never
-   * more than the router's receive limit plus one envelope prefix. */
+  /* SETTINGS_INITIAL_WINDOW_SIZE for each stream; 0 = 262144, never
+   * more than the router's receive limit plus one envelope prefix, and
+   * never less than 65535 (HTTP/2's default). */
   uint32_t stream_window_bytes;
   /* The connection's receive window; 0 = 1048576. */
   uint32_t connection_window_bytes;
