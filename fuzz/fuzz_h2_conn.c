@@ -5,7 +5,10 @@
  * sizes the input's length chooses, with the clock advancing between them
  * so deadlines, stall and idle timeouts fire. Behind it a router of four
  * methods (one per stream type) with synchronous handlers that echo,
- * fail with details or answer with trailers. The first bytes pick HTTP/2
+ * fail with details or answer with trailers; a message starting with 'p'
+ * pauses its call's receiving, resumed every other chunk, so held DATA,
+ * closed windows and END_STREAM behind held bytes are fuzzed too. The
+ * first bytes pick HTTP/2
  * (the preface) or the same port's HTTP/1.1 side, so both are fuzzed. The
  * seed corpus holds real HTTP/2 exchanges recorded from nghttp, h2load and
  * curl (fuzz/record_h2_corpus.sh) and HTTP/1.1 requests (h1-*).
@@ -24,8 +27,33 @@ static const connectc_method_desc methods[] = {
     {"/f.S/Bidi", CONNECTC_STREAM_BIDI, 0},
 };
 
+/* Calls paused by a 'p' message, each holding a reference. */
+static connectc_server_call *paused[64];
+static size_t n_paused;
+
+static void resume_fn(connectc_server_call *s, void *arg) {
+  (void)arg;
+  connectc_server_call_resume_recv(s);
+}
+static void resume_all(void) {
+  size_t n = n_paused;
+  n_paused = 0; /* a resumed call may pause again at once */
+  connectc_server_call *list[64];
+  memcpy(list, paused, n * sizeof list[0]);
+  for (size_t i = 0; i < n; i++) {
+    connectc_server_call_run(list[i], resume_fn, NULL);
+    connectc_server_call_unref(list[i]);
+  }
+}
+
 static int on_message(connectc_server_call *s, const uint8_t *d, size_t n, void *ud) {
   (void)ud;
+  if (n && d[0] == 'p' && n_paused < sizeof paused / sizeof paused[0] &&
+      !connectc_server_call_recv_paused(s)) {
+    connectc_server_call_pause_recv(s);
+    connectc_server_call_ref(s);
+    paused[n_paused++] = s;
+  }
   const connectc_method_desc *m = connectc_server_call_method(s);
   if (m->stream_type == CONNECTC_STREAM_SERVER || m->stream_type == CONNECTC_STREAM_BIDI)
     connectc_server_call_send(s, d, n);
@@ -96,10 +124,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - off < chunk ? size - off : chunk;
     connectc_h2_conn_recv(c, data + off, n, now);
     drain(c);
+    if ((off / chunk) % 2) {
+      resume_all();
+      drain(c);
+    }
     now += 3;
     connectc_h2_conn_tick(c, now);
     drain(c);
   }
+  resume_all();
+  drain(c);
   /* Deadlines and timeouts run out; then a graceful stop. */
   for (int i = 0; i < 4; i++) {
     now += 400;
@@ -110,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   now += 200;
   connectc_h2_conn_tick(c, now);
   drain(c);
+  resume_all(); /* paused again while draining: released before the end */
   connectc_h2_conn_del(c);
   return 0;
 }
