@@ -5,7 +5,8 @@
  * Connect GET, compression, TLS with verification, deadlines, cancellation,
  * asynchronous handlers completing from other threads through mg_wakeup,
  * keep-alive and pipelining across connectc and the application's own
- * routes, limits and a graceful stop. */
+ * routes, limits, receive backpressure (a paused call's body stays unread)
+ * and a graceful stop. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "connectc/envelope.h"
 #include "connectc/mongoose.h"
 #include "mongoose.h"
 
@@ -279,6 +282,10 @@ static connectc_mg_server *srv;
 static uint16_t port;
 static char base[64];
 
+/* Paced (a client stream) pauses its call every 100 messages. */
+static const connectc_method_desc m_paced = {"/test.v1.Echo/Paced", CONNECTC_STREAM_CLIENT, 0};
+static void paced_add(connectc_router *r);
+
 /* Mongoose writes hex dumps of bad requests whatever the log level. */
 static void mg_quiet(char c, void *param) {
   (void)c;
@@ -291,6 +298,7 @@ static int setup(void **state) {
   mg_log_set_fn(mg_quiet, NULL);
   mg_mgr_init(&mgr);
   router = make_router();
+  paced_add(router);
   assert_int_equal(connectc_mg_server_new(NULL, router, &mgr, &srv), CONNECTC_OK);
   assert_int_equal(connectc_mg_listen(srv, "http://127.0.0.1:0", &port), CONNECTC_OK);
   snprintf(base, sizeof base, "http://127.0.0.1:%u", (unsigned)port);
@@ -1196,6 +1204,176 @@ static void test_client_hostile_server(void **state) {
   expect_client(p, "", 0, 0, CONNECTC_CODE_UNAVAILABLE, NULL, 0);
 }
 
+/* ---- receive backpressure over a real socket ---- */
+
+/* Paced's consumer pauses the call at every 100th message and holds a
+ * reference; the test resumes it from a thread of its own. Only one pause
+ * is held at a time: a transport that ignored it would go on delivering,
+ * and the next pause would show at the wrong count. */
+static atomic_int paced_n, paced_paused, paced_ended, paced_resumed;
+static connectc_server_call *_Atomic paced_call;
+
+static int paced_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
+  (void)data;
+  (void)len;
+  (void)ud;
+  int n = paced_n + 1;
+  if (n % 100 == 0 && !paced_paused) {
+    connectc_server_call_pause_recv(s);
+    connectc_server_call_ref(s); /* the resuming thread drops it */
+    paced_call = s;
+    paced_paused = 1;
+  }
+  paced_n = n;
+  return 0;
+}
+static void paced_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "got %d", (int)paced_n);
+  connectc_server_call_send(s, (const uint8_t *)buf, (size_t)n);
+  connectc_server_call_finish(s, NULL);
+  paced_ended = 1;
+}
+static void paced_add(connectc_router *r) {
+  const connectc_route route = {.method = &m_paced,
+                                .callbacks = {.on_message = paced_message, .on_end = paced_end}};
+  assert_int_equal(connectc_router_add(r, &route), CONNECTC_OK);
+}
+static void paced_resume(connectc_server_call *s, void *arg) {
+  (void)arg;
+  paced_paused = 0;
+  connectc_server_call_resume_recv(s); /* wakes the loop through mg_wakeup */
+}
+static void *paced_resumer(void *arg) {
+  (void)arg;
+  struct timespec d = {0, 2 * 1000 * 1000};
+  nanosleep(&d, NULL);
+  connectc_server_call *c = paced_call;
+  connectc_server_call_run(c, paced_resume, NULL);
+  connectc_server_call_unref(c);
+  paced_resumed = 1;
+  return NULL;
+}
+
+/* The server's end of the test's raw connection `fd`. */
+static struct mg_connection *server_side(int fd) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+  for (struct mg_connection *c = mgr.conns; c; c = c->next)
+    if (!c->is_listening && c->rem.port == a.sin_port && c->loc.port == htons(port)) return c;
+  return NULL;
+}
+
+/* 1000 one-byte messages sent at once in one send, as a Content-Length
+ * body (chunk == 0) or in chunks of `chunk` bytes; the server's consumer
+ * pauses every 100 messages. While it is paused no message arrives, the
+ * connection reads nothing (Mongoose's is_full) and what is not taken
+ * waits in its receive buffer; each resume goes on from exactly there. */
+static void paced_run(size_t chunk) {
+  enum { MSGS = 1000, BODY = MSGS * 6 };
+  static uint8_t body[BODY];
+  for (int i = 0; i < MSGS; i++) {
+    connectc_envelope_write_header(body + i * 6, 0, 1);
+    body[i * 6 + 5] = 'x';
+  }
+  static char req[BODY * 3 + 512];
+  size_t rl = (size_t)snprintf(req, sizeof req,
+                               "POST /test.v1.Echo/Paced HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Type: application/connect+proto\r\n");
+  if (!chunk) {
+    rl += (size_t)snprintf(req + rl, sizeof req - rl, "Content-Length: %d\r\n\r\n", BODY);
+    memcpy(req + rl, body, BODY);
+    rl += BODY;
+  } else {
+    rl += (size_t)snprintf(req + rl, sizeof req - rl, "Transfer-Encoding: chunked\r\n\r\n");
+    for (size_t off = 0; off < BODY; off += chunk) {
+      size_t k = BODY - off < chunk ? BODY - off : chunk;
+      rl += (size_t)snprintf(req + rl, sizeof req - rl, "%zx\r\n", k);
+      memcpy(req + rl, body + off, k);
+      rl += k;
+      memcpy(req + rl, "\r\n", 2);
+      rl += 2;
+    }
+    memcpy(req + rl, "0\r\n\r\n", 5);
+    rl += 5;
+  }
+  assert_true(rl < sizeof req);
+  paced_n = paced_paused = paced_ended = 0;
+  int fd = raw_connect(port);
+  assert_int_equal(send(fd, req, rl, MSG_NOSIGNAL), (ssize_t)rl); /* fits the socket buffers */
+  int pauses = 0;
+  for (;;) {
+    int64_t until = connectc_mg_now_ms() + 2000;
+    while (!paced_paused && !paced_ended && connectc_mg_now_ms() < until) mg_mgr_poll(&mgr, 1);
+    if (!paced_paused) break; /* the stream ended (or the test fails below) */
+    int at = paced_n;
+    assert_int_equal(at, (pauses + 1) * 100);
+    /* Paused: however long the loop runs, nothing more is taken or read. */
+    struct mg_connection *sc = server_side(fd);
+    assert_non_null(sc);
+    size_t held = sc->recv.len;
+    if (at < MSGS) {
+      assert_true(sc->is_full);
+      assert_true(held > 0 || !chunk); /* at least the rest of the chunk framing */
+      assert_true(chunk || held <= (size_t)(MSGS - at) * 6);
+    }
+    poll_ms(30);
+    assert_int_equal(paced_n, at);
+    if (at < MSGS) {
+      assert_int_equal(sc->recv.len, held);
+      assert_true(sc->is_full);
+    }
+    pauses++;
+    paced_resumed = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, paced_resumer, NULL), 0);
+    until = connectc_mg_now_ms() + 2000;
+    while (!paced_resumed && connectc_mg_now_ms() < until) mg_mgr_poll(&mgr, 1);
+    pthread_join(t, NULL);
+  }
+  assert_int_equal(paced_n, MSGS);
+  assert_int_equal(pauses, MSGS / 100);
+  assert_true(paced_ended);
+  /* The whole stream was taken, and answered; the connection reads again. */
+  char resp[2048];
+  size_t got = 0;
+  int64_t until = connectc_mg_now_ms() + 2000;
+  while (connectc_mg_now_ms() < until && got + 1 < sizeof resp) {
+    mg_mgr_poll(&mgr, 1);
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, 0) <= 0) continue;
+    ssize_t k = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+    if (k <= 0) break;
+    got += (size_t)k;
+    if (got >= 5 && memcmp(resp + got - 5, "0\r\n\r\n", 5) == 0) break; /* the last chunk */
+  }
+  assert_non_null(find(resp, got, "HTTP/1.1 200 OK"));
+  assert_non_null(find(resp, got, "got 1000"));
+  poll_ms(5);
+  struct mg_connection *sc = server_side(fd);
+  assert_non_null(sc);
+  assert_false(sc->is_full);
+  assert_int_equal(sc->recv.len, 0);
+  close(fd);
+  poll_ms(20);
+  assert_int_equal(connectc_mg_server_connections(srv), 0);
+}
+
+static void test_paused_request_is_not_read(void **state) {
+  (void)state;
+  paced_run(0);
+}
+
+/* The same in chunks: 7 bytes (pauses fall inside a chunk's data, and
+ * messages span chunks) and 600 (each pause falls at a chunk's end). */
+static void test_paused_chunked_request_is_not_read(void **state) {
+  (void)state;
+  paced_run(7);
+  paced_run(600);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_types),       cmocka_unit_test(test_large_and_compressed),
@@ -1205,6 +1383,8 @@ int main(void) {
       cmocka_unit_test(test_own_listener_http),  cmocka_unit_test(test_limits_and_stop),
       cmocka_unit_test(test_embedded_tls),       cmocka_unit_test(test_client_hostile_server),
       cmocka_unit_test(test_listen_queue),
+      cmocka_unit_test(test_paused_request_is_not_read),
+      cmocka_unit_test(test_paused_chunked_request_is_not_read),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

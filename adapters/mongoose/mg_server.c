@@ -109,6 +109,11 @@ struct req {
   uint64_t body_left;
   cc_chunked dec;
   int body_done;
+  /* The call paused (its consumer is behind) and left request body bytes
+   * in c->recv, or may get more: they stay there, Mongoose reads nothing
+   * more (c->is_full) until connectc_server_call_resume_recv wakes the
+   * loop, and the idle timeout does not run meanwhile. Set by serve(). */
+  int paused;
   size_t discarded;
   int keep_alive;
   int http10;
@@ -339,14 +344,22 @@ static int pump_out(req *r) {
   return 1;
 }
 
-/* Feeds request body bytes; once the call is finished they are counted and
- * dropped. With r->mu held. */
-static void feed(req *r, const uint8_t *p, size_t n) {
+/* Feeds request body bytes and returns how many the call took: all of
+ * them unless it paused (connectc_server_call_pause_recv, its consumer is
+ * behind), which leaves the rest to be fed again after the resume. Once
+ * the call is finished they are counted and dropped. With r->mu held. */
+static size_t feed(req *r, const uint8_t *p, size_t n) {
   if (connectc_server_call_is_finished(r->call)) {
     r->discarded += n;
-    return;
+    return n;
   }
-  (void)connectc_server_call_recv_body(r->call, p, n);
+  size_t taken = n;
+  (void)connectc_server_call_recv_body_some(r->call, p, n, &taken);
+  if (taken < n && connectc_server_call_is_finished(r->call)) {
+    r->discarded += n - taken; /* it failed meanwhile: nobody takes the rest */
+    taken = n;
+  }
+  return taken;
 }
 
 static void end_body(req *r) {
@@ -355,25 +368,33 @@ static void end_body(req *r) {
 }
 
 /* Reads request body bytes from the connection's receive buffer. With
- * r->mu held. Returns 0 when the framing is broken and the connection
- * must be closed. */
+ * r->mu held. What a paused call does not take stays at the front of the
+ * buffer (for chunked bodies the decoder is given it back, so its place
+ * in the chunk stays right); the body ends (recv_end) only once all of it
+ * was taken. Returns 0 when the framing is broken and the connection must
+ * be closed, 2 when it stopped at a pause with body bytes left, else 1. */
 static int pump_in(req *r) {
   struct mg_iobuf *in = &r->mc->c->recv;
   while (!r->body_done && in->len > 0) {
     if (r->body == BODY_LENGTH) {
       size_t n = (uint64_t)in->len < r->body_left ? in->len : (size_t)r->body_left;
-      feed(r, in->buf, n);
-      r->body_left -= n;
-      mg_iobuf_del(in, 0, n);
+      size_t taken = feed(r, in->buf, n);
+      r->body_left -= taken;
+      mg_iobuf_del(in, 0, taken);
       if (r->body_left == 0) end_body(r);
+      if (taken < n) return 2;
       continue;
     }
     size_t used = 0, dlen = 0;
     const uint8_t *data = NULL;
     cc_chunked_result res = cc_chunked_decode(&r->dec, in->buf, in->len, &used, &data, &dlen);
     if (res == CC_CHUNKED_ERROR) return 0;
-    if (res == CC_CHUNKED_DATA) feed(r, data, dlen);
-    mg_iobuf_del(in, 0, used);
+    /* While paused the framing is still read (it holds no body), up to
+     * the next data: a stream whose last message paused it ends. */
+    size_t back = res == CC_CHUNKED_DATA ? dlen - feed(r, data, dlen) : 0;
+    if (back) (void)cc_chunked_unread(&r->dec, back); /* just past that span: cannot fail */
+    mg_iobuf_del(in, 0, used - back);
+    if (back) return 2;
     if (res == CC_CHUNKED_DONE) end_body(r);
   }
   return 1;
@@ -600,9 +621,18 @@ static void serve(conn *mc) {
     }
     req *r = mc->r;
     loop_lock(r);
-    int ok = pump_in(r);
+    int ok;
+    for (;;) {
+      int in = pump_in(r);
+      ok = in && pump_out(r);
+      r->paused = !r->body_done && connectc_server_call_recv_paused(r->call);
+      /* Stopped at a pause, but resumed meanwhile (from a callback that
+       * pump_out ran, say: no wake is sent while the loop holds the call,
+       * as it pumps after): feed what is held. A call takes bytes unless
+       * it is paused, so this ends. */
+      if (!ok || in != 2 || r->paused) break;
+    }
     const char *bad = ok ? NULL : cc_chunked_error(&r->dec);
-    if (ok) ok = pump_out(r);
     int done = r->resp_done && (r->body_done || r->discarded > s->max_discard);
     int close_now = r->resp_done && !r->body_done && r->discarded > s->max_discard;
     loop_unlock(r);
@@ -620,9 +650,10 @@ static void serve(conn *mc) {
       return;
     }
     if (!done) {
-      /* Waiting for the handler or the client. Past the request, hold no
-       * more than 64 KiB of what the client sends next. */
-      c->is_full = r->body_done && c->recv.len >= 65536;
+      /* Waiting for the handler or the client. A paused call reads
+       * nothing more; past the request, hold no more than 64 KiB of what
+       * the client sends next. */
+      c->is_full = r->paused || (r->body_done && c->recv.len >= 65536);
       return;
     }
     c->is_full = 0;
@@ -665,6 +696,9 @@ static void on_poll(conn *mc, int64_t now) {
     abort_conn(mc);
     return;
   }
+  /* A paused call waits for its consumer, not for the client: the idle
+   * clock starts again when it resumes. */
+  if (r && r->paused) mc->last_io = now;
   /* Waiting on the client (a head, a body, room to send) for too long. */
   int waiting_client = !r || !r->body_done || c->send.len > 0;
   if (waiting_client && now - mc->last_io > (int64_t)s->idle_ms) abort_conn(mc);

@@ -43,11 +43,28 @@
  * (mg_http_listen() with connectc_mg_serve()), build mongoose.c with
  * MG_SOCK_LISTEN_BACKLOG_SIZE=SOMAXCONN.
  *
+ * Receive backpressure: the server feeds request bodies (Content-Length
+ * or chunked) with connectc_server_call_recv_body_some(). When a call
+ * pauses (connectc_server_call_pause_recv(), or a synchronous streaming
+ * handler's queue filling up), what it did not take stays in the
+ * connection's receive buffer and the server stops Mongoose reading the
+ * socket (c->is_full), so a fast sender is slowed down through TCP; the
+ * request's end reaches the call only once every body byte was taken.
+ * connectc_server_call_resume_recv() wakes the loop (mg_wakeup), which
+ * feeds what was kept and reads again. While a call is paused the idle
+ * timeout does not run: the server waits for the handler, not the client.
+ *
  * Mongoose's epoll mode (its default on Linux) keeps reporting a
- * connection whose reads are paused (c->is_full) as readable, so the loop
- * spins while the server holds back a client that pipelines more than
- * 64 KiB past a request still being answered; build mongoose.c with
- * MG_ENABLE_POLL=1 (and MG_ENABLE_EPOLL=0) to avoid that.
+ * connection whose reads are paused (c->is_full) as readable while bytes
+ * wait in its socket, so the loop spins: at full CPU while a paused call's
+ * client has more of the body in flight (measured with Mongoose 7.22: one
+ * core at 100%, about a million mg_mgr_poll(50 ms) returns a second, with
+ * or without TLS; a paused call whose client sent nothing more costs
+ * nothing), and also while the server holds back a client that pipelines
+ * more than 64 KiB past a request still being answered. Nothing is read
+ * meanwhile, so memory stays bounded either way. Build mongoose.c with
+ * MG_ENABLE_POLL=1 and MG_ENABLE_EPOLL=0 to avoid the spin (measured: 0.2%
+ * CPU, one return per poll timeout).
  *
  * The server serves Connect and gRPC-Web; a gRPC response's HTTP trailers
  * go in the chunked ending, but gRPC needs HTTP/2, which Mongoose lacks.
