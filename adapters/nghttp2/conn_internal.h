@@ -96,7 +96,7 @@ struct h2_stream {
   /* HTTP/2 DATA the call did not take while paused, in order; its window
    * stays closed until the call takes it (bounded by the stream window). */
   uint8_t *held;
-  size_t held_len, held_cap;
+  size_t held_off, held_len, held_cap; /* the bytes are held[held_off, +held_len) */
   int end_held;       /* END_STREAM arrived behind held bytes */
   int64_t stall_since;
   h2_stream *prev, *next;

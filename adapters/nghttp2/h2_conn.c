@@ -350,15 +350,24 @@ static int offer_data(connectc_h2_conn *c, h2_stream *st, const uint8_t *data, s
   size_t rest = len - taken;
   if (!rest) return 0;
   if (st->held_len + rest > c->stream_window) return -1;
-  if (st->held_len + rest > st->held_cap) {
-    size_t cap = st->held_cap ? st->held_cap : 16384;
-    while (cap < st->held_len + rest) cap *= 2;
-    uint8_t *nb = realloc(st->held, cap);
-    if (!nb) return -1;
-    st->held = nb;
-    st->held_cap = cap;
+  if (st->held_off + st->held_len + rest > st->held_cap) {
+    if (st->held_off && st->held_off >= st->held_len) {
+      /* Moves no more than the call took since: linear overall. */
+      memmove(st->held, st->held + st->held_off, st->held_len);
+      st->held_off = 0;
+    }
+    /* Otherwise grow: at most twice the window (held_off < held_len). */
+    size_t need = st->held_off + st->held_len + rest;
+    if (need > st->held_cap) {
+      size_t cap = st->held_cap ? st->held_cap : 16384;
+      while (cap < need) cap *= 2;
+      uint8_t *nb = realloc(st->held, cap);
+      if (!nb) return -1;
+      st->held = nb;
+      st->held_cap = cap;
+    }
   }
-  memcpy(st->held + st->held_len, data + taken, rest);
+  memcpy(st->held + st->held_off + st->held_len, data + taken, rest);
   if (!st->held_len) c->n_held++;
   st->held_len += rest;
   return 0;
@@ -371,14 +380,17 @@ static void drain_held(connectc_h2_conn *c) {
   for (h2_stream *st = c->streams; st; st = st->next) {
     if (!st->held_len || !st->call || connectc_server_call_recv_paused(st->call)) continue;
     size_t taken = 0;
-    if (connectc_server_call_recv_body_some(st->call, st->held, st->held_len, &taken) !=
-        CONNECTC_OK)
+    if (connectc_server_call_recv_body_some(st->call, st->held + st->held_off, st->held_len,
+                                            &taken) != CONNECTC_OK)
       taken = st->held_len;
     if (!taken) continue;
     nghttp2_session_consume(c->sess, st->id, taken);
-    memmove(st->held, st->held + taken, st->held_len - taken);
+    /* No move per resume: a consumer pausing at every message would copy
+     * the rest of the window each time. */
+    st->held_off += taken;
     st->held_len -= taken;
     if (!st->held_len) {
+      st->held_off = 0;
       c->n_held--;
       if (st->end_held) {
         st->end_held = 0;
@@ -481,7 +493,7 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_cod
   if (st->held_len) {
     /* Never delivered: give the connection its window back. */
     nghttp2_session_consume_connection(sess, st->held_len);
-    st->held_len = 0;
+    st->held_off = st->held_len = 0;
     st->end_held = 0;
     c->n_held--;
   }
