@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -671,6 +672,15 @@ static void *header_flood(void *arg) {
     if (send(c, line, (size_t)n, MSG_NOSIGNAL) < 0) break;
   }
 done:
+  /* Closing with unread request bytes (curl may send the body after the
+   * head) would make the kernel answer with a reset and drop what the
+   * client had not read yet: end the stream, then drain until the client
+   * hangs up. */
+  shutdown(c, SHUT_WR);
+  struct timeval tv = {5, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (read(c, buf, sizeof buf) > 0) {
+  }
   close(c);
   return NULL;
 }
