@@ -83,7 +83,6 @@ struct h2_stream {
   int32_t id;
   int refs;
   connectc_server_call *call;
-  connectc_headers headers; /* regular request headers */
   char *method, *path;
   size_t header_bytes;
   int too_large;      /* the header list passed the limit: answer 431 */

@@ -244,33 +244,41 @@ static void start(connectc_h2_conn *c, size_t n) {
     return;
   }
   c->got_settings = 1; /* the handshake is over once a head parsed */
-  connectc_headers hs;
-  connectc_headers_init(&hs, NULL);
-  int bad = 0;
-  for (size_t i = 0; i < head.n_fields && !bad; i++)
-    bad = connectc_headers_add(&hs, fields[i].name, fields[i].name_len, fields[i].value,
-                               fields[i].value_len) != CONNECTC_OK;
   char *method = malloc(head.method_len + 1);
   /* The path percent-decoded (never holding a NUL), then the query as
    * sent, each NUL-terminated. */
   char *target = malloc(head.target_len + 2);
   size_t plen = 0;
-  if (!bad && target &&
+  if (target &&
       connectc_http_decode_path(tg.path, tg.path_len, target, &plen, &hw) != CONNECTC_OK) {
     free(method);
     free(target);
-    connectc_headers_reset(&hs);
     st->closed = 1;
     (void)cc_stream_unref_locked(st);
     refuse_http(c, &hw);
     return;
   }
-  if (bad || !method || !target) {
+  if (!method || !target ||
+      connectc_router_call_new(c->router, target, plen, &st->call) != CONNECTC_OK) {
+    st->call = NULL;
     free(method);
     free(target);
-    connectc_headers_reset(&hs);
     st->closed = 1;
     (void)cc_stream_unref_locked(st);
+    refuse(c, 500, "resource_exhausted", "out of memory");
+    return;
+  }
+  /* The fields go straight into the call's own list: one copy. */
+  connectc_headers *hl = connectc_server_call_headers_to_fill(st->call);
+  int bad = 0;
+  for (size_t i = 0; i < head.n_fields && !bad; i++)
+    bad = connectc_headers_add(hl, fields[i].name, fields[i].name_len, fields[i].value,
+                               fields[i].value_len) != CONNECTC_OK;
+  if (bad) {
+    free(method);
+    free(target);
+    st->closed = 1;
+    (void)cc_stream_unref_locked(st); /* deletes the call */
     refuse(c, 400, "invalid_argument", "a header field is not valid");
     return;
   }
@@ -291,22 +299,10 @@ static void start(connectc_h2_conn *c, size_t n) {
   int expect = head.expect_continue;
   take(h, n);
   h->head_started_ms = -1;
-  if (connectc_router_call_new(c->router, target, plen, &st->call) != CONNECTC_OK) {
-    st->call = NULL;
-    free(method);
-    free(target);
-    connectc_headers_reset(&hs);
-    h->st = NULL;
-    st->closed = 1;
-    (void)cc_stream_unref_locked(st);
-    refuse(c, 500, "resource_exhausted", "out of memory");
-    return;
-  }
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
-  (void)connectc_server_call_recv_head(st->call, method, q ? q + 1 : NULL, &hs, c->now);
+  (void)connectc_server_call_recv_head(st->call, method, q ? q + 1 : NULL, hl, c->now);
   free(method);
   free(target);
-  connectc_headers_reset(&hs);
   if (head.body == CC_H1_BODY_NONE) {
     h->phase = H1_WAIT;
     (void)connectc_server_call_recv_end(st->call);

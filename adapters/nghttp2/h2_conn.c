@@ -49,7 +49,6 @@ int cc_stream_unref_locked(h2_stream *st) {
   if (st->next) st->next->prev = st->prev;
   c->n_live--;
   if (st->call) connectc_router_call_del(c->router, st->call);
-  connectc_headers_reset(&st->headers);
   free(st->held);
   free(st->method);
   free(st->path);
@@ -264,7 +263,6 @@ h2_stream *cc_stream_new(connectc_h2_conn *c, int32_t id) {
   st->c = c;
   st->id = id;
   st->refs = 1;
-  connectc_headers_init(&st->headers, NULL);
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -280,6 +278,20 @@ static char *dup_n(const uint8_t *s, size_t n) {
     p[n] = 0;
   }
   return p;
+}
+
+/* Routes the stream's :path (the part before any query) to a new call,
+ * whose request header list the regular fields then fill. Returns 0, or -1
+ * when the call could not be made (st->call stays NULL). */
+static int make_call(connectc_h2_conn *c, h2_stream *st) {
+  const char *path = st->path ? st->path : "";
+  const char *q = strchr(path, '?');
+  size_t plen = q ? (size_t)(q - path) : strlen(path);
+  if (connectc_router_call_new(c->router, path, plen, &st->call) != CONNECTC_OK) {
+    st->call = NULL;
+    return -1;
+  }
+  return 0;
 }
 
 static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const uint8_t *name,
@@ -301,32 +313,36 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
     }
     return 0;
   }
-  if (connectc_headers_add(&st->headers, (const char *)name, namelen, (const char *)value,
-                           valuelen) == CONNECTC_ERR_NOMEM)
+  /* nghttp2 refuses pseudo-headers after regular ones, so :path is known
+   * by now: the call exists from the first regular field on, and the
+   * fields go straight into its own list (one copy). */
+  if (!st->call && make_call(c, st) != 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  if (connectc_headers_add(connectc_server_call_headers_to_fill(st->call), (const char *)name,
+                           namelen, (const char *)value, valuelen) == CONNECTC_ERR_NOMEM)
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   return 0;
 }
 
-/* The request head is complete: make the call. */
+/* The request head is complete: give it to the call (made here when the
+ * request had no regular field). */
 static void start_call(connectc_h2_conn *c, h2_stream *st) {
   st->head_done = 1;
   if (st->too_large) {
+    if (st->call) connectc_router_call_del(c->router, st->call);
+    st->call = NULL;
     submit_status(c, st, "431");
     return;
   }
-  const char *path = st->path ? st->path : "";
-  const char *q = strchr(path, '?');
-  size_t plen = q ? (size_t)(q - path) : strlen(path);
-  if (connectc_router_call_new(c->router, path, plen, &st->call) != CONNECTC_OK) {
-    st->call = NULL;
+  if (!st->call && make_call(c, st) != 0) {
     nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     st->submitted = 1;
     return;
   }
+  const char *path = st->path ? st->path : "";
+  const char *q = strchr(path, '?');
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
   (void)connectc_server_call_recv_head(st->call, st->method ? st->method : "", q ? q + 1 : NULL,
-                                       &st->headers, c->now);
-  connectc_headers_reset(&st->headers);
+                                       connectc_server_call_headers_to_fill(st->call), c->now);
   free(st->path);
   st->path = NULL;
 }
@@ -499,8 +515,10 @@ static int on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_cod
   }
   c->last_activity_ms = c->now;
   /* A call not finished when its stream goes (reset, or the connection
-   * ended) lost its client. */
-  if (st->call && !connectc_server_call_is_finished(st->call)) connectc_server_call_cancel(st->call);
+   * ended) lost its client. One whose head never completed was not
+   * started: it is only deleted. */
+  if (st->call && st->head_done && !connectc_server_call_is_finished(st->call))
+    connectc_server_call_cancel(st->call);
   (void)cc_stream_unref_locked(st); /* c->refs stays >= 1: the owner's */
   return 0;
 }
@@ -601,7 +619,8 @@ void connectc_h2_conn_del(connectc_h2_conn *c) {
    * through callbacks, so release nghttp2's references here. */
   for (h2_stream *st = c->streams; st;) {
     st->refs++; /* pinned while its handler hears of the cancel */
-    if (st->call && !connectc_server_call_is_finished(st->call)) connectc_server_call_cancel(st->call);
+    if (st->call && st->head_done && !connectc_server_call_is_finished(st->call))
+      connectc_server_call_cancel(st->call);
     if (!st->closed) {
       st->closed = 1;
       st->refs--; /* nghttp2's */
