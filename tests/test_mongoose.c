@@ -1378,13 +1378,22 @@ static void test_paused_chunked_request_is_not_read(void **state) {
 /* ---- client receive backpressure ---- */
 
 /* A raw server: answers the first request of each connection with bp_resp,
- * then closes when bp_close_after is set. */
+ * then closes when bp_close_after is set; over TLS with bp_cert. */
 static const uint8_t *bp_resp;
 static size_t bp_resp_len;
 static int bp_close_after;
+static char *bp_cert, *bp_key;
 
 static void bp_server_fn(struct mg_connection *c, int ev, void *ev_data) {
   (void)ev_data;
+  if (ev == MG_EV_ACCEPT && bp_cert) {
+    struct mg_tls_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.cert = mg_str(bp_cert);
+    opts.key = mg_str(bp_key);
+    mg_tls_init(c, &opts);
+    return;
+  }
   if (ev != MG_EV_READ) return;
   c->recv.len = 0;
   if (c->data[0]) return;
@@ -1520,14 +1529,22 @@ static struct {
   uint8_t *resp;
 } bp;
 
-static int bp_cleanup(void **state) {
-  (void)state;
+static void bp_end(void) {
   connectc_mg_client_del(bp.t); /* cancels and releases the call, if running */
   connectc_client_call_del(bp.c);
   if (bp.l) bp.l->is_closing = 1;
   poll_ms(10);
   free(bp.resp);
   memset(&bp, 0, sizeof bp);
+}
+
+/* The teardown of the tests that use bp_run. */
+static int bp_cleanup(void **state) {
+  (void)state;
+  bp_end();
+  free(bp_cert);
+  free(bp_key);
+  bp_cert = bp_key = NULL;
   return 0;
 }
 
@@ -1537,18 +1554,21 @@ static int bp_cleanup(void **state) {
  * from exactly there. All messages arrive in order, then the server's end
  * of the stream. */
 static void bp_run(const bp_case *k, connectc_code want, const char *want_msg, int want_n) {
-  bp.l = mg_listen(&mgr, "tcp://127.0.0.1:0", bp_server_fn, NULL);
+  bp.l = mg_listen(&mgr, bp_cert ? "tls://127.0.0.1:0" : "tcp://127.0.0.1:0", bp_server_fn, NULL);
   assert_non_null(bp.l);
   uint16_t p = mg_ntohs(bp.l->loc.port);
   bp.resp = bp_build(k->framing, k->msgs, k->size, k->chunk, k->extra, &bp_resp_len);
   bp_resp = bp.resp;
   bp_close_after = k->framing == 'U';
   char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)p);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%u", bp_cert ? "https" : "http", (unsigned)p);
   connectc_mg_client_config tc;
   memset(&tc, 0, sizeof tc);
   tc.base_url = url;
+  char *ca = bp_cert ? read_pem("ca.pem") : NULL;
+  tc.ca_pem = ca;
   assert_int_equal(connectc_mg_client_new(&tc, &mgr, NULL, &bp.t), CONNECTC_OK);
+  free(ca);
   connectc_mg_client *t = bp.t;
   connectc_client_config cfg = cfg_for(&m_list);
   cfg.timeout_ms = k->timeout_ms ? k->timeout_ms : 20000;
@@ -1647,14 +1667,18 @@ static void bp_run(const bp_case *k, connectc_code want, const char *want_msg, i
     int64_t took = connectc_mg_now_ms() - t0;
     assert_true(took >= (int64_t)k->timeout_ms - 5);
   }
-  bp_cleanup(NULL);
+  bp_end();
 }
 
-/* 16 MiB in 1 KiB messages, paused every 2000: the server's bytes wait in
- * its own send buffer while the client is paused. */
+/* 16 MiB in 1 KiB messages, paused every 2048: the server's bytes wait in
+ * its own send buffer while the client is paused; plain and over TLS. */
 static void test_client_paused_response_is_not_read(void **state) {
   (void)state;
   const bp_case k = {.framing = 'L', .msgs = 16384, .size = 1024, .every = 2048, .held_back = 1};
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 16384);
+  /* The same over TLS: Mongoose decrypts no more records either. */
+  bp_cert = read_pem("server.pem");
+  bp_key = read_pem("server.key");
   bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 16384);
 }
 
