@@ -5,8 +5,9 @@
  * Connect GET, compression, TLS with verification, deadlines, cancellation,
  * asynchronous handlers completing from other threads through mg_wakeup,
  * keep-alive and pipelining across connectc and the application's own
- * routes, limits, receive backpressure (a paused call's body stays unread)
- * and a graceful stop. */
+ * routes, limits, receive backpressure on both sides (a paused call's
+ * request or response body stays unread, also past the end of its
+ * connection) and a graceful stop. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
@@ -1374,6 +1375,364 @@ static void test_paused_chunked_request_is_not_read(void **state) {
   paced_run(600);
 }
 
+/* ---- client receive backpressure ---- */
+
+/* A raw server: answers the first request of each connection with bp_resp,
+ * then closes when bp_close_after is set; over TLS with bp_cert. */
+static const uint8_t *bp_resp;
+static size_t bp_resp_len;
+static int bp_close_after;
+static char *bp_cert, *bp_key;
+
+static void bp_server_fn(struct mg_connection *c, int ev, void *ev_data) {
+  (void)ev_data;
+  if (ev == MG_EV_ACCEPT && bp_cert) {
+    struct mg_tls_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.cert = mg_str(bp_cert);
+    opts.key = mg_str(bp_key);
+    mg_tls_init(c, &opts);
+    return;
+  }
+  if (ev != MG_EV_READ) return;
+  c->recv.len = 0;
+  if (c->data[0]) return;
+  c->data[0] = 1;
+  mg_send(c, bp_resp, bp_resp_len);
+  if (bp_close_after) c->is_draining = 1;
+}
+
+/* The end-of-stream message every response ends with: a status no
+ * transport failure produces, so that the end seen is the server's. */
+#define BP_END "{\"error\":{\"code\":\"data_loss\",\"message\":\"end of the stream\"}}"
+
+/* A Connect server-stream response: `msgs` messages of `size` bytes (the
+ * first four: the message's index, big-endian), then the end of the
+ * stream; framed by Content-Length ('L', `extra` more bytes announced than
+ * sent), in chunks of `chunk` bytes ('C'), or until the connection closes
+ * ('U'). */
+static uint8_t *bp_build(char framing, int msgs, size_t size, size_t chunk, size_t extra,
+                         size_t *out_len) {
+  size_t body_len = (size_t)msgs * (5 + size) + 5 + strlen(BP_END);
+  uint8_t *body = malloc(body_len);
+  assert_non_null(body);
+  uint8_t *p = body;
+  for (int i = 0; i < msgs; i++) {
+    connectc_envelope_write_header(p, 0, (uint32_t)size);
+    memset(p + 5, 'm', size);
+    p[5] = (uint8_t)(i >> 24);
+    p[6] = (uint8_t)(i >> 16);
+    p[7] = (uint8_t)(i >> 8);
+    p[8] = (uint8_t)i;
+    p += 5 + size;
+  }
+  connectc_envelope_write_header(p, 2, (uint32_t)strlen(BP_END));
+  memcpy(p + 5, BP_END, strlen(BP_END));
+  size_t cap = body_len + body_len / (chunk ? chunk : body_len) * 16 + 512;
+  uint8_t *r = malloc(cap);
+  assert_non_null(r);
+  size_t n = (size_t)snprintf((char *)r, cap, "%s", RESP_HEAD);
+  if (framing == 'L')
+    n += (size_t)snprintf((char *)r + n, cap - n, "content-length: %zu\r\n\r\n", body_len + extra);
+  else if (framing == 'C')
+    n += (size_t)snprintf((char *)r + n, cap - n, "transfer-encoding: chunked\r\n\r\n");
+  else
+    n += (size_t)snprintf((char *)r + n, cap - n, "\r\n");
+  if (framing != 'C') {
+    memcpy(r + n, body, body_len);
+    n += body_len;
+  } else {
+    for (size_t off = 0; off < body_len; off += chunk) {
+      size_t k = body_len - off < chunk ? body_len - off : chunk;
+      n += (size_t)snprintf((char *)r + n, cap - n, "%zx\r\n", k);
+      memcpy(r + n, body + off, k);
+      n += k;
+      memcpy(r + n, "\r\n", 2);
+      n += 2;
+    }
+    memcpy(r + n, "0\r\n\r\n", 5);
+    n += 5;
+  }
+  assert_true(n <= cap);
+  free(body);
+  *out_len = n;
+  return r;
+}
+
+/* The consumer pauses the call at every `every`-th message; the test's
+ * loop resumes it. */
+typedef struct {
+  int every, n, paused, during, disorder, closed, released;
+  size_t size;
+  connectc_code code;
+  char msg[128];
+} bp_state;
+
+static int bp_message(connectc_client_call *c, const uint8_t *d, size_t n, void *ud) {
+  bp_state *st = ud;
+  if (st->paused) st->during++;
+  int idx = n >= 4 ? (int)((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3]) : -1;
+  if (n != st->size || idx != st->n) st->disorder++;
+  st->n++;
+  if (st->n % st->every == 0) {
+    connectc_client_call_pause_recv(c);
+    st->paused = 1;
+  }
+  return 0;
+}
+static void bp_close(connectc_client_call *c, const connectc_error *e, const connectc_headers *t,
+                     void *ud) {
+  (void)c;
+  (void)t;
+  bp_state *st = ud;
+  st->closed++;
+  st->code = e->code;
+  snprintf(st->msg, sizeof st->msg, "%s", e->message ? e->message : "");
+}
+static void bp_released(void *arg) { ((bp_state *)arg)->released++; }
+static const connectc_client_callbacks bp_cb = {.on_message = bp_message, .on_close = bp_close};
+
+/* The client's connection to port p, and the server's end of it. */
+static struct mg_connection *bp_client_conn(uint16_t p) {
+  for (struct mg_connection *c = mgr.conns; c; c = c->next)
+    if (c->is_client && c->rem.port == mg_htons(p)) return c;
+  return NULL;
+}
+static struct mg_connection *bp_server_conn(uint16_t p) {
+  for (struct mg_connection *c = mgr.conns; c; c = c->next)
+    if (c->is_accepted && c->loc.port == mg_htons(p)) return c;
+  return NULL;
+}
+
+typedef struct {
+  char framing;   /* 'L', 'C' or 'U' (see bp_build) */
+  int msgs;       /* messages */
+  size_t size;    /* bytes each, at least 4 */
+  size_t chunk;   /* 'C': chunk size */
+  int every;      /* the consumer pauses at every this many */
+  int wake;       /* resume with connectc_mg_client_wake() too (else the loop notices) */
+  int held_back;  /* the body exceeds every socket buffer: check the server waits */
+  int reset;      /* at the first pause the server resets the connection */
+  size_t extra;   /* 'L': bytes announced and never sent */
+  int cancel;     /* at the first pause (after the reset) the call is canceled */
+  unsigned timeout_ms; /* the call's deadline; never resumed */
+} bp_case;
+
+/* What a bp_run holds, kept here rather than on its stack: a failed
+ * assertion leaves bp_run, and the teardown (bp_cleanup) cancels the call
+ * and closes its server. */
+static struct {
+  bp_state st;
+  connectc_mg_client *t;
+  connectc_client_call *c;
+  struct mg_connection *l;
+  uint8_t *resp;
+} bp;
+
+static void bp_end(void) {
+  connectc_mg_client_del(bp.t); /* cancels and releases the call, if running */
+  connectc_client_call_del(bp.c);
+  if (bp.l) bp.l->is_closing = 1;
+  poll_ms(10);
+  free(bp.resp);
+  memset(&bp, 0, sizeof bp);
+}
+
+/* The teardown of the tests that use bp_run. */
+static int bp_cleanup(void **state) {
+  (void)state;
+  bp_end();
+  free(bp_cert);
+  free(bp_key);
+  bp_cert = bp_key = NULL;
+  return 0;
+}
+
+/* One call through a response of bp_case's kind. At each pause the loop
+ * runs 30 ms: no message arrives, the client reads nothing (is_full; its
+ * receive buffer keeps its length); then it resumes, and delivery goes on
+ * from exactly there. All messages arrive in order, then the server's end
+ * of the stream. */
+static void bp_run(const bp_case *k, connectc_code want, const char *want_msg, int want_n) {
+  bp.l = mg_listen(&mgr, bp_cert ? "tls://127.0.0.1:0" : "tcp://127.0.0.1:0", bp_server_fn, NULL);
+  assert_non_null(bp.l);
+  uint16_t p = mg_ntohs(bp.l->loc.port);
+  bp.resp = bp_build(k->framing, k->msgs, k->size, k->chunk, k->extra, &bp_resp_len);
+  bp_resp = bp.resp;
+  bp_close_after = k->framing == 'U';
+  char url[64];
+  snprintf(url, sizeof url, "%s://127.0.0.1:%u", bp_cert ? "https" : "http", (unsigned)p);
+  connectc_mg_client_config tc;
+  memset(&tc, 0, sizeof tc);
+  tc.base_url = url;
+  char *ca = bp_cert ? read_pem("ca.pem") : NULL;
+  tc.ca_pem = ca;
+  assert_int_equal(connectc_mg_client_new(&tc, &mgr, NULL, &bp.t), CONNECTC_OK);
+  free(ca);
+  connectc_mg_client *t = bp.t;
+  connectc_client_config cfg = cfg_for(&m_list);
+  cfg.timeout_ms = k->timeout_ms ? k->timeout_ms : 20000;
+  cfg.limits.recv_max_bytes = 1 << 20;
+  memset(&bp.st, 0, sizeof bp.st);
+  bp.st.every = k->every;
+  bp.st.size = k->size;
+  assert_int_equal(connectc_client_call_new(&cfg, &bp_cb, &bp.st, NULL, connectc_mg_now_ms(), &bp.c),
+                   CONNECTC_OK);
+  connectc_client_call *c = bp.c;
+  connectc_client_call_send(c, (const uint8_t *)"x", 1);
+  connectc_client_call_close_send(c);
+  int64_t t0 = connectc_mg_now_ms();
+  assert_int_equal(connectc_mg_client_start(t, c, bp_released, &bp.st), CONNECTC_OK);
+  if (k->held_back) {
+    /* A fixed receive window, set before the handshake: what the kernels
+     * can hold is bounded well below the body. */
+    struct mg_connection *cc = bp_client_conn(p);
+    assert_non_null(cc);
+    int rcv = 65536;
+    assert_int_equal(setsockopt((int)(size_t)cc->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv), 0);
+  }
+  int pauses = 0, gone = 0;
+  for (;;) {
+    int64_t until = connectc_mg_now_ms() + 10000;
+    while (!bp.st.paused && !bp.st.closed && connectc_mg_now_ms() < until) connectc_mg_client_poll(t, 5);
+    if (!bp.st.paused) break;
+    int at = bp.st.n;
+    assert_int_equal(at, (pauses + 1) * k->every);
+    if (k->reset && pauses == 0) {
+      /* The server resets the connection: the client sees an error while
+       * the call holds bytes. */
+      struct mg_connection *sc = bp_server_conn(p);
+      assert_non_null(sc);
+      struct linger lg = {1, 0};
+      assert_int_equal(setsockopt((int)(size_t)sc->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+      sc->is_closing = 1;
+      until = connectc_mg_now_ms() + (MG_ENABLE_EPOLL ? 2000 : 100);
+      while (bp_client_conn(p) && connectc_mg_now_ms() < until) mg_mgr_poll(&mgr, 1);
+      /* epoll reports the reset of a connection that is not read (and
+       * the held bytes outlive it); poll() and select() do not watch such
+       * a connection: it sees the reset after the resume. */
+      gone = bp_client_conn(p) == NULL;
+      assert_true(gone || !MG_ENABLE_EPOLL);
+    }
+    struct mg_connection *cc = gone ? NULL : bp_client_conn(p);
+    size_t held = 0;
+    if (!gone) {
+      assert_non_null(cc);
+      assert_true(cc->is_full);
+      held = cc->recv.len;
+    }
+    struct mg_connection *sc = NULL;
+    size_t sent_left = 0;
+    if (k->held_back && pauses == 0) {
+      poll_ms(10); /* what the kernels still take moves now */
+      sc = bp_server_conn(p);
+      assert_non_null(sc);
+      sent_left = sc->send.len;
+      assert_true(sent_left > 0);
+    }
+    if (k->cancel) {
+      connectc_client_call_cancel(c);
+      if (!gone) connectc_mg_client_wake(t, c);
+      break;
+    }
+    poll_ms(k->timeout_ms ? (int)k->timeout_ms + 100 : 30);
+    if (k->timeout_ms) break;
+    assert_int_equal(bp.st.n, at);
+    assert_int_equal(bp.st.closed, 0);
+    assert_int_equal(bp.st.released, 0);
+    if (!gone) {
+      assert_int_equal(cc->recv.len, held);
+      assert_true(cc->is_full);
+    }
+    if (sc) assert_int_equal(sc->send.len, sent_left); /* the server is held back */
+    pauses++;
+    bp.st.paused = 0;
+    connectc_client_call_resume_recv(c);
+    if (k->wake) connectc_mg_client_wake(t, c);
+  }
+  int64_t until = connectc_mg_now_ms() + 3000;
+  while (!bp.st.released && connectc_mg_now_ms() < until) connectc_mg_client_poll(t, 5);
+  if (bp.st.code != want) fprintf(stderr, "got %d: %s\n", bp.st.code, bp.st.msg);
+  assert_int_equal(bp.st.closed, 1);
+  assert_int_equal(bp.st.released, 1);
+  assert_int_equal(connectc_mg_client_running(t), 0);
+  assert_null(bp_client_conn(p));
+  assert_int_equal(bp.st.code, want);
+  if (want_msg) assert_non_null(strstr(bp.st.msg, want_msg));
+  assert_int_equal(bp.st.n, want_n);
+  assert_int_equal(bp.st.during, 0);
+  assert_int_equal(bp.st.disorder, 0);
+  if (!k->cancel && !k->timeout_ms) assert_int_equal(pauses, want_n / k->every);
+  if (k->timeout_ms) {
+    int64_t took = connectc_mg_now_ms() - t0;
+    assert_true(took >= (int64_t)k->timeout_ms - 5);
+  }
+  bp_end();
+}
+
+/* 16 MiB in 1 KiB messages, paused every 2048: the server's bytes wait in
+ * its own send buffer while the client is paused; plain and over TLS. */
+static void test_client_paused_response_is_not_read(void **state) {
+  (void)state;
+  const bp_case k = {.framing = 'L', .msgs = 16384, .size = 1024, .every = 2048, .held_back = 1};
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 16384);
+  /* The same over TLS: Mongoose decrypts no more records either. */
+  bp_cert = read_pem("server.pem");
+  bp_key = read_pem("server.key");
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 16384);
+}
+
+/* Chunked in 7-byte chunks (pauses inside a chunk's data, messages across
+ * chunks) and 600-byte ones; resumed with connectc_mg_client_wake() or by
+ * the loop alone. */
+static void test_client_paused_chunked_response(void **state) {
+  (void)state;
+  bp_case k = {.framing = 'C', .msgs = 1000, .size = 8, .chunk = 7, .every = 100};
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 1000);
+  k.wake = 1;
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 1000);
+  k.chunk = 600;
+  k.size = 100;
+  k.wake = 0;
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 1000);
+}
+
+/* The server sends all of the response and closes while the client is
+ * paused (read until close); then the server resets the connection while
+ * the paused call holds the rest in the receive buffer: what is held is
+ * still delivered after the resume, then the response's end, or the
+ * connection's error when the response was cut short. */
+static void test_client_paused_response_outlives_connection(void **state) {
+  (void)state;
+  bp_case k = {.framing = 'U', .msgs = 1000, .size = 8, .every = 100};
+  bp_run(&k, CONNECTC_CODE_DATA_LOSS, "end of the stream", 1000);
+  /* Less than one read (MG_IO_SIZE): all of it in the receive buffer. */
+  bp_case r = {.framing = 'L', .msgs = 80, .size = 8, .every = 10, .reset = 1};
+  bp_run(&r, CONNECTC_CODE_DATA_LOSS, "end of the stream", 80);
+  r.wake = 1;
+  bp_run(&r, CONNECTC_CODE_DATA_LOSS, "end of the stream", 80);
+  r.wake = 0;
+  r.extra = 100;
+  bp_run(&r, CONNECTC_CODE_UNAVAILABLE, "connection failed", 80);
+}
+
+/* Canceled while paused, with the connection there or gone; a deadline
+ * that passes while paused: the call closes and is released. */
+static void test_client_paused_cancel_and_deadline(void **state) {
+  (void)state;
+  bp_case k = {.framing = 'C', .msgs = 1000, .size = 8, .chunk = 600, .every = 100, .cancel = 1};
+  bp_run(&k, CONNECTC_CODE_CANCELED, NULL, 100);
+  bp_case r = {.framing = 'L', .msgs = 80, .size = 8, .every = 10, .reset = 1, .cancel = 1};
+  bp_run(&r, CONNECTC_CODE_CANCELED, NULL, 10);
+  bp_case d = {.framing = 'C', .msgs = 1000, .size = 8, .chunk = 600, .every = 100, .timeout_ms = 200};
+  bp_run(&d, CONNECTC_CODE_DEADLINE_EXCEEDED, NULL, 100);
+  d.reset = 1;
+  d.framing = 'L';
+  d.msgs = 80;
+  d.every = 10;
+  bp_run(&d, CONNECTC_CODE_DEADLINE_EXCEEDED, NULL, 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stream_types),       cmocka_unit_test(test_large_and_compressed),
@@ -1385,6 +1744,10 @@ int main(void) {
       cmocka_unit_test(test_listen_queue),
       cmocka_unit_test(test_paused_request_is_not_read),
       cmocka_unit_test(test_paused_chunked_request_is_not_read),
+      cmocka_unit_test_teardown(test_client_paused_response_is_not_read, bp_cleanup),
+      cmocka_unit_test_teardown(test_client_paused_chunked_response, bp_cleanup),
+      cmocka_unit_test_teardown(test_client_paused_response_outlives_connection, bp_cleanup),
+      cmocka_unit_test_teardown(test_client_paused_cancel_and_deadline, bp_cleanup),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

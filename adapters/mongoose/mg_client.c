@@ -10,11 +10,25 @@
  * closes, and fed to the call as they arrive; receive limits are the
  * call's, applied before anything is allocated for a message.
  *
+ * Receive backpressure: bodies go to connectc_client_call_recv_body_some().
+ * What a paused call does not take stays at the front of the connection's
+ * receive buffer (c->recv) and Mongoose reads nothing more (c->is_full)
+ * while the call is paused. The transport notices a resume on the
+ * connection's MG_EV_POLL (every loop iteration) or in
+ * connectc_mg_client_wake(), feeds what it held and lets Mongoose read
+ * again. The response's end (the chunked ending, Content-Length reached,
+ * the connection closing) is acted on only once every byte before it was
+ * taken. A connection that goes away while bytes are held (an error, or
+ * a TLS connection whose last records Mongoose decrypted anyway) leaves
+ * them in a copy of the transfer's own (`tail`): they are fed after the
+ * resume, and then the end or the error is reported.
+ *
  * A transfer (`xfer`) is released (released(arg)) only once its
- * connection is gone (MG_EV_CLOSE), so that no event can touch the call
- * afterwards. A service connection with no socket, polled on every loop
- * iteration, ticks deadlines and releases transfers that never had a
- * connection.
+ * connection is gone (MG_EV_CLOSE) and nothing it held is left to feed,
+ * so that no event can touch the call afterwards. A service connection
+ * with no socket, polled on every loop iteration, ticks deadlines, feeds
+ * and ends transfers whose connection went away while they held bytes,
+ * and releases transfers that never had a connection or are done.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -77,6 +91,15 @@ struct xfer {
   int body;
   uint64_t left;
   cc_chunked dec;
+  int parsing; /* inside parse(): the call's callbacks must not re-enter it */
+  /* The connection went away (MG_EV_CLOSE) while the paused call held
+   * response bytes: a copy of them, fed from tail[tail_off] after the
+   * resume; allocated with the transport's allocator, freed on release. */
+  int gone;
+  uint8_t *tail;
+  size_t tail_len, tail_off;
+  /* What MG_EV_ERROR said, reported once the held bytes were fed. */
+  char err[160];
   xfer *prev, *next;
 };
 
@@ -102,6 +125,7 @@ static void xfer_release(xfer *x) {
   else t->xfers = x->next;
   if (x->next) x->next->prev = x->prev;
   t->running--;
+  t_free(t, x->tail);
   void (*released)(void *) = x->released;
   void *arg = x->released_arg;
   t_free(t, x);
@@ -185,10 +209,19 @@ static int pump_body(xfer *x) {
 
 /* ---- response ---- */
 
-static void feed(xfer *x, const uint8_t *p, size_t n) {
-  if (connectc_client_call_recv_body(x->call, p, n) != CONNECTC_OK &&
-      !connectc_client_call_is_closed(x->call))
-    connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
+/* Feeds response body bytes and returns how many the call took: all of
+ * them unless it paused (connectc_client_call_pause_recv, its application
+ * is behind), which leaves the rest to be offered again after the resume.
+ * Bytes a closed call will never take count as taken. */
+static size_t feed(xfer *x, const uint8_t *p, size_t n) {
+  size_t taken = n;
+  if (connectc_client_call_recv_body_some(x->call, p, n, &taken) != CONNECTC_OK) {
+    if (!connectc_client_call_is_closed(x->call))
+      connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
+    return n;
+  }
+  if (taken < n && connectc_client_call_is_closed(x->call)) taken = n;
+  return taken;
 }
 
 static void end_response(xfer *x) {
@@ -196,39 +229,46 @@ static void end_response(xfer *x) {
   xfer_close(x);
 }
 
-/* Parses what the receive buffer holds. */
-static void read_response(xfer *x) {
+/* Parses response bytes in[0..len) and feeds the body to the call;
+ * returns how many it used. It stops at an incomplete head, at the end of
+ * the response, once the call is closed, and where a paused call stopped
+ * taking the body: the caller keeps the rest and offers it again (for
+ * chunked bodies the decoder is given the untaken tail back, so its place
+ * in the chunk stays right). With x->parsing set. */
+static size_t parse(xfer *x, const uint8_t *in, size_t len) {
   connectc_mg_client *t = x->t;
-  struct mg_iobuf *in = &x->c->recv;
-  while (in->len > 0 && !connectc_client_call_is_closed(x->call)) {
+  size_t used = 0;
+  while (used < len && !connectc_client_call_is_closed(x->call)) {
+    const uint8_t *p = in + used;
+    size_t avail = len - used;
     if (!x->head_done) {
-      long n = cc_h1_scan(&x->scan, in->buf, in->len, t->max_head);
-      if (n == 0) return;
+      long n = cc_h1_scan(&x->scan, p, avail, t->max_head);
+      if (n == 0) return used;
       if (n == -414 || n == -431) {
         char msg[96];
         snprintf(msg, sizeof msg, "the response head exceeds %zu bytes", t->max_head);
         fail(x, CONNECTC_CODE_RESOURCE_EXHAUSTED, msg);
-        return;
+        return used;
       }
       if (n < 0) {
         fail(x, CONNECTC_CODE_UNAVAILABLE, "malformed response head (bare CR or LF, or NUL)");
-        return;
+        return used;
       }
       cc_h1_head h;
       const char *why = NULL;
-      if (cc_h1_parse_response((const char *)in->buf, (size_t)n, t->fields, MAX_RESPONSE_FIELDS, &h,
+      if (cc_h1_parse_response((const char *)p, (size_t)n, t->fields, MAX_RESPONSE_FIELDS, &h,
                                &why) != 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "malformed response: %s", why);
         fail(x, CONNECTC_CODE_UNAVAILABLE, msg);
-        return;
+        return used;
       }
       if (h.status >= 100 && h.status < 200) { /* 100 Continue and friends */
         if (h.status == 101) {
           fail(x, CONNECTC_CODE_UNAVAILABLE, "the server switched protocols");
-          return;
+          return used;
         }
-        mg_iobuf_del(in, 0, (size_t)n);
+        used += (size_t)n;
         cc_h1_scanner_init(&x->scan);
         continue;
       }
@@ -245,46 +285,94 @@ static void read_response(xfer *x) {
                                                : RBODY_UNTIL_CLOSE;
       x->left = h.content_length;
       if (x->body == RBODY_CHUNKED) cc_chunked_init(&x->dec, NULL);
-      mg_iobuf_del(in, 0, (size_t)n);
+      used += (size_t)n;
       connectc_client_call_recv_head(x->call, h.status, &hs);
       connectc_headers_reset(&hs);
       if (x->body == RBODY_NONE) {
         end_response(x);
-        return;
+        return used;
       }
       continue;
     }
     if (x->body == RBODY_UNTIL_CLOSE) {
-      feed(x, in->buf, in->len);
-      mg_iobuf_del(in, 0, in->len);
+      size_t taken = feed(x, p, avail);
+      used += taken;
+      if (taken < avail) return used;
     } else if (x->body == RBODY_LENGTH) {
-      size_t k = (uint64_t)in->len < x->left ? in->len : (size_t)x->left;
-      feed(x, in->buf, k);
-      mg_iobuf_del(in, 0, k);
-      x->left -= k;
+      size_t k = (uint64_t)avail < x->left ? avail : (size_t)x->left;
+      size_t taken = feed(x, p, k);
+      used += taken;
+      x->left -= taken;
       if (x->left == 0) {
         end_response(x);
-        return;
+        return used;
       }
+      if (taken < k) return used;
     } else {
-      size_t used = 0, dlen = 0;
+      size_t u = 0, dlen = 0;
       const uint8_t *data = NULL;
-      cc_chunked_result r = cc_chunked_decode(&x->dec, in->buf, in->len, &used, &data, &dlen);
+      cc_chunked_result r = cc_chunked_decode(&x->dec, p, avail, &u, &data, &dlen);
       if (r == CC_CHUNKED_ERROR) {
         char msg[128];
         snprintf(msg, sizeof msg, "malformed chunked response body: %s", cc_chunked_error(&x->dec));
         fail(x, CONNECTC_CODE_UNAVAILABLE, msg);
-        return;
+        return used;
       }
-      if (r == CC_CHUNKED_DATA) feed(x, data, dlen);
-      mg_iobuf_del(in, 0, used);
+      size_t back = r == CC_CHUNKED_DATA ? dlen - feed(x, data, dlen) : 0;
+      if (back) (void)cc_chunked_unread(&x->dec, back); /* just past that span: cannot fail */
+      used += u - back;
+      if (back) return used;
       if (r == CC_CHUNKED_DONE) {
         end_response(x);
-        return;
+        return used;
       }
     }
   }
-  if (connectc_client_call_is_closed(x->call)) xfer_close(x);
+  return used;
+}
+
+/* Feeds what the connection's receive buffer holds; what a paused call
+ * did not take stays there, and Mongoose reads nothing more while the
+ * call is paused. */
+static void read_response(xfer *x) {
+  struct mg_connection *c = x->c;
+  if (x->parsing) return; /* from the call's own callback: the feed going on continues */
+  x->parsing = 1;
+  size_t used = parse(x, c->recv.buf, c->recv.len);
+  x->parsing = 0;
+  mg_iobuf_del(&c->recv, 0, used);
+  if (connectc_client_call_is_closed(x->call)) {
+    xfer_close(x);
+    return;
+  }
+  c->is_full = connectc_client_call_recv_paused(x->call) ? 1 : 0;
+}
+
+/* The connection is gone and every byte it brought was fed: the response
+ * ends (read until close) or the call fails, unless it already closed. */
+static void end_closed(xfer *x) {
+  if (connectc_client_call_is_closed(x->call)) return;
+  if (x->err[0]) {
+    connectc_client_call_fail(x->call, CONNECTC_CODE_UNAVAILABLE, x->err);
+  } else if (x->head_done && x->body == RBODY_UNTIL_CLOSE) {
+    connectc_client_call_recv_end(x->call);
+  } else {
+    connectc_client_call_fail(x->call, CONNECTC_CODE_UNAVAILABLE,
+                              x->head_done ? "the connection closed before the response ended"
+                                           : "the connection closed before the response");
+  }
+}
+
+/* Feeds the bytes a gone connection left, unless the call is paused.
+ * Returns 1 once the transfer is done with them (every byte fed, or the
+ * call closed), else 0. */
+static int feed_tail(xfer *x) {
+  if (!x->parsing && !connectc_client_call_recv_paused(x->call)) {
+    x->parsing = 1;
+    x->tail_off += parse(x, x->tail + x->tail_off, x->tail_len - x->tail_off);
+    x->parsing = 0;
+  }
+  return connectc_client_call_is_closed(x->call) || !connectc_client_call_recv_paused(x->call);
 }
 
 /* ---- events ---- */
@@ -327,23 +415,41 @@ static void xfer_fn(struct mg_connection *c, int ev, void *ev_data) {
     case MG_EV_READ:
       read_response(x);
       break;
-    case MG_EV_ERROR: {
-      char msg[160];
-      snprintf(msg, sizeof msg, "%s: %s", x->connected ? "connection failed" : "cannot connect",
-               ev_data ? (const char *)ev_data : "error");
-      fail(x, CONNECTC_CODE_UNAVAILABLE, msg);
+    case MG_EV_POLL:
+      /* A resumed call gets what was held, and Mongoose reads again; a
+       * call paused outside a feed stops it reading now. */
+      if (x->head_done && c->is_full != (connectc_client_call_recv_paused(x->call) ? 1u : 0u))
+        read_response(x);
       break;
-    }
+    case MG_EV_ERROR:
+      snprintf(x->err, sizeof x->err, "%s: %s", x->connected ? "connection failed" : "cannot connect",
+               ev_data ? (const char *)ev_data : "error");
+      /* Behind bytes a paused call holds, the error waits for them: it
+       * is reported once they were fed (MG_EV_CLOSE follows). */
+      if (c->recv.len == 0 || !connectc_client_call_recv_paused(x->call))
+        fail(x, CONNECTC_CODE_UNAVAILABLE, x->err);
+      break;
     case MG_EV_CLOSE:
-      if (!connectc_client_call_is_closed(x->call)) {
-        if (x->head_done && x->body == RBODY_UNTIL_CLOSE) {
-          connectc_client_call_recv_end(x->call);
-        } else {
-          connectc_client_call_fail(x->call, CONNECTC_CODE_UNAVAILABLE,
-                                    x->head_done ? "the connection closed before the response ended"
-                                                 : "the connection closed before the response");
+      if (!connectc_client_call_is_closed(x->call) && c->recv.len > 0) {
+        read_response(x); /* resumed since the last feed, perhaps */
+        if (c->recv.len > 0 && connectc_client_call_recv_paused(x->call)) {
+          /* Held bytes outlive the connection: the service connection
+           * feeds them after the resume, then ends the call and releases
+           * the transfer. */
+          x->tail = t_malloc(x->t, c->recv.len);
+          if (x->tail) {
+            memcpy(x->tail, c->recv.buf, c->recv.len);
+            x->tail_len = c->recv.len;
+            x->gone = 1;
+            x->c = NULL;
+            c->fn_data = NULL;
+            break;
+          }
+          connectc_client_call_fail(x->call, CONNECTC_CODE_RESOURCE_EXHAUSTED,
+                                    "out of memory holding the response of a paused call");
         }
       }
+      end_closed(x);
       x->c = NULL;
       c->fn_data = NULL;
       xfer_release(x);
@@ -366,6 +472,16 @@ static void svc_fn(struct mg_connection *c, int ev, void *ev_data) {
   int64_t now = connectc_mg_now_ms();
   for (xfer *x = t->xfers, *next; x; x = next) {
     next = x->next;
+    if (x->gone) {
+      /* The connection went away behind held bytes; the deadline still
+       * runs (it is the application's). */
+      connectc_client_call_tick(x->call, now);
+      if (feed_tail(x)) {
+        end_closed(x);
+        xfer_release(x);
+      }
+      continue;
+    }
     if (!x->c) {
       /* Never connected (refused at start): released outside every
        * callback, here. */
@@ -567,10 +683,20 @@ int connectc_mg_client_start(connectc_mg_client *t, connectc_client_call *call,
 
 void connectc_mg_client_wake(connectc_mg_client *t, connectc_client_call *call) {
   xfer *x = find_xfer(t, call);
-  if (!x || !x->c) return;
+  if (!x) return;
+  if (x->gone) {
+    (void)feed_tail(x); /* resumed: now; the end comes on the next loop iteration */
+    return;
+  }
+  if (!x->c) return;
   if (connectc_client_call_is_closed(call)) {
     xfer_close(x);
     return;
+  }
+  /* Resumed: what was held goes now, and Mongoose reads again. */
+  if (x->head_done) {
+    read_response(x);
+    if (connectc_client_call_is_closed(call)) return;
   }
   /* Before MG_EV_CONNECT the head is not out yet: the body follows it then. */
   if (x->head_sent && !pump_body(x))
@@ -583,7 +709,11 @@ int connectc_mg_client_running(const connectc_mg_client *t) { return t->running;
 static int poll_timeout(const connectc_mg_client *t, int timeout_ms) {
   int64_t now = connectc_mg_now_ms();
   for (const xfer *x = t->xfers; x; x = x->next) {
-    if (!x->c) return 0;
+    int paused = connectc_client_call_recv_paused(x->call);
+    /* Work for the next iteration: a transfer to release, or held bytes
+     * of a call resumed since. */
+    if (!x->c && (!x->gone || !paused)) return 0;
+    if (x->c && x->c->is_full && !paused) return 0;
     int64_t d = connectc_client_call_deadline(x->call);
     if (d >= 0 && d - now < timeout_ms) timeout_ms = d - now > 0 ? (int)(d - now) : 0;
   }

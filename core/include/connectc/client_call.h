@@ -375,9 +375,9 @@ CONNECTC_API int connectc_client_call_recv_body_some(connectc_client_call *call,
  * Asks the transport to stop delivering response messages: the
  * application is behind. Takes effect after the message being delivered,
  * for transports that feed connectc_client_call_recv_body_some() (your
- * own event loop). The bundled libcurl and Mongoose transports feed
- * connectc_client_call_recv_body(), which ignores the pause: with them the
- * receive limits alone bound what a call holds.
+ * own event loop, the bundled Mongoose transport). The bundled libcurl
+ * transport feeds connectc_client_call_recv_body(), which ignores the
+ * pause: with it the receive limits alone bound what a call holds.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_pause_recv(connectc_client_call *call);

@@ -54,6 +54,21 @@
  * feeds what was kept and reads again. While a call is paused the idle
  * timeout does not run: the server waits for the handler, not the client.
  *
+ * The client transport does the same with response bodies (Content-Length,
+ * chunked, or read until the connection closes): it feeds
+ * connectc_client_call_recv_body_some(), so when the application pauses a
+ * call (connectc_client_call_pause_recv(), typically from on_message) what
+ * the call did not take stays in the connection's receive buffer and
+ * Mongoose reads nothing more (c->is_full): the server is slowed down
+ * through TCP. The response's end, and an error of the connection, reach
+ * the call only after every byte before them; bytes held when the
+ * connection goes away (a reset, say) are kept and delivered after the
+ * resume. connectc_client_call_resume_recv() does not reach the
+ * transport: it notices on its next loop iteration (the connection's
+ * MG_EV_POLL; connectc_mg_client_poll() does not wait then), or at once
+ * when connectc_mg_client_wake() is called after the resume. The call's
+ * deadline runs on while it is paused: it is the application's.
+ *
  * Mongoose's epoll mode (its default on Linux) keeps reporting a
  * connection whose reads are paused (c->is_full) as readable while bytes
  * wait in its socket, so the loop spins: at full CPU while a paused call's
@@ -61,10 +76,18 @@
  * core at 100%, about a million mg_mgr_poll(50 ms) returns a second, with
  * or without TLS; a paused call whose client sent nothing more costs
  * nothing), and also while the server holds back a client that pipelines
- * more than 64 KiB past a request still being answered. Nothing is read
- * meanwhile, so memory stays bounded either way. Build mongoose.c with
- * MG_ENABLE_POLL=1 and MG_ENABLE_EPOLL=0 to avoid the spin (measured: 0.2%
- * CPU, one return per poll timeout).
+ * more than 64 KiB past a request still being answered. The client
+ * transport spins the same way while a paused call's server has more of
+ * the response in flight, or has closed the connection (measured: one
+ * core at 100%, about 800,000 mg_mgr_poll(50 ms) returns a second with
+ * bytes in flight, with or without TLS, and 1.2 million with only the
+ * server's close pending). Nothing is read meanwhile, so memory stays
+ * bounded either way. Build mongoose.c with MG_ENABLE_POLL=1 and
+ * MG_ENABLE_EPOLL=0 to avoid the spin (measured: 0.2% CPU, one return per
+ * poll timeout, for the server; no CPU time counted in a second of a
+ * paused client, one return per poll timeout). In that mode a paused
+ * connection is not watched at all, so a client sees its server's reset
+ * only after the resume, behind the bytes it held.
  *
  * The server serves Connect and gRPC-Web; a gRPC response's HTTP trailers
  * go in the chunked ending, but gRPC needs HTTP/2, which Mongoose lacks.
@@ -334,7 +357,9 @@ CONNECTC_API int connectc_mg_client_start(connectc_mg_client *t, connectc_client
                                           void (*released)(void *arg), void *arg);
 /**
  * Tells the transport that a call has new request bytes, closed its send
- * side or was canceled (then its connection is closed).
+ * side, was canceled (then its connection is closed), or was resumed
+ * (connectc_client_call_resume_recv(): the response bytes it held are fed
+ * now rather than on the next loop iteration).
  * @param t the transport; must not be NULL.
  * @param call a call started on it; others are ignored.
  */
