@@ -374,17 +374,25 @@ CONNECTC_API int connectc_client_call_recv_body_some(connectc_client_call *call,
 /**
  * Asks the transport to stop delivering response messages: the
  * application is behind. Takes effect after the message being delivered,
- * for transports that feed connectc_client_call_recv_body_some() (your
- * own event loop). The bundled libcurl and Mongoose transports feed
- * connectc_client_call_recv_body(), which ignores the pause: with them the
- * receive limits alone bound what a call holds.
+ * for transports that feed connectc_client_call_recv_body_some(): the
+ * libcurl transport (connectc/curl.h) does, and while the call is paused
+ * it stops reading its response, so the server is slowed down by TCP
+ * (HTTP/1.1) or HTTP/2 flow control; it keeps at most one read's worth of
+ * bytes (16 KiB) for the call, and the end of the response, whatever it
+ * is, waits behind them. Your own event loop can do the same. The bundled
+ * Mongoose transport feeds connectc_client_call_recv_body(), which ignores
+ * the pause: with it the receive limits alone bound what a call holds.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_pause_recv(connectc_client_call *call);
 /**
  * Undoes connectc_client_call_pause_recv(). The transport offers what it
  * kept on its next turn. Call it from the thread that drives the
- * transport.
+ * transport. The libcurl transport's next turn is the next
+ * connectc_curl_poll() or socket or timeout action; connectc_curl_wake()
+ * (the connectc_transport's wake) makes it offer them at once, from inside
+ * that call, which an external event loop needs when no socket or timer
+ * would otherwise run the transport.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_resume_recv(connectc_client_call *call);
