@@ -1,6 +1,7 @@
 /* The two adapters end to end over real sockets: the libcurl client
  * talking to the libmicrohttpd server, for every stream type, errors,
- * compression, Connect GET, TLS, deadlines and asynchronous handlers. */
+ * compression, Connect GET, TLS, deadlines, asynchronous handlers and
+ * receive backpressure on both sides. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>

@@ -2,8 +2,9 @@
  * test-only nghttp2 server in tests/h2) over loopback sockets: h2c with
  * prior knowledge, h2 over TLS with ALPN and client certificates,
  * multiplexing on one connection, full-duplex bidi with interleaved
- * messages, response trailers, the header/trailer limit, cancellation, and
- * the HTTP/1.1 transport refusing calls that need HTTP/2. */
+ * messages, response trailers, the header/trailer limit, cancellation,
+ * receive pauses, and the HTTP/1.1 transport refusing calls that need
+ * HTTP/2. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
