@@ -743,6 +743,10 @@ static void bp_end(h2srv_stream *s, void *ud) {
     unary_end(s, ud);
     return;
   }
+  /* The request body is not needed: freed now, since a server stopped
+   * mid-stream fires no on_close (test_h2c_server_gone_while_paused). */
+  free(*h2srv_user(s));
+  *h2srv_user(s) = NULL;
   static const char *const h[] = {"content-type", "application/connect+proto", NULL};
   h2srv_respond(s, 200, h, 0);
   int flood = strcmp(path, "/test.v1.Echo/Flood") == 0;
@@ -951,6 +955,42 @@ static void test_h2c_cancel_while_paused(void **state) {
   h2srv_stop(srv);
 }
 
+/* The server goes away while a call is paused: the call hears nothing
+ * until it is resumed, then gets the messages that had arrived, in order,
+ * and only then the failure. */
+static void test_h2c_server_gone_while_paused(void **state) {
+  (void)state;
+  h2srv_handler h = {NULL, collect, bp_end, free_user};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  paced p;
+  connectc_client_call *c = paced_new("/test.v1.Echo/Flood", &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int64_t end = connectc_curl_now_ms() + 10000;
+  while (!p.paused && connectc_curl_now_ms() < end) connectc_curl_poll(t, 10);
+  assert_true(p.paused);
+  h2srv_stop(srv);
+  poll_paused(t, &p, 200);
+  while (connectc_curl_running(t) && connectc_curl_now_ms() < end) {
+    if (p.paused) {
+      p.paused = 0;
+      connectc_client_call_resume_recv(c);
+      connectc_curl_wake(t, c);
+    }
+    connectc_curl_poll(t, 10);
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.out_of_order, 0);
+  assert_true(p.n >= 1000);
+  assert_true(p.n < FLOOD_N);
+  assert_int_equal(p.code, CONNECTC_CODE_UNAVAILABLE);
+  /* libcurl's words depend on where in the stream it noticed. */
+  assert_true(strcmp(p.message, "Failure when receiving data from the peer") == 0 ||
+              strcmp(p.message, "Transferred a partial file") == 0);
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+}
+
 /* ---- HTTP/1.1 refuses what needs HTTP/2, before sending anything ---- */
 
 static void test_http1_refuses_http2_calls(void **state) {
@@ -1122,6 +1162,7 @@ int main(void) {
       cmocka_unit_test(test_h2c_pause_slows_the_server),
       cmocka_unit_test(test_h2c_end_behind_held_bytes),
       cmocka_unit_test(test_h2c_cancel_while_paused),
+      cmocka_unit_test(test_h2c_server_gone_while_paused),
       cmocka_unit_test(test_http1_refuses_http2_calls),
       cmocka_unit_test(test_h2_tls_alpn_client_cert),
   };
