@@ -1,6 +1,7 @@
 /* The two adapters end to end over real sockets: the libcurl client
  * talking to the libmicrohttpd server, for every stream type, errors,
- * compression, Connect GET, TLS, deadlines and asynchronous handlers. */
+ * compression, Connect GET, TLS, deadlines, asynchronous handlers and
+ * receive backpressure on both sides. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
@@ -42,6 +43,8 @@ static const connectc_method_desc m_sum = {"/test.v1.Echo/Sum", CONNECTC_STREAM_
 static const connectc_method_desc m_fail = {"/test.v1.Echo/Fail", CONNECTC_STREAM_UNARY, 0};
 static const connectc_method_desc m_slow = {"/test.v1.Echo/Slow", CONNECTC_STREAM_UNARY, 0};
 static const connectc_method_desc m_async = {"/test.v1.Echo/Async", CONNECTC_STREAM_SERVER, 0};
+static const connectc_method_desc m_flood = {"/test.v1.Echo/Flood", CONNECTC_STREAM_SERVER, 0};
+static const connectc_method_desc m_burst = {"/test.v1.Echo/Burst", CONNECTC_STREAM_SERVER, 0};
 
 static void upper(const uint8_t *in, size_t len, char *out) {
   for (size_t i = 0; i < len; i++)
@@ -146,6 +149,66 @@ static void async_end(connectc_server_call *s, void *ud) {
   pthread_detach(t);
 }
 
+/* Flood: a server stream of FLOOD_N messages of FLOOD_MSG bytes
+ * ("m000000...", numbered), sent as fast as the send window lets it:
+ * flood_sent counts the messages the call accepted. */
+enum { FLOOD_MSG = 1000, FLOOD_N = 16000 };
+static atomic_int flood_sent;
+
+static void flood_pump(connectc_server_call *s) {
+  /* Noise after the number: the response is compressed (gzip), and a
+   * stream that shrinks to nothing would fit every buffer on the way. */
+  char msg[FLOOD_MSG];
+  uint32_t x = 2463534242u;
+  for (size_t k = 0; k < sizeof msg; k++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    msg[k] = (char)(x >> 24);
+  }
+  for (;;) {
+    int i = flood_sent;
+    if (i == FLOOD_N) {
+      connectc_server_call_finish(s, NULL);
+      return;
+    }
+    char num[8];
+    snprintf(num, sizeof num, "m%06d", i);
+    memcpy(msg, num, 7);
+    /* CONNECTC_ERR_FULL: on_writable goes on; anything else: it ended. */
+    if (connectc_server_call_send(s, (const uint8_t *)msg, sizeof msg) != CONNECTC_OK) return;
+    flood_sent = i + 1;
+  }
+}
+
+static void flood_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  connectc_headers_adds(connectc_server_call_response_trailers(s), "x-flood", "done");
+  flood_pump(s);
+}
+
+static void flood_writable(connectc_server_call *s, void *ud) {
+  (void)ud;
+  flood_pump(s);
+}
+
+/* Burst: five small messages and an error end, all queued at once (they
+ * reach the client in one read). */
+static void burst_end(connectc_server_call *s, void *ud) {
+  (void)ud;
+  for (int i = 0; i < 5; i++) {
+    char m[8];
+    int n = snprintf(m, sizeof m, "m%06d", i);
+    connectc_server_call_send(s, (const uint8_t *)m, (size_t)n);
+  }
+  connectc_headers_adds(connectc_server_call_response_trailers(s), "x-flood", "burst");
+  connectc_error e;
+  connectc_error_init(&e, NULL);
+  connectc_error_set(&e, CONNECTC_CODE_ABORTED, "burst over");
+  connectc_server_call_finish(s, &e);
+  connectc_error_reset(&e);
+}
+
 static connectc_router *make_router(void) {
   connectc_router *r = NULL;
   (void)connectc_router_new(NULL, NULL, &r);
@@ -157,6 +220,8 @@ static connectc_router *make_router(void) {
       {.method = &m_fail, .callbacks = {.on_end = fail_end}},
       {.method = &m_slow, .callbacks = {.on_end = slow_end}},
       {.method = &m_async, .callbacks = {.on_end = async_end}},
+      {.method = &m_flood, .callbacks = {.on_end = flood_end, .on_writable = flood_writable}},
+      {.method = &m_burst, .callbacks = {.on_end = burst_end}},
   };
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
     assert_int_equal(connectc_router_add(r, &routes[i]), CONNECTC_OK);
@@ -903,6 +968,223 @@ static void test_paused_request_is_not_read(void **state) {
   connectc_router_del(r);
 }
 
+/* ---- receive backpressure in the libcurl client ---- */
+
+/* A client that pauses its call after every `every` messages and checks
+ * they come numbered in order ("m000000", "m000001"...). */
+typedef struct paced_client {
+  int every;
+  int n;
+  int out_of_order;
+  int paused; /* paused from on_message, not resumed yet */
+  int closed;
+  connectc_code code;
+  char message[128];
+  char trailer[32];
+} paced_client;
+
+static int pc_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  paced_client *p = ud;
+  char want[8];
+  snprintf(want, sizeof want, "m%06d", p->n);
+  if (p->paused || len < 7 || memcmp(data, want, 7) != 0) p->out_of_order++;
+  p->n++;
+  if (p->every && p->n % p->every == 0) {
+    connectc_client_call_pause_recv(c);
+    p->paused = 1;
+  }
+  return 0;
+}
+
+static void pc_close(connectc_client_call *c, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)c;
+  paced_client *p = ud;
+  p->closed = 1;
+  p->code = err->code;
+  snprintf(p->message, sizeof p->message, "%s", err->message ? err->message : "");
+  const char *t = connectc_headers_get(trailers, "x-flood");
+  snprintf(p->trailer, sizeof p->trailer, "%s", t ? t : "");
+}
+
+static connectc_client_call *paced_call_new(const connectc_method_desc *m, paced_client *p,
+                                            int every) {
+  static const connectc_client_callbacks cb = {NULL, pc_message, pc_close};
+  memset(p, 0, sizeof *p);
+  p->code = (connectc_code)-1;
+  p->every = every;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = m->procedure;
+  cfg.stream_type = m->stream_type;
+  cfg.codec = "proto";
+  cfg.timeout_ms = 20000;
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &cb, p, NULL, connectc_curl_now_ms(), &c),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  return c;
+}
+
+/* Drives the transport for `ms` while the call is paused: nothing may be
+ * delivered meanwhile, however much the server sent. */
+static void poll_paused(connectc_curl *t, paced_client *p, int64_t ms) {
+  int at = p->n;
+  int64_t end = connectc_curl_now_ms() + ms;
+  while (connectc_curl_now_ms() < end) connectc_curl_poll(t, 5);
+  assert_int_equal(p->n, at);
+  assert_false(p->closed);
+}
+
+/* Polls until flood_sent has not moved for 100 ms (the server is blocked)
+ * or 5 s passed; returns it. */
+static int wait_server_blocked(connectc_curl *t, paced_client *p) {
+  int last = -1, at = p->n;
+  int64_t stable_since = 0, start = connectc_curl_now_ms();
+  while (connectc_curl_now_ms() - start < 5000) {
+    connectc_curl_poll(t, 10);
+    int64_t now = connectc_curl_now_ms();
+    if (flood_sent != last) {
+      last = flood_sent;
+      stable_since = now;
+    } else if (now - stable_since >= 100) {
+      break;
+    }
+  }
+  assert_int_equal(p->n, at);
+  return last;
+}
+
+/* A server streams 16 MB as fast as it can; the client pauses after every
+ * 1000 messages for 30 ms. While paused no message arrives, and the
+ * server is held back: it blocks well before the end of its stream. All
+ * messages arrive, in order, then the end with its trailer. Half the
+ * resumptions tell the transport (connectc_curl_wake), half leave it to
+ * the next connectc_curl_poll. */
+static void test_client_pause_slows_the_server(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  flood_sent = 0;
+  paced_client p;
+  connectc_client_call *c = paced_call_new(&m_flood, &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int pauses = 0;
+  int64_t end = connectc_curl_now_ms() + 20000;
+  while (connectc_curl_running(t) && connectc_curl_now_ms() < end) {
+    connectc_curl_poll(t, 10);
+    if (!p.paused) continue;
+    assert_int_equal(p.n % 1000, 0);
+    if (pauses == 0) {
+      int sent = wait_server_blocked(t, &p);
+      /* Blocked with a bounded amount in flight: the server's send window
+       * (256 KiB), the socket buffers, the transport's 16 KiB. About 4 MB
+       * here; the socket buffers alone may grow to 10 MB (tcp_rmem and
+       * tcp_wmem maxima), so the test asks only that the server stopped
+       * before the end of its 16 MB stream. */
+      assert_true(sent < FLOOD_N);
+      assert_true(sent >= p.n);
+    }
+    poll_paused(t, &p, 30);
+    pauses++;
+    p.paused = 0;
+    connectc_client_call_resume_recv(c);
+    if (pauses % 2) connectc_curl_wake(t, c);
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.out_of_order, 0);
+  assert_int_equal(p.n, FLOOD_N);
+  assert_int_equal(pauses, FLOOD_N / 1000);
+  assert_int_equal(flood_sent, FLOOD_N);
+  assert_int_equal(p.code, CONNECTC_CODE_OK);
+  assert_string_equal(p.trailer, "done");
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+}
+
+/* The whole response, end included, arrives in one read while the client
+ * pauses after every message: the transport holds the rest, and the end
+ * comes only after the last message, with its code and trailer. Driven by
+ * an external event loop, told of each resumption by connectc_curl_wake. */
+static void test_client_end_behind_held_bytes(void **state) {
+  fixture *f = *state;
+  mini_loop l;
+  memset(&l, 0, sizeof l);
+  l.timer_ms = -1;
+  connectc_curl_loop hooks = {loop_watch, loop_timer, &l};
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = f->url;
+  cfg.loop = &hooks;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  paced_client p;
+  connectc_client_call *c = paced_call_new(&m_burst, &p, 1);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int pauses = 0;
+  int64_t paused_at = 0, end = connectc_curl_now_ms() + 10000;
+  while (connectc_curl_running(t) > 0 && connectc_curl_now_ms() < end) {
+    int rv = poll(l.fds, (nfds_t)l.n, l.timer_ms < 0 ? 5 : (int)(l.timer_ms < 5 ? l.timer_ms : 5));
+    if (rv == 0 || l.timer_ms == 0) connectc_curl_timeout_action(t);
+    for (int i = 0; i < l.n && rv > 0; i++) {
+      if (!l.fds[i].revents) continue;
+      int ev = ((l.fds[i].revents & (POLLIN | POLLHUP | POLLERR)) ? CONNECTC_CURL_WATCH_IN : 0) |
+               ((l.fds[i].revents & POLLOUT) ? CONNECTC_CURL_WATCH_OUT : 0);
+      connectc_curl_socket_action(t, l.fds[i].fd, ev);
+    }
+    if (!p.paused) continue;
+    assert_false(p.closed);
+    if (!paused_at) {
+      paused_at = connectc_curl_now_ms();
+      assert_int_equal(p.n, pauses + 1);
+    }
+    if (connectc_curl_now_ms() - paused_at < 30) continue;
+    assert_int_equal(p.n, pauses + 1); /* nothing came while paused */
+    pauses++;
+    paused_at = 0;
+    p.paused = 0;
+    connectc_client_call_resume_recv(c);
+    connectc_curl_wake(t, c);
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(pauses, 5);
+  assert_int_equal(p.n, 5);
+  assert_int_equal(p.out_of_order, 0);
+  assert_true(p.closed);
+  assert_int_equal(p.code, CONNECTC_CODE_ABORTED);
+  assert_string_equal(p.message, "burst over");
+  assert_string_equal(p.trailer, "burst");
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+}
+
+/* Canceling a paused call ends it at once (nothing held is delivered)
+ * and frees its transfer; the transport goes on with the next call. */
+static void test_client_cancel_while_paused(void **state) {
+  fixture *f = *state;
+  connectc_curl *t = client_for(f, 0);
+  flood_sent = 0;
+  paced_client p;
+  connectc_client_call *c = paced_call_new(&m_flood, &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int64_t end = connectc_curl_now_ms() + 10000;
+  while (!p.paused && connectc_curl_now_ms() < end) connectc_curl_poll(t, 10);
+  assert_true(p.paused);
+  poll_paused(t, &p, 30);
+  connectc_client_call_cancel(c);
+  connectc_curl_wake(t, c);
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.code, CONNECTC_CODE_CANCELED);
+  assert_int_equal(p.n, 1000);
+  assert_int_equal(p.out_of_order, 0);
+  connectc_client_call_del(c);
+  const char *const one[] = {"after", NULL};
+  result r;
+  run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], "AFTER");
+  connectc_curl_del(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stop_waits_for_async_handlers),
@@ -915,6 +1197,9 @@ int main(void) {
       cmocka_unit_test(test_typed_client),
       cmocka_unit_test(test_header_flood),
       cmocka_unit_test(test_paused_request_is_not_read),
+      cmocka_unit_test(test_client_pause_slows_the_server),
+      cmocka_unit_test(test_client_end_behind_held_bytes),
+      cmocka_unit_test(test_client_cancel_while_paused),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,8 +2,9 @@
  * test-only nghttp2 server in tests/h2) over loopback sockets: h2c with
  * prior knowledge, h2 over TLS with ALPN and client certificates,
  * multiplexing on one connection, full-duplex bidi with interleaved
- * messages, response trailers, the header/trailer limit, cancellation, and
- * the HTTP/1.1 transport refusing calls that need HTTP/2. */
+ * messages, response trailers, the header/trailer limit, cancellation,
+ * receive pauses, and the HTTP/1.1 transport refusing calls that need
+ * HTTP/2. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <pthread.h>
@@ -727,6 +728,272 @@ static void test_h2c_cancel_keeps_connection(void **state) {
   assert_true(reset_code == 5 || reset_code == 8);
 }
 
+/* ---- receive backpressure: a paused call stops libcurl reading ---- */
+
+/* Flood: FLOOD_N numbered messages of FLOOD_MSG bytes ("m000000...") and
+ * an end with an HTTP trailer, all queued at once (the server sends as
+ * flow control and TCP let it: h2srv_body_bytes says how far it got).
+ * Burst: five small messages, an error end and a trailer, in one write.
+ * Say: the unary echo. */
+enum { FLOOD_MSG = 1000, FLOOD_N = 16000 };
+
+static void bp_end(h2srv_stream *s, void *ud) {
+  const char *path = h2srv_header(s, ":path", NULL);
+  if (strcmp(path, "/test.v1.Echo/Say") == 0) {
+    unary_end(s, ud);
+    return;
+  }
+  /* The request body is not needed: freed now, since a server stopped
+   * mid-stream fires no on_close (test_h2c_server_gone_while_paused). */
+  free(*h2srv_user(s));
+  *h2srv_user(s) = NULL;
+  static const char *const h[] = {"content-type", "application/connect+proto", NULL};
+  h2srv_respond(s, 200, h, 0);
+  int flood = strcmp(path, "/test.v1.Echo/Flood") == 0;
+  size_t each = flood ? FLOOD_MSG : 7;
+  int count = flood ? FLOOD_N : 5;
+  uint8_t *all = malloc((size_t)count * (each + 5));
+  uint8_t msg[FLOOD_MSG];
+  memset(msg, '.', sizeof msg);
+  for (int i = 0; i < count; i++) {
+    char num[8];
+    snprintf(num, sizeof num, "m%06d", i);
+    memcpy(msg, num, 7);
+    put_envelope(0, msg, each, all + (size_t)i * (each + 5));
+  }
+  h2srv_write(s, all, (size_t)count * (each + 5));
+  free(all);
+  static const char *const flood_tr[] = {"x-flood", "done", NULL};
+  static const char *const burst_tr[] = {"x-flood", "burst", NULL};
+  if (flood) {
+    write_envelope(s, 2, "{}");
+  } else {
+    write_envelope(s, 2, "{\"error\":{\"code\":\"aborted\",\"message\":\"burst over\"}}");
+  }
+  h2srv_finish(s, flood ? flood_tr : burst_tr);
+}
+
+/* Pauses its call after every `every` messages and checks they come in
+ * order. */
+typedef struct paced {
+  int every;
+  int n;
+  int out_of_order;
+  int paused; /* paused from on_message, not resumed yet */
+  int closed;
+  connectc_code code;
+  char message[128];
+  char trailers[128];
+} paced;
+
+static int pc_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  paced *p = ud;
+  char want[8];
+  snprintf(want, sizeof want, "m%06d", p->n);
+  if (p->paused || len < 7 || memcmp(data, want, 7) != 0) p->out_of_order++;
+  p->n++;
+  if (p->n % p->every == 0) {
+    connectc_client_call_pause_recv(c);
+    p->paused = 1;
+  }
+  return 0;
+}
+
+static void pc_close(connectc_client_call *c, const connectc_error *err,
+                     const connectc_headers *trailers, void *ud) {
+  (void)c;
+  paced *p = ud;
+  p->closed = 1;
+  p->code = err->code;
+  snprintf(p->message, sizeof p->message, "%s", err->message ? err->message : "");
+  list_headers(trailers, p->trailers, sizeof p->trailers);
+}
+
+static connectc_client_call *paced_new(const char *procedure, paced *p, int every) {
+  static const connectc_client_callbacks cb = {NULL, pc_message, pc_close};
+  memset(p, 0, sizeof *p);
+  p->code = (connectc_code)-1;
+  p->every = every;
+  connectc_client_config cfg = {.procedure = procedure,
+                                .stream_type = CONNECTC_STREAM_SERVER,
+                                .codec = "proto",
+                                .timeout_ms = 20000};
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &cb, p, NULL, connectc_curl_now_ms(), &c),
+                   CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  return c;
+}
+
+/* Drives the transport for `ms` of a pause: nothing may arrive. */
+static void poll_paused(connectc_curl *t, paced *p, int64_t ms) {
+  int at = p->n;
+  int64_t end = connectc_curl_now_ms() + ms;
+  while (connectc_curl_now_ms() < end) connectc_curl_poll(t, 5);
+  assert_int_equal(p->n, at);
+  assert_false(p->closed);
+}
+
+/* The server's 16 MB stream against a client that pauses after every
+ * 1000 messages for 30 ms: while paused nothing arrives, and the server
+ * gets stuck well before its end (libcurl stops reading the connection;
+ * see the README); every message arrives in order, then the end with its
+ * trailer. */
+static void test_h2c_pause_slows_the_server(void **state) {
+  (void)state;
+  h2srv_handler h = {NULL, collect, bp_end, free_user};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  paced p;
+  connectc_client_call *c = paced_new("/test.v1.Echo/Flood", &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  const uint64_t total = (uint64_t)FLOOD_N * (FLOOD_MSG + 5);
+  int pauses = 0;
+  int64_t end = connectc_curl_now_ms() + 20000;
+  while (connectc_curl_running(t) && connectc_curl_now_ms() < end) {
+    connectc_curl_poll(t, 10);
+    if (!p.paused) continue;
+    assert_int_equal(p.n % 1000, 0);
+    if (pauses == 0) {
+      /* Until the server has sent nothing for 100 ms (at most 5 s). */
+      uint64_t last = UINT64_MAX;
+      int64_t since = 0, start = connectc_curl_now_ms();
+      while (connectc_curl_now_ms() - start < 5000) {
+        connectc_curl_poll(t, 10);
+        uint64_t b = h2srv_body_bytes(srv);
+        int64_t now = connectc_curl_now_ms();
+        if (b != last) {
+          last = b;
+          since = now;
+        } else if (now - since >= 100) {
+          break;
+        }
+      }
+      assert_int_equal(p.n, 1000);
+      /* About 5 MB here (what libcurl's stream window and the socket
+       * buffers let through); machines differ, so only: the server stopped
+       * before the end of its 16 MB stream. */
+      assert_true(last < total);
+    }
+    poll_paused(t, &p, 30);
+    pauses++;
+    p.paused = 0;
+    connectc_client_call_resume_recv(c);
+    if (pauses % 2) connectc_curl_wake(t, c); /* else the next poll notices */
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.out_of_order, 0);
+  assert_int_equal(p.n, FLOOD_N);
+  assert_int_equal(pauses, FLOOD_N / 1000);
+  assert_int_equal(p.code, CONNECTC_CODE_OK);
+  assert_string_equal(p.trailers, "x-flood=done;");
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+  h2srv_stop(srv);
+}
+
+/* The whole response (messages, the end-of-stream message, the HTTP
+ * trailers) arrives at once while the client pauses after every message:
+ * the end waits behind the held bytes and comes after the last message,
+ * with the error and the trailer. */
+static void test_h2c_end_behind_held_bytes(void **state) {
+  (void)state;
+  h2srv_handler h = {NULL, collect, bp_end, free_user};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  paced p;
+  connectc_client_call *c = paced_new("/test.v1.Echo/Burst", &p, 1);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int pauses = 0;
+  int64_t end = connectc_curl_now_ms() + 10000;
+  while (connectc_curl_running(t) && connectc_curl_now_ms() < end) {
+    connectc_curl_poll(t, 5);
+    if (!p.paused) continue;
+    assert_int_equal(p.n, pauses + 1);
+    poll_paused(t, &p, 30);
+    pauses++;
+    p.paused = 0;
+    connectc_client_call_resume_recv(c);
+    connectc_curl_wake(t, c);
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(pauses, 5);
+  assert_int_equal(p.n, 5);
+  assert_int_equal(p.out_of_order, 0);
+  assert_int_equal(p.code, CONNECTC_CODE_ABORTED);
+  assert_string_equal(p.message, "burst over");
+  assert_string_equal(p.trailers, "x-flood=burst;");
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+  h2srv_stop(srv);
+}
+
+/* Canceling a paused call ends it at once and resets its stream only: the
+ * next call goes over the same connection. */
+static void test_h2c_cancel_while_paused(void **state) {
+  (void)state;
+  h2srv_handler h = {NULL, collect, bp_end, free_user};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  paced p;
+  connectc_client_call *c = paced_new("/test.v1.Echo/Flood", &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int64_t end = connectc_curl_now_ms() + 10000;
+  while (!p.paused && connectc_curl_now_ms() < end) connectc_curl_poll(t, 10);
+  assert_true(p.paused);
+  poll_paused(t, &p, 30);
+  connectc_client_call_cancel(c);
+  connectc_curl_wake(t, c);
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.code, CONNECTC_CODE_CANCELED);
+  assert_int_equal(p.n, 1000);
+  assert_int_equal(p.out_of_order, 0);
+  connectc_client_call_del(c);
+  rec u;
+  run_unary(t, "after", &u);
+  assert_int_equal(u.code, CONNECTC_CODE_OK);
+  assert_string_equal(u.msgs[0], "AFTER");
+  assert_int_equal(h2srv_connections(srv), 1);
+  connectc_curl_del(t);
+  h2srv_stop(srv);
+}
+
+/* The server goes away while a call is paused: the call hears nothing
+ * until it is resumed, then gets the messages that had arrived, in order,
+ * and only then the failure. */
+static void test_h2c_server_gone_while_paused(void **state) {
+  (void)state;
+  h2srv_handler h = {NULL, collect, bp_end, free_user};
+  h2srv *srv = h2srv_start(&h, NULL, NULL);
+  connectc_curl *t = transport("http", h2srv_port(srv), CONNECTC_CURL_HTTP_2);
+  paced p;
+  connectc_client_call *c = paced_new("/test.v1.Echo/Flood", &p, 1000);
+  assert_int_equal(connectc_curl_start(t, c), CONNECTC_OK);
+  int64_t end = connectc_curl_now_ms() + 10000;
+  while (!p.paused && connectc_curl_now_ms() < end) connectc_curl_poll(t, 10);
+  assert_true(p.paused);
+  h2srv_stop(srv);
+  poll_paused(t, &p, 200);
+  while (connectc_curl_running(t) && connectc_curl_now_ms() < end) {
+    if (p.paused) {
+      p.paused = 0;
+      connectc_client_call_resume_recv(c);
+      connectc_curl_wake(t, c);
+    }
+    connectc_curl_poll(t, 10);
+  }
+  assert_int_equal(connectc_curl_running(t), 0);
+  assert_int_equal(p.out_of_order, 0);
+  assert_true(p.n >= 1000);
+  assert_true(p.n < FLOOD_N);
+  assert_int_equal(p.code, CONNECTC_CODE_UNAVAILABLE);
+  /* libcurl's words depend on where in the stream it noticed. */
+  assert_true(strcmp(p.message, "Failure when receiving data from the peer") == 0 ||
+              strcmp(p.message, "Transferred a partial file") == 0);
+  connectc_client_call_del(c);
+  connectc_curl_del(t);
+}
+
 /* ---- HTTP/1.1 refuses what needs HTTP/2, before sending anything ---- */
 
 static void test_http1_refuses_http2_calls(void **state) {
@@ -895,6 +1162,10 @@ int main(void) {
       cmocka_unit_test(test_h2c_trailers),
       cmocka_unit_test(test_h2c_large_trailers),
       cmocka_unit_test(test_h2c_cancel_keeps_connection),
+      cmocka_unit_test(test_h2c_pause_slows_the_server),
+      cmocka_unit_test(test_h2c_end_behind_held_bytes),
+      cmocka_unit_test(test_h2c_cancel_while_paused),
+      cmocka_unit_test(test_h2c_server_gone_while_paused),
       cmocka_unit_test(test_http1_refuses_http2_calls),
       cmocka_unit_test(test_h2_tls_alpn_client_cert),
   };

@@ -43,6 +43,7 @@ struct connectc_curl {
   int n_pool;
   int running;
   int dispatching; /* inside libcurl: handles must not be removed now */
+  int rescan;      /* woken while dispatching: reap() looks at every call again */
 };
 
 struct xfer {
@@ -57,6 +58,14 @@ struct xfer {
   int http2;        /* the status line said HTTP/2 */
   int head_done;    /* the final (non-1xx) header block was delivered */
   int send_paused;
+  /* Receive backpressure (see on_write): `held` keeps what a paused call
+   * did not take of one write callback's bytes, from `held_off`, and
+   * libcurl's receive side is paused while `recv_paused`. */
+  uint8_t *held;   /* CURL_MAX_WRITE_SIZE bytes, allocated on first use */
+  size_t held_off, held_len;
+  int recv_paused;
+  int done;           /* libcurl finished the transfer while bytes were held */
+  CURLcode done_rc;   /* ... with this result, reported once they are taken */
   int recv_failed;  /* we aborted the transfer from the write callback */
   int add_pending;  /* started inside a libcurl callback: reap() adds it */
   int prior_knowledge; /* h2c: this transfer may open the connection */
@@ -158,6 +167,33 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
   return n;
 }
 
+/* The complete pause state of the transfer: curl_easy_pause() sets both
+ * directions at once (CURLPAUSE_CONT would also resume the other one). */
+static void apply_pause(xfer *x) {
+  curl_easy_pause(x->easy, (x->recv_paused ? CURLPAUSE_RECV : 0) |
+                               (x->send_paused ? CURLPAUSE_SEND : 0));
+}
+
+/*
+ * Receive backpressure. A write callback must take all its bytes or return
+ * CURL_WRITEFUNC_PAUSE, which makes libcurl keep all of them and deliver
+ * them again once unpaused. The call, though, may pause in the middle of
+ * them (on_message calls connectc_client_call_pause_recv): what
+ * connectc_client_call_recv_body_some() took is gone, and handing those
+ * bytes to it a second time would repeat messages. So the rest is copied
+ * into the transfer's `held` buffer, the callback says it took everything,
+ * and curl_easy_pause() stops libcurl reading (HTTP/1.1: the socket is not
+ * read, TCP slows the server; HTTP/2: libcurl stops reading the stream,
+ * see the README for what that does to its connection). One callback
+ * delivers at most CURL_MAX_WRITE_SIZE bytes (libcurl's documented bound,
+ * which it enforces by chopping larger writes), so `held` never needs
+ * more. Bytes that come while something is held or while the call is
+ * paused (libcurl may finish writing the data it already read, or the
+ * application paused between callbacks) are refused with
+ * CURL_WRITEFUNC_PAUSE before anything is taken: libcurl keeps those
+ * itself, bounded by what it had read, and pauses. reap() offers the held
+ * bytes once the call is resumed, then unpauses libcurl.
+ */
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
   xfer *x = ud;
   size_t n = size * nmemb;
@@ -172,10 +208,18 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
       return 0;
     }
     connectc_client_call_recv_head(x->call, x->status, &x->resp_headers);
+    if (connectc_client_call_is_closed(x->call)) {
+      x->recv_failed = 1;
+      return 0;
+    }
   }
-  if (connectc_client_call_recv_body(x->call, (const uint8_t *)ptr, n) != CONNECTC_OK) {
+  if (x->held_len || connectc_client_call_recv_paused(x->call)) {
+    x->recv_paused = 1; /* libcurl pauses the receive side itself */
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  size_t taken = n;
+  if (connectc_client_call_recv_body_some(x->call, (const uint8_t *)ptr, n, &taken) != CONNECTC_OK)
     connectc_client_call_fail(x->call, CONNECTC_CODE_INTERNAL, "out of memory receiving the response");
-  }
   /* A response that keeps arriving must not outlive the call's deadline:
    * libcurl may deliver data for a long time without returning. */
   connectc_client_call_tick(x->call, connectc_curl_now_ms());
@@ -184,6 +228,27 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
      * not care about: the call is final, so abort. */
     x->recv_failed = 1;
     return 0;
+  }
+  if (taken < n) {
+    size_t rest = n - taken;
+    if (!x->held) x->held = t_malloc(x->t, CURL_MAX_WRITE_SIZE);
+    if (!x->held || rest > CURL_MAX_WRITE_SIZE) {
+      /* The second cannot happen (see above); never grow past the bound. */
+      connectc_client_call_fail(x->call, !x->held ? CONNECTC_CODE_RESOURCE_EXHAUSTED
+                                                  : CONNECTC_CODE_INTERNAL,
+                                !x->held ? "out of memory holding the response of a paused call"
+                                         : "libcurl delivered more than CURL_MAX_WRITE_SIZE bytes "
+                                           "at once to a paused call");
+      x->recv_failed = 1;
+      return 0;
+    }
+    memcpy(x->held, ptr + taken, rest);
+    x->held_off = 0;
+    x->held_len = rest;
+  }
+  if (connectc_client_call_recv_paused(x->call) && !x->recv_paused) {
+    x->recv_paused = 1;
+    apply_pause(x);
   }
   return n;
 }
@@ -356,7 +421,9 @@ static void xfer_free(xfer *x) {
   if (x->next) x->next->prev = x->prev;
   if (x->easy) {
     curl_multi_remove_handle(t->multi, x->easy);
-    if (t->n_pool < EASY_POOL) {
+    /* A handle removed while paused keeps its pause state, which
+     * curl_easy_reset() is not documented to clear: it is not reused. */
+    if (t->n_pool < EASY_POOL && !x->recv_paused) {
       curl_easy_reset(x->easy);
       t->pool[t->n_pool++] = x->easy;
     } else {
@@ -364,6 +431,7 @@ static void xfer_free(xfer *x) {
     }
   }
   curl_slist_free_all(x->slist);
+  t_free(t, x->held);
   t_free(t, x->url);
   connectc_headers_reset(&x->resp_headers);
   connectc_headers_reset(&x->trailers);
@@ -531,6 +599,33 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
   return CONNECTC_OK;
 }
 
+static void reap(connectc_curl *t);
+
+/* A paused call was resumed: offers it the bytes held for it (it may
+ * pause again), then lets libcurl receive again. libcurl may deliver what
+ * it kept from inside curl_easy_pause(), so this runs only where libcurl
+ * callbacks may run (t->dispatching set, nothing is freed). */
+static void resume_recv(xfer *x) {
+  connectc_client_call *call = x->call;
+  if (connectc_client_call_is_closed(call) || connectc_client_call_recv_paused(call)) return;
+  if (x->held_len) {
+    size_t taken = x->held_len;
+    if (connectc_client_call_recv_body_some(call, x->held + x->held_off, x->held_len, &taken) !=
+        CONNECTC_OK)
+      connectc_client_call_fail(call, CONNECTC_CODE_INTERNAL,
+                                "out of memory receiving the response");
+    if (taken > x->held_len) taken = x->held_len;
+    x->held_off += taken;
+    x->held_len -= taken;
+    connectc_client_call_tick(call, connectc_curl_now_ms());
+    if (connectc_client_call_is_closed(call) || x->held_len) return; /* ended, or paused again */
+  }
+  if (x->recv_paused && !x->done && !connectc_client_call_recv_paused(call)) {
+    x->recv_paused = 0;
+    apply_pause(x); /* may deliver what libcurl kept, from inside */
+  }
+}
+
 void connectc_curl_wake(connectc_curl *t, connectc_client_call *call) {
   xfer *x = find_xfer(t, call);
   if (!x) return;
@@ -543,7 +638,16 @@ void connectc_curl_wake(connectc_curl *t, connectc_client_call *call) {
   }
   if (x->send_paused) {
     x->send_paused = 0;
-    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+    apply_pause(x); /* the receive side stays as it is */
+  }
+  if (x->held_len || x->recv_paused) {
+    if (t->dispatching) {
+      /* Inside a callback (maybe this call's own on_message, inside
+       * recv_body_some): reap() offers the held bytes on its way out. */
+      t->rescan = 1;
+    } else {
+      reap(t); /* offers them now, and completes what that completes */
+    }
   }
 }
 
@@ -552,6 +656,39 @@ static connectc_code code_for_curl_error(CURLcode rc) {
     case CURLE_OPERATION_TIMEDOUT: return CONNECTC_CODE_DEADLINE_EXCEEDED;
     case CURLE_OUT_OF_MEMORY: return CONNECTC_CODE_RESOURCE_EXHAUSTED;
     default: return CONNECTC_CODE_UNAVAILABLE;
+  }
+}
+
+/* Completes the call of a transfer libcurl reported done with `rc`. */
+static void finish(xfer *x, CURLcode rc) {
+  connectc_curl *t = x->t;
+  connectc_client_call *call = x->call;
+  if (!connectc_client_call_is_closed(call)) {
+    if (rc == CURLE_OK && !x->head_done) {
+      /* libcurl reports success when the connection closes in the
+       * middle of the header block (it never delivers the lines it
+       * has): the head is incomplete, so is the response. */
+      connectc_client_call_fail(call, CONNECTC_CODE_UNAVAILABLE,
+                                "the connection closed before the response headers ended");
+    } else if (rc == CURLE_OK) {
+      if (x->trailers.len) connectc_client_call_recv_trailers(call, &x->trailers);
+      connectc_client_call_recv_end(call);
+    } else {
+      if (t->h2c && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2))
+        t->h2c_suspect = 1;
+      connectc_client_call_tick(call, connectc_curl_now_ms());
+      char msg[512];
+      if (!x->head_done && rc == CURLE_OUT_OF_MEMORY)
+        /* libcurl refuses a header line longer than CURL_MAX_HTTP_HEADER
+         * with this code: say so, not "out of memory". */
+        snprintf(msg, sizeof msg,
+                 "a response header line is larger than libcurl's limit of %d bytes "
+                 "(CURL_MAX_HTTP_HEADER), after %zu header bytes%s%s",
+                 CURL_MAX_HTTP_HEADER, x->header_bytes, x->errbuf[0] ? ": " : "", x->errbuf);
+      else
+        snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+      connectc_client_call_fail(call, code_for_curl_error(rc), msg);
+    }
   }
 }
 
@@ -586,50 +723,50 @@ static void reap(connectc_curl *t) {
       connectc_client_call_fail(call, CONNECTC_CODE_UNAVAILABLE,
                                 "the transport could not restart the call");
     }
-    if (!connectc_client_call_is_closed(call)) {
-      if (rc == CURLE_OK && !x->head_done) {
-        /* libcurl reports success when the connection closes in the
-         * middle of the header block (it never delivers the lines it
-         * has): the head is incomplete, so is the response. */
-        connectc_client_call_fail(call, CONNECTC_CODE_UNAVAILABLE,
-                                  "the connection closed before the response headers ended");
-      } else if (rc == CURLE_OK) {
-        if (x->trailers.len) connectc_client_call_recv_trailers(call, &x->trailers);
-        connectc_client_call_recv_end(call);
-      } else {
-        if (t->h2c && (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2))
-          t->h2c_suspect = 1;
-        connectc_client_call_tick(call, connectc_curl_now_ms());
-        char msg[512];
-        if (!x->head_done && rc == CURLE_OUT_OF_MEMORY)
-          /* libcurl refuses a header line longer than CURL_MAX_HTTP_HEADER
-           * with this code: say so, not "out of memory". */
-          snprintf(msg, sizeof msg,
-                   "a response header line is larger than libcurl's limit of %d bytes "
-                   "(CURL_MAX_HTTP_HEADER), after %zu header bytes%s%s",
-                   CURL_MAX_HTTP_HEADER, x->header_bytes, x->errbuf[0] ? ": " : "", x->errbuf);
-        else
-          snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
-        connectc_client_call_fail(call, code_for_curl_error(rc), msg);
-      }
+    if (x->held_len && !connectc_client_call_is_closed(call)) {
+      /* The end came behind bytes a paused call has not taken yet: it is
+       * reported once they are (see the loop below). libcurl 7.88 does
+       * not report a transfer done while its receive side is paused (as
+       * it is whenever bytes are held), so this is a safeguard: the tests
+       * never reach it. */
+      x->done = 1;
+      x->done_rc = rc;
+      continue;
     }
+    finish(x, rc);
     xfer_free(x);
   }
-  int64_t now = connectc_curl_now_ms();
-  for (xfer *x = t->xfers, *next; x; x = next) {
-    next = x->next;
-    if (x->http2 && x->trailers.len && !connectc_client_call_is_closed(x->call)) {
-      /* HTTP/2 trailers end the response (their HEADERS carry
-       * END_STREAM; libcurl hands them over whole, after the body). The
-       * call completes now: libcurl would report the transfer done only
-       * once a paused upload ends too, which a full-duplex call whose
-       * server finished first may never do. */
-      connectc_client_call_recv_trailers(x->call, &x->trailers);
-      connectc_client_call_recv_end(x->call);
+  /* Once more if a call was woken (resumed) while this ran: the loop
+   * may have passed it. Each round follows a wake from a callback, and
+   * callbacks fire only as bytes are taken or calls end. */
+  do {
+    t->rescan = 0;
+    int64_t now = connectc_curl_now_ms();
+    for (xfer *x = t->xfers, *next; x; x = next) {
+      next = x->next;
+      /* Resumed calls: what was held for them first, then the end if it
+       * came behind those bytes. */
+      resume_recv(x);
+      if (x->done) {
+        connectc_client_call_tick(x->call, now);
+        if (!x->held_len && !connectc_client_call_is_closed(x->call)) finish(x, x->done_rc);
+        if (!x->held_len || connectc_client_call_is_closed(x->call)) xfer_free(x);
+        continue;
+      }
+      if (x->http2 && x->trailers.len && !x->held_len && !x->recv_paused &&
+          !connectc_client_call_is_closed(x->call)) {
+        /* HTTP/2 trailers end the response (their HEADERS carry
+         * END_STREAM; libcurl hands them over whole, after the body). The
+         * call completes now: libcurl would report the transfer done only
+         * once a paused upload ends too, which a full-duplex call whose
+         * server finished first may never do. */
+        connectc_client_call_recv_trailers(x->call, &x->trailers);
+        connectc_client_call_recv_end(x->call);
+      }
+      connectc_client_call_tick(x->call, now);
+      if (connectc_client_call_is_closed(x->call)) xfer_free(x);
     }
-    connectc_client_call_tick(x->call, now);
-    if (connectc_client_call_is_closed(x->call)) xfer_free(x);
-  }
+  } while (t->rescan);
   /* Transfers started inside libcurl callbacks, ours included above. */
   for (xfer *x = t->xfers, *next; x; x = next) {
     next = x->next;

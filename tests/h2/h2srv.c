@@ -60,6 +60,7 @@ struct h2srv {
   conn *conns;
   int n_conns;
   int max_open;
+  uint64_t body_bytes; /* response DATA bytes handed to nghttp2 */
   int stopping;
   char alpn[32];
   char cn[256];
@@ -127,6 +128,9 @@ static ssize_t read_body(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
   size_t n = avail < length ? avail : length;
   if (n) memcpy(buf, s->out + s->out_off, n);
   s->out_off += n;
+  pthread_mutex_lock(&s->c->srv->mu);
+  s->c->srv->body_bytes += n;
+  pthread_mutex_unlock(&s->c->srv->mu);
   if (s->out_off == s->out_len && s->eof) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (s->trailers) {
@@ -502,6 +506,13 @@ int h2srv_port(const h2srv *srv) { return srv->port; }
 int h2srv_connections(h2srv *srv) {
   pthread_mutex_lock(&srv->mu);
   int n = srv->n_conns;
+  pthread_mutex_unlock(&srv->mu);
+  return n;
+}
+
+uint64_t h2srv_body_bytes(h2srv *srv) {
+  pthread_mutex_lock(&srv->mu);
+  uint64_t n = srv->body_bytes;
   pthread_mutex_unlock(&srv->mu);
   return n;
 }

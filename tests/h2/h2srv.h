@@ -45,6 +45,9 @@ void h2srv_stop(h2srv *srv);
 int h2srv_port(const h2srv *srv);
 /* Connections accepted so far. */
 int h2srv_connections(h2srv *srv);
+/* Response body bytes nghttp2 has taken to send as DATA (flow control
+ * allowing), over every stream so far. */
+uint64_t h2srv_body_bytes(h2srv *srv);
 /* The most streams that were open at once on one connection. */
 int h2srv_max_open_streams(h2srv *srv);
 /* Of the last TLS handshake: ALPN protocol ("" if none) and the client

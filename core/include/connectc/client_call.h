@@ -374,17 +374,26 @@ CONNECTC_API int connectc_client_call_recv_body_some(connectc_client_call *call,
 /**
  * Asks the transport to stop delivering response messages: the
  * application is behind. Takes effect after the message being delivered,
- * for transports that feed connectc_client_call_recv_body_some() (your
- * own event loop, the bundled Mongoose transport). The bundled libcurl
- * transport feeds connectc_client_call_recv_body(), which ignores the
- * pause: with it the receive limits alone bound what a call holds.
+ * for transports that feed connectc_client_call_recv_body_some(): both
+ * bundled transports do, and so can your own event loop. While the call
+ * is paused they stop reading its response, so the server is slowed down
+ * by TCP (HTTP/1.1) or HTTP/2 flow control. The libcurl transport
+ * (connectc/curl.h) keeps at most one read's worth of bytes (16 KiB) for
+ * the call; the Mongoose transport (connectc/mongoose.h) leaves them in
+ * the connection's receive buffer. With both, the end of the response,
+ * whatever it is, waits behind those bytes.
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_pause_recv(connectc_client_call *call);
 /**
  * Undoes connectc_client_call_pause_recv(). The transport offers what it
  * kept on its next turn. Call it from the thread that drives the
- * transport.
+ * transport. The libcurl transport's next turn is the next
+ * connectc_curl_poll() or socket or timeout action; connectc_curl_wake()
+ * (the connectc_transport's wake) makes it offer them at once, from inside
+ * that call, which an external event loop needs when no socket or timer
+ * would otherwise run the transport. The Mongoose transport notices on its
+ * next loop iteration (MG_EV_POLL), or at once in connectc_mg_client_wake().
  * @param call the call; NULL is ignored.
  */
 CONNECTC_API void connectc_client_call_resume_recv(connectc_client_call *call);

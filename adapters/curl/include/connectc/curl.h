@@ -49,6 +49,23 @@
  * the server's RST_STREAM, so a server that resets right after ending its
  * response may lose the end of it.
  *
+ * Receive backpressure: a call paused with connectc_client_call_pause_recv()
+ * (typically from on_message) gets no more messages, and libcurl stops
+ * reading its response: over HTTP/1.1 the socket is left unread and TCP
+ * holds the server back; over HTTP/2 libcurl stops taking the stream's
+ * DATA, which holds the server back on that stream while the connection's
+ * other streams go on (in the tests a server's 16 MB stream stops after
+ * about 5 MB, and another call on the same connection completes during
+ * the pause). What the call did not take of the bytes libcurl had
+ * handed over (at most CURL_MAX_WRITE_SIZE, 16 KiB) is kept by the
+ * transport and offered first when the call is resumed
+ * (connectc_client_call_resume_recv(), then connectc_curl_wake() or the
+ * next turn of the loop); the end of the response (its trailers, its
+ * status, a transfer error) comes only after them. A paused call can be
+ * canceled at any time, and its deadline still applies. connectc_curl_perform()
+ * gives the application no turn between callbacks: a call it runs that
+ * pauses stays paused until a callback resumes it, or its deadline.
+ *
  * A transfer that fails closes its call with unavailable (deadline_exceeded
  * for a libcurl timeout, resource_exhausted when libcurl runs out of
  * memory) and libcurl's description of the error as the message.
@@ -197,8 +214,13 @@ CONNECTC_API int connectc_curl_start_with_release(connectc_curl *t, connectc_cli
                                      void (*released)(void *arg), void *arg);
 /**
  * Tells the transport that `call` has new request bytes, closed its send
- * side, or was canceled, so that a paused upload resumes or the transfer
- * is aborted.
+ * side, was canceled, or was resumed (connectc_client_call_resume_recv()),
+ * so that a paused upload resumes, the transfer is aborted, or the
+ * response flows again. For a resumed call the bytes the transport held
+ * are offered from inside this function (on_message, and on_close if the
+ * response had ended behind them, may fire here; other calls that
+ * completed meanwhile are completed too); called from inside a callback of
+ * the transport, that happens when the callback returns.
  * @param t the transport; must not be NULL.
  * @param call the call; a call the transport is not moving is ignored.
  */
