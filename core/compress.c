@@ -25,6 +25,10 @@
  * so that a hostile frame header cannot make us allocate more. */
 #define CC_ZSTD_WINDOW_LOG_MAX 23
 
+/* gzip: messages in a row that fit a window 4 times smaller than the
+ * deflate state's before the state is made again at their size. */
+#define CC_GZIP_SHRINK_RUN 16
+
 /* ---- names and capabilities ---- */
 
 static const char *const names[CONNECTC_COMPRESSION_COUNT] = {"identity", "gzip", "br", "zstd"};
@@ -88,6 +92,7 @@ struct connectc_compress_ctx {
   z_stream inf;
   int def_ready;
   int def_wbits; /* window bits the deflate state was made with */
+  unsigned def_small_run; /* messages in a row that a much smaller window fits */
   int inf_ready;
   int gzip_level;
   int br_quality;
@@ -174,6 +179,20 @@ static int gzip_compress(connectc_compress_ctx *c, const connectc_allocator *oa,
    * keeps its large window. */
   int wbits = 9;
   while (wbits < 15 && ((size_t)1 << wbits) < len) wbits++;
+  /* A context lent to many calls may see one large message among many
+   * small ones: with the large state each small message pays for
+   * clearing its hash table (bench: 1 KiB gzip ~15% slower than with a
+   * fresh state). After a run of messages that a window 4 times smaller
+   * fits, the state is made again at their size; one large message now
+   * and then keeps it large. */
+  if (c->def_ready && wbits + 2 <= c->def_wbits) {
+    if (++c->def_small_run >= CC_GZIP_SHRINK_RUN) {
+      deflateEnd(&c->def);
+      c->def_ready = 0;
+    }
+  } else {
+    c->def_small_run = 0;
+  }
   if (c->def_ready && wbits > c->def_wbits) {
     deflateEnd(&c->def);
     c->def_ready = 0;
@@ -189,6 +208,7 @@ static int gzip_compress(connectc_compress_ctx *c, const connectc_allocator *oa,
       return CONNECTC_ERR_NOMEM;
     c->def_ready = 1;
     c->def_wbits = wbits;
+    c->def_small_run = 0;
   } else if (deflateReset(&c->def) != Z_OK) {
     return CONNECTC_ERR_NOMEM;
   }
