@@ -122,8 +122,9 @@ typedef struct connectc_client_config {
    * it and never changes its levels (requests are compressed at the levels
    * its owner set with connectc_compress_ctx_set_level()); it must outlive
    * the call, or at least its use: the call uses it inside
-   * connectc_client_call_* functions until it closes (on_close), then lets
-   * go of it. Messages are still allocated with the call's allocator.
+   * connectc_client_call_* functions until it closes, and has let go of it
+   * once the function in which it closed returns (not yet inside
+   * on_close). Messages are still allocated with the call's allocator.
    * One context may serve many calls as long as no two use it at the same
    * time, e.g. every call driven by one thread (an event loop, a
    * transport that is one per thread). */

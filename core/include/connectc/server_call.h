@@ -231,8 +231,10 @@ CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
  * lender set (connectc_compress_ctx_set_level()). The call uses it only
  * inside connectc_server_call_* functions of this call, from
  * connectc_server_call_recv_head() until its response is decided (it
- * finished, failed or was canceled): from then on it lets go of the
- * pointer and compresses nothing more. Messages the call produces are
+ * finished, failed or was canceled): once the function that decided it
+ * returns, the call has let go of the pointer and compresses nothing more
+ * (callbacks and interceptors running inside that function, on_close
+ * included, must not free the context yet). Messages the call produces are
  * still allocated with the call's own allocator; the states the context
  * creates use the context's.
  *
