@@ -516,8 +516,9 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
         query = target + path_len + 1;
       }
       ok = connectc_router_call_new(s->router, target, path_len, &r->call) == CONNECTC_OK;
-      /* Without a context (out of memory) the call makes its own. */
-      if (ok && !mc->cctx)
+      /* Without a context (out of memory) the call makes its own. A
+       * handed-over connection serves one request: nothing to reuse. */
+      if (ok && !mc->embedded && !mc->cctx)
         (void)connectc_compress_ctx_new(connectc_router_allocator(s->router), &mc->cctx);
       if (ok && mc->cctx) (void)connectc_server_call_lend_compress_ctx(r->call, mc->cctx);
       /* The fields go straight into the call's own list: one copy. */
