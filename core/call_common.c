@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "compress_internal.h"
 #include "protocol.h"
 
 void cc_outq_peek(const cc_outq *q, const uint8_t **data, size_t *len) {
@@ -61,7 +62,6 @@ int cc_maybe_compress(connectc_compress_ctx *ctx, const connectc_allocator *a,
                       connectc_compression comp, size_t min_bytes, const uint8_t *msg,
                       size_t len, const uint8_t **out, size_t *out_len, uint8_t **owned,
                       int *compressed) {
-  (void)a;
   *owned = NULL;
   *compressed = 0;
   *out = msg;
@@ -69,7 +69,7 @@ int cc_maybe_compress(connectc_compress_ctx *ctx, const connectc_allocator *a,
   if (comp == CONNECTC_COMPRESSION_IDENTITY || len < min_bytes) return CONNECTC_OK;
   uint8_t *c = NULL;
   size_t clen = 0;
-  int rv = connectc_compress(ctx, comp, msg, len, &c, &clen);
+  int rv = cc_compress_to(ctx, a, comp, msg, len, &c, &clen);
   if (rv) return rv;
   *owned = c;
   *out = c;
@@ -149,7 +149,8 @@ int cc_msg_reader_feed_some(cc_msg_reader *r, connectc_compress_ctx *ctx, const 
       return CONNECTC_ERR_PROTOCOL;
     }
     if ((env.flags & CONNECTC_ENVELOPE_FLAG_COMPRESSED) && plen > 0) {
-      rv = connectc_decompress(ctx, r->comp, payload, plen, r->max_bytes, &owned, &plen, err);
+      rv = cc_decompress_to(ctx, &r->dec.alloc, r->comp, payload, plen, r->max_bytes, &owned,
+                            &plen, err);
       if (rv) return rv;
       payload = owned;
     } else if (plen > r->max_bytes) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "compress_internal.h"
 #include "connectc/http.h"
 #include "grpc.h"
 #include "protocol.h"
@@ -40,7 +41,11 @@ struct connectc_client_call {
   int full_duplex;
   int framed; /* messages travel in envelopes: every call but Connect unary */
 
+  /* Own (created when needed, freed with the call) or, when cctx_lent,
+   * borrowed from connectc_client_config.compress_ctx: never freed here,
+   * and let go of (NULL) once the call closed. */
   connectc_compress_ctx *cctx;
+  int cctx_lent;
 
   /* request */
   connectc_headers req_headers;
@@ -97,6 +102,7 @@ static int is_unary_response(connectc_stream_type st) {
 static void close_call(connectc_client_call *c) {
   if (c->closed) return;
   c->closed = 1;
+  if (c->cctx_lent) c->cctx = NULL; /* a closed call compresses nothing more */
   c->rstate = RESP_DISCARD;
   c->send_closed = 1;
   for (size_t i = c->n_icpt; i-- > 0;)
@@ -177,8 +183,11 @@ int connectc_client_call_new(const connectc_client_config *cfg,
   cc_msg_reader_init(&c->reader, c->limits.recv_max_bytes, end_flag, &c->alloc);
   /* A compression context only when a compression is used (requests now,
    * responses when one announces it). */
-  if (c->send_comp != CONNECTC_COMPRESSION_IDENTITY &&
-      connectc_compress_ctx_new(&c->alloc, &c->cctx) != CONNECTC_OK) {
+  if (cfg->compress_ctx) {
+    c->cctx = cfg->compress_ctx;
+    c->cctx_lent = 1;
+  } else if (c->send_comp != CONNECTC_COMPRESSION_IDENTITY &&
+             connectc_compress_ctx_new(&c->alloc, &c->cctx) != CONNECTC_OK) {
     connectc_client_call_del(c);
     return CONNECTC_ERR_NOMEM;
   }
@@ -229,7 +238,7 @@ void connectc_client_call_del(connectc_client_call *c) {
   }
   connectc_allocator a = c->alloc;
   if (c->path != c->procedure) cc_free(&a, c->path);
-  connectc_compress_ctx_del(c->cctx);
+  if (!c->cctx_lent) connectc_compress_ctx_del(c->cctx);
   connectc_headers_reset(&c->req_headers);
   connectc_headers_reset(&c->resp_headers);
   connectc_headers_reset(&c->trailers);
@@ -467,7 +476,7 @@ static int resolve_encoding(connectc_client_call *c, const char *value) {
   c->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
   if (!value || !value[0] || strcmp(value, "identity") == 0) return 1;
   if (connectc_compression_from_name(value, strlen(value), &c->resp_comp)) {
-    if (c->resp_comp == CONNECTC_COMPRESSION_IDENTITY || c->cctx ||
+    if (c->resp_comp == CONNECTC_COMPRESSION_IDENTITY || c->cctx || c->cctx_lent ||
         connectc_compress_ctx_new(&c->alloc, &c->cctx) == CONNECTC_OK)
       return 1;
     close_with(c, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for a decompression context");
@@ -784,8 +793,8 @@ static int unary_payload(connectc_client_call *c, const uint8_t *src, size_t src
   if (c->resp_comp != CONNECTC_COMPRESSION_IDENTITY && *len > 0) {
     connectc_error perr;
     connectc_error_init(&perr, &c->alloc);
-    int rv = connectc_decompress(c->cctx, c->resp_comp, *p, *len, c->limits.recv_max_bytes,
-                                 owned, len, &perr);
+    int rv = cc_decompress_to(c->cctx, &c->alloc, c->resp_comp, *p, *len,
+                              c->limits.recv_max_bytes, owned, len, &perr);
     if (rv) {
       close_with_error(c, &perr);
       connectc_error_reset(&perr);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "call_internal.h"
+#include "compress_internal.h"
 #include "connectc/http.h"
 #include "connectc/router.h"
 #include "grpc.h"
@@ -38,7 +39,12 @@ struct connectc_server_call {
   const connectc_method_desc *method;
   connectc_server_callbacks cb;
   void *user_data;
+  /* The call's compression context: its own (created in recv_head when a
+   * compression is negotiated, freed with the call) or, when cctx_lent,
+   * one borrowed through connectc_server_call_lend_compress_ctx(), never
+   * freed here and let go of (set to NULL) once the response is decided. */
   connectc_compress_ctx *cctx;
+  int cctx_lent;
 
   enum srv_state state;
   int recv_done;
@@ -199,7 +205,7 @@ void connectc_server_call_del(connectc_server_call *s) {
   }
   connectc_allocator a = s->alloc;
   cc_free(&a, s->cors_origin);
-  connectc_compress_ctx_del(s->cctx);
+  if (!s->cctx_lent) connectc_compress_ctx_del(s->cctx);
   connectc_headers_reset(&s->req_headers);
   connectc_headers_reset(&s->resp_headers);
   connectc_headers_reset(&s->resp_trailers);
@@ -364,7 +370,22 @@ static void notify_close(connectc_server_call *s, const connectc_error *e) {
       s->cfg.interceptors[i]->on_close(s, e, &s->resp_trailers, s->cfg.interceptors[i]->user_data);
 }
 
+/* A finished call compresses nothing more (every path that could is
+ * refused in SRV_FINISHED): it lets go of a lent context, so that its
+ * lender may hand it to the next call. */
+static void release_lent_ctx(connectc_server_call *s) {
+  if (s->cctx_lent) s->cctx = NULL;
+}
+
+static int finish_response_now(connectc_server_call *s, const connectc_error *e);
+
 static int finish_response(connectc_server_call *s, const connectc_error *e) {
+  int rv = finish_response_now(s, e);
+  release_lent_ctx(s);
+  return rv;
+}
+
+static int finish_response_now(connectc_server_call *s, const connectc_error *e) {
   if (s->state == SRV_FINISHED) return CONNECTC_ERR_STATE;
   s->state = SRV_FINISHED;
   s->body_done = 1;
@@ -442,6 +463,7 @@ static int raw_response(connectc_server_call *s, int status, const char *hname,
   s->final_code = connectc_code_from_http_status(status);
   s->closed_notified = 1; /* refused before any interceptor saw the call */
   s->state = SRV_FINISHED;
+  release_lent_ctx(s);
   s->body_done = 1;
   s->status = status;
   s->content_length = 0;
@@ -707,8 +729,9 @@ int connectc_server_call_recv_head(connectc_server_call *s, const char *http_met
   }
   s->resp_comp = pick_response_compression(s->req_comp, accept);
   s->reader.comp = s->req_comp;
-  if (!failed && (s->req_comp != CONNECTC_COMPRESSION_IDENTITY ||
-                  s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)) {
+  if (!failed && !s->cctx_lent &&
+      (s->req_comp != CONNECTC_COMPRESSION_IDENTITY ||
+       s->resp_comp != CONNECTC_COMPRESSION_IDENTITY)) {
     if (connectc_compress_ctx_new(&s->alloc, &s->cctx) != CONNECTC_OK) {
       s->resp_comp = CONNECTC_COMPRESSION_IDENTITY;
       fail_with(s, CONNECTC_CODE_RESOURCE_EXHAUSTED, "out of memory for compression");
@@ -893,6 +916,15 @@ int connectc_server_call_recv_body_some(connectc_server_call *s, const uint8_t *
   return recv_body(s, data, len, 1, taken ? taken : &dummy);
 }
 
+int connectc_server_call_lend_compress_ctx(connectc_server_call *s, connectc_compress_ctx *ctx) {
+  if (!s) return CONNECTC_ERR_ARGUMENT;
+  if (s->state != SRV_WAIT_HEAD) return CONNECTC_ERR_STATE;
+  /* Before recv_head the call has no context of its own yet. */
+  s->cctx = ctx;
+  s->cctx_lent = ctx != NULL;
+  return CONNECTC_OK;
+}
+
 void connectc_server_call_pause_recv(connectc_server_call *s) {
   if (s) s->recv_paused = 1;
 }
@@ -920,8 +952,8 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
     connectc_error e;
     connectc_error_init(&e, &s->alloc);
     if (s->req_comp != CONNECTC_COMPRESSION_IDENTITY && len > 0) {
-      int rv = connectc_decompress(s->cctx, s->req_comp, p, len, s->limits.recv_max_bytes,
-                                   &owned, &len, &e);
+      int rv = cc_decompress_to(s->cctx, &s->alloc, s->req_comp, p, len,
+                                s->limits.recv_max_bytes, &owned, &len, &e);
       if (rv) {
         if (e.code == CONNECTC_CODE_OK) e.code = CONNECTC_CODE_INTERNAL;
         finish_response(s, &e);
@@ -997,6 +1029,7 @@ void connectc_server_call_cancel(connectc_server_call *s) {
   int was_finished = s->state == SRV_FINISHED;
   s->state = SRV_FINISHED;
   s->body_done = 1;
+  release_lent_ctx(s);
   if (was_finished) return;
   connectc_error e;
   connectc_error_init(&e, &s->alloc);

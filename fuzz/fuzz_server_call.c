@@ -1,7 +1,9 @@
 /* Fuzzes the server call: a request head chosen by the input (method,
  * content type, encodings, timeout, GET query) and a body cut into chunks
  * at input-chosen points, against an echo handler. The response must
- * always be decided once the body ends, and nothing may leak. */
+ * always be decided once the body ends, and nothing may leak. Some inputs
+ * lend the call a compression context, freed as soon as the call has
+ * finished and before it is deleted: the call must not touch it then. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   connectc_server_call *s = NULL;
   int some = (sel3 & 2) != 0;
   if (connectc_server_call_new(&cfg, m, &cb, &some, NULL, &s) != CONNECTC_OK) return 0;
+  connectc_compress_ctx *lent = NULL;
+  if ((sel3 & 4) && connectc_compress_ctx_new(NULL, &lent) == CONNECTC_OK &&
+      connectc_server_call_lend_compress_ctx(s, lent) != CONNECTC_OK)
+    abort();
   connectc_headers h;
   connectc_headers_init(&h, NULL);
   connectc_headers_adds(&h, "content-type", ctypes[(sel >> 2) % 6]);
@@ -95,8 +101,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   connectc_server_call_recv_end(s);
   connectc_server_call_tick(s, 5000);
   if (!connectc_server_call_is_finished(s)) abort();
+  connectc_compress_ctx_del(lent); /* a finished call has let go of it */
   connectc_response_head rh;
   if (connectc_server_call_response_head(s, &rh) != CONNECTC_OK) abort();
+  const uint8_t *out;
+  size_t olen;
+  int done;
+  connectc_server_call_body_peek(s, &out, &olen, &done);
+  connectc_server_call_body_consume(s, olen);
+  connectc_server_call_recv_body(s, data, size); /* ignored once finished */
   connectc_server_call_del(s);
   return 0;
 }

@@ -2,7 +2,8 @@
  * Stress test of the asynchronous halves: a real libmicrohttpd server whose
  * typed handlers hand their responders to worker threads, driven by many
  * concurrent asynchronous client streams over the libcurl adapter (several
- * transports, one per client thread, in connectc_curl_poll mode).
+ * transports, one per client thread, in connectc_curl_poll mode), two of
+ * them sending gzip or zstd (and so answered in it).
  *
  * The request (a google.protobuf.StringValue) tells the server what to do:
  * "<mode><count>", with mode
@@ -779,6 +780,14 @@ static void test_async_stress(void **state) {
     if (ct->drive == 2) cfg.loop = &loop;
     assert_int_equal(connectc_curl_new(&cfg, NULL, &ct->curl), CONNECTC_OK);
     connectc_client_init(&ct->client, connectc_curl_transport(ct->curl));
+    /* Compressed both ways on two of the threads: each transport lends
+     * its calls one compression context, each server connection its
+     * requests' calls another, and handlers compress from the workers. */
+    ct->client.send_compression = i == 0   ? CONNECTC_COMPRESSION_IDENTITY
+                                  : i == 1 ? CONNECTC_COMPRESSION_GZIP
+                                  : connectc_compression_supported(CONNECTC_COMPRESSION_ZSTD)
+                                      ? CONNECTC_COMPRESSION_ZSTD
+                                      : CONNECTC_COMPRESSION_GZIP;
     assert_int_equal(pthread_create(&ct->thread, NULL, client_main, ct), 0);
   }
   int by_code[32] = {0};

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -586,6 +587,210 @@ static void test_bad_config(void **state) {
   assert_int_equal(connectc_client_call_new(&cfg, NULL, NULL, NULL, 0, &c), CONNECTC_ERR_ARGUMENT);
 }
 
+
+/* ---- lent compression contexts ---- */
+
+typedef struct tally {
+  size_t calls, live;
+} tally;
+typedef struct tally_hdr {
+  size_t size;
+  max_align_t align;
+} tally_hdr;
+static void *t_malloc(size_t n, void *ud) {
+  tally *t = ud;
+  tally_hdr *h = malloc(sizeof *h + n);
+  if (!h) return NULL;
+  t->calls++;
+  t->live += n;
+  h->size = n;
+  return h + 1;
+}
+static void t_free(void *p, void *ud) {
+  tally *t = ud;
+  if (!p) return;
+  tally_hdr *h = (tally_hdr *)p - 1;
+  t->live -= h->size;
+  free(h);
+}
+static void *t_realloc(void *p, size_t n, void *ud) {
+  if (!p) return t_malloc(n, ud);
+  void *np = t_malloc(n, ud);
+  if (!np) return NULL;
+  tally_hdr *old = (tally_hdr *)p - 1;
+  memcpy(np, p, old->size < n ? old->size : n);
+  t_free(p, ud);
+  return np;
+}
+
+typedef struct big_msg {
+  uint8_t data[2048];
+  size_t len;
+  int n, closed;
+  connectc_code code;
+} big_msg;
+static int big_on_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  (void)c;
+  big_msg *b = ud;
+  assert_true(len <= sizeof b->data);
+  memcpy(b->data, data, len);
+  b->len = len;
+  b->n++;
+  return 0;
+}
+static void big_on_close(connectc_client_call *c, const connectc_error *err,
+                         const connectc_headers *trailers, void *ud) {
+  (void)c;
+  (void)trailers;
+  big_msg *b = ud;
+  b->closed++;
+  b->code = err->code;
+}
+
+typedef struct lent_run {
+  size_t call_allocs, ctx_allocs;
+  uint8_t req[2048]; /* the request body: the compressed message */
+  size_t req_len;
+} lent_run;
+
+/* One unary call sending `msg` compressed with `alg` and receiving `cresp`
+ * (the message compressed with `alg`): lent `ctx` when not NULL. */
+static void lent_client_unary(connectc_compression alg, connectc_compress_ctx *ctx, tally *xt,
+                              const uint8_t *msg, size_t len, const uint8_t *cresp,
+                              size_t cresp_len, lent_run *out) {
+  tally ct = {0, 0};
+  connectc_allocator ca = {t_malloc, t_realloc, t_free, &ct};
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.send_compression = alg;
+  cfg.compress_ctx = ctx;
+  size_t ctx_before = xt ? xt->calls : 0;
+  big_msg got;
+  memset(&got, 0, sizeof got);
+  connectc_client_callbacks cb = {NULL, big_on_message, big_on_close};
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &cb, &got, &ca, 0, &c), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, msg, len), CONNECTC_OK);
+  connectc_request_head head;
+  assert_int_equal(connectc_client_call_request_head(c, &head), CONNECTC_OK);
+  assert_string_equal(connectc_headers_get(head.headers, "content-encoding"),
+                      connectc_compression_name(alg));
+  const uint8_t *p;
+  int done;
+  connectc_client_call_body_peek(c, &p, &out->req_len, &done);
+  assert_true(out->req_len <= sizeof out->req);
+  memcpy(out->req, p, out->req_len);
+  connectc_client_call_body_consume(c, out->req_len);
+  char clen[32];
+  snprintf(clen, sizeof clen, "%zu", cresp_len);
+  const char *const hdrs[] = {"content-type", "application/proto", "content-encoding",
+                              connectc_compression_name(alg), "content-length", clen, NULL};
+  respond(c, 200, hdrs, cresp, cresp_len, 0);
+  assert_int_equal(got.closed, 1);
+  assert_int_equal(got.code, CONNECTC_CODE_OK);
+  assert_int_equal(got.n, 1);
+  assert_int_equal(got.len, len);
+  assert_memory_equal(got.data, msg, len);
+  connectc_client_call_del(c);
+  out->call_allocs = ct.calls;
+  out->ctx_allocs = xt ? xt->calls - ctx_before : 0;
+  assert_int_equal(ct.live, 0);
+}
+
+static void test_lent_compress_ctx(void **state) {
+  (void)state;
+  static const connectc_compression lent_algs[] = {
+      CONNECTC_COMPRESSION_GZIP, CONNECTC_COMPRESSION_BR, CONNECTC_COMPRESSION_ZSTD};
+  uint8_t msg[1024];
+  for (size_t i = 0; i < sizeof msg; i++) msg[i] = (uint8_t)((size_t)"request, reply: "[i % 16] ^ (i / 97));
+  for (size_t a = 0; a < sizeof lent_algs / sizeof lent_algs[0]; a++) {
+    connectc_compression alg = lent_algs[a];
+    if (!connectc_compression_supported(alg)) continue;
+    connectc_compress_ctx *ref = NULL;
+    assert_int_equal(connectc_compress_ctx_new(NULL, &ref), CONNECTC_OK);
+    uint8_t *cresp = NULL;
+    size_t cresp_len = 0;
+    assert_int_equal(connectc_compress(ref, alg, msg, sizeof msg, &cresp, &cresp_len), CONNECTC_OK);
+    tally xt = {0, 0};
+    connectc_allocator xa = {t_malloc, t_realloc, t_free, &xt};
+    connectc_compress_ctx *lent = NULL;
+    assert_int_equal(connectc_compress_ctx_new(&xa, &lent), CONNECTC_OK);
+    static lent_run r1, r2, fresh;
+    lent_client_unary(alg, lent, &xt, msg, sizeof msg, cresp, cresp_len, &r1);
+    lent_client_unary(alg, lent, &xt, msg, sizeof msg, cresp, cresp_len, &r2);
+    lent_client_unary(alg, NULL, NULL, msg, sizeof msg, cresp, cresp_len, &fresh);
+    /* Each request decompresses to the exact message, and is the same
+     * bytes as a call with a context of its own sends. */
+    for (int i = 0; i < 2; i++) {
+      const lent_run *r = i ? &r2 : &r1;
+      uint8_t *plain = NULL;
+      size_t plain_len = 0;
+      assert_int_equal(connectc_decompress(ref, alg, r->req, r->req_len, 1 << 20, &plain,
+                                           &plain_len, NULL),
+                       CONNECTC_OK);
+      assert_int_equal(plain_len, sizeof msg);
+      assert_memory_equal(plain, msg, sizeof msg);
+      connectc_free(NULL, plain);
+      assert_int_equal(r->req_len, fresh.req_len);
+      assert_memory_equal(r->req, fresh.req, fresh.req_len);
+    }
+    /* As on the server: the second call made no compressor state (but
+     * brotli's per-message ones), and a call with its own context pays
+     * for the context and its states on its own allocator. */
+    if (alg == CONNECTC_COMPRESSION_BR) {
+      assert_int_equal(r2.ctx_allocs, r1.ctx_allocs);
+    } else {
+      assert_true(r1.ctx_allocs > 0);
+      assert_int_equal(r2.ctx_allocs, 0);
+    }
+    assert_int_equal(r2.call_allocs, r1.call_allocs);
+    assert_int_equal(fresh.call_allocs, r1.call_allocs + 1 + r1.ctx_allocs);
+    connectc_compress_ctx_del(lent);
+    assert_int_equal(xt.live, 0);
+    connectc_free(NULL, cresp);
+    connectc_compress_ctx_del(ref);
+  }
+}
+
+/* A closed call lets go of its lent context: it may be freed before the
+ * call is, and nothing the call is told afterwards touches it. */
+static void test_lent_compress_ctx_closed(void **state) {
+  (void)state;
+  connectc_compress_ctx *lent = NULL;
+  assert_int_equal(connectc_compress_ctx_new(NULL, &lent), CONNECTC_OK);
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Chat";
+  cfg.codec = "proto";
+  cfg.stream_type = CONNECTC_STREAM_BIDI;
+  cfg.send_compression = CONNECTC_COMPRESSION_GZIP;
+  cfg.compress_ctx = lent;
+  events ev;
+  memset(&ev, 0, sizeof ev);
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &callbacks, &ev, NULL, 0, &c), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"hello", 5), CONNECTC_OK);
+  connectc_client_call_cancel(c);
+  assert_int_equal(ev.n_close, 1);
+  connectc_compress_ctx_del(lent);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"again", 5), CONNECTC_ERR_STATE);
+  uint8_t e[64];
+  size_t n = env(e, CONNECTC_ENVELOPE_FLAG_COMPRESSED, "zz");
+  const char *const hdrs[] = {"content-type", "application/connect+proto",
+                              "connect-content-encoding", "gzip", NULL};
+  connectc_headers h;
+  connectc_headers_init(&h, NULL);
+  for (size_t i = 0; hdrs[i]; i += 2) connectc_headers_adds(&h, hdrs[i], hdrs[i + 1]);
+  (void)connectc_client_call_recv_head(c, 200, &h);
+  connectc_headers_reset(&h);
+  (void)connectc_client_call_recv_body(c, e, n);
+  (void)connectc_client_call_recv_end(c);
+  assert_int_equal(ev.n_close, 1);
+  connectc_client_call_del(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary_request_bytes),
@@ -605,6 +810,8 @@ int main(void) {
       cmocka_unit_test(test_deadline_cancel_and_close_once),
       cmocka_unit_test(test_send_limit),
       cmocka_unit_test(test_bad_config),
+      cmocka_unit_test(test_lent_compress_ctx),
+      cmocka_unit_test(test_lent_compress_ctx_closed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

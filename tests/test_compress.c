@@ -313,6 +313,63 @@ static void test_context_reuse(void **state) {
   connectc_compress_ctx_del(ctx);
 }
 
+
+/* A gzip state grown by a large message shrinks after 16 small ones in a
+ * row (allocations show when it is made again), and does not when large
+ * messages keep coming between small ones. */
+static void test_gzip_state_shrinks(void **state) {
+  (void)state;
+  const connectc_compression gz = CONNECTC_COMPRESSION_GZIP;
+  static uint8_t big[65536];
+  uint8_t small[512];
+  for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)("abcdefghijklmnop"[(i * 7 + i / 13) % 16]);
+  memset(small, 's', sizeof small);
+  counter cn = {0, 0, 0, -1};
+  connectc_allocator al = {c_malloc, c_realloc, c_free, &cn};
+  connectc_compress_ctx *ctx = NULL;
+  assert_int_equal(connectc_compress_ctx_new(&al, &ctx), CONNECTC_OK);
+  uint8_t *out;
+  size_t out_len;
+  /* Fresh state for a small message: deflateInit's allocations + the output. */
+  size_t before = cn.calls;
+  assert_int_equal(connectc_compress(ctx, gz, small, sizeof small, &out, &out_len), CONNECTC_OK);
+  size_t init_small = cn.calls - before;
+  assert_true(init_small > 1);
+  connectc_free(&al, out);
+  /* The large message grows the state. */
+  assert_int_equal(connectc_compress(ctx, gz, big, sizeof big, &out, &out_len), CONNECTC_OK);
+  connectc_free(&al, out);
+  for (int i = 0; i < 20; i++) {
+    before = cn.calls;
+    assert_int_equal(connectc_compress(ctx, gz, small, sizeof small, &out, &out_len), CONNECTC_OK);
+    /* The 16th small message in a row makes the small state again; the
+     * others reuse what is there (the output buffer alone). */
+    assert_int_equal(cn.calls - before, i == 15 ? init_small : 1);
+    connectc_free(&al, out);
+  }
+  /* Alternating: the large state stays; small messages allocate only
+   * their output. */
+  assert_int_equal(connectc_compress(ctx, gz, big, sizeof big, &out, &out_len), CONNECTC_OK);
+  connectc_free(&al, out);
+  for (int i = 0; i < 40; i++) {
+    int large = i % 8 == 7;
+    before = cn.calls;
+    assert_int_equal(connectc_compress(ctx, gz, large ? big : small, large ? sizeof big : sizeof small,
+                                       &out, &out_len),
+                     CONNECTC_OK);
+    assert_int_equal(cn.calls - before, 1);
+    uint8_t *d;
+    size_t n;
+    assert_int_equal(connectc_decompress(ctx, gz, out, out_len, sizeof big, &d, &n, NULL), CONNECTC_OK);
+    assert_int_equal(n, large ? sizeof big : sizeof small);
+    assert_memory_equal(d, large ? big : small, n);
+    connectc_free(&al, d);
+    connectc_free(&al, out);
+  }
+  connectc_compress_ctx_del(ctx);
+  assert_int_equal(cn.live, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -323,6 +380,7 @@ int main(void) {
       cmocka_unit_test(test_unsupported_and_empty),
       cmocka_unit_test(test_allocation_failures),
       cmocka_unit_test(test_context_reuse),
+      cmocka_unit_test(test_gzip_state_shrinks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -727,6 +728,291 @@ static void test_headers_to_fill(void **state) {
   connectc_server_call_del(s);
 }
 
+
+/* ---- lent compression contexts ---- */
+
+/* Counts allocations and the bytes alive, so that a test can tell which
+ * allocator paid for what and that nothing was freed twice or kept. */
+typedef struct tally {
+  size_t calls, live;
+} tally;
+typedef struct tally_hdr {
+  size_t size;
+  max_align_t align;
+} tally_hdr;
+static void *t_malloc(size_t n, void *ud) {
+  tally *t = ud;
+  tally_hdr *h = malloc(sizeof *h + n);
+  if (!h) return NULL;
+  t->calls++;
+  t->live += n;
+  h->size = n;
+  return h + 1;
+}
+static void t_free(void *p, void *ud) {
+  tally *t = ud;
+  if (!p) return;
+  tally_hdr *h = (tally_hdr *)p - 1;
+  t->live -= h->size;
+  free(h);
+}
+static void *t_realloc(void *p, size_t n, void *ud) {
+  if (!p) return t_malloc(n, ud);
+  void *np = t_malloc(n, ud);
+  if (!np) return NULL;
+  tally_hdr *old = (tally_hdr *)p - 1;
+  memcpy(np, p, old->size < n ? old->size : n);
+  t_free(p, ud);
+  return np;
+}
+
+/* 1 KiB of text that compresses, with enough variety that levels differ. */
+static void lend_message(uint8_t *msg, size_t len) {
+  static const char *const words[] = {"alpha ", "bravo ", "charlie ", "delta ", "echo ",
+                                      "foxtrot ", "golf ", "hotel ", "india ", "juliet "};
+  size_t n = 0;
+  unsigned x = 7;
+  while (n < len) {
+    x = x * 1103515245u + 12345u;
+    const char *w = words[(x >> 16) % 10];
+    for (size_t i = 0; w[i] && n < len; i++) msg[n++] = (uint8_t)w[i];
+  }
+}
+
+typedef struct lent_result {
+  size_t call_allocs; /* the call's allocator, the whole call */
+  size_t ctx_allocs;  /* the lent context's allocator, during the call */
+  uint8_t body[2048]; /* the compressed response body */
+  size_t body_len;
+} lent_result;
+
+/* One unary call whose request (compressed with `alg`, `creq`) is echoed
+ * back compressed with `alg`: lent `ctx` when not NULL. */
+static void lent_unary(connectc_compression alg, connectc_compress_ctx *ctx, tally *ctx_tally,
+                       const uint8_t *creq, size_t creq_len, lent_result *out) {
+  tally ct = {0, 0};
+  connectc_allocator ca = {t_malloc, t_realloc, t_free, &ct};
+  handler h;
+  memset(&h, 0, sizeof h);
+  h.echo = 1;
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_server_call_new(NULL, &unary_m, &cbs, &h, &ca, &s), CONNECTC_OK);
+  if (ctx) assert_int_equal(connectc_server_call_lend_compress_ctx(s, ctx), CONNECTC_OK);
+  size_t ctx_before = ctx_tally ? ctx_tally->calls : 0;
+  const char *name = connectc_compression_name(alg);
+  const char *const hdrs[] = {"content-type", "application/proto", "content-encoding", name,
+                              "accept-encoding", name, NULL};
+  assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_OK);
+  /* Too late to lend one now. */
+  assert_int_equal(connectc_server_call_lend_compress_ctx(s, ctx), CONNECTC_ERR_STATE);
+  assert_int_equal(connectc_server_call_recv_body(s, creq, creq_len), CONNECTC_OK);
+  assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+  assert_int_equal(h.n_messages, 1);
+  expect_status(s, 200);
+  assert_string_equal(resp_header(s, "content-encoding"), name);
+  int done;
+  out->body_len = body(s, out->body, sizeof out->body, &done);
+  assert_int_equal(done, 1);
+  connectc_server_call_del(s);
+  out->call_allocs = ct.calls;
+  out->ctx_allocs = ctx_tally ? ctx_tally->calls - ctx_before : 0;
+  assert_int_equal(ct.live, 0); /* the call freed all it made, and only that */
+}
+
+static void test_lent_compress_ctx(void **state) {
+  (void)state;
+  static const connectc_compression lent_algs[] = {
+      CONNECTC_COMPRESSION_GZIP, CONNECTC_COMPRESSION_BR, CONNECTC_COMPRESSION_ZSTD};
+  uint8_t msg[1024];
+  lend_message(msg, sizeof msg);
+  assert_int_equal(connectc_server_call_lend_compress_ctx(NULL, NULL), CONNECTC_ERR_ARGUMENT);
+  for (size_t a = 0; a < sizeof lent_algs / sizeof lent_algs[0]; a++) {
+    connectc_compression alg = lent_algs[a];
+    if (!connectc_compression_supported(alg)) continue;
+    connectc_compress_ctx *ref = NULL;
+    assert_int_equal(connectc_compress_ctx_new(NULL, &ref), CONNECTC_OK);
+    uint8_t *creq = NULL;
+    size_t creq_len = 0;
+    assert_int_equal(connectc_compress(ref, alg, msg, sizeof msg, &creq, &creq_len), CONNECTC_OK);
+
+    tally xt = {0, 0};
+    connectc_allocator xa = {t_malloc, t_realloc, t_free, &xt};
+    connectc_compress_ctx *lent = NULL;
+    assert_int_equal(connectc_compress_ctx_new(&xa, &lent), CONNECTC_OK);
+    size_t ctx_struct_live = xt.live;
+    static lent_result r1, r2, fresh;
+    lent_unary(alg, lent, &xt, creq, creq_len, &r1);
+    /* The call did not free the context: its states are still alive. */
+    assert_true(xt.live > ctx_struct_live || alg == CONNECTC_COMPRESSION_BR);
+    lent_unary(alg, lent, &xt, creq, creq_len, &r2);
+    lent_unary(alg, NULL, NULL, creq, creq_len, &fresh);
+
+    /* Both calls round-trip the exact bytes, and answer exactly as a call
+     * with a context of its own does. */
+    for (int i = 0; i < 2; i++) {
+      const lent_result *r = i ? &r2 : &r1;
+      uint8_t *plain = NULL;
+      size_t plain_len = 0;
+      assert_int_equal(connectc_decompress(ref, alg, r->body, r->body_len, 1 << 20, &plain,
+                                           &plain_len, NULL),
+                       CONNECTC_OK);
+      assert_int_equal(plain_len, sizeof msg);
+      assert_memory_equal(plain, msg, sizeof msg);
+      connectc_free(connectc_default_allocator(), plain);
+      assert_int_equal(r->body_len, fresh.body_len);
+      assert_memory_equal(r->body, fresh.body, fresh.body_len);
+    }
+    /* Allocations, exactly: the first call made the context's states on
+     * its allocator; the second made none (brotli has no state kept
+     * between messages: it makes the same ones every time). A call with
+     * a context of its own makes the context (1) and the same states on
+     * its own allocator, and otherwise allocates what a lent call does. */
+    if (alg == CONNECTC_COMPRESSION_BR) {
+      assert_int_equal(r2.ctx_allocs, r1.ctx_allocs);
+    } else {
+      assert_true(r1.ctx_allocs > 0);
+      assert_int_equal(r2.ctx_allocs, 0);
+    }
+    assert_int_equal(r2.call_allocs, r1.call_allocs);
+    assert_int_equal(fresh.call_allocs, r1.call_allocs + 1 + r1.ctx_allocs);
+
+    connectc_compress_ctx_del(lent);
+    assert_int_equal(xt.live, 0);
+    connectc_free(connectc_default_allocator(), creq);
+    connectc_compress_ctx_del(ref);
+  }
+}
+
+/* A lent context's levels are its owner's: calls compress at them and
+ * never change them; a call's own context uses the defaults. */
+static void test_lent_compress_ctx_level(void **state) {
+  (void)state;
+  const connectc_compression alg = CONNECTC_COMPRESSION_GZIP;
+  uint8_t msg[1024];
+  lend_message(msg, sizeof msg);
+  connectc_compress_ctx *l1 = NULL, *l9 = NULL, *ldef = NULL, *lent = NULL;
+  assert_int_equal(connectc_compress_ctx_new(NULL, &l1), CONNECTC_OK);
+  assert_int_equal(connectc_compress_ctx_new(NULL, &l9), CONNECTC_OK);
+  assert_int_equal(connectc_compress_ctx_new(NULL, &ldef), CONNECTC_OK);
+  connectc_compress_ctx_set_level(l1, alg, 1);
+  connectc_compress_ctx_set_level(l9, alg, 9);
+  uint8_t *b1, *b9, *bdef, *creq;
+  size_t n1, n9, ndef, ncreq;
+  assert_int_equal(connectc_compress(l1, alg, msg, sizeof msg, &b1, &n1), CONNECTC_OK);
+  assert_int_equal(connectc_compress(l9, alg, msg, sizeof msg, &b9, &n9), CONNECTC_OK);
+  assert_int_equal(connectc_compress(ldef, alg, msg, sizeof msg, &bdef, &ndef), CONNECTC_OK);
+  assert_int_equal(connectc_compress(ldef, alg, msg, sizeof msg, &creq, &ncreq), CONNECTC_OK);
+  /* The levels make different bytes of this message (else the test
+   * would prove nothing). */
+  assert_true(n1 != n9 || memcmp(b1, b9, n1) != 0);
+
+  tally xt = {0, 0};
+  connectc_allocator xa = {t_malloc, t_realloc, t_free, &xt};
+  assert_int_equal(connectc_compress_ctx_new(&xa, &lent), CONNECTC_OK);
+  connectc_compress_ctx_set_level(lent, alg, 1);
+  static lent_result r;
+  for (int i = 0; i < 2; i++) { /* level 1, then level 9 on the same context */
+    lent_unary(alg, lent, &xt, creq, ncreq, &r);
+    const uint8_t *want = i ? b9 : b1;
+    size_t want_len = i ? n9 : n1;
+    assert_int_equal(r.body_len, want_len);
+    assert_memory_equal(r.body, want, want_len);
+    /* The call left the level alone. */
+    uint8_t *again;
+    size_t nagain;
+    assert_int_equal(connectc_compress(lent, alg, msg, sizeof msg, &again, &nagain), CONNECTC_OK);
+    assert_int_equal(nagain, want_len);
+    assert_memory_equal(again, want, want_len);
+    connectc_free(&xa, again);
+    connectc_compress_ctx_set_level(lent, alg, 9);
+  }
+  lent_unary(alg, NULL, NULL, creq, ncreq, &r);
+  assert_int_equal(r.body_len, ndef);
+  assert_memory_equal(r.body, bdef, ndef);
+
+  const connectc_allocator *d = connectc_default_allocator();
+  connectc_free(d, b1);
+  connectc_free(d, b9);
+  connectc_free(d, bdef);
+  connectc_free(d, creq);
+  connectc_compress_ctx_del(l1);
+  connectc_compress_ctx_del(l9);
+  connectc_compress_ctx_del(ldef);
+  connectc_compress_ctx_del(lent);
+  assert_int_equal(xt.live, 0);
+}
+
+/* Streams too: two bidi calls, one after the other, on one lent context,
+ * each echoing two compressed messages; a call canceled midway lets go of
+ * the context (it is freed before the call, which must not touch it). */
+static void test_lent_compress_ctx_stream(void **state) {
+  (void)state;
+  const connectc_compression alg = CONNECTC_COMPRESSION_GZIP;
+  uint8_t msg[1024];
+  lend_message(msg, sizeof msg);
+  connectc_compress_ctx *ref = NULL, *lent = NULL;
+  assert_int_equal(connectc_compress_ctx_new(NULL, &ref), CONNECTC_OK);
+  assert_int_equal(connectc_compress_ctx_new(NULL, &lent), CONNECTC_OK);
+  uint8_t *c = NULL;
+  size_t clen = 0;
+  assert_int_equal(connectc_compress(ref, alg, msg, sizeof msg, &c, &clen), CONNECTC_OK);
+  uint8_t in[2 * (5 + 1100)];
+  size_t in_len = 0;
+  for (int m = 0; m < 2; m++) {
+    connectc_envelope_write_header(in + in_len, CONNECTC_ENVELOPE_FLAG_COMPRESSED, (uint32_t)clen);
+    memcpy(in + in_len + 5, c, clen);
+    in_len += 5 + clen;
+  }
+  const char *const hdrs[] = {"content-type", "application/connect+proto",
+                              "connect-content-encoding", "gzip", "connect-accept-encoding",
+                              "gzip", NULL};
+  for (int call = 0; call < 3; call++) {
+    handler h;
+    connectc_server_call *s = new_call(&bidi_m, &h, NULL);
+    h.echo = 1;
+    assert_int_equal(connectc_server_call_lend_compress_ctx(s, lent), CONNECTC_OK);
+    assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_OK);
+    assert_int_equal(connectc_server_call_recv_body(s, in, in_len), CONNECTC_OK);
+    assert_int_equal(h.n_messages, 2);
+    if (call == 2) {
+      connectc_server_call_cancel(s);
+      connectc_compress_ctx_del(lent); /* the canceled call no longer uses it */
+      lent = NULL;
+      assert_int_equal(connectc_server_call_send(s, msg, sizeof msg), CONNECTC_ERR_STATE);
+      assert_int_equal(connectc_server_call_recv_body(s, in, in_len), CONNECTC_OK);
+      assert_int_equal(connectc_server_call_finish(s, NULL), CONNECTC_ERR_STATE);
+      connectc_server_call_del(s);
+      break;
+    }
+    assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+    static uint8_t out[8192];
+    int done;
+    size_t n = body(s, out, sizeof out, &done);
+    assert_int_equal(done, 1);
+    /* Two compressed messages, then the end-of-stream message. */
+    size_t off = 0;
+    for (int m = 0; m < 2; m++) {
+      assert_true(off + 5 <= n);
+      assert_int_equal(out[off], CONNECTC_ENVELOPE_FLAG_COMPRESSED);
+      size_t plen = (size_t)out[off + 1] << 24 | (size_t)out[off + 2] << 16 |
+                    (size_t)out[off + 3] << 8 | out[off + 4];
+      uint8_t *plain = NULL;
+      size_t plain_len = 0;
+      assert_int_equal(connectc_decompress(ref, alg, out + off + 5, plen, 1 << 20, &plain,
+                                           &plain_len, NULL),
+                       CONNECTC_OK);
+      assert_int_equal(plain_len, sizeof msg);
+      assert_memory_equal(plain, msg, sizeof msg);
+      connectc_free(connectc_default_allocator(), plain);
+      off += 5 + plen;
+    }
+    assert_int_equal(out[off], CONNECTC_ENVELOPE_FLAG_END_STREAM);
+    connectc_server_call_del(s);
+  }
+  connectc_free(connectc_default_allocator(), c);
+  connectc_compress_ctx_del(ref);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_not_found_and_method),
@@ -744,6 +1030,9 @@ int main(void) {
       cmocka_unit_test(test_get_request),
       cmocka_unit_test(test_deadline_and_cancel),
       cmocka_unit_test(test_hostile_stream_request),
+      cmocka_unit_test(test_lent_compress_ctx),
+      cmocka_unit_test(test_lent_compress_ctx_level),
+      cmocka_unit_test(test_lent_compress_ctx_stream),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

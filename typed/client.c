@@ -48,6 +48,8 @@ static void call_config(const connectc_client *client, const connectc_method_des
   cfg->on_stats = client->on_stats;
   cfg->stats_user_data = client->stats_user_data;
   cfg->protocol = client->protocol;
+  /* Borrowed: the transport, driven by one thread, lends it to each call. */
+  cfg->compress_ctx = client->transport.compress_ctx;
   /* Synchronous calls send everything first: half duplex by nature. */
   cfg->full_duplex = async && opts && opts->full_duplex;
 }

@@ -44,6 +44,9 @@ struct connectc_curl {
   int running;
   int dispatching; /* inside libcurl: handles must not be removed now */
   int rescan;      /* woken while dispatching: reap() looks at every call again */
+  /* Owned; lent to the calls of connectc_curl_transport() (the transport
+   * is one per thread, so they never use it at the same time). */
+  connectc_compress_ctx *cctx;
 };
 
 struct xfer {
@@ -389,6 +392,7 @@ int connectc_curl_new(const connectc_curl_config *cfg, const connectc_allocator 
   if (rv == CONNECTC_OK && cfg->http_version == CONNECTC_CURL_HTTP_2 &&
       !(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_HTTP2))
     rv = CONNECTC_ERR_UNSUPPORTED;
+  if (rv == CONNECTC_OK) rv = connectc_compress_ctx_new(&t->alloc, &t->cctx);
   if (rv == CONNECTC_OK) {
     t->multi = curl_multi_init();
     if (!t->multi) rv = CONNECTC_ERR_UNSUPPORTED;
@@ -457,6 +461,8 @@ void connectc_curl_del(connectc_curl *t) {
   t_free(t, t->ca.data);
   t_free(t, t->cert.data);
   t_free(t, t->key.data);
+  /* Every call was canceled above: a closed call no longer uses it. */
+  connectc_compress_ctx_del(t->cctx);
   t->alloc.free(t, t->alloc.user_data);
 }
 
@@ -852,6 +858,7 @@ connectc_transport connectc_curl_transport(connectc_curl *t) {
                            .now_ms = transport_now,
                            .ctx = t,
                            .start = transport_start,
-                           .wake = transport_wake};
+                           .wake = transport_wake,
+                           .compress_ctx = t->cctx};
   return tr;
 }

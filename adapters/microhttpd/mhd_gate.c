@@ -51,6 +51,9 @@ struct tracked {
   int fd;
   int idle;  /* between requests, in the idle list */
   int shed;  /* shut down by the gate, closing */
+  /* Owned: lent to the connection's calls, one after another
+   * (mhd_gate_compress_ctx); touched only by the connection's thread. */
+  connectc_compress_ctx *cctx;
   tracked *prev, *next;
 };
 
@@ -605,6 +608,8 @@ void mhd_gate_notify_connection(void *cls, struct MHD_Connection *connection,
     if (t->shed && g->n_shedding) g->n_shedding--;
   }
   pthread_mutex_unlock(&g->mu);
+  /* Its last request completed before: no call uses the context now. */
+  if (t) connectc_compress_ctx_del(t->cctx);
   free(t);
   wake(g);
 }
@@ -613,6 +618,14 @@ static tracked *tracked_of(struct MHD_Connection *connection) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return ci ? ci->socket_context : NULL;
+}
+
+connectc_compress_ctx *mhd_gate_compress_ctx(struct MHD_Connection *connection,
+                                             const connectc_allocator *alloc) {
+  tracked *t = tracked_of(connection);
+  if (!t) return NULL;
+  if (!t->cctx) (void)connectc_compress_ctx_new(alloc, &t->cctx);
+  return t->cctx;
 }
 
 void mhd_gate_request_started(mhd_gate *g, struct MHD_Connection *connection) {

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "connectc/compress.h"
 #include "connectc/http.h"
 
 typedef struct mhd_gate mhd_gate;
@@ -64,6 +65,13 @@ void mhd_gate_notify_connection(void *cls, struct MHD_Connection *connection,
  * first access-handler call and its completed callback). */
 void mhd_gate_request_started(mhd_gate *g, struct MHD_Connection *connection);
 void mhd_gate_request_done(mhd_gate *g, struct MHD_Connection *connection);
+/* The compression context of a connection libmicrohttpd holds, created
+ * with `alloc` on first use, freed when the connection closes; NULL when
+ * the connection is not tracked or out of memory. Its requests follow one
+ * another (the next starts after the previous one completed, which
+ * finishes or cancels its call), so each call may borrow it in turn. */
+connectc_compress_ctx *mhd_gate_compress_ctx(struct MHD_Connection *connection,
+                                             const connectc_allocator *alloc);
 
 /* Counters, for tests and measurements. */
 typedef struct mhd_gate_stats {

@@ -40,6 +40,10 @@ struct connectc_mhd_embed {
   int stopping;
   pthread_t ticker;
   int ticker_started;
+  /* connectc_mhd_start's servers: each connection's compression context,
+   * lent to its calls (mhd_gate_compress_ctx). Embedded, the connections
+   * are the application's: then every call makes its own. */
+  int lend_conn_ctx;
 };
 
 #define REQ_MAGIC 0x63637271u /* a req in *req_cls */
@@ -305,6 +309,10 @@ static req *req_new(connectc_mhd_embed *e, struct MHD_Connection *conn, const ch
     return NULL;
   }
   connectc_server_call_set_hooks(r->call, &transport_ops, r);
+  if (e->lend_conn_ctx) {
+    connectc_compress_ctx *cctx = mhd_gate_compress_ctx(conn, connectc_router_allocator(e->router));
+    if (cctx) (void)connectc_server_call_lend_compress_ctx(r->call, cctx);
+  }
   pthread_mutex_lock(&e->mu);
   r->next = e->live;
   if (e->live) e->live->prev = r;
@@ -823,6 +831,7 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
     free(s);
     return erv;
   }
+  s->embed->lend_conn_ctx = 1;
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;

@@ -71,6 +71,9 @@ struct connectc_mg_client {
   cc_h1_field fields[MAX_RESPONSE_FIELDS];
   xfer *xfers;
   int running;
+  /* Owned; lent to the calls of connectc_mg_client_transport(), which the
+   * loop thread alone drives. */
+  connectc_compress_ctx *cctx;
 };
 
 enum { RBODY_NONE, RBODY_LENGTH, RBODY_CHUNKED, RBODY_UNTIL_CLOSE };
@@ -584,6 +587,7 @@ int connectc_mg_client_new(const connectc_mg_client_config *cfg, struct mg_mgr *
   if (rv == CONNECTC_OK) rv = blob(t, &t->key, &t->key_len, cfg->client_key_pem, cfg->client_key_pem_len);
   size_t unused = 0;
   if (rv == CONNECTC_OK && cfg->ca_file) rv = blob(t, &t->ca_file, &unused, cfg->ca_file, 0);
+  if (rv == CONNECTC_OK) rv = connectc_compress_ctx_new(&t->alloc, &t->cctx);
   if (rv == CONNECTC_OK) {
     if (mgr) {
       t->mgr = mgr;
@@ -630,6 +634,8 @@ void connectc_mg_client_del(connectc_mg_client *t) {
   t_free(t, t->ca_file);
   t_free(t, t->cert);
   t_free(t, t->key);
+  /* Every call was canceled above: a closed call no longer uses it. */
+  connectc_compress_ctx_del(t->cctx);
   t->alloc.free(t, t->alloc.user_data);
 }
 
@@ -752,6 +758,7 @@ connectc_transport connectc_mg_client_transport(connectc_mg_client *t) {
                            .now_ms = transport_now,
                            .ctx = t,
                            .start = transport_start,
-                           .wake = transport_wake};
+                           .wake = transport_wake,
+                           .compress_ctx = t->cctx};
   return tr;
 }

@@ -89,6 +89,11 @@ struct conn {
   int closing;       /* no more requests: close once the response is out */
   int64_t last_io;
   int64_t head_since; /* when the first byte of the awaited head came; 0: none yet */
+  /* Owned, created with the first request; lent to each request's call in
+   * turn. They never use it at once: the next request starts after
+   * drop_request() saw the previous call finished or canceled it (under
+   * its lock), and a call lets go of a lent context then. */
+  connectc_compress_ctx *cctx;
   conn *prev, *next;
 };
 
@@ -444,6 +449,12 @@ static void drop_request(conn *mc) {
   req_unref(r);
 }
 
+/* Frees a connection the loop unlinked; its request was dropped first. */
+static void conn_free(conn *mc) {
+  connectc_compress_ctx_del(mc->cctx);
+  free(mc);
+}
+
 /* Gives a handed-over connection back to the application's handler. */
 static void give_back(conn *mc) {
   struct mg_connection *c = mc->c;
@@ -452,7 +463,7 @@ static void give_back(conn *mc) {
   c->pfn = mc->saved_pfn;
   c->pfn_data = mc->saved_pfn_data;
   conn_unlink(mc);
-  free(mc);
+  conn_free(mc);
 }
 
 /* Starts serving the request whose head is in recv[off, off + head_len).
@@ -505,6 +516,11 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
         query = target + path_len + 1;
       }
       ok = connectc_router_call_new(s->router, target, path_len, &r->call) == CONNECTC_OK;
+      /* Without a context (out of memory) the call makes its own. A
+       * handed-over connection serves one request: nothing to reuse. */
+      if (ok && !mc->embedded && !mc->cctx)
+        (void)connectc_compress_ctx_new(connectc_router_allocator(s->router), &mc->cctx);
+      if (ok && mc->cctx) (void)connectc_server_call_lend_compress_ctx(r->call, mc->cctx);
       /* The fields go straight into the call's own list: one copy. */
       connectc_headers *hl = ok ? connectc_server_call_headers_to_fill(r->call) : NULL;
       for (size_t i = 0; ok && i < h.n_fields; i++)
@@ -771,7 +787,7 @@ static void conn_fn(struct mg_connection *c, int ev, void *ev_data) {
       mg_event_handler_t fn = mc->embedded ? mc->saved_fn : NULL;
       void *fn_data = mc->saved_fn_data;
       conn_unlink(mc);
-      free(mc);
+      conn_free(mc);
       c->fn = fn;
       c->fn_data = fn_data;
       if (fn) fn(c, ev, ev_data); /* the application accepted it: it sees it go */
@@ -1012,7 +1028,7 @@ void connectc_mg_server_del(connectc_mg_server *s) {
       give_back(mc);
     } else {
       conn_unlink(mc);
-      free(mc);
+      conn_free(mc);
       c->fn = NULL;
       c->fn_data = NULL;
     }

@@ -76,6 +76,12 @@ struct connectc_h2_conn {
 
   uint8_t *out;
   size_t out_len, out_off, out_cap;
+
+  /* Owned, created for the first call; lent to every call of the
+   * connection: c->mu guards them all (the loop's work and asynchronous
+   * handlers alike), so no two use it at once. Freed with the connection,
+   * after its last stream and call. */
+  connectc_compress_ctx *cctx;
 };
 
 struct h2_stream {
@@ -109,6 +115,9 @@ h2_stream *cc_stream_new(connectc_h2_conn *c, int32_t id);
  * (the caller frees it, unlocked, with cc_conn_free). */
 int cc_stream_unref_locked(h2_stream *st);
 void cc_conn_free(connectc_h2_conn *c);
+/* Lends the connection's compression context to a new call (creating it
+ * first); without one (out of memory) the call makes its own. */
+void cc_conn_lend_ctx(connectc_h2_conn *c, connectc_server_call *call);
 /* Appends to the output buffer; 0, or -1 out of memory. */
 int cc_out_put(connectc_h2_conn *c, const void *p, size_t n);
 

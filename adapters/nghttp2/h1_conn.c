@@ -300,6 +300,7 @@ static void start(connectc_h2_conn *c, size_t n) {
   take(h, n);
   h->head_started_ms = -1;
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
+  cc_conn_lend_ctx(c, st->call);
   (void)connectc_server_call_recv_head(st->call, method, q ? q + 1 : NULL, hl, c->now);
   free(method);
   free(target);

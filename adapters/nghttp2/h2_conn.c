@@ -33,9 +33,15 @@ void cc_conn_free(connectc_h2_conn *c) {
   if (c->sess) nghttp2_session_del(c->sess);
   cc_h1_free(c);
   free(c->out);
+  connectc_compress_ctx_del(c->cctx);
   pthread_mutex_destroy(&c->mu);
   free(c);
   if (released) released(ctx);
+}
+
+void cc_conn_lend_ctx(connectc_h2_conn *c, connectc_server_call *call) {
+  if (!c->cctx) (void)connectc_compress_ctx_new(connectc_router_allocator(c->router), &c->cctx);
+  if (c->cctx) (void)connectc_server_call_lend_compress_ctx(call, c->cctx);
 }
 
 /* Drops one reference; frees the stream at zero. Called with c->mu held.
@@ -341,6 +347,7 @@ static void start_call(connectc_h2_conn *c, h2_stream *st) {
   const char *path = st->path ? st->path : "";
   const char *q = strchr(path, '?');
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
+  cc_conn_lend_ctx(c, st->call);
   (void)connectc_server_call_recv_head(st->call, st->method ? st->method : "", q ? q + 1 : NULL,
                                        connectc_server_call_headers_to_fill(st->call), c->now);
   free(st->path);

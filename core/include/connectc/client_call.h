@@ -116,6 +116,19 @@ typedef struct connectc_client_config {
    * connectc_client_call_complete(). */
   connectc_stats_fn on_stats;
   void *stats_user_data; /**< handed to on_stats */
+  /** A compression context to use instead of creating one (NULL, the
+   * default: the call creates its own when it sends or receives compressed
+   * messages, and frees it with the call). Borrowed: the call never frees
+   * it and never changes its levels (requests are compressed at the levels
+   * its owner set with connectc_compress_ctx_set_level()); it must outlive
+   * the call, or at least its use: the call uses it inside
+   * connectc_client_call_* functions until it closes, and has let go of it
+   * once the function in which it closed returns (not yet inside
+   * on_close). Messages are still allocated with the call's allocator.
+   * One context may serve many calls as long as no two use it at the same
+   * time, e.g. every call driven by one thread (an event loop, a
+   * transport that is one per thread). */
+  connectc_compress_ctx *compress_ctx;
 } connectc_client_config;
 
 /**

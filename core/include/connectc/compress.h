@@ -74,9 +74,20 @@ CONNECTC_API const char *connectc_compressions_accept_header(void);
 
 /**
  * A reusable compression context. It keeps one encoder and one decoder
- * state per algorithm, created on first use and reset between messages, so
- * that a call or a connection compresses many messages without
- * re-allocating library state. Not thread-safe; use one per call/thread.
+ * state per algorithm (gzip and zstd; brotli's are made per message),
+ * created on first use and reset at the start of every message, so that a
+ * call or a connection compresses many messages without re-allocating
+ * library state.
+ *
+ * Each connectc_compress() and connectc_decompress() is one-shot: nothing
+ * of one message carries over to the next except the allocated states and
+ * the levels. So one context can serve many calls, one after another or
+ * interleaved, as long as no two operations run at the same time: it is
+ * not thread-safe, use it from one thread at a time (one per event-loop
+ * thread, per connection, or per lock). Calls borrow one through
+ * connectc_server_call_lend_compress_ctx() and
+ * connectc_client_config.compress_ctx; the adapters lend one per
+ * connection or per loop thread.
  */
 typedef struct connectc_compress_ctx connectc_compress_ctx;
 
@@ -102,6 +113,12 @@ CONNECTC_API void connectc_compress_ctx_del(connectc_compress_ctx *ctx);
  * are brought into it: gzip above 9 becomes 9 and below 0 the default;
  * br is kept within 0..11, zstd within 1..19. Changing the gzip level
  * drops the gzip encoder state (it is created again on next use).
+ *
+ * Levels belong to the context, not to a call: the calls a context is lent
+ * to never change them, and every one of them compresses at the levels set
+ * here (a call with a context of its own uses the defaults). Set them
+ * before lending the context; setting the gzip level between calls costs
+ * a new gzip state each time it changes.
  * @param ctx the context; must not be NULL.
  * @param c the algorithm; identity and other values are ignored.
  * @param level the level.

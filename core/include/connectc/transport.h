@@ -46,6 +46,15 @@ typedef struct connectc_transport {
   /** The call has new request bytes, closed its send side or was
    * canceled: resume a paused upload, or abort the transfer. */
   void (*wake)(void *ctx, connectc_client_call *call);
+  /** A compression context the transport lends to every call the typed
+   * layer runs through it (connectc_client_config.compress_ctx), so that
+   * its calls reuse one set of zlib and zstd states; NULL: each call makes
+   * its own. Borrowed from the transport's owner: it must outlive those
+   * calls, and it may be filled only when no two of them use it at the
+   * same time, i.e. when one thread drives them all. The libcurl (one
+   * connectc_curl per thread) and Mongoose (one loop thread) transports
+   * fill it. */
+  connectc_compress_ctx *compress_ctx;
 } connectc_transport;
 
 #ifdef __cplusplus

@@ -276,10 +276,14 @@ CONNECTC_API int connectc_curl_perform(connectc_curl *t, connectc_client_call *c
  * as with connectc_curl_perform (not with an external loop: they return
  * CONNECTC_ERR_STATE); asynchronous ones (connectc_async_call,
  * `<svc>_<rpc>__start`) are started here and move while the application runs
- * connectc_curl_poll() or its own loop.
+ * connectc_curl_poll() or its own loop. Its compress_ctx is the
+ * transport's own compression context, lent to every call the typed
+ * layer runs through it (one thread drives them all), so compressed calls
+ * reuse one set of zlib and zstd states.
  * @param t the transport, borrowed: it must outlive every client using
  *        the result.
- * @return the table (perform, now_ms, start and wake all set).
+ * @return the table (perform, now_ms, start, wake and compress_ctx all
+ *         set).
  */
 CONNECTC_API connectc_transport connectc_curl_transport(connectc_curl *t);
 

@@ -22,6 +22,11 @@
  * ends before its call finished cancels the call (on_cancel with
  * canceled).
  *
+ * connectc_mhd_start()'s server lends each connection one compression
+ * context, which its requests' calls use in turn
+ * (connectc_server_call_lend_compress_ctx). Embedded, the connections are
+ * the application's, and every call makes its own context.
+ *
  * Requests whose body length two HTTP parsers could read differently
  * (Content-Length with Transfer-Encoding, repeated Content-Length, field
  * names that are not tokens, values holding a CR) are answered 400, and a

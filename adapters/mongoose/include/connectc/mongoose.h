@@ -28,7 +28,8 @@
  * connectc_server_call_run()) may complete their calls from any thread;
  * the server then wakes its loop with mg_wakeup(). Call every
  * connectc_mg_* function on the thread that runs the manager's loop
- * (mg_mgr_poll()).
+ * (mg_mgr_poll()). Each server connection lends one compression context
+ * to its requests' calls in turn (connectc_server_call_lend_compress_ctx).
  *
  * The adapters enforce deadlines on Mongoose's monotonic clock
  * (mg_millis(), as connectc_mg_now_ms()); they tick them whenever the loop
@@ -393,7 +394,9 @@ CONNECTC_API int connectc_mg_client_perform(connectc_mg_client *t, connectc_clie
  * The transport as a connectc_transport for the typed client (client.h)
  * and the generated stubs: synchronous stubs run each call blocking, as
  * connectc_mg_client_perform() does; asynchronous ones start here and move
- * while the application's loop (or connectc_mg_client_poll()) runs.
+ * while the application's loop (or connectc_mg_client_poll()) runs. Its
+ * compress_ctx is the client's own compression context, lent to every
+ * call the typed layer runs through it (the loop thread drives them all).
  * @param t the transport, borrowed: it must outlive every use of the
  *        result.
  * @return the transport's functions with `t` as their context.

@@ -21,7 +21,9 @@
  * its body, END_STREAM its end, RST_STREAM its cancellation (the handler
  * sees on_cancel); the call's response becomes HEADERS, DATA and, for
  * gRPC, trailers (a trailers-only response is one HEADERS frame with
- * END_STREAM).
+ * END_STREAM). A connection lends one compression context to all its
+ * calls (connectc_server_call_lend_compress_ctx; the connection's lock
+ * guards them all), made with the router's allocator.
  *
  * Hostile peers: SETTINGS advertise bounded concurrent streams, header
  * list size and windows; header lists past the limit get 431; the stream
