@@ -349,6 +349,34 @@ static void poll_ms(int ms) {
   while (connectc_mg_now_ms() < until) mg_mgr_poll(&mgr, 5);
 }
 
+/* A counter the handlers' threads update, read under seen_mu. Assertions
+ * never run with seen_mu held: a failing one leaves the test by longjmp,
+ * and the next test would wait for the lock forever. */
+static int seen_read(const int *counter) {
+  pthread_mutex_lock(&seen_mu);
+  int v = *counter;
+  pthread_mutex_unlock(&seen_mu);
+  return v;
+}
+
+static connectc_code seen_last_cancel(void) {
+  pthread_mutex_lock(&seen_mu);
+  connectc_code v = last_cancel;
+  pthread_mutex_unlock(&seen_mu);
+  return v;
+}
+
+/* Polls until *counter has grown by `want` since `from` (at most 5 s) and
+ * returns how much it grew. A handler's thread counts after its answer is
+ * out, so the client can see the answer first. */
+static int seen_wait(const int *counter, int from, int want) {
+  int64_t until = connectc_mg_now_ms() + 5000;
+  int got;
+  while ((got = seen_read(counter) - from) < want && connectc_mg_now_ms() < until)
+    mg_mgr_poll(&mgr, 5);
+  return got;
+}
+
 /* ---- tests ---- */
 
 static void test_stream_types(void **state) {
@@ -507,9 +535,7 @@ static void test_async_handlers(void **state) {
   result r[N];
   connectc_client_call *calls[N];
   connectc_client_config c = cfg_for(&m_async);
-  pthread_mutex_lock(&seen_mu);
-  int done0 = async_done;
-  pthread_mutex_unlock(&seen_mu);
+  int done0 = seen_read(&async_done);
   for (int i = 0; i < N; i++) {
     result_init(&r[i]);
     assert_int_equal(connectc_client_call_new(&c, &rcb, &r[i], NULL, connectc_mg_now_ms(), &calls[i]),
@@ -529,9 +555,7 @@ static void test_async_handlers(void **state) {
     connectc_client_call_del(calls[i]);
     result_reset(&r[i]);
   }
-  pthread_mutex_lock(&seen_mu);
-  assert_int_equal(async_done - done0, N);
-  pthread_mutex_unlock(&seen_mu);
+  assert_int_equal(seen_wait(&async_done, done0, N), N);
   connectc_mg_client_del(t);
 }
 
@@ -619,9 +643,7 @@ static void test_deadline_and_cancel(void **state) {
   const char *hi[] = {"x"};
   result r;
   result_init(&r);
-  pthread_mutex_lock(&seen_mu);
-  int c0 = cancels;
-  pthread_mutex_unlock(&seen_mu);
+  int c0 = seen_read(&cancels);
   int64_t t0 = connectc_mg_now_ms();
   call(base, &c, hi, 1, NULL, &r);
   int64_t took = connectc_mg_now_ms() - t0;
@@ -629,10 +651,8 @@ static void test_deadline_and_cancel(void **state) {
   assert_true(took >= 95 && took < 1000);
   result_reset(&r);
   poll_ms(50);
-  pthread_mutex_lock(&seen_mu);
-  assert_int_equal(cancels - c0, 1);
-  assert_int_equal(last_cancel, CONNECTC_CODE_DEADLINE_EXCEEDED);
-  pthread_mutex_unlock(&seen_mu);
+  assert_int_equal(seen_wait(&cancels, c0, 1), 1);
+  assert_int_equal(seen_last_cancel(), CONNECTC_CODE_DEADLINE_EXCEEDED);
 
   /* The client goes away: the handler sees `canceled`. */
   c = cfg_for(&m_hang);
@@ -652,10 +672,8 @@ static void test_deadline_and_cancel(void **state) {
   while (connectc_mg_client_running(t)) connectc_mg_client_poll(t, 10);
   assert_int_equal(r.err.code, CONNECTC_CODE_CANCELED);
   poll_ms(50);
-  pthread_mutex_lock(&seen_mu);
-  assert_int_equal(cancels - c0, 2);
-  assert_int_equal(last_cancel, CONNECTC_CODE_CANCELED);
-  pthread_mutex_unlock(&seen_mu);
+  assert_int_equal(seen_wait(&cancels, c0, 2), 2);
+  assert_int_equal(seen_last_cancel(), CONNECTC_CODE_CANCELED);
   connectc_client_call_del(cc);
   connectc_mg_client_del(t);
   result_reset(&r);
@@ -972,16 +990,12 @@ static void test_limits_and_stop(void **state) {
   raw_exchange(f1, "\0\0\0\0\0", 5, buf, sizeof buf, 5, &closed);
   const char *hang = "POST /test.v1.Echo/Hang HTTP/1.1\r\nHost: x\r\n" CT_PROTO "Content-Length: 1\r\n\r\nx";
   raw_exchange(f2, hang, strlen(hang), buf, sizeof buf, 20, &closed);
-  pthread_mutex_lock(&seen_mu);
-  int c0 = cancels;
-  pthread_mutex_unlock(&seen_mu);
+  int c0 = seen_read(&cancels);
   int64_t s0 = connectc_mg_now_ms();
   connectc_mg_server_del(s2);
   int64_t took = connectc_mg_now_ms() - s0;
   assert_true(took >= 290 && took < 2000);
-  pthread_mutex_lock(&seen_mu);
-  assert_int_equal(cancels - c0, 1);
-  pthread_mutex_unlock(&seen_mu);
+  assert_int_equal(seen_read(&cancels) - c0, 1);
   size_t got = 0;
   int eof = 0;
   for (int i = 0; i < 100 && got < sizeof buf - 1 && !eof; i++) {

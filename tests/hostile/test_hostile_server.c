@@ -1715,11 +1715,12 @@ static void test_slow_readers(void **state) {
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   assert_int_equal(hx_send(fd, req.data, req.len), 0);
   sleep_ms(1500);
-  pthread_mutex_lock(&watch_mu);
-  assert_non_null(last_watch);
-  size_t max_queued = last_watch->max_queued;
-  int left = last_watch->left;
+  pthread_mutex_lock(&watch_mu); /* no assertion with it held: a failure would leave it locked */
+  int watched = last_watch != NULL;
+  size_t max_queued = watched ? last_watch->max_queued : 0;
+  int left = watched ? last_watch->left : 0;
   pthread_mutex_unlock(&watch_mu);
+  assert_true(watched);
   assert_true(left > 0); /* stalled, not buffered to the end */
   assert_true(max_queued <= CONNECTC_DEFAULT_SEND_WINDOW_BYTES + 64 * 1024 + 5);
   close(fd);
@@ -1743,9 +1744,11 @@ static void test_slow_readers(void **state) {
   assert_int_equal(hx_send(fd, req.data, req.len), 0);
   sleep_ms(1000);
   pthread_mutex_lock(&pour_mu);
-  assert_true(pour_left > 0);
-  assert_true(pour_max_queued <= CONNECTC_DEFAULT_SEND_WINDOW_BYTES + 1024 + 5);
+  int poured_left = pour_left;
+  size_t poured_max = pour_max_queued;
   pthread_mutex_unlock(&pour_mu);
+  assert_true(poured_left > 0);
+  assert_true(poured_max <= CONNECTC_DEFAULT_SEND_WINDOW_BYTES + 1024 + 5);
   hx_abort(fd); /* a stalled Pour that goes away releases its call */
   alive();
   fd = hx_connect(F.port, 5000);
