@@ -53,6 +53,12 @@ static inline int cc_ascii_casecmp_n(const char *a, const char *b, size_t n) {
   }
   return 0;
 }
+/* A token character (RFC 9110 5.6.2: "!#$%&'*+-.^_`|~", digits, letters):
+ * one bit of a 128-bit mask, no branch per class. */
+static inline int cc_is_tchar(unsigned char c) {
+  static const uint64_t mask[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+  return c < 128 && ((mask[c >> 6] >> (c & 63)) & 1u);
+}
 /* Inline: header lookups compare every entry's name on every call. */
 static inline int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen) {
   return alen == blen && cc_ascii_casecmp_n(a, b, alen) == 0;

@@ -189,18 +189,6 @@ int connectc_error_copy(connectc_error *dst, const connectc_error *src) {
 
 /* ---- headers ---- */
 
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')
-    return 1;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return 1;
-    default:
-      return 0;
-  }
-}
-
 /*
  * Storage: entries' names and values ("name\0value\0") are carved out of
  * blocks the list owns, freed together at reset; the first block also holds
@@ -357,7 +345,7 @@ int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
                          const char *value, size_t value_len) {
   if (!name || name_len == 0 || (!value && value_len)) return CONNECTC_ERR_ARGUMENT;
   for (size_t i = 0; i < name_len; i++)
-    if (!is_tchar((unsigned char)name[i])) return CONNECTC_ERR_ARGUMENT;
+    if (!cc_is_tchar((unsigned char)name[i])) return CONNECTC_ERR_ARGUMENT;
   for (size_t i = 0; i < value_len; i++) {
     unsigned char c = (unsigned char)value[i];
     if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return CONNECTC_ERR_ARGUMENT;

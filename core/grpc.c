@@ -355,11 +355,6 @@ void cc_grpc_status_strip(connectc_headers *t) {
 
 /* ---- the gRPC-Web trailer block ---- */
 
-static int is_tchar(uint8_t c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 int cc_grpc_web_trailers_parse(const uint8_t *p, size_t len, connectc_headers *out,
                                connectc_error *err) {
   size_t i = 0, line_no = 0;
@@ -382,7 +377,7 @@ int cc_grpc_web_trailers_parse(const uint8_t *p, size_t len, connectc_headers *o
                  : CONNECTC_ERR_NOMEM;
     }
     for (size_t k = start; k < colon; k++) {
-      if (!is_tchar(p[k])) {
+      if (!cc_is_tchar(p[k])) {
         return connectc_error_set(err, CONNECTC_CODE_INTERNAL,
                                   "gRPC-Web protocol error: trailers invalid: the name on line "
                                   "%zu is not a token",

@@ -56,11 +56,6 @@ static int refuse(connectc_http_refusal *why, int rv, int status, connectc_code 
 
 /* ---- fields ---- */
 
-static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int hex_value(unsigned char c) {
@@ -73,7 +68,7 @@ static int hex_value(unsigned char c) {
 int connectc_http_field_name_valid(const char *name, size_t len) {
   if (!name || len == 0) return 0;
   for (size_t i = 0; i < len; i++)
-    if (!is_tchar((unsigned char)name[i])) return 0;
+    if (!cc_is_tchar((unsigned char)name[i])) return 0;
   return 1;
 }
 
@@ -196,14 +191,15 @@ static int authority_valid(const char *p, size_t len) {
 
 /* 1 if every '%' in p[0..len) starts a valid escape. */
 static int escapes_valid(const char *p, size_t len, size_t *bad_at) {
-  for (size_t i = 0; i < len; i++) {
-    if (p[i] != '%') continue;
+  const char *end = p + len, *q = p;
+  while ((q = memchr(q, '%', (size_t)(end - q))) != NULL) {
+    size_t i = (size_t)(q - p);
     if (i + 2 >= len || hex_value((unsigned char)p[i + 1]) < 0 ||
         hex_value((unsigned char)p[i + 2]) < 0) {
       *bad_at = i;
       return 0;
     }
-    i += 2;
+    q += 3;
   }
   return 1;
 }
@@ -218,6 +214,7 @@ int connectc_http_parse_target(const char *t, size_t len, connectc_http_target *
                   "the request target is empty");
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)t[i];
+    if (c > 0x20 && c < 0x7f && c != '#') continue;
     if (c <= 0x20 || c >= 0x7f) {
       seen(s, sizeof s, t, len);
       return refuse(why, CONNECTC_ERR_PROTOCOL, 400, CONNECTC_CODE_INVALID_ARGUMENT,
@@ -254,8 +251,8 @@ int connectc_http_parse_target(const char *t, size_t len, connectc_http_target *
     r.authority_len = e - a;
     p = e;
   }
-  size_t q = p;
-  while (q < len && t[q] != '?') q++;
+  const char *qm = memchr(t + p, '?', len - p);
+  size_t q = qm ? (size_t)(qm - t) : len;
   if (q == p) {
     r.path = "/"; /* absolute form with an empty path */
     r.path_len = 1;
@@ -354,12 +351,12 @@ static size_t line_len(const char *buf, size_t pos, size_t lf) {
   return n;
 }
 
-static int eq_nocase(const char *a, size_t alen, const char *b) {
-  return cc_ascii_eq_nocase(a, alen, b, strlen(b));
-}
+/* Case-insensitive comparison with a string literal (its length known
+ * at compile time). */
+#define eq_lit(a, alen, lit) cc_ascii_eq_nocase((a), (alen), "" lit, sizeof(lit) - 1)
 
 /* 1 if the comma-separated list holds `token` (case-insensitive). */
-static int list_has(const char *v, size_t len, const char *token) {
+static int list_has(const char *v, size_t len, const char *token, size_t token_len) {
   size_t i = 0;
   while (i < len) {
     while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
@@ -367,7 +364,7 @@ static int list_has(const char *v, size_t len, const char *token) {
     while (i < len && v[i] != ',') i++;
     size_t e = i;
     while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
-    if (e > s && eq_nocase(v + s, e - s, token)) return 1;
+    if (e > s && cc_ascii_eq_nocase(v + s, e - s, token, token_len)) return 1;
   }
   return 0;
 }
@@ -434,7 +431,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
     return refuse(why, CONNECTC_ERR_PROTOCOL, 400, CONNECTC_CODE_INVALID_ARGUMENT,
                   "a bare CR in the request line");
   size_t i = 0;
-  while (i < n && is_tchar((unsigned char)line[i])) i++;
+  while (i < n && cc_is_tchar((unsigned char)line[i])) i++;
   size_t method_len = i;
   const char *sp1 = memchr(line, ' ', n);
   const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - line)) : NULL;
@@ -502,7 +499,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
     const char *colon = memchr(line, ':', n);
     size_t name_len = colon ? (size_t)(colon - line) : n;
     size_t bad_name = 0;
-    while (bad_name < name_len && is_tchar((unsigned char)line[bad_name])) bad_name++;
+    while (bad_name < name_len && cc_is_tchar((unsigned char)line[bad_name])) bad_name++;
     if (!colon || name_len == 0 || bad_name != name_len) {
       seen(s, sizeof s, line, n);
       if (colon && bad_name < name_len && (line[bad_name] == ' ' || line[bad_name] == '\t'))
@@ -527,32 +524,32 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
                     bad, s);
     }
     h.n_fields++;
-    if (eq_nocase(line, name_len, "content-length")) {
+    if (eq_lit(line, name_len, "content-length")) {
       n_cl++;
       if (n_cl == 1) {
         rv = connectc_http_parse_content_length(v, vlen, &h.content_length, why);
         if (rv) return rv;
         h.has_content_length = 1;
       }
-    } else if (eq_nocase(line, name_len, "transfer-encoding")) {
+    } else if (eq_lit(line, name_len, "transfer-encoding")) {
       n_te++;
       te = v;
       te_len = vlen;
-    } else if (eq_nocase(line, name_len, "host")) {
+    } else if (eq_lit(line, name_len, "host")) {
       if (n_host++ == 0) {
         host = v;
         host_len = vlen;
       }
-    } else if (eq_nocase(line, name_len, "expect")) {
-      if (!eq_nocase(v, vlen, "100-continue")) {
+    } else if (eq_lit(line, name_len, "expect")) {
+      if (!eq_lit(v, vlen, "100-continue")) {
         seen(s, sizeof s, v, vlen);
         return refuse(why, CONNECTC_ERR_UNSUPPORTED, 417, CONNECTC_CODE_UNIMPLEMENTED,
                       "unknown expectation \"%s\": only 100-continue is supported", s);
       }
       h.expect_continue = 1;
-    } else if (eq_nocase(line, name_len, "connection")) {
-      if (list_has(v, vlen, "close")) h.connection_close = 1;
-    } else if (eq_nocase(line, name_len, "cookie")) {
+    } else if (eq_lit(line, name_len, "connection")) {
+      if (list_has(v, vlen, "close", 5)) h.connection_close = 1;
+    } else if (eq_lit(line, name_len, "cookie")) {
       h.n_cookies += 1 + count_byte(v, vlen, ';');
     }
     if (h.n_fields + h.n_params + h.n_cookies > max_fields)
@@ -579,7 +576,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
     return refuse(why, CONNECTC_ERR_PROTOCOL, 400, CONNECTC_CODE_INVALID_ARGUMENT,
                   "Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1)");
   if (n_te) {
-    if (!eq_nocase(te, te_len, "chunked")) {
+    if (!eq_lit(te, te_len, "chunked")) {
       seen(s, sizeof s, te, te_len);
       return refuse(why, CONNECTC_ERR_UNSUPPORTED, 501, CONNECTC_CODE_UNIMPLEMENTED,
                     "unsupported Transfer-Encoding \"%s\": only chunked is", s);
@@ -642,8 +639,12 @@ static void puts_(out *o, const char *s) { put(o, s, strlen(s)); }
 
 static void put_num(out *o, uint64_t v) {
   char d[24];
-  int k = snprintf(d, sizeof d, "%" PRIu64, v);
-  put(o, d, (size_t)k);
+  char *p = d + sizeof d;
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  put(o, p, (size_t)(d + sizeof d - p));
 }
 
 static void terminate(out *o) {

@@ -6,11 +6,6 @@
 
 #include "base64.h"
 
-static int is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 static void trim(const char **s, size_t *len) {
@@ -80,7 +75,7 @@ int cc_content_type_parse(const char *value, size_t len, cc_content_type *out) {
   }
   if (slen == 0) return CONNECTC_ERR_PROTOCOL;
   for (size_t i = 0; i < slen; i++)
-    if (!is_tchar((unsigned char)sub[i]) || sub[i] == '+') return CONNECTC_ERR_PROTOCOL;
+    if (!cc_is_tchar((unsigned char)sub[i]) || sub[i] == '+') return CONNECTC_ERR_PROTOCOL;
   if (semi) {
     const char *p = semi + 1;
     size_t rest = len - (size_t)(p - value);

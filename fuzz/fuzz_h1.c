@@ -1,5 +1,6 @@
 /* Fuzzes the HTTP/1.1 head scanner and parsers (adapters/common/h1.h): the
- * scanner run whole and byte by byte must agree; a head it accepts is
+ * scanner run whole and byte by byte must agree, and with the byte-at-a-time
+ * reference (tests/h1_scan_ref.h); a head it accepts is
  * parsed as a request and as a response, and every span they return must
  * lie inside the head, with the framing consistent with the result.
  * fuzz-extra-sources: adapters/common/h1.c */
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "h1.h"
+#include "../tests/h1_scan_ref.h"
 
 static void check_spans(const char *buf, size_t len, const cc_h1_head *h) {
   const char *end = buf + len;
@@ -28,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   long step = 0;
   for (size_t n = 1; n <= size && step == 0; n++) step = cc_h1_scan(&s, data, n, max);
   if (step != whole) abort();
+  cc_h1_scanner_init(&s);
+  if (h1_scan_ref(&s, data, size, max) != whole) abort();
   if (whole <= 0) return 0;
   if ((size_t)whole > size || (size_t)whole > max) abort();
   const char *buf = (const char *)data;

@@ -2,6 +2,7 @@
  * per position in the RFC 9112 7.1 grammar; one byte at a time except for
  * chunk data, which is handed out as spans of the input. */
 #include "chunked.h"
+#include "h1.h"
 
 #include <string.h>
 
@@ -41,10 +42,6 @@ void cc_chunked_init(cc_chunked *d, const cc_chunked_limits *limits) {
 
 const char *cc_chunked_error(const cc_chunked *d) { return d->state == S_ERROR ? d->error : NULL; }
 
-static int is_tchar(uint8_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 static int hex_value(uint8_t c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -102,11 +99,11 @@ static int size_line_byte(cc_chunked *d, uint8_t c, const char **why) {
       return -1;
     case S_EXT_BWS_NAME:
       if (is_ws(c)) return S_EXT_BWS_NAME;
-      if (is_tchar(c)) return S_EXT_NAME;
+      if (cc_is_tchar(c)) return S_EXT_NAME;
       *why = "invalid chunk extension name";
       return -1;
     case S_EXT_NAME:
-      if (is_tchar(c)) return S_EXT_NAME;
+      if (cc_is_tchar(c)) return S_EXT_NAME;
       if (is_ws(c)) return S_EXT_AFTER_NAME;
       if (c == '=') return S_EXT_BWS_VAL;
       if (c == ';') return S_EXT_BWS_NAME;
@@ -121,12 +118,12 @@ static int size_line_byte(cc_chunked *d, uint8_t c, const char **why) {
       return -1;
     case S_EXT_BWS_VAL:
       if (is_ws(c)) return S_EXT_BWS_VAL;
-      if (is_tchar(c)) return S_EXT_VAL_TOKEN;
+      if (cc_is_tchar(c)) return S_EXT_VAL_TOKEN;
       if (c == '"') return S_EXT_VAL_QUOTED;
       *why = "invalid chunk extension value";
       return -1;
     case S_EXT_VAL_TOKEN:
-      if (is_tchar(c)) return S_EXT_VAL_TOKEN;
+      if (cc_is_tchar(c)) return S_EXT_VAL_TOKEN;
       if (is_ws(c)) return S_EXT_BWS_SEMI;
       if (c == ';') return S_EXT_BWS_NAME;
       if (c == '\r') return S_SIZE_LF;
@@ -163,12 +160,12 @@ static int trailer_byte(int state, uint8_t c, const char **why) {
   switch (state) {
     case S_TRAILER_START:
       if (c == '\r') return S_END_LF;
-      if (is_tchar(c)) return S_TRAILER_NAME;
+      if (cc_is_tchar(c)) return S_TRAILER_NAME;
       *why = is_ws(c) ? "obsolete line folding in the chunked trailer section"
                       : "invalid trailer field name";
       return -1;
     case S_TRAILER_NAME:
-      if (is_tchar(c)) return S_TRAILER_NAME;
+      if (cc_is_tchar(c)) return S_TRAILER_NAME;
       if (c == ':') return S_TRAILER_VALUE;
       *why = "invalid trailer field name";
       return -1;

@@ -3,45 +3,61 @@
 
 #include <string.h>
 
-static int is_tchar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 static int is_ws(unsigned char c) { return c == ' ' || c == '\t'; }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 /* field-vchar / SP / HTAB */
 static int is_field_byte(unsigned char c) { return (c >= 0x21 && c <= 0x7E) || c >= 0x80 || is_ws(c); }
 static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c; }
 
-static int eq_nocase(const char *a, size_t alen, const char *b) {
-  size_t blen = strlen(b);
+static int eq_nocase(const char *a, size_t alen, const char *b, size_t blen) {
   if (alen != blen) return 0;
   for (size_t i = 0; i < alen; i++)
     if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
   return 1;
 }
+/* Against a string literal, whose length is known at compile time. */
+#define eq_lit(a, alen, lit) eq_nocase((a), (alen), "" lit, sizeof(lit) - 1)
 
 void cc_h1_scanner_init(cc_h1_scanner *s) { memset(s, 0, sizeof *s); }
 
+/* Line by line with memchr (vectorised in libc) rather than byte by byte:
+ * for each line, the LF that ends it, then a NUL or a CR before it. The
+ * results are those of looking at each byte in turn: every refusal is
+ * -400 whichever bad byte comes first, and no byte at or past max_bytes
+ * is judged. */
 long cc_h1_scan(cc_h1_scanner *s, const uint8_t *buf, size_t len, size_t max_bytes) {
   if (!max_bytes) max_bytes = 65536;
-  for (; s->pos < len; s->pos++) {
+  while (s->pos < len) {
     if (s->pos >= max_bytes) return s->lines == 0 ? -414 : -431;
-    uint8_t c = buf[s->pos];
-    if (c == 0) return -400;
-    if (c == '\r') {
-      if (s->pos + 1 == len) return 0; /* look at it again with the next byte */
-      if (buf[s->pos + 1] != '\n') return -400;
-      continue;
+    size_t stop = len < max_bytes ? len : max_bytes; /* bytes that may be judged */
+    const uint8_t *p = buf + s->pos;
+    size_t avail = stop - s->pos;
+    const uint8_t *lf = memchr(p, '\n', avail);
+    size_t span = lf ? (size_t)(lf - p) : avail; /* the bytes before the LF */
+    if (memchr(p, 0, span)) return -400;
+    const uint8_t *cr = memchr(p, '\r', span);
+    if (cr && cr + 1 < p + span) return -400; /* a CR not followed by LF */
+    if (!lf) {
+      if (cr) { /* the last byte judged is a CR */
+        size_t at = (size_t)(cr - buf);
+        if (at + 1 == len) {
+          s->pos = at; /* look at it again with the next byte */
+          return 0;
+        }
+        if (buf[at + 1] != '\n') return -400;
+      }
+      s->pos = stop;
+      if (stop == len) return 0;
+      return s->lines == 0 ? -414 : -431;
     }
-    if (c != '\n') continue;
-    if (s->pos == 0 || buf[s->pos - 1] != '\r') return -400;
-    size_t line_len = s->pos - 1 - s->line_start;
-    s->line_start = s->pos + 1;
+    size_t at = (size_t)(lf - buf);
+    if (at == 0 || buf[at - 1] != '\r') return -400; /* a bare LF */
+    size_t line_len = at - 1 - s->line_start;
+    s->line_start = at + 1;
+    s->pos = at + 1;
     if (line_len > 0) {
       s->lines++;
     } else if (s->lines > 0) {
-      s->pos++;
       return (long)s->pos;
     }
   }
@@ -67,7 +83,7 @@ static int parse_fields(const char *p, const char *end, cc_h1_field *fields, siz
       return 400;
     }
     const char *name = p;
-    while (p < end && is_tchar((unsigned char)*p)) p++;
+    while (p < end && cc_is_tchar((unsigned char)*p)) p++;
     if (p == name || p == end || *p != ':') {
       *why = p < end && is_ws((unsigned char)*p) ? "whitespace between a field name and its colon"
                                                  : "a field name that is not a token";
@@ -112,13 +128,13 @@ static int parse_length(const char *v, size_t n, uint64_t *out) {
 }
 
 /* Scans a comma-separated token list (Connection) for `token`. */
-static int list_has(const char *v, size_t n, const char *token) {
+static int list_has(const char *v, size_t n, const char *token, size_t token_len) {
   size_t i = 0;
   while (i < n) {
     while (i < n && (is_ws((unsigned char)v[i]) || v[i] == ',')) i++;
     size_t start = i;
     while (i < n && v[i] != ',' && !is_ws((unsigned char)v[i])) i++;
-    if (i > start && eq_nocase(v + start, i - start, token)) return 1;
+    if (i > start && eq_nocase(v + start, i - start, token, token_len)) return 1;
     while (i < n && v[i] != ',') i++;
   }
   return 0;
@@ -134,19 +150,19 @@ static void scan_framing(const cc_h1_head *h, framing *f) {
   memset(f, 0, sizeof *f);
   for (size_t i = 0; i < h->n_fields; i++) {
     const cc_h1_field *e = &h->fields[i];
-    if (eq_nocase(e->name, e->name_len, "content-length")) {
+    if (eq_lit(e->name, e->name_len, "content-length")) {
       f->n_length++;
       f->length = e;
-    } else if (eq_nocase(e->name, e->name_len, "transfer-encoding")) {
+    } else if (eq_lit(e->name, e->name_len, "transfer-encoding")) {
       f->n_coding++;
       f->coding = e;
-    } else if (eq_nocase(e->name, e->name_len, "host")) {
+    } else if (eq_lit(e->name, e->name_len, "host")) {
       f->n_host++;
-    } else if (eq_nocase(e->name, e->name_len, "connection")) {
-      if (list_has(e->value, e->value_len, "close")) f->close = 1;
-      if (list_has(e->value, e->value_len, "keep-alive")) f->keep_alive = 1;
-    } else if (eq_nocase(e->name, e->name_len, "expect")) {
-      if (eq_nocase(e->value, e->value_len, "100-continue")) f->expect_continue = 1;
+    } else if (eq_lit(e->name, e->name_len, "connection")) {
+      if (list_has(e->value, e->value_len, "close", 5)) f->close = 1;
+      if (list_has(e->value, e->value_len, "keep-alive", 10)) f->keep_alive = 1;
+    } else if (eq_lit(e->name, e->name_len, "expect")) {
+      if (eq_lit(e->value, e->value_len, "100-continue")) f->expect_continue = 1;
     }
   }
 }
@@ -173,7 +189,7 @@ int cc_h1_parse_request(const char *buf, size_t len, cc_h1_field *fields, size_t
   const char *p = skip_empty_lines(buf, end);
   /* method SP request-target SP HTTP-version CRLF */
   out->method = p;
-  while (p < end && is_tchar((unsigned char)*p)) p++;
+  while (p < end && cc_is_tchar((unsigned char)*p)) p++;
   out->method_len = (size_t)(p - out->method);
   if (out->method_len == 0 || p == end || *p != ' ') {
     *why = "malformed request line (method)";
@@ -217,7 +233,7 @@ int cc_h1_parse_request(const char *buf, size_t len, cc_h1_field *fields, size_t
       *why = "Transfer-Encoding in an HTTP/1.0 request";
       return 400;
     }
-    if (!eq_nocase(f.coding->value, f.coding->value_len, "chunked")) {
+    if (!eq_lit(f.coding->value, f.coding->value_len, "chunked")) {
       *why = "unsupported transfer coding";
       return 501;
     }
@@ -275,7 +291,7 @@ int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_
   if ((out->status >= 100 && out->status < 200) || out->status == 204 || out->status == 304) {
     out->body = CC_H1_BODY_NONE;
   } else if (f.n_coding) {
-    if (!eq_nocase(f.coding->value, f.coding->value_len, "chunked")) {
+    if (!eq_lit(f.coding->value, f.coding->value_len, "chunked")) {
       *why = "unsupported transfer coding in the response";
       return -1;
     }
@@ -294,8 +310,9 @@ int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_
 }
 
 const char *cc_h1_field_value(const cc_h1_head *h, const char *name, size_t *len) {
+  size_t name_len = strlen(name);
   for (size_t i = 0; i < h->n_fields; i++)
-    if (eq_nocase(h->fields[i].name, h->fields[i].name_len, name)) {
+    if (eq_nocase(h->fields[i].name, h->fields[i].name_len, name, name_len)) {
       *len = h->fields[i].value_len;
       return h->fields[i].value;
     }

@@ -33,6 +33,25 @@
 extern "C" {
 #endif
 
+/* A token character (RFC 9110 5.6.2: "!#$%&'*+-.^_`|~", digits, letters):
+ * one bit of a 128-bit mask. */
+static inline int cc_is_tchar(unsigned char c) {
+  static const uint64_t mask[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+  return c < 128 && ((mask[c >> 6] >> (c & 63)) & 1u);
+}
+
+/* Writes v in base 10 or 16 (lower case) so that the digits end at d + 24;
+ * returns where they start. For response heads and chunk sizes: snprintf
+ * costs more than the rest of a response head together. */
+static inline char *cc_fmt_uint(char d[24], uint64_t v, unsigned base) {
+  char *p = d + 24;
+  do {
+    *--p = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  return p;
+}
+
 /* One header field: spans into the head (not NUL-terminated). The value
  * has no leading or trailing whitespace. */
 typedef struct cc_h1_field {
@@ -81,7 +100,8 @@ void cc_h1_scanner_init(cc_h1_scanner *s);
 
 /*
  * Looks for the end of a head in buf[0..len), where buf holds the bytes of
- * the earlier calls unchanged plus new ones (each byte is looked at once).
+ * the earlier calls unchanged plus new ones (bytes judged by an earlier call
+ * are not looked at again).
  * Empty lines before a request line are part of the head, as RFC 9112 2.2
  * allows. Returns the head's length (through the CRLF of its empty line)
  * when complete, 0 when more bytes are needed, or a negative HTTP status:
