@@ -58,6 +58,9 @@ struct connectc_mg_server {
   unsigned long svc_id;
   listener *listeners;
   conn *conns; /* loop only */
+  /* Loop only: the record of an embedded connection given back, kept for
+   * the next handover (embedding hands over every request). */
+  conn *spare;
   size_t n_conns;
   int stopping;
   /* Requests alive, including those asynchronous handlers still hold. */
@@ -232,6 +235,12 @@ static void ob_put(outbuf *o, const void *d, size_t n) {
 
 static void ob_puts(outbuf *o, const char *s) { ob_put(o, s, strlen(s)); }
 
+static void ob_put_uint(outbuf *o, uint64_t v) {
+  char d[24];
+  const char *p = cc_fmt_uint(d, v, 10);
+  ob_put(o, p, (size_t)(d + sizeof d - p));
+}
+
 /* Sends and frees the buffer; 0 when Mongoose could not take it. */
 static int ob_send(outbuf *o, struct mg_connection *c) {
   int ok = !o->oom && mg_send(c, o->p, o->len);
@@ -283,10 +292,12 @@ static int pump_out(req *r) {
                      (head.content_length < 0 && r->http10);
     outbuf o;
     ob_init(&o);
-    char line[96];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", head.status,
-                     connectc_http_reason(head.status));
-    ob_put(&o, line, (size_t)n);
+    int status = head.status >= 100 && head.status <= 999 ? head.status : 500;
+    ob_put(&o, "HTTP/1.1 ", 9);
+    ob_put_uint(&o, (uint64_t)status);
+    ob_put(&o, " ", 1);
+    ob_puts(&o, connectc_http_reason(status));
+    ob_put(&o, "\r\n", 2);
     for (size_t i = 0; i < head.headers->len; i++) {
       const connectc_header *e = &head.headers->items[i];
       ob_put(&o, e->name, e->name_len);
@@ -295,8 +306,9 @@ static int pump_out(req *r) {
       ob_put(&o, "\r\n", 2);
     }
     if (head.content_length >= 0) {
-      n = snprintf(line, sizeof line, "content-length: %lld\r\n", (long long)head.content_length);
-      ob_put(&o, line, (size_t)n);
+      ob_put(&o, "content-length: ", 16);
+      ob_put_uint(&o, (uint64_t)head.content_length);
+      ob_put(&o, "\r\n", 2);
     } else if (r->chunked) {
       ob_puts(&o, "transfer-encoding: chunked\r\n");
     }
@@ -316,9 +328,13 @@ static int pump_out(req *r) {
     if (len) {
       size_t k = len < room ? len : room;
       if (r->chunked) {
-        char sz[24];
-        int n = snprintf(sz, sizeof sz, "%zx\r\n", k);
-        if (!mg_send(c, sz, (size_t)n) || !mg_send(c, data, k) || !mg_send(c, "\r\n", 2)) return 0;
+        char sz[26];
+        const char *hex = cc_fmt_uint(sz, k, 16);
+        sz[24] = '\r';
+        sz[25] = '\n';
+        if (!mg_send(c, hex, (size_t)(sz + sizeof sz - hex)) || !mg_send(c, data, k) ||
+            !mg_send(c, "\r\n", 2))
+          return 0;
       } else if (!mg_send(c, data, k)) {
         return 0;
       }
@@ -418,8 +434,13 @@ static void conn_unlink(conn *mc) {
 }
 
 static conn *conn_new(connectc_mg_server *s, struct mg_connection *c) {
-  conn *mc = calloc(1, sizeof *mc);
-  if (!mc) return NULL;
+  conn *mc = s->spare;
+  if (mc) {
+    s->spare = NULL;
+    memset(mc, 0, sizeof *mc);
+  } else if (!(mc = calloc(1, sizeof *mc))) {
+    return NULL;
+  }
   mc->s = s;
   mc->c = c;
   mc->last_io = connectc_mg_now_ms();
@@ -457,13 +478,15 @@ static void conn_free(conn *mc) {
 
 /* Gives a handed-over connection back to the application's handler. */
 static void give_back(conn *mc) {
+  connectc_mg_server *s = mc->s;
   struct mg_connection *c = mc->c;
   c->fn = mc->saved_fn;
   c->fn_data = mc->saved_fn_data;
   c->pfn = mc->saved_pfn;
   c->pfn_data = mc->saved_pfn_data;
   conn_unlink(mc);
-  conn_free(mc);
+  if (!s->spare && !mc->cctx) s->spare = mc;
+  else conn_free(mc);
 }
 
 /* Starts serving the request whose head is in recv[off, off + head_len).
@@ -497,7 +520,8 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   char method[32];
   memcpy(method, h.method, h.method_len);
   method[h.method_len] = 0;
-  char *target = malloc(h.target_len + 2);
+  char target_small[256];
+  char *target = h.target_len + 2 <= sizeof target_small ? target_small : malloc(h.target_len + 2);
   req *r = calloc(1, sizeof *r);
   int ok = target && r;
   /* The path percent-decoded (never holding a NUL), then the query as
@@ -533,13 +557,13 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
     }
   }
   if (bad_path) {
-    free(target);
+    if (target != target_small) free(target);
     free(r);
     refuse_http(mc, &hwhy);
     return 0;
   }
   if (!ok) {
-    free(target);
+    if (target != target_small) free(target);
     free(r);
     refuse(mc, 503, "out of memory");
     return 0;
@@ -579,7 +603,7 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
     mg_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   }
   loop_unlock(r);
-  free(target);
+  if (target != target_small) free(target);
   mg_iobuf_del(&c->recv, 0, off + head_len);
   cc_h1_scanner_init(&mc->scan);
   return 1;
@@ -937,6 +961,7 @@ static void server_free(connectc_mg_server *s) {
   pthread_mutex_destroy(&s->wake_mu);
   pthread_cond_destroy(&s->idle);
   pthread_mutex_destroy(&s->mu);
+  free(s->spare);
   free(s->fields);
   free(s->cert);
   free(s->key);

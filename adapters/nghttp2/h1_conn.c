@@ -71,6 +71,11 @@ static int put(connectc_h2_conn *c, const void *p, size_t n) {
   return 0;
 }
 static int puts_(connectc_h2_conn *c, const char *s) { return put(c, s, strlen(s)); }
+static int put_uint(connectc_h2_conn *c, uint64_t v, unsigned base) {
+  char d[24];
+  const char *p = cc_fmt_uint(d, v, base);
+  return put(c, p, (size_t)(d + sizeof d - p));
+}
 
 void cc_h1_start(connectc_h2_conn *c) {
   memset(&c->h1, 0, sizeof c->h1);
@@ -372,9 +377,10 @@ int cc_h1_recv(connectc_h2_conn *c, const uint8_t *data, size_t len) {
 /* Writes the response head. */
 static int write_head(connectc_h2_conn *c, const connectc_response_head *rh) {
   h1_state *h = &c->h1;
-  char line[96];
-  snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", rh->status, reason(rh->status));
-  if (puts_(c, line)) return -1;
+  int status = rh->status >= 100 && rh->status <= 999 ? rh->status : 500;
+  if (put(c, "HTTP/1.1 ", 9) || put_uint(c, (uint64_t)status, 10) || put(c, " ", 1) ||
+      puts_(c, reason(status)) || put(c, "\r\n", 2))
+    return -1;
   int has_len = 0;
   for (size_t i = 0; i < rh->headers->len; i++) {
     const connectc_header *hd = &rh->headers->items[i];
@@ -387,8 +393,9 @@ static int write_head(connectc_h2_conn *c, const connectc_response_head *rh) {
   }
   if (!has_len) {
     if (rh->content_length >= 0) {
-      snprintf(line, sizeof line, "content-length: %lld\r\n", (long long)rh->content_length);
-      if (puts_(c, line)) return -1;
+      if (put(c, "content-length: ", 16) || put_uint(c, (uint64_t)rh->content_length, 10) ||
+          put(c, "\r\n", 2))
+        return -1;
     } else {
       h->chunked_out = 1;
       if (puts_(c, "transfer-encoding: chunked\r\n")) return -1;
@@ -423,9 +430,8 @@ void cc_h1_pull(connectc_h2_conn *c, size_t max) {
       size_t room = max - (c->out_len - c->out_off);
       if (len > room && room >= 1024) len = room;
       if (h->chunked_out) {
-        char sz[24];
-        snprintf(sz, sizeof sz, "%zx\r\n", len);
-        if (puts_(c, sz) || put(c, data, len) || put(c, "\r\n", 2)) return;
+        if (put_uint(c, len, 16) || put(c, "\r\n", 2) || put(c, data, len) || put(c, "\r\n", 2))
+          return;
       } else if (put(c, data, len)) {
         return;
       }

@@ -175,17 +175,22 @@ static void stream_kick(h2_stream *st) {
     return;
   }
   size_t nh = head.headers->len;
-  nghttp2_nv *nv = calloc(nh + 2, sizeof *nv);
+  /* nghttp2 copies the fields when the response is submitted: a response
+   * head of a few fields needs no allocation for them. */
+  nghttp2_nv nv_small[16];
+  nghttp2_nv *nv = nh + 2 <= sizeof nv_small / sizeof nv_small[0] ? nv_small
+                                                                     : calloc(nh + 2, sizeof *nv);
   if (!nv) {
     nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     st->submitted = 1;
     return;
   }
-  char status[8], clen[24];
-  snprintf(status, sizeof status, "%d", head.status);
+  char status_d[24], clen_d[24];
+  int code = head.status >= 100 && head.status <= 999 ? head.status : 500;
+  char *status = cc_fmt_uint(status_d, (uint64_t)code, 10);
   size_t k = 0;
-  nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
-                         NGHTTP2_NV_FLAG_NONE};
+  nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7,
+                         (size_t)(status_d + sizeof status_d - status), NGHTTP2_NV_FLAG_NONE};
   int has_clen = 0;
   for (size_t i = 0; i < nh; i++) {
     const connectc_header *h = &head.headers->items[i];
@@ -200,9 +205,9 @@ static void stream_kick(h2_stream *st) {
                            NGHTTP2_NV_FLAG_NONE};
   }
   if (!has_clen && head.content_length >= 0) {
-    snprintf(clen, sizeof clen, "%lld", (long long)head.content_length);
-    nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen),
-                           NGHTTP2_NV_FLAG_NONE};
+    char *clen = cc_fmt_uint(clen_d, (uint64_t)head.content_length, 10);
+    nv[k++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)clen, 14,
+                           (size_t)(clen_d + sizeof clen_d - clen), NGHTTP2_NV_FLAG_NONE};
   }
   const uint8_t *data;
   size_t len;
@@ -221,7 +226,7 @@ static void stream_kick(h2_stream *st) {
     prd.read_callback = read_body;
     rv = nghttp2_submit_response(c->sess, st->id, nv, k, &prd);
   }
-  free(nv);
+  if (nv != nv_small) free(nv);
   if (rv != 0) nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
   st->submitted = 1;
 }
