@@ -42,6 +42,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/gcc}
 outfile=${2:-bench/RESULTS.md}
+# The command line, with the settings taken from the environment, for the
+# document's header.
+made_by=""
+for v in SECS CALLS CORE_SECS CONNS WORKERS PAYLOADS H2_STREAMS H2_CALLS H2_PAYLOADS \
+         H2_SERVER_STREAMS SWEEP_CONNS SWEEP_SIZES SIZE_CONNS SWEEP_SECS ONLY; do
+  [ -n "${!v+x}" ] && made_by+="$v=$(printf '%q' "${!v}") "
+done
+made_by+="bench/run.sh $*"
 SECS=${SECS:-10}
 CALLS=${CALLS:-10000}
 CORE_SECS=${CORE_SECS:-0.5}
@@ -94,7 +102,7 @@ say() { printf '%s\n' "$*" | tee -a "$doc"; }
 hz=$(getconf CLK_TCK)
 say "# connectc benchmarks beside connect-go"
 say ""
-say "Run $(date -u '+%Y-%m-%d %H:%M UTC'). Figures compare only within this run."
+say "Run $(date -u '+%Y-%m-%d %H:%M UTC') by \`${made_by% }\`. Figures compare only within this run."
 say ""
 say "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr)"
 say "- load at start: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); other busy processes: $(ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 20 {printf "%s(%s%%) ", $2, $1}')"
