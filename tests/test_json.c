@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,40 @@ static const cc_json_limits limits = {64, 0};
 
 static int parse(const char *s, cc_json_doc *doc, connectc_error *e) {
   return cc_json_parse(s, strlen(s), &limits, NULL, doc, e);
+}
+
+/* cc_utf8_valid's verdict does not depend on where a sequence sits: each
+ * valid and invalid sequence at every offset of ASCII text (inside and
+ * across the sixteen-byte ASCII steps), with ASCII of every length after. */
+static void test_utf8_valid_any_offset(void **state) {
+  (void)state;
+  static const struct {
+    const char *bytes;
+    int valid;
+  } seqs[] = {
+      {"\xc3\xa9", 1},          {"\xe2\x82\xac", 1},      {"\xf0\x9d\x84\x9e", 1},
+      {"\xf4\x8f\xbf\xbf", 1},  {"\xc3", 0},              {"\xc0\xaf", 0},
+      {"\xed\xa0\x80", 0},      {"\xff", 0},              {"\xf4\x90\x80\x80", 0},
+      {"\xe2\x82", 0},          {"\x80", 0},              {"\xe0\x80\xaf", 0},
+  };
+  uint8_t buf[96];
+  for (size_t n = 0; n < 70; n++) {
+    memset(buf, 'a', n);
+    assert_int_equal(cc_utf8_valid(buf, n), 1);
+  }
+  for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+    size_t len = strlen(seqs[k].bytes);
+    for (size_t at = 0; at < 40; at++)
+      for (size_t after = 0; after < 40; after++) {
+        memset(buf, 'a', sizeof buf);
+        memcpy(buf + at, seqs[k].bytes, len);
+        /* ASCII after a truncated sequence does not complete it. */
+        if (cc_utf8_valid(buf, at + len + after) != seqs[k].valid) {
+          fprintf(stderr, "sequence %zu at %zu with %zu after\n", k, at, after);
+          fail();
+        }
+      }
+  }
 }
 
 static void test_accepts(void **state) {
@@ -222,6 +257,7 @@ static void test_write_string(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_utf8_valid_any_offset),
       cmocka_unit_test(test_accepts),
       cmocka_unit_test(test_refuses_what_jsmn_accepts),
       cmocka_unit_test(test_messages),
