@@ -37,6 +37,7 @@ extern "C" {
  * one bit of a 128-bit mask. */
 static inline int cc_is_tchar(unsigned char c) {
   static const uint64_t mask[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+  if ((unsigned)(c - 'a') < 26u) return 1; /* most of a field name */
   return c < 128 && ((mask[c >> 6] >> (c & 63)) & 1u);
 }
 
