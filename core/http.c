@@ -368,6 +368,7 @@ static int list_has(const char *v, size_t len, const char *token, size_t token_l
   }
   return 0;
 }
+#define list_has_lit(v, len, lit) list_has((v), (len), "" lit, sizeof(lit) - 1)
 
 static size_t count_byte(const char *p, size_t len, char c) {
   size_t n = 0;
@@ -548,7 +549,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
       }
       h.expect_continue = 1;
     } else if (eq_lit(line, name_len, "connection")) {
-      if (list_has(v, vlen, "close", 5)) h.connection_close = 1;
+      if (list_has_lit(v, vlen, "close")) h.connection_close = 1;
     } else if (eq_lit(line, name_len, "cookie")) {
       h.n_cookies += 1 + count_byte(v, vlen, ';');
     }

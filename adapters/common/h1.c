@@ -139,6 +139,7 @@ static int list_has(const char *v, size_t n, const char *token, size_t token_len
   }
   return 0;
 }
+#define list_has_lit(v, n, lit) list_has((v), (n), "" lit, sizeof(lit) - 1)
 
 typedef struct framing {
   size_t n_length, n_coding, n_host;
@@ -159,8 +160,8 @@ static void scan_framing(const cc_h1_head *h, framing *f) {
     } else if (eq_lit(e->name, e->name_len, "host")) {
       f->n_host++;
     } else if (eq_lit(e->name, e->name_len, "connection")) {
-      if (list_has(e->value, e->value_len, "close", 5)) f->close = 1;
-      if (list_has(e->value, e->value_len, "keep-alive", 10)) f->keep_alive = 1;
+      if (list_has_lit(e->value, e->value_len, "close")) f->close = 1;
+      if (list_has_lit(e->value, e->value_len, "keep-alive")) f->keep_alive = 1;
     } else if (eq_lit(e->name, e->name_len, "expect")) {
       if (eq_lit(e->value, e->value_len, "100-continue")) f->expect_continue = 1;
     }

@@ -34,7 +34,8 @@ extern "C" {
 #endif
 
 /* A token character (RFC 9110 5.6.2: "!#$%&'*+-.^_`|~", digits, letters):
- * one bit of a 128-bit mask. */
+ * lower-case letters at once, anything else one bit of a 128-bit mask. The
+ * core has the same test in core/buf.h, which the adapters do not include. */
 static inline int cc_is_tchar(unsigned char c) {
   static const uint64_t mask[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
   if ((unsigned)(c - 'a') < 26u) return 1; /* most of a field name */

@@ -328,10 +328,9 @@ static int pump_out(req *r) {
     if (len) {
       size_t k = len < room ? len : room;
       if (r->chunked) {
-        char sz[26];
+        char sz[24 + 2]; /* the digits end at sz + 24 (cc_fmt_uint), then CRLF */
         const char *hex = cc_fmt_uint(sz, k, 16);
-        sz[24] = '\r';
-        sz[25] = '\n';
+        memcpy(sz + 24, "\r\n", 2);
         if (!mg_send(c, hex, (size_t)(sz + sizeof sz - hex)) || !mg_send(c, data, k) ||
             !mg_send(c, "\r\n", 2))
           return 0;
