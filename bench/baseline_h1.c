@@ -8,7 +8,10 @@
  * under the same load as the real servers and reports their figures as
  * fractions of its own.
  *
- *   baseline_h1 PORT [THREADS]      (THREADS defaults to 2; 0 for PORT picks one)
+ *   baseline_h1 PORT [THREADS]      (0 for PORT picks one)
+ *
+ * THREADS defaults to what libconnectc-microhttpd starts: one per CPU this
+ * process may run on (its affinity mask), at most 8.
  *
  * Prints "listening on http://127.0.0.1:PORT". Each thread has its own
  * listening socket (SO_REUSEPORT) and epoll set, as the real servers'
@@ -33,6 +36,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "cpus.h"
 
 /* SayResponse{sentence: "Do you often feel that way?"} as Connect unary proto. */
 static const char body[] = "\x0a\x1b" "Do you often feel that way?";
@@ -153,7 +158,7 @@ static void on_stop(int sig) {
 
 int main(int argc, char **argv) {
   int port = argc > 1 ? atoi(argv[1]) : 8081;
-  int threads = argc > 2 ? atoi(argv[2]) : 2;
+  int threads = argc > 2 ? atoi(argv[2]) : (int)cc_usable_cpus(8);
   if (threads < 1) threads = 1;
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, on_stop);

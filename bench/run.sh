@@ -298,7 +298,7 @@ sweeps() {
 
   say "## Sweeps: connections and request size, HTTP/1.1 (h2load --h1), ${SWEEP_SECS} s per point"
   say ""
-  say "The three servers one after the other under the same load, nothing pinned: ours = eliza_server (connectc + libmicrohttpd, its defaults: 2 threads, at most 1024 connections), go = connect-go, base = baseline_h1 (a fixed response: the machine's limit). Unary Say, proto; one h2load thread. req/s counts 2xx answers; latency is h2load's per-request time (--log-file), p50/p99 over every 2xx request. **failed** = \`timed; check/sent\`: the requests h2load counted as failed in the timed run (-D), then the requests without a 2xx in a check run right after it of 2 requests per connection (h2load -n), which counts what a timed run cannot (h2load -D drops a connection whose request failed without counting it, and does not reconnect it). Data: $(basename "$cdat"), $(basename "$sdat") (columns in their headers); plots by bench/plots.gp."
+  say "The three servers one after the other under the same load, nothing pinned: ours = eliza_server (connectc + libmicrohttpd, its defaults: one thread per CPU, 2 here, at most 1024 connections), go = connect-go, base = baseline_h1 (a fixed response: the machine's limit). Unary Say, proto; one h2load thread. req/s counts 2xx answers; latency is h2load's per-request time (--log-file), p50/p99 over every 2xx request. **failed** = \`timed; check/sent\`: the requests h2load counted as failed in the timed run (-D), then the requests without a 2xx in a check run right after it of 2 requests per connection (h2load -n), which counts what a timed run cannot (h2load -D drops a connection whose request failed without counting it, and does not reconnect it). Data: $(basename "$cdat"), $(basename "$sdat") (columns in their headers); plots by bench/plots.gp."
   say ""
   say "![requests/s against connections](plot-conns-rps.png) ![p99 latency against connections](plot-conns-p99.png)"
   say ""
@@ -415,8 +415,9 @@ fi
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   PIN_SERVER=(taskset -c 0)
   PIN_LOAD=(taskset -c 1)
-  for side in ours theirs base; do
+  for side in $sides theirs base; do
     bin=$ours
+    [ $side = mg ] && bin=$mongoose
     [ $side = theirs ] && bin=$theirs
     [ $side = base ] && bin=$baseline
     start_server "$bin"
@@ -435,15 +436,23 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   PIN_LOAD=()
   say "## Server pinned to one core, h2load to the other (taskset), proto, ${SECS} s per row"
   say ""
-  say "The load generator cannot take the server's CPU here: CPU per request is the figure that does not depend on where h2load runs. ours = eliza_server (libmicrohttpd), base = baseline_h1 (each with its default 2 threads, on one core)."
+  say "The load generator cannot take the server's CPU here: CPU per request is the figure that does not depend on where h2load runs. Each server runs with its defaults, which follow the CPUs it may run on: eliza_server (libmicrohttpd) and baseline_h1 one worker thread per CPU of their affinity mask, connect-go GOMAXPROCS, so each has one here; eliza_mongoose has one event-loop thread anyway. Ratios are to connect-go (go) and to baseline_h1 (base) at the same connections."
   say ""
-  say "| conns | rps ours | rps go | rps base | rps ours/go | rps ours/base | p99 ours (us) | p99 go (us) | p99 base (us) | CPU s/10k ours | CPU s/10k go | CPU s/10k base | CPU ours/go | CPU ours/base |"
-  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for c in 1 64; do
-    read -r ar a50 a99 acpu <<<"${R[ours,pin,$c]}"
-    read -r br b50 b99 bcpu <<<"${R[theirs,pin,$c]}"
-    read -r cr c50 c99 ccpu <<<"${R[base,pin,$c]}"
-    say "| $c | ${ar%.*} | ${br%.*} | ${cr%.*} | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $a99 | $b99 | $c99 | $acpu | $bcpu | $ccpu | $(ratio "$acpu" "$bcpu") | $(ratio "$acpu" "$ccpu") |"
+  say "| server | conns | rps | rps/go | rps/base | p50 (us) | p99 (us) | p99/go | CPU s/10k | CPU/go | CPU/base |"
+  say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for side in $sides theirs base; do
+    case $side in
+      ours) name="eliza_server (libmicrohttpd)" ;;
+      mg) name="eliza_mongoose" ;;
+      theirs) name="connect-go" ;;
+      base) name="baseline_h1" ;;
+    esac
+    for c in 1 64; do
+      read -r ar a50 a99 acpu <<<"${R[$side,pin,$c]}"
+      read -r br b50 b99 bcpu <<<"${R[theirs,pin,$c]}"
+      read -r cr c50 c99 ccpu <<<"${R[base,pin,$c]}"
+      say "| $name | $c | ${ar%.*} | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $a50 | $a99 | $(ratio "$a99" "$b99") | $acpu | $(ratio "$acpu" "$bcpu") | $(ratio "$acpu" "$ccpu") |"
+    done
   done
   say ""
 fi

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "connectc/microhttpd.h"
+#include "cpus.h"
 #include "mhd_gate.h"
 
 typedef struct req req;
@@ -901,7 +902,7 @@ int connectc_mhd_start(const connectc_mhd_config *cfg, connectc_router *router,
     return CONNECTC_ERR_NOMEM;
   }
   struct MHD_OptionItem opts[] = {
-      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : 2), NULL},
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)(c.threads ? c.threads : cc_usable_cpus(8)), NULL},
       {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL},
       /* The gate keeps the count; libmicrohttpd's own limit has room so
        * that it never drops a connection the gate let in (its count lags

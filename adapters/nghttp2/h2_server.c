@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "connectc/nghttp2.h"
+#include "cpus.h"
 
 #define READ_CHUNK 65536
 #define OUT_HIGH 262144 /* pending output above which a connection stops reading */
@@ -731,10 +732,7 @@ int connectc_h2_start(const connectc_h2_config *cfg, connectc_router *router,
   unsigned n = 1;
   if (!s->cfg.external_loop) {
     n = s->cfg.threads;
-    if (!n) {
-      long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-      n = cpus > 0 ? (unsigned)(cpus > 8 ? 8 : cpus) : 2;
-    }
+    if (!n) n = cc_usable_cpus(8);
   }
   s->loops = calloc(n, sizeof *s->loops);
   if (!s->loops) {

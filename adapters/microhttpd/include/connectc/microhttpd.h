@@ -69,7 +69,9 @@ typedef struct connectc_mhd_config {
   const char *tls_cert_file;
   /** The private key from a PEM file, read at start. */
   const char *tls_key_file;
-  /** Worker threads polling connections; 0 = 2. */
+  /** Worker threads polling connections; 0 = one per CPU this process may
+   * run on (its affinity mask: a server started under `taskset -c 0` runs
+   * one), at most 8. */
   unsigned threads;
   /** Idle connection timeout in seconds; 0 = 60. */
   unsigned connection_timeout_s;

@@ -65,8 +65,9 @@ typedef struct connectc_h2_config {
    * client must present a certificate that verifies against them
    * (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT). Copied. */
   const char *tls_client_ca_pem;
-  /* Event-loop threads, each with its own epoll set; 0 = the number of
-   * online CPUs (at most 8). Ignored with external_loop. */
+  /* Event-loop threads, each with its own epoll set; 0 = one per CPU this
+   * process may run on (its affinity mask), at most 8. Ignored with
+   * external_loop. */
   unsigned threads;
   /* 1: start no threads; the application watches connectc_h2_fd() and
    * calls connectc_h2_dispatch() (see below). */
