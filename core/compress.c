@@ -101,6 +101,10 @@ struct connectc_compress_ctx {
   ZSTD_CCtx *zc;
   ZSTD_DCtx *zd;
 #endif
+  /* A request body's buffer given back by the last call that borrowed the
+   * context (cc_compress_ctx_give_buf), allocated with `alloc`. */
+  cc_buf spare;
+  unsigned spare_small_run; /* bodies in a row that used under a quarter of it */
 };
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
@@ -148,7 +152,50 @@ void connectc_compress_ctx_del(connectc_compress_ctx *c) {
   ZSTD_freeDCtx(c->zd);
 #endif
   connectc_allocator a = c->alloc;
+  cc_buf_free(&c->spare, &a);
   cc_free(&a, c);
+}
+
+static int same_allocator(const connectc_allocator *a, const connectc_allocator *b) {
+  return a->malloc == b->malloc && a->realloc == b->realloc && a->free == b->free &&
+         a->user_data == b->user_data;
+}
+
+void cc_compress_ctx_take_buf(connectc_compress_ctx *c, const connectc_allocator *a, cc_buf *b) {
+  if (!c || b->data || !c->spare.data || !same_allocator(a, &c->alloc)) return;
+  *b = c->spare;
+  b->len = 0;
+  c->spare = (cc_buf)CC_BUF_INIT;
+}
+
+void cc_compress_ctx_give_buf(connectc_compress_ctx *c, const connectc_allocator *a, cc_buf *b) {
+  if (!b->data) return;
+  if (!c || !same_allocator(a, &c->alloc)) {
+    cc_buf_free(b, a);
+    return;
+  }
+  /* A buffer that many bodies in a row leave mostly empty goes back to
+   * the allocator: a connection that once received a large message does
+   * not keep its memory for small ones. Up to CC_SPARE_ALWAYS_KEPT bytes
+   * are always kept. */
+  if (b->cap > CC_SPARE_ALWAYS_KEPT && b->len < b->cap / 4) {
+    if (++c->spare_small_run >= CC_SPARE_SMALL_RUN) {
+      c->spare_small_run = 0;
+      cc_buf_free(b, a);
+      return;
+    }
+  } else {
+    c->spare_small_run = 0;
+  }
+  /* Two calls interleaved on one context: the larger buffer stays. */
+  if (c->spare.cap > b->cap) {
+    cc_buf_free(b, a);
+    return;
+  }
+  cc_buf_free(&c->spare, a);
+  c->spare = *b;
+  c->spare.len = 0;
+  *b = (cc_buf)CC_BUF_INIT;
 }
 
 void connectc_compress_ctx_set_level(connectc_compress_ctx *c, connectc_compression alg,

@@ -888,6 +888,9 @@ static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, i
       body_limit_error(s, "the request body", "at least ", (uint64_t)(s->unary_body.len + len));
       return CONNECTC_OK;
     }
+    /* A lent context may hold the last call's body buffer. */
+    if (!s->unary_body.data && s->cctx_lent)
+      cc_compress_ctx_take_buf(s->cctx, &s->alloc, &s->unary_body);
     return cc_buf_append(&s->unary_body, &s->alloc, data, len);
   }
   connectc_error e;
@@ -971,9 +974,13 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
     connectc_error_reset(&e);
     s->state = SRV_HANDLING;
     if (!p) p = (const uint8_t *)""; /* callbacks never see NULL */
+    /* The handler may decide the response inside deliver, which lets go
+     * of a lent context; the body's buffer still goes back to it before
+     * this function returns (connectc_server_call_lend_compress_ctx). */
+    connectc_compress_ctx *lent = s->cctx_lent ? s->cctx : NULL;
     int stop = deliver(s, p, len);
     cc_free(&s->alloc, owned);
-    cc_buf_free(&s->unary_body, &s->alloc);
+    cc_compress_ctx_give_buf(lent, &s->alloc, &s->unary_body);
     if (stop) return CONNECTC_OK;
   } else {
     if (!connectc_envelope_decoder_idle(&s->reader.dec)) {
