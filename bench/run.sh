@@ -73,7 +73,10 @@ ulimit -n 8192 2>/dev/null || true
 ours=$build/examples/eliza/eliza_server
 mongoose=$build/examples/mongoose/eliza_mongoose
 sides="ours"
-[ -x "$mongoose" ] && sides="ours mg"
+# mg: examples/mongoose as it is (its page and Eliza on its own
+# mg_http_listen, connectc_mg_serve); mgl: the same program with
+# --connect-only (Eliza alone on connectc_mg_listen).
+[ -x "$mongoose" ] && sides="ours mg mgl"
 baseline=$build/bench/baseline_h1
 for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client" "$baseline" "$build/bench/bench_calls"; do
   [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
@@ -123,8 +126,10 @@ cp "$tmp/stream.bin" "$tmp/grpc.bin" # one enveloped SayRequest
 # and for h2load; empty: nothing pinned.
 PIN_SERVER=()
 PIN_LOAD=()
+# SERVER_FLAGS: arguments before the port (set per side).
+SERVER_FLAGS=()
 start_server() { # binary [h2] -> sets server_pid, url (h2: the HTTP/2 one)
-  local args=(0)
+  local args=("${SERVER_FLAGS[@]}" 0)
   [ "${2:-}" = h2 ] && [ "$1" = "$ours" ] && args=(0 --h2 0)
   ELIZA_INTRODUCE_COUNT=100 "${PIN_SERVER[@]}" "$1" "${args[@]}" >"$tmp/server.log" 2>&1 &
   server_pid=$!
@@ -358,8 +363,11 @@ payloads=${PAYLOADS:-"proto json stream"}
 for side in $sides theirs base; do
   bin=$ours
   [ $side = mg ] && bin=$mongoose
+  [ $side = mgl ] && bin=$mongoose
   [ $side = theirs ] && bin=$theirs
   [ $side = base ] && bin=$baseline
+  SERVER_FLAGS=()
+  [ $side = mgl ] && SERVER_FLAGS=(--connect-only)
   side_payloads=$payloads
   [ $side = base ] && side_payloads=proto
   start_server "$bin"
@@ -379,6 +387,7 @@ for side in $sides theirs base; do
   done
   stop_server
 done
+SERVER_FLAGS=()
 
 server_table() { # server_table <side>: the rows of that side beside connect-go and the baseline
   local side=$1
@@ -402,12 +411,18 @@ say ""
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 server_table ours
 say ""
-if [ "$sides" = "ours mg" ]; then
+if [ "$sides" = "ours mg mgl" ]; then
   say "## Server: eliza_mongoose (connectc + Mongoose, one event-loop thread) and the same connect-go rows"
   say ""
-  say "The Mongoose program of examples/mongoose (its web page and the Eliza service on one mg_mgr, connectc_mg_serve), under the same load in the same run; \"ours\" is the Mongoose server."
+  say "The Mongoose program of examples/mongoose (its web page and the Eliza service on one mg_mgr: the program's mg_http_listen, whose handler hands Eliza's requests over with connectc_mg_serve), under the same load in the same run; \"ours\" is the Mongoose server."
   say ""
   server_table mg
+  say ""
+  say "## Server: eliza_mongoose --connect-only (Eliza alone on connectc_mg_listen) and the same connect-go rows"
+  say ""
+  say "The same program serving only Eliza, on a listener of connectc's own on the same mg_mgr: connectc reads each request head itself, without Mongoose's HTTP parse before it (the difference between the two tables is what handing requests over from an mg_http_listen handler costs)."
+  say ""
+  server_table mgl
   say ""
 fi
 
@@ -418,8 +433,11 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   for side in $sides theirs base; do
     bin=$ours
     [ $side = mg ] && bin=$mongoose
+    [ $side = mgl ] && bin=$mongoose
     [ $side = theirs ] && bin=$theirs
     [ $side = base ] && bin=$baseline
+    SERVER_FLAGS=()
+    [ $side = mgl ] && SERVER_FLAGS=(--connect-only)
     start_server "$bin"
     load proto 16 1 >/dev/null
     for c in 1 64; do
@@ -434,6 +452,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   done
   PIN_SERVER=()
   PIN_LOAD=()
+  SERVER_FLAGS=()
   say "## Server pinned to one core, h2load to the other (taskset), proto, ${SECS} s per row"
   say ""
   say "The load generator cannot take the server's CPU here: CPU per request is the figure that does not depend on where h2load runs. Each server runs with its defaults, which follow the CPUs it may run on: eliza_server (libmicrohttpd) and baseline_h1 one worker thread per CPU of their affinity mask, connect-go GOMAXPROCS, so each has one here; eliza_mongoose has one event-loop thread anyway. Ratios are to connect-go (go) and to baseline_h1 (base) at the same connections."
@@ -444,6 +463,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     case $side in
       ours) name="eliza_server (libmicrohttpd)" ;;
       mg) name="eliza_mongoose" ;;
+      mgl) name="eliza_mongoose --connect-only" ;;
       theirs) name="connect-go" ;;
       base) name="baseline_h1" ;;
     esac

@@ -2,12 +2,15 @@
  * eliza_mongoose: an existing Mongoose program (it serves a web page) that
  * adds the Eliza service on its own mg_mgr, next to its other routes.
  *
- *   eliza_mongoose [port]      (default 8080; 0 picks a free port)
+ *   eliza_mongoose [--connect-only] [port]   (default 8080; 0 picks a free port)
  *
  * The program keeps its own listener and event handler; the one line
  * `if (connectc_mg_serve(srv, c, ev, ev_data)) return;` hands the requests
  * for the Eliza service's paths to connectc, which gives each connection
- * back once the call is answered. It prints "listening on
+ * back once the call is answered. With --connect-only it serves the Eliza
+ * service alone, on a listener of connectc's own (connectc_mg_listen) on
+ * the same mg_mgr: no page, and no head parse by Mongoose before
+ * connectc's (bench/run.sh measures both). It prints "listening on
  * http://127.0.0.1:PORT" once it serves and stops gracefully on
  * SIGINT/SIGTERM. ELIZA_INTRODUCE_COUNT=N makes Introduce stream N
  * sentences instead of 3 (bench/run.sh).
@@ -125,9 +128,17 @@ static void handler(struct mg_connection *c, int ev, void *ev_data) {
 }
 
 int main(int argc, char **argv) {
-  long port = argc > 1 ? strtol(argv[1], NULL, 10) : 8080;
-  if (port < 0 || port > 65535) {
-    fprintf(stderr, "usage: %s [port]\n", argv[0]);
+  int connect_only = 0;
+  int arg = 1;
+  if (arg < argc && strcmp(argv[arg], "--connect-only") == 0) {
+    connect_only = 1;
+    arg++;
+  }
+  char *end = NULL;
+  long port = arg < argc ? strtol(argv[arg], &end, 10) : 8080;
+  if ((arg < argc && (end == argv[arg] || *end)) || arg + 1 < argc || port < 0 ||
+      port > 65535) {
+    fprintf(stderr, "usage: %s [--connect-only] [port]\n", argv[0]);
     return 2;
   }
   const char *count = getenv("ELIZA_INTRODUCE_COUNT");
@@ -158,17 +169,28 @@ int main(int argc, char **argv) {
   }
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%ld", port);
-  struct mg_connection *lsn = mg_http_listen(&mgr, url, handler, srv);
-  if (!lsn) {
-    fprintf(stderr, "eliza_mongoose: cannot listen on port %ld\n", port);
-    return 1;
+  unsigned bound = 0;
+  if (connect_only) {
+    uint16_t p = 0;
+    if (connectc_mg_listen(srv, url, &p) != CONNECTC_OK) {
+      fprintf(stderr, "eliza_mongoose: cannot listen on port %ld\n", port);
+      return 1;
+    }
+    bound = p;
+  } else {
+    struct mg_connection *lsn = mg_http_listen(&mgr, url, handler, srv);
+    if (!lsn) {
+      fprintf(stderr, "eliza_mongoose: cannot listen on port %ld\n", port);
+      return 1;
+    }
+    bound = mg_ntohs(lsn->loc.port);
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  printf("listening on http://127.0.0.1:%u\n", (unsigned)mg_ntohs(lsn->loc.port));
+  printf("listening on http://127.0.0.1:%u\n", bound);
   fflush(stdout);
   while (!stop) mg_mgr_poll(&mgr, 10);
   connectc_mg_server_del(srv);
