@@ -59,7 +59,9 @@ struct connectc_mg_server {
   listener *listeners;
   conn *conns; /* loop only */
   /* Loop only: the record of an embedded connection given back, kept for
-   * the next handover (embedding hands over every request). */
+   * the next handover (embedding hands over every request), with its
+   * compression context: the next request borrows its states and its body
+   * buffer. */
   conn *spare;
   size_t n_conns;
   int stopping;
@@ -436,7 +438,9 @@ static conn *conn_new(connectc_mg_server *s, struct mg_connection *c) {
   conn *mc = s->spare;
   if (mc) {
     s->spare = NULL;
+    connectc_compress_ctx *cctx = mc->cctx;
     memset(mc, 0, sizeof *mc);
+    mc->cctx = cctx;
   } else if (!(mc = calloc(1, sizeof *mc))) {
     return NULL;
   }
@@ -484,7 +488,7 @@ static void give_back(conn *mc) {
   c->pfn = mc->saved_pfn;
   c->pfn_data = mc->saved_pfn_data;
   conn_unlink(mc);
-  if (!s->spare && !mc->cctx) s->spare = mc;
+  if (!s->spare) s->spare = mc;
   else conn_free(mc);
 }
 
@@ -540,8 +544,9 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
       }
       ok = connectc_router_call_new(s->router, target, path_len, &r->call) == CONNECTC_OK;
       /* Without a context (out of memory) the call makes its own. A
-       * handed-over connection serves one request: nothing to reuse. */
-      if (ok && !mc->embedded && !mc->cctx)
+       * handed-over connection's record, and its context, is kept for the
+       * next handover (s->spare). */
+      if (ok && !mc->cctx)
         (void)connectc_compress_ctx_new(connectc_router_allocator(s->router), &mc->cctx);
       if (ok && mc->cctx) (void)connectc_server_call_lend_compress_ctx(r->call, mc->cctx);
       /* The fields go straight into the call's own list: one copy. */
@@ -960,7 +965,7 @@ static void server_free(connectc_mg_server *s) {
   pthread_mutex_destroy(&s->wake_mu);
   pthread_cond_destroy(&s->idle);
   pthread_mutex_destroy(&s->mu);
-  free(s->spare);
+  if (s->spare) conn_free(s->spare);
   free(s->fields);
   free(s->cert);
   free(s->key);
