@@ -54,7 +54,7 @@ static void upper(const uint8_t *in, size_t len, char *out) {
 
 static int echo_message(connectc_server_call *s, const uint8_t *data, size_t len, void *ud) {
   (void)ud;
-  char buf[256];
+  char buf[512];
   if (len >= sizeof buf) len = sizeof buf - 1;
   upper(data, len, buf);
   const connectc_method_desc *m = connectc_server_call_method(s);
@@ -232,7 +232,7 @@ static connectc_router *make_router(void) {
 
 typedef struct result {
   int n;
-  char msgs[8][64];
+  char msgs[8][512];
   connectc_code code;
   char message[256];
   char header[64];
@@ -252,7 +252,7 @@ static int c_headers(connectc_client_call *c, const connectc_headers *h, void *u
 static int c_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
   (void)c;
   result *r = ud;
-  if (r->n < 8 && len < 64) {
+  if (r->n < 8 && len < sizeof r->msgs[0]) {
     memcpy(r->msgs[r->n], data, len);
     r->msgs[r->n][len] = 0;
   }
@@ -461,6 +461,16 @@ static void test_errors_and_get(void **state) {
            (const char *const[]){"{\"a\": \"b c+d\"}", NULL}, &r);
   assert_int_equal(r.code, CONNECTC_CODE_OK);
   assert_string_equal(r.msgs[0], "{\"A\": \"B C+D\"}");
+  /* A GET whose target is longer than the adapter's 256-byte stack
+   * buffer for the path and query. */
+  char big[420], want[420];
+  int n = snprintf(big, sizeof big, "{\"a\": \"%0300d\"}", 7);
+  assert_true(n > 300 && (size_t)n < sizeof big);
+  for (int i = 0; i <= n; i++) want[i] = big[i] == 'a' ? 'A' : big[i];
+  run_call(t, &m_say, "json", CONNECTC_COMPRESSION_IDENTITY, 1, 0,
+           (const char *const[]){big, NULL}, &r);
+  assert_int_equal(r.code, CONNECTC_CODE_OK);
+  assert_string_equal(r.msgs[0], want);
   connectc_curl_del(t);
 }
 

@@ -480,7 +480,10 @@ static enum MHD_Result begin(connectc_mhd_embed *e, struct MHD_Connection *conn,
   *req_cls = NULL;
   enum MHD_Result ok = MHD_YES;
   connectc_http_refusal why;
-  char *path = NULL, *query = NULL;
+  /* The decoded path and the query, each NUL-terminated, in `small` when
+   * they fit (they are copied into the call). */
+  char small[256];
+  char *buf = NULL, *path = NULL, *query = NULL;
   size_t path_len = 0;
   int refused = 0;
   if (refuse_bad_framing(conn, &ok)) {
@@ -511,14 +514,14 @@ static enum MHD_Result begin(connectc_mhd_embed *e, struct MHD_Connection *conn,
     if (!refused && connectc_http_parse_target(pre->raw, raw_len, &t, &why) != CONNECTC_OK)
       refused = 1;
     if (!refused) {
-      path = malloc(t.path_len + 1);
-      query = malloc(t.query ? t.query_len + 1 : 1);
-      if (!path || !query) {
+      size_t need = t.path_len + 1 + (t.query ? t.query_len : 0) + 1;
+      buf = need <= sizeof small ? small : malloc(need);
+      if (!buf) {
         free(pre);
-        free(path);
-        free(query);
         return MHD_NO;
       }
+      path = buf;
+      query = buf + t.path_len + 1;
       if (connectc_http_decode_path(t.path, t.path_len, path, &path_len, &why) != CONNECTC_OK) {
         refused = 1;
       } else {
@@ -539,22 +542,21 @@ static enum MHD_Result begin(connectc_mhd_embed *e, struct MHD_Connection *conn,
       p = slash ? slash : "/";
     }
     path_len = strlen(p);
-    path = malloc(path_len + 1);
-    if (!path) {
+    buf = path_len + 1 <= sizeof small ? small : malloc(path_len + 1);
+    if (!buf) {
       free(pre);
       return MHD_NO;
     }
+    path = buf;
     memcpy(path, p, path_len + 1);
   }
   free(pre);
   if (refused) {
-    free(path);
-    free(query);
+    if (buf != small) free(buf);
     return refuse_http(conn, &why);
   }
   req *r = req_new(e, conn, path, path_len, method, query);
-  free(path);
-  free(query);
+  if (buf != small) free(buf);
   if (!r) return MHD_NO;
   *req_cls = r;
   /* Refused from its head (404, 415, a Content-Length past the receive
