@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "connectc/common.h"
 
@@ -59,6 +60,43 @@ static inline int cc_is_tchar(unsigned char c) {
   static const uint64_t mask[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
   if ((unsigned)(c - 'a') < 26u) return 1; /* most of a field name */
   return c < 128 && ((mask[c >> 6] >> (c & 63)) & 1u);
+}
+/* The length of the longest prefix of p[0..n) that may stand in a field
+ * value: no control character but HTAB, no DEL (RFC 9110 5.5; SP, VCHAR
+ * and obs-text pass). Eight bytes at a time: a word with a byte below 0x20
+ * or equal to 0x7f (both tests exact for "some byte") is resolved byte by
+ * byte, as is everything after it. */
+static inline size_t cc_field_value_span(const char *p, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; n - i >= 8; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    uint64_t del = w ^ (ones * 0x7f);
+    if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs) break;
+  }
+  for (; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) break;
+  }
+  return i;
+}
+/* Copies n bytes, ASCII upper case to lower case (other bytes as they
+ * are), eight at a time: each byte's test stays within its byte. */
+static inline void cc_ascii_lower_copy(char *dst, const char *src, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; n - i >= 8; i += 8) {
+    uint64_t w;
+    memcpy(&w, src + i, 8);
+    uint64_t low7 = w & ~highs;              /* each byte below 0x80 */
+    uint64_t ge_a = low7 + ones * (0x80 - 'A'); /* high bit: byte >= 'A' */
+    uint64_t gt_z = low7 + ones * (0x7f - 'Z'); /* high bit: byte > 'Z' */
+    uint64_t upper = ge_a & ~gt_z & ~w & highs; /* 'A'..'Z', top bit clear */
+    w |= upper >> 2;                         /* 0x80 >> 2 = 0x20 */
+    memcpy(dst + i, &w, 8);
+  }
+  for (; i < n; i++) dst[i] = cc_ascii_lower(src[i]);
 }
 /* Inline: header lookups compare every entry's name on every call. */
 static inline int cc_ascii_eq_nocase(const char *a, size_t alen, const char *b, size_t blen) {

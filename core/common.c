@@ -284,8 +284,7 @@ static int push_entry_as(connectc_headers *h, const char *name, size_t name_len,
   char *n = hblock_take(h, name_len + value_len + 2);
   if (!n) return CONNECTC_ERR_NOMEM;
   if (lower) memcpy(n, name, name_len);
-  else
-    for (size_t i = 0; i < name_len; i++) n[i] = cc_ascii_lower(name[i]);
+  else cc_ascii_lower_copy(n, name, name_len);
   n[name_len] = '\0';
   char *v = n + name_len + 1;
   if (value_len) memcpy(v, value, value_len);
@@ -346,7 +345,9 @@ int connectc_headers_add(connectc_headers *h, const char *name, size_t name_len,
   if (!name || name_len == 0 || (!value && value_len)) return CONNECTC_ERR_ARGUMENT;
   for (size_t i = 0; i < name_len; i++)
     if (!cc_is_tchar((unsigned char)name[i])) return CONNECTC_ERR_ARGUMENT;
-  for (size_t i = 0; i < value_len; i++) {
+  /* Refused: CR, LF and NUL. Most values hold no control character at
+   * all, which cc_field_value_span confirms eight bytes at a time. */
+  for (size_t i = cc_field_value_span(value, value_len); i < value_len; i++) {
     unsigned char c = (unsigned char)value[i];
     if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) return CONNECTC_ERR_ARGUMENT;
   }

@@ -73,13 +73,7 @@ int connectc_http_field_name_valid(const char *name, size_t len) {
 }
 
 /* Index of the first byte a field value may not hold, or len. */
-static size_t bad_value_byte(const char *v, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return i;
-  }
-  return len;
-}
+static size_t bad_value_byte(const char *v, size_t len) { return cc_field_value_span(v, len); }
 
 int connectc_http_field_value_valid(const char *value, size_t len) {
   if (!value) return len == 0;

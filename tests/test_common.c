@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base64.h"
+#include "buf.h"
 #include "connectc/common.h"
 
 static void test_codes(void **state) {
@@ -232,6 +233,47 @@ static void test_base64_in_place(void **state) {
   assert_int_equal(cc_b64_decode_in_place(one, 1, CC_B64_ACCEPT_URL, &n), CONNECTC_ERR_PROTOCOL);
 }
 
+/* The eight-bytes-at-a-time helpers of core/buf.h against their byte
+ * rules: every byte value at every offset of the first two words and the
+ * tail, for every length up to 24. */
+static int value_byte_ok(unsigned char c) { return !((c < 0x20 && c != '\t') || c == 0x7f); }
+
+static void test_word_at_a_time_bytes(void **state) {
+  (void)state;
+  char in[24], out[24], want[24];
+  for (size_t len = 0; len <= sizeof in; len++) {
+    for (size_t at = 0; at < len; at++) {
+      for (unsigned v = 0; v < 256; v++) {
+        memset(in, 'a', sizeof in);
+        in[at] = (char)v;
+        /* Upper case around the byte too, so that a carry between bytes
+         * would show. */
+        if (at > 0) in[at - 1] = 'Z';
+        if (at + 1 < len) in[at + 1] = 'A';
+        size_t span = cc_field_value_span(in, len);
+        size_t ref = 0;
+        while (ref < len && value_byte_ok((unsigned char)in[ref])) ref++;
+        assert_int_equal(span, ref);
+        memset(out, 0x55, sizeof out);
+        cc_ascii_lower_copy(out, in, len);
+        for (size_t i = 0; i < len; i++) {
+          unsigned char c = (unsigned char)in[i];
+          want[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        assert_memory_equal(out, want, len);
+        for (size_t i = len; i < sizeof out; i++) assert_int_equal(out[i], 0x55);
+      }
+    }
+  }
+  /* Every word clean, then one bad byte at the very end. */
+  memset(in, ' ', sizeof in);
+  assert_int_equal(cc_field_value_span(in, sizeof in), sizeof in);
+  in[23] = 0x7f;
+  assert_int_equal(cc_field_value_span(in, sizeof in), 23);
+  in[23] = '\t';
+  assert_int_equal(cc_field_value_span(in, sizeof in), sizeof in);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_codes),
@@ -239,6 +281,7 @@ int main(void) {
       cmocka_unit_test(test_headers),
       cmocka_unit_test(test_arena),
       cmocka_unit_test(test_base64_in_place),
+      cmocka_unit_test(test_word_at_a_time_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
