@@ -2,7 +2,8 @@
 # bench/profile.sh [build-dir] [requests]
 #
 # Where the HTTP/1.1 servers spend a request, beside baseline_h1: for each
-# of eliza_server (libmicrohttpd), eliza_mongoose and baseline_h1, the same
+# of eliza_server (libmicrohttpd), eliza_mongoose (as it is and with
+# --connect-only) and baseline_h1, the same
 # unary proto Say calls (h2load --h1, 8 connections) are made twice:
 #   1. under valgrind's callgrind: user-space instructions (Ir) per request,
 #      split by ELF object, and the functions with the most;
@@ -24,9 +25,11 @@ n=${2:-4000}
 for t in valgrind callgrind_control strace h2load python3; do
   command -v "$t" >/dev/null || { echo "profile.sh: $t is needed" >&2; exit 1; }
 done
+# Each entry: a binary and the flags before its port.
 servers=("$build/examples/eliza/eliza_server" "$build/examples/mongoose/eliza_mongoose"
-         "$build/bench/baseline_h1")
-for s in "${servers[@]}"; do
+         "$build/examples/mongoose/eliza_mongoose --connect-only" "$build/bench/baseline_h1")
+for entry in "${servers[@]}"; do
+  s=${entry%% *}
   [ -x "$s" ] || { echo "profile.sh: $s is not built" >&2; exit 1; }
 done
 tmp=$(mktemp -d)
@@ -72,10 +75,14 @@ echo "Ir = user-space instructions (callgrind), per request; system calls per re
 echo "Instructions are counted over the requests alone (callgrind_control -z before, -d after)."
 echo "valgrind counts each iteration of \`rep stos\` (glibc's memset of large blocks) as an"
 echo "instruction, so memset weighs more here than in time."
-for s in "${servers[@]}"; do
-  name=$(basename "$s")
+for entry in "${servers[@]}"; do
+  s=${entry%% *}
+  flags=()
+  [ "$entry" != "$s" ] && read -r -a flags <<<"${entry#* }"
+  title="$(basename "$s")${flags[*]:+ ${flags[*]}}"
+  name=$(basename "$s")${flags[*]:+${flags[*]// /}}
   port=$(free_port)
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$name" "$s" "$port" >"$tmp/$name.log" 2>&1 &
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$name" "$s" "${flags[@]}" "$port" >"$tmp/$name.log" 2>&1 &
   pid=$!
   wait_port "$port" "$pid"
   sleep 1
@@ -85,7 +92,7 @@ for s in "${servers[@]}"; do
   callgrind_control -d "$pid" >/dev/null
   stop "$pid"
   port=$(free_port)
-  "$s" "$port" >"$tmp/$name.log" 2>&1 &
+  "$s" "${flags[@]}" "$port" >"$tmp/$name.log" 2>&1 &
   pid=$!
   wait_port "$port" "$pid"
   strace -c -f -p "$pid" -o "$tmp/sc.$name" 2>/dev/null &
@@ -96,7 +103,7 @@ for s in "${servers[@]}"; do
   wait "$spid" || true
   stop "$pid"
   echo
-  echo "## $name"
+  echo "## $title"
   echo
   python3 - "$tmp/cg.$name.1" "$n" <<'EOF'
 import collections, re, sys

@@ -372,8 +372,11 @@ static size_t count_byte(const char *p, size_t len, char c) {
 
 #define MAX_LEADING_EMPTY_LINES 8
 
-int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_limits *lim,
-                              connectc_http1_head *out, connectc_http_refusal *why) {
+/* Both public checks: `fields` (room for the limit's field lines) and
+ * `keep_alive` may be NULL. */
+static int check_head(const char *buf, size_t len, const connectc_http1_limits *lim,
+                      connectc_http1_head *out, connectc_http1_field *fields, int *keep_alive,
+                      connectc_http_refusal *why) {
   char s[176];
   size_t max_head = lim && lim->max_head_bytes ? lim->max_head_bytes
                                                : CONNECTC_HTTP1_DEFAULT_MAX_HEAD_BYTES;
@@ -467,6 +470,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
 
   /* Field lines. */
   size_t n_cl = 0, n_te = 0, n_host = 0;
+  int conn_keep_alive = 0;
   const char *host = NULL, *te = NULL;
   size_t host_len = 0, te_len = 0;
   for (;;) {
@@ -518,6 +522,11 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
                     c == 0 ? "a NUL" : c == '\r' ? "a bare CR" : "a control byte", (unsigned)c,
                     bad, s);
     }
+    /* `fields` holds max_fields entries; a line past them is refused by
+     * the limit check below. */
+    if (fields && h.n_fields < max_fields)
+      fields[h.n_fields] =
+          (connectc_http1_field){.name = line, .name_len = name_len, .value = v, .value_len = vlen};
     h.n_fields++;
     if (eq_lit(line, name_len, "content-length")) {
       n_cl++;
@@ -544,6 +553,7 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
       h.expect_continue = 1;
     } else if (eq_lit(line, name_len, "connection")) {
       if (list_has_lit(v, vlen, "close")) h.connection_close = 1;
+      if (list_has_lit(v, vlen, "keep-alive")) conn_keep_alive = 1;
     } else if (eq_lit(line, name_len, "cookie")) {
       h.n_cookies += 1 + count_byte(v, vlen, ';');
     }
@@ -580,8 +590,23 @@ int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_
   }
   rv = connectc_http_check_host(h.minor, n_host, host, host_len, why);
   if (rv) return rv;
+  if (keep_alive) *keep_alive = !h.connection_close && (h.minor == 1 || conn_keep_alive);
   if (out) *out = h;
   return 1;
+}
+
+int connectc_http1_check_head(const char *buf, size_t len, const connectc_http1_limits *lim,
+                              connectc_http1_head *out, connectc_http_refusal *why) {
+  return check_head(buf, len, lim, out, NULL, NULL, why);
+}
+
+int connectc_http1_check_head_fields(const char *buf, size_t len,
+                                     const connectc_http1_limits *lim, connectc_http1_head *out,
+                                     connectc_http1_field *fields, size_t max_fields,
+                                     int *keep_alive, connectc_http_refusal *why) {
+  size_t limit = lim && lim->max_fields ? lim->max_fields : CONNECTC_HTTP1_DEFAULT_MAX_FIELDS;
+  if (!fields || max_fields < limit) return CONNECTC_ERR_ARGUMENT;
+  return check_head(buf, len, lim, out, fields, keep_alive, why);
 }
 
 /* ---- answers ---- */

@@ -1,8 +1,8 @@
-/* Fuzzes the HTTP/1.1 head scanner and parsers (adapters/common/h1.h): the
- * scanner run whole and byte by byte must agree, and with the byte-at-a-time
- * reference (tests/h1_scan_ref.h); a head it accepts is
- * parsed as a request and as a response, and every span they return must
- * lie inside the head, with the framing consistent with the result.
+/* Fuzzes the HTTP/1.1 head scanner and response parser
+ * (adapters/common/h1.h): the scanner run whole and byte by byte must
+ * agree, and with the byte-at-a-time reference (tests/h1_scan_ref.h); a
+ * head it accepts is parsed as a response, and every span returned must
+ * lie inside the head. (Request heads are the core's: fuzz_http.)
  * fuzz-extra-sources: adapters/common/h1.c */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,18 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cc_h1_field fields[16];
   cc_h1_head h;
   const char *why = NULL;
-  int st = cc_h1_parse_request(buf, len, fields, 16, &h, &why);
-  if (st == 0) {
-    check_spans(buf, len, &h);
-    if (h.method_len == 0 || h.target_len == 0 || h.method + h.method_len > buf + len ||
-        h.target + h.target_len > buf + len || h.body == CC_H1_BODY_UNTIL_CLOSE ||
-        (h.body == CC_H1_BODY_LENGTH && h.content_length == 0) || h.content_length > INT64_MAX)
-      abort();
-  } else if ((st != 400 && st != 431 && st != 501 && st != 505) || !why) {
-    abort();
-  }
-  why = NULL;
-  st = cc_h1_parse_response(buf, len, fields, 16, &h, &why);
+  int st = cc_h1_parse_response(buf, len, fields, 16, &h, &why);
   if (st == 0) {
     check_spans(buf, len, &h);
     if (h.status < 0 || h.status > 999 || h.reason + h.reason_len > buf + len) abort();

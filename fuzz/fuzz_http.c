@@ -37,6 +37,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       connectc_http_target t;
       if (connectc_http_parse_target(h.target, h.target_len, &t, &why) != CONNECTC_OK) abort();
     }
+    /* With the fields: the same result, and every field inside the head. */
+    static connectc_http1_field f[CONNECTC_HTTP1_DEFAULT_MAX_FIELDS];
+    size_t cap = lims[k].max_fields ? lims[k].max_fields : CONNECTC_HTTP1_DEFAULT_MAX_FIELDS;
+    connectc_http1_head hf;
+    connectc_http_refusal whyf;
+    int keep_alive = -1;
+    int rvf = connectc_http1_check_head_fields(s, size, &lims[k], &hf, f, cap, &keep_alive, &whyf);
+    if (rvf != rv) abort();
+    if (rvf < 0 && whyf.status != why.status) abort();
+    if (rvf == 1) {
+      if (hf.head_len != h.head_len || hf.n_fields != h.n_fields || hf.n_fields > cap) abort();
+      if (keep_alive != 0 && keep_alive != 1) abort();
+      for (size_t i = 0; i < hf.n_fields; i++)
+        if (f[i].name_len == 0 || f[i].name < s || f[i].name + f[i].name_len > s + hf.head_len ||
+            f[i].value < s || f[i].value + f[i].value_len > s + hf.head_len)
+          abort();
+    }
     /* A prefix that is refused stays refused. */
     size_t cut = size ? data[0] % (size + 1) : 0;
     connectc_http1_head hp;

@@ -275,6 +275,104 @@ static void test_head_good(void **state) {
   assert_false(h.has_content_length);
 }
 
+/* The field lines and keep-alive of connectc_http1_check_head_fields. */
+typedef struct with_fields {
+  connectc_http1_head h;
+  connectc_http1_field f[CONNECTC_HTTP1_DEFAULT_MAX_FIELDS];
+  int keep_alive;
+} with_fields;
+
+static int check_fields(const char *buf, size_t len, with_fields *w) {
+  connectc_http_refusal why;
+  memset(&why, 0, sizeof why);
+  w->keep_alive = -1;
+  return connectc_http1_check_head_fields(buf, len, NULL, &w->h, w->f,
+                                          CONNECTC_HTTP1_DEFAULT_MAX_FIELDS, &w->keep_alive, &why);
+}
+
+static void expect_field(const with_fields *w, size_t i, const char *name, const char *value) {
+  assert_true(i < w->h.n_fields);
+  assert_int_equal(w->f[i].name_len, strlen(name));
+  assert_memory_equal(w->f[i].name, name, strlen(name));
+  assert_int_equal(w->f[i].value_len, strlen(value));
+  assert_memory_equal(w->f[i].value, value, strlen(value));
+}
+
+static void test_head_fields(void **state) {
+  (void)state;
+  static with_fields w;
+  /* Names as sent, values without the whitespace around them, empty
+   * values, obs-text; the same result as connectc_http1_check_head. */
+  static const char req[] = "\r\nPOST /pkg.Svc/M?x=1&y HTTP/1.1\r\nHost: h:1\r\nContent-Type:  "
+                            "application/proto \t\r\nX-Empty:\r\nX-V: caf\xc3\xa9 \x80\r\n"
+                            "Content-Length: 12\r\n\r\n";
+  assert_int_equal(check_fields(LIT(req), &w), 1);
+  assert_int_equal(w.h.n_fields, 5);
+  expect_field(&w, 0, "Host", "h:1");
+  expect_field(&w, 1, "Content-Type", "application/proto");
+  expect_field(&w, 2, "X-Empty", "");
+  expect_field(&w, 3, "X-V", "caf\xc3\xa9 \x80");
+  expect_field(&w, 4, "Content-Length", "12");
+  assert_int_equal(w.keep_alive, 1);
+  connectc_http1_head plain;
+  connectc_http_refusal why;
+  assert_int_equal(connectc_http1_check_head(LIT(req), NULL, &plain, &why), 1);
+  assert_int_equal(plain.head_len, w.h.head_len);
+  assert_ptr_equal(plain.method, w.h.method);
+  assert_ptr_equal(plain.target, w.h.target);
+  assert_int_equal(plain.target_len, w.h.target_len);
+  assert_int_equal(plain.n_fields, w.h.n_fields);
+  assert_int_equal(plain.n_params, w.h.n_params);
+  assert_int_equal(plain.content_length, 12);
+  assert_int_equal(w.h.content_length, 12);
+  assert_true(w.h.has_content_length);
+
+  /* Keep-alive: HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive";
+   * close wins. */
+  static const struct {
+    const char *req;
+    int keep_alive;
+  } ka[] = {
+      {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1},
+      {"GET / HTTP/1.1\r\nHost: x\r\nConnection: te, Close\r\n\r\n", 0},
+      {"GET / HTTP/1.0\r\n\r\n", 0},
+      {"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 1},
+      {"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", 1},
+  };
+  for (size_t i = 0; i < sizeof ka / sizeof ka[0]; i++) {
+    assert_int_equal(check_fields(ka[i].req, strlen(ka[i].req), &w), 1);
+    assert_int_equal(w.keep_alive, ka[i].keep_alive);
+  }
+  /* Incomplete: 0, and keep_alive untouched. */
+  assert_int_equal(check_fields(LIT("GET / HTTP/1.1\r\nHost: x\r\n"), &w), 0);
+  assert_int_equal(w.keep_alive, -1);
+
+  /* The limit's field lines fit; one more is refused as by the plain
+   * check, and never written past the array. */
+  static char many[8192];
+  connectc_http1_limits lim = {0, 4};
+  connectc_http1_field four[4];
+  size_t n = (size_t)snprintf(many, sizeof many, "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+  assert_int_equal(connectc_http1_check_head_fields(many, n, &lim, &w.h, four, 4, NULL, &why), 1);
+  assert_int_equal(w.h.n_fields, 4);
+  assert_memory_equal(four[3].name, "C", 1);
+  n = (size_t)snprintf(many, sizeof many,
+                       "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n");
+  assert_int_equal(connectc_http1_check_head_fields(many, n, &lim, &w.h, four, 4, NULL, &why),
+                   CONNECTC_ERR_LIMIT);
+  assert_int_equal(why.status, 431);
+  /* Too small an array for the limit, or none: an argument error. */
+  assert_int_equal(connectc_http1_check_head_fields(many, n, &lim, &w.h, four, 3, NULL, &why),
+                   CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_http1_check_head_fields(many, n, &lim, &w.h, NULL, 4, NULL, &why),
+                   CONNECTC_ERR_ARGUMENT);
+  assert_int_equal(connectc_http1_check_head_fields(many, n, NULL, &w.h, w.f,
+                                                    CONNECTC_HTTP1_DEFAULT_MAX_FIELDS - 1, NULL,
+                                                    &why),
+                   CONNECTC_ERR_ARGUMENT);
+}
+
 static void expect_refusal(const char *req, size_t len, int status, connectc_code code,
                            const char *message) {
   connectc_http1_head h;
@@ -434,6 +532,7 @@ int main(void) {
       cmocka_unit_test(test_decode_path),  cmocka_unit_test(test_host),
       cmocka_unit_test(test_head_good),    cmocka_unit_test(test_head_refused),
       cmocka_unit_test(test_head_limits),  cmocka_unit_test(test_answers),
+      cmocka_unit_test(test_head_fields),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,9 +142,9 @@ static int list_has(const char *v, size_t n, const char *token, size_t token_len
 #define list_has_lit(v, n, lit) list_has((v), (n), "" lit, sizeof(lit) - 1)
 
 typedef struct framing {
-  size_t n_length, n_coding, n_host;
+  size_t n_length, n_coding;
   const cc_h1_field *length, *coding;
-  int close, keep_alive, expect_continue;
+  int close, keep_alive;
 } framing;
 
 static void scan_framing(const cc_h1_head *h, framing *f) {
@@ -157,13 +157,9 @@ static void scan_framing(const cc_h1_head *h, framing *f) {
     } else if (eq_lit(e->name, e->name_len, "transfer-encoding")) {
       f->n_coding++;
       f->coding = e;
-    } else if (eq_lit(e->name, e->name_len, "host")) {
-      f->n_host++;
     } else if (eq_lit(e->name, e->name_len, "connection")) {
       if (list_has_lit(e->value, e->value_len, "close")) f->close = 1;
       if (list_has_lit(e->value, e->value_len, "keep-alive")) f->keep_alive = 1;
-    } else if (eq_lit(e->name, e->name_len, "expect")) {
-      if (eq_lit(e->value, e->value_len, "100-continue")) f->expect_continue = 1;
     }
   }
 }
@@ -181,74 +177,6 @@ static int parse_version(const char *p, const char *end) {
 static const char *skip_empty_lines(const char *p, const char *end) {
   while (end - p >= 2 && p[0] == '\r' && p[1] == '\n') p += 2;
   return p;
-}
-
-int cc_h1_parse_request(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
-                        cc_h1_head *out, const char **why) {
-  memset(out, 0, sizeof *out);
-  const char *end = buf + len;
-  const char *p = skip_empty_lines(buf, end);
-  /* method SP request-target SP HTTP-version CRLF */
-  out->method = p;
-  while (p < end && cc_is_tchar((unsigned char)*p)) p++;
-  out->method_len = (size_t)(p - out->method);
-  if (out->method_len == 0 || p == end || *p != ' ') {
-    *why = "malformed request line (method)";
-    return 400;
-  }
-  p++;
-  out->target = p;
-  while (p < end && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7F) p++;
-  out->target_len = (size_t)(p - out->target);
-  if (out->target_len == 0 || p == end || *p != ' ') {
-    *why = "malformed request line (request-target)";
-    return 400;
-  }
-  p++;
-  int minor = parse_version(p, end);
-  if (minor == -2) {
-    *why = "HTTP version not supported";
-    return 505;
-  }
-  if (minor < 0 || end - p < 10 || p[8] != '\r' || p[9] != '\n') {
-    *why = "malformed request line (HTTP version)";
-    return 400;
-  }
-  out->version_minor = minor;
-  p += 10;
-  int st = parse_fields(p, end, fields, max_fields, out, why);
-  if (st) return st;
-
-  framing f;
-  scan_framing(out, &f);
-  if (f.n_length > 1 || f.n_coding > 1 || (f.n_length && f.n_coding)) {
-    *why = "ambiguous HTTP request framing";
-    return 400;
-  }
-  if (minor == 1 ? f.n_host != 1 : f.n_host > 1) {
-    *why = "an HTTP/1.1 request needs exactly one Host field";
-    return 400;
-  }
-  if (f.n_coding) {
-    if (minor == 0) {
-      *why = "Transfer-Encoding in an HTTP/1.0 request";
-      return 400;
-    }
-    if (!eq_lit(f.coding->value, f.coding->value_len, "chunked")) {
-      *why = "unsupported transfer coding";
-      return 501;
-    }
-    out->body = CC_H1_BODY_CHUNKED;
-  } else if (f.n_length) {
-    if (!parse_length(f.length->value, f.length->value_len, &out->content_length)) {
-      *why = "invalid Content-Length";
-      return 400;
-    }
-    out->body = out->content_length ? CC_H1_BODY_LENGTH : CC_H1_BODY_NONE;
-  }
-  out->keep_alive = !f.close && (minor == 1 || f.keep_alive);
-  out->expect_continue = minor == 1 && f.expect_continue;
-  return 0;
 }
 
 int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
@@ -308,15 +236,4 @@ int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_
     out->keep_alive = 0;
   }
   return 0;
-}
-
-const char *cc_h1_field_value(const cc_h1_head *h, const char *name, size_t *len) {
-  size_t name_len = strlen(name);
-  for (size_t i = 0; i < h->n_fields; i++)
-    if (eq_nocase(h->fields[i].name, h->fields[i].name_len, name, name_len)) {
-      *len = h->fields[i].value_len;
-      return h->fields[i].value;
-    }
-  *len = 0;
-  return NULL;
 }

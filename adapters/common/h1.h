@@ -3,23 +3,20 @@
  * that read HTTP/1.1 themselves. Sans-IO, allocation-free: the parsed head
  * points into the caller's buffer.
  *
- * Two steps: cc_h1_scan() finds where a head ends in the bytes
- * received so far (refusing a bare CR or LF, NUL and over-long heads as
- * soon as they appear), then cc_h1_parse_request() or
- * cc_h1_parse_response() parses the complete head and decides how the body
- * is framed. A request whose framing two parsers could read differently is
- * refused with the status to answer (then close the connection):
- *   400  a field name that is not a token (whitespace before the colon
- *        included), a value holding a control character, obs-fold,
- *        Content-Length with Transfer-Encoding, more than one
- *        Content-Length or Transfer-Encoding field, a Content-Length that
- *        is not 1*DIGIT (signs, lists, overflow), Transfer-Encoding in an
- *        HTTP/1.0 request, a request line that is not
- *        `token SP request-target SP HTTP-version`, an HTTP/1.1 request
- *        without exactly one Host;
- *   431  more fields than the caller's array holds;
- *   501  a transfer coding other than exactly "chunked";
- *   505  an HTTP version other than 1.x.
+ * cc_h1_scan() finds where a head ends in the bytes received so far
+ * (refusing a bare CR or LF, NUL and over-long heads as soon as they
+ * appear). A server then hands a request head to the core's rules
+ * (h1_rules.h: connectc_http1_check_head_fields(), which reads it once
+ * and returns its fields); a client parses a response head with
+ * cc_h1_parse_response(), which decides how the body is framed and refuses
+ * a head whose framing two parsers could read differently: a field name
+ * that is not a token (whitespace before the colon included), a value
+ * holding a control character, obs-fold, Content-Length with
+ * Transfer-Encoding, more than one Content-Length or Transfer-Encoding
+ * field, a Content-Length that is not 1*DIGIT (signs, lists, overflow), a
+ * transfer coding other than exactly "chunked", a status line that is not
+ * `HTTP-version SP 3DIGIT [SP reason]`, more fields than the caller's
+ * array holds.
  *
  * Internal to connectc's adapters (prefix cc_); not installed.
  */
@@ -68,16 +65,12 @@ typedef enum cc_h1_body {
   CC_H1_BODY_NONE = 0,       /* no body */
   CC_H1_BODY_LENGTH = 1,     /* content_length bytes */
   CC_H1_BODY_CHUNKED = 2,    /* the chunked coding (chunked.h) */
-  CC_H1_BODY_UNTIL_CLOSE = 3 /* responses only: until the connection closes */
+  CC_H1_BODY_UNTIL_CLOSE = 3 /* until the connection closes */
 } cc_h1_body;
 
+/* A parsed response head. */
 typedef struct cc_h1_head {
-  /* Requests: the method and request-target as sent. */
-  const char *method;
-  size_t method_len;
-  const char *target;
-  size_t target_len;
-  /* Responses: the status code and reason phrase. */
+  /* The status code and reason phrase. */
   int status;
   const char *reason;
   size_t reason_len;
@@ -87,7 +80,6 @@ typedef struct cc_h1_head {
   cc_h1_body body;
   uint64_t content_length; /* CC_H1_BODY_LENGTH */
   int keep_alive;          /* the connection may carry another message */
-  int expect_continue;     /* requests: "Expect: 100-continue" */
 } cc_h1_head;
 
 /* Where a head ends, found incrementally over a growing buffer. */
@@ -113,26 +105,16 @@ void cc_h1_scanner_init(cc_h1_scanner *s);
 long cc_h1_scan(cc_h1_scanner *s, const uint8_t *buf, size_t len, size_t max_bytes);
 
 /*
- * Parses a complete request head of `len` bytes (as cc_h1_scan measured) into *out, filling at most max_fields entries of `fields`.
- * Returns 0, or the HTTP status to answer (400, 431, 501, 505) with *why
- * set to a static explanation.
- */
-int cc_h1_parse_request(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
-                        cc_h1_head *out, const char **why);
-
-/*
- * Parses a complete response head the same way. Returns 0, or -1 with *why
- * set when the head is malformed or its framing ambiguous (the same rules
- * as for requests; a transfer coding other than chunked, too). 1xx, 204
+ * Parses a complete response head of `len` bytes (as cc_h1_scan measured)
+ * into *out, filling at most max_fields entries of `fields`. Returns 0, or
+ * -1 with *why set (a static explanation) when the head is malformed or
+ * its framing ambiguous (the rules above). 1xx, 204
  * and 304 responses have no body; a response with neither Content-Length
  * nor chunked runs until the connection closes.
  */
 int cc_h1_parse_response(const char *buf, size_t len, cc_h1_field *fields, size_t max_fields,
                          cc_h1_head *out, const char **why);
 
-/* The value of the first field named `name` (ASCII case-insensitive), or
- * NULL; *len gets its length. */
-const char *cc_h1_field_value(const cc_h1_head *h, const char *name, size_t *len);
 
 #ifdef __cplusplus
 }

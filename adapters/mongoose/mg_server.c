@@ -53,7 +53,7 @@ struct connectc_mg_server {
   size_t max_discard;
   size_t send_hwm;
   unsigned grace_ms;
-  cc_h1_field *fields; /* max_headers entries, for the loop's parser */
+  connectc_http1_field *fields; /* max_headers entries, for the loop's head check */
   struct mg_connection *svc; /* receives the wakeups; polled every loop */
   unsigned long svc_id;
   listener *listeners;
@@ -498,22 +498,17 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   connectc_mg_server *s = mc->s;
   struct mg_connection *c = mc->c;
   mc->head_since = 0;
-  /* The rules every connectc server applies (connectc/http.h) decide
-   * first, so this server refuses what the others refuse, the same way. */
+  /* The rules every connectc server applies (connectc/http.h) read the
+   * head, so this server refuses what the others refuse, the same way. */
   const char *raw = (const char *)c->recv.buf + off;
   connectc_http1_limits lim = {s->max_head, s->max_headers};
-  connectc_http1_head ch;
+  connectc_http1_head h;
   connectc_http_target tg;
   connectc_http_refusal hwhy;
-  if (cc_h1_check_rules(raw, head_len, &lim, &ch, &tg, &hwhy)) {
+  int keep_alive = 0;
+  if (cc_h1_check_rules(raw, head_len, &lim, &h, s->fields, s->max_headers, &keep_alive, &tg,
+                        &hwhy)) {
     refuse_http(mc, &hwhy);
-    return 0;
-  }
-  cc_h1_head h;
-  const char *why = NULL;
-  int st = cc_h1_parse_request(raw, head_len, s->fields, s->max_headers, &h, &why);
-  if (st) {
-    refuse(mc, st, why);
     return 0;
   }
   if (h.method_len > 31) {
@@ -552,8 +547,8 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
       /* The fields go straight into the call's own list: one copy. */
       connectc_headers *hl = ok ? connectc_server_call_headers_to_fill(r->call) : NULL;
       for (size_t i = 0; ok && i < h.n_fields; i++)
-        ok = connectc_headers_add(hl, h.fields[i].name, h.fields[i].name_len, h.fields[i].value,
-                                  h.fields[i].value_len) == CONNECTC_OK;
+        ok = connectc_headers_add(hl, s->fields[i].name, s->fields[i].name_len,
+                                  s->fields[i].value, s->fields[i].value_len) == CONNECTC_OK;
       if (!ok && r->call) {
         connectc_router_call_del(s->router, r->call);
         r->call = NULL;
@@ -586,14 +581,15 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   pthread_mutex_lock(&s->mu);
   s->n_live++;
   pthread_mutex_unlock(&s->mu);
-  r->keep_alive = h.keep_alive;
-  r->http10 = h.version_minor == 0;
-  r->body = h.body == CC_H1_BODY_CHUNKED  ? BODY_CHUNKED
-            : h.body == CC_H1_BODY_LENGTH ? BODY_LENGTH
-                                          : BODY_NONE;
-  r->body_left = h.content_length;
+  r->keep_alive = keep_alive;
+  r->http10 = h.minor == 0;
+  r->body = h.chunked                                       ? BODY_CHUNKED
+            : h.has_content_length && h.content_length > 0 ? BODY_LENGTH
+                                                            : BODY_NONE;
+  r->body_left = r->body == BODY_LENGTH ? h.content_length : 0;
   if (r->body == BODY_CHUNKED) cc_chunked_init(&r->dec, NULL);
-  int expect_continue = h.expect_continue;
+  /* An HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1). */
+  int expect_continue = h.expect_continue && h.minor == 1;
   mc->r = r;
 
   loop_lock(r);

@@ -26,7 +26,9 @@
 enum { H1_HEAD = 0, H1_BODY, H1_WAIT };
 
 #define H1_MAX_HEAD 65536
-#define H1_MAX_FIELDS 128
+/* Field lines plus query parameters plus cookies, as on every connectc
+ * server; their array is on the stack of the head check (8 KiB). */
+#define H1_MAX_FIELDS CONNECTC_HTTP1_DEFAULT_MAX_FIELDS
 /* Input kept while a response is in progress (pipelining) or a head is
  * incomplete; past it reading stops. */
 #define H1_MAX_IN (H1_MAX_HEAD + 65536)
@@ -227,20 +229,15 @@ static void start(connectc_h2_conn *c, size_t n) {
   h1_state *h = &c->h1;
   /* The rules every connectc server applies (connectc/http.h) decide
    * first, so this side refuses what the others refuse, the same way. */
-  connectc_http1_limits lim = {H1_MAX_HEAD, 0};
-  connectc_http1_head ch;
+  connectc_http1_limits lim = {H1_MAX_HEAD, H1_MAX_FIELDS};
+  connectc_http1_head head;
+  connectc_http1_field fields[H1_MAX_FIELDS];
   connectc_http_target tg;
   connectc_http_refusal hw;
-  if (cc_h1_check_rules((const char *)h->in, n, &lim, &ch, &tg, &hw)) {
+  int keep_alive = 0;
+  if (cc_h1_check_rules((const char *)h->in, n, &lim, &head, fields, H1_MAX_FIELDS, &keep_alive,
+                        &tg, &hw)) {
     refuse_http(c, &hw);
-    return;
-  }
-  cc_h1_field fields[H1_MAX_FIELDS];
-  cc_h1_head head;
-  const char *why = NULL;
-  int status = cc_h1_parse_request((const char *)h->in, n, fields, H1_MAX_FIELDS, &head, &why);
-  if (status) {
-    refuse(c, status, code_for(status), why ? why : "malformed request");
     return;
   }
   h2_stream *st = cc_stream_new(c, 0);
@@ -297,11 +294,14 @@ static void start(connectc_h2_conn *c, size_t n) {
     q[1 + tg.query_len] = 0;
   }
   h->st = st;
-  h->keep_alive = head.keep_alive;
-  h->body_kind = head.body;
-  h->body_left = head.content_length;
-  if (head.body == CC_H1_BODY_CHUNKED) cc_chunked_init(&h->chunked, NULL);
-  int expect = head.expect_continue;
+  h->keep_alive = keep_alive;
+  h->body_kind = head.chunked                                          ? CC_H1_BODY_CHUNKED
+                 : head.has_content_length && head.content_length > 0 ? CC_H1_BODY_LENGTH
+                                                                       : CC_H1_BODY_NONE;
+  h->body_left = h->body_kind == CC_H1_BODY_LENGTH ? head.content_length : 0;
+  if (h->body_kind == CC_H1_BODY_CHUNKED) cc_chunked_init(&h->chunked, NULL);
+  /* An HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1). */
+  int expect = head.expect_continue && head.minor == 1;
   take(h, n);
   h->head_started_ms = -1;
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
@@ -309,7 +309,7 @@ static void start(connectc_h2_conn *c, size_t n) {
   (void)connectc_server_call_recv_head(st->call, method, q ? q + 1 : NULL, hl, c->now);
   free(method);
   free(target);
-  if (head.body == CC_H1_BODY_NONE) {
+  if (h->body_kind == CC_H1_BODY_NONE) {
     h->phase = H1_WAIT;
     (void)connectc_server_call_recv_end(st->call);
     return;

@@ -237,6 +237,39 @@ CONNECTC_API int connectc_http1_check_head(const char *buf, size_t len,
                                            const connectc_http1_limits *lim,
                                            connectc_http1_head *out, connectc_http_refusal *why);
 
+/** A field line of a checked request head. Both spans point into the
+ * checked buffer. */
+typedef struct connectc_http1_field {
+  const char *name;  /**< the name as sent (a token) */
+  size_t name_len;   /**< bytes of `name` */
+  const char *value; /**< the value without the whitespace around it */
+  size_t value_len;  /**< bytes of `value` (may be 0) */
+} connectc_http1_field;
+
+/**
+ * connectc_http1_check_head() for a server that reads HTTP/1.1 itself: the
+ * same rules, refusals and result, and the field lines of a head that
+ * passed, so that each head is read once.
+ * @param buf, len, lim, out, why as for connectc_http1_check_head().
+ * @param fields receives out->n_fields entries when 1 is returned (may be
+ *        written to otherwise).
+ * @param max_fields entries at `fields`: at least the limit in `lim`
+ *        (lim->max_fields, or CONNECTC_HTTP1_DEFAULT_MAX_FIELDS), which
+ *        bounds the field lines a passing head can have.
+ * @param keep_alive receives, when 1 is returned, whether the connection
+ *        may carry another request after this one: HTTP/1.1 without a
+ *        Connection "close" token, HTTP/1.0 with a "keep-alive" one and
+ *        no "close" (RFC 9112 9.3); may be NULL.
+ * @return as connectc_http1_check_head(); CONNECTC_ERR_ARGUMENT when
+ *         `fields` is NULL or max_fields is below the limit.
+ */
+CONNECTC_API int connectc_http1_check_head_fields(const char *buf, size_t len,
+                                                  const connectc_http1_limits *lim,
+                                                  connectc_http1_head *out,
+                                                  connectc_http1_field *fields,
+                                                  size_t max_fields, int *keep_alive,
+                                                  connectc_http_refusal *why);
+
 /* ---- answers ---- */
 
 /**
