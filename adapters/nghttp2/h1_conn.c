@@ -246,25 +246,25 @@ static void start(connectc_h2_conn *c, size_t n) {
     return;
   }
   c->got_settings = 1; /* the handshake is over once a head parsed */
-  char *method = malloc(head.method_len + 1);
-  /* The path percent-decoded (never holding a NUL), then the query as
-   * sent, each NUL-terminated. */
-  char *target = malloc(head.target_len + 2);
+  /* The method, then the path percent-decoded (never holding a NUL) and
+   * the query as sent, each NUL-terminated: on the stack when they fit
+   * (the call copies them). */
+  char small[320];
+  size_t need = head.method_len + 1 + head.target_len + 2;
+  char *buf = need <= sizeof small ? small : malloc(need);
+  char *method = buf, *target = buf ? buf + head.method_len + 1 : NULL;
   size_t plen = 0;
   if (target &&
       connectc_http_decode_path(tg.path, tg.path_len, target, &plen, &hw) != CONNECTC_OK) {
-    free(method);
-    free(target);
+    if (buf != small) free(buf);
     st->closed = 1;
     (void)cc_stream_unref_locked(st);
     refuse_http(c, &hw);
     return;
   }
-  if (!method || !target ||
-      connectc_router_call_new(c->router, target, plen, &st->call) != CONNECTC_OK) {
+  if (!buf || connectc_router_call_new(c->router, target, plen, &st->call) != CONNECTC_OK) {
     st->call = NULL;
-    free(method);
-    free(target);
+    if (buf != small) free(buf);
     st->closed = 1;
     (void)cc_stream_unref_locked(st);
     refuse(c, 500, "resource_exhausted", "out of memory");
@@ -277,8 +277,7 @@ static void start(connectc_h2_conn *c, size_t n) {
     bad = connectc_headers_add(hl, fields[i].name, fields[i].name_len, fields[i].value,
                                fields[i].value_len) != CONNECTC_OK;
   if (bad) {
-    free(method);
-    free(target);
+    if (buf != small) free(buf);
     st->closed = 1;
     (void)cc_stream_unref_locked(st); /* deletes the call */
     refuse(c, 400, "invalid_argument", "a header field is not valid");
@@ -307,8 +306,7 @@ static void start(connectc_h2_conn *c, size_t n) {
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
   cc_conn_lend_ctx(c, st->call);
   (void)connectc_server_call_recv_head(st->call, method, q ? q + 1 : NULL, hl, c->now);
-  free(method);
-  free(target);
+  if (buf != small) free(buf);
   if (h->body_kind == CC_H1_BODY_NONE) {
     h->phase = H1_WAIT;
     (void)connectc_server_call_recv_end(st->call);

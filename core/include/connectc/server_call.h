@@ -281,9 +281,10 @@ CONNECTC_API int connectc_server_call_lend_compress_ctx(connectc_server_call *ca
  * run.
  * @param call the call.
  * @param http_method NUL-terminated HTTP method ("POST"; "GET" is accepted
- *        for unary methods with no_side_effects); borrowed for the call.
+ *        for unary methods with no_side_effects); read during this
+ *        function only (the call keeps no pointer to it).
  * @param query the query string without '?', NUL-terminated, or NULL if
- *        none; read only for GET; borrowed for the call.
+ *        none; read only for GET, during this function only.
  * @param headers the request headers; borrowed for the call (copied),
  *        unless they are the call's own list
  *        (connectc_server_call_headers_to_fill()), which is used as it is.
