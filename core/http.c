@@ -711,25 +711,40 @@ size_t connectc_http1_write_refusal(char *buf, size_t cap, const connectc_http_r
   return o.len;
 }
 
+static void put_fields(out *o, const connectc_headers *h) {
+  for (size_t i = 0; h && i < h->len; i++) {
+    const connectc_header *e = &h->items[i];
+    put(o, e->name, e->name_len);
+    put(o, ": ", 2);
+    put(o, e->value, e->value_len);
+    put(o, "\r\n", 2);
+  }
+}
+
 size_t connectc_http1_write_response_head(char *buf, size_t cap, int status,
                                           const connectc_headers *headers,
-                                          int64_t content_length, int close) {
+                                          int64_t content_length, unsigned flags) {
   out o = {buf, cap, 0};
   put_status_line(&o, status);
-  for (size_t i = 0; headers && i < headers->len; i++) {
-    const connectc_header *e = &headers->items[i];
-    put(&o, e->name, e->name_len);
-    puts_(&o, ": ");
-    put(&o, e->value, e->value_len);
-    puts_(&o, "\r\n");
-  }
+  put_fields(&o, headers);
   if (content_length >= 0) {
     puts_(&o, "Content-Length: ");
     put_num(&o, (uint64_t)content_length);
-    puts_(&o, "\r\n");
+    put(&o, "\r\n", 2);
+  } else if (flags & CONNECTC_HTTP1_CHUNKED) {
+    puts_(&o, "Transfer-Encoding: chunked\r\n");
   }
-  if (close) puts_(&o, "Connection: close\r\n");
-  puts_(&o, "\r\n");
+  if (flags & CONNECTC_HTTP1_CLOSE) puts_(&o, "Connection: close\r\n");
+  put(&o, "\r\n", 2);
+  terminate(&o);
+  return o.len;
+}
+
+size_t connectc_http1_write_chunked_end(char *buf, size_t cap, const connectc_headers *trailers) {
+  out o = {buf, cap, 0};
+  put(&o, "0\r\n", 3);
+  put_fields(&o, trailers);
+  put(&o, "\r\n", 2);
   terminate(&o);
   return o.len;
 }

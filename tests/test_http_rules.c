@@ -520,6 +520,35 @@ static void test_answers(void **state) {
   assert_int_equal(n, strlen(buf));
   n = connectc_http1_write_response_head(buf, sizeof buf, 429, NULL, -1, 0);
   assert_string_equal(buf, "HTTP/1.1 429 Too Many Requests\r\n\r\n");
+  /* Chunked when there is no length (a length wins), close, and a status
+   * outside 100-999 written as 500. */
+  n = connectc_http1_write_response_head(buf, sizeof buf, 200, &hs, -1,
+                                         CONNECTC_HTTP1_CHUNKED | CONNECTC_HTTP1_CLOSE);
+  assert_string_equal(buf, "HTTP/1.1 200 OK\r\ncontent-type: application/connect+proto\r\n"
+                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+  assert_int_equal(n, strlen(buf));
+  n = connectc_http1_write_response_head(buf, sizeof buf, 200, NULL, 0, CONNECTC_HTTP1_CHUNKED);
+  assert_string_equal(buf, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  n = connectc_http1_write_response_head(buf, sizeof buf, 1000, NULL, -1, 0);
+  assert_string_equal(buf, "HTTP/1.1 500 Internal Server Error\r\n\r\n");
+  /* Too small a buffer: the length it needs, what fits, NUL-terminated. */
+  char tiny[10];
+  assert_int_equal(connectc_http1_write_response_head(tiny, sizeof tiny, 200, &hs, 12, 1),
+                   strlen("HTTP/1.1 200 OK\r\ncontent-type: application/connect+proto\r\n"
+                          "Content-Length: 12\r\nConnection: close\r\n\r\n"));
+  assert_string_equal(tiny, "HTTP/1.1 ");
+  /* The end of a chunked body, with trailers and without. */
+  connectc_headers tr;
+  connectc_headers_init(&tr, NULL);
+  connectc_headers_adds(&tr, "grpc-status", "0");
+  connectc_headers_adds(&tr, "grpc-message", "ok");
+  n = connectc_http1_write_chunked_end(buf, sizeof buf, &tr);
+  assert_string_equal(buf, "0\r\ngrpc-status: 0\r\ngrpc-message: ok\r\n\r\n");
+  assert_int_equal(n, strlen(buf));
+  assert_int_equal(connectc_http1_write_chunked_end(NULL, 0, NULL), 5);
+  n = connectc_http1_write_chunked_end(buf, sizeof buf, NULL);
+  assert_string_equal(buf, "0\r\n\r\n");
+  connectc_headers_reset(&tr);
   connectc_headers_reset(&hs);
   assert_string_equal(connectc_http_reason(431), "Request Header Fields Too Large");
   assert_string_equal(connectc_http_reason(299), "Unknown");

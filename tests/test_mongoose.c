@@ -922,8 +922,8 @@ static void test_own_listener_http(void **state) {
                        "Content-Type: application/connect+proto\r\nConnection: close\r\n"
                        "Content-Length: 7\r\n\r\n\0\0\0\0\x02hi";
   got = raw_exchange(fd, stream, sizeof stream - 1, buf, sizeof buf, 1000, &closed);
-  assert_non_null(find(buf, got, "transfer-encoding: chunked\r\n"));
-  assert_non_null(find(buf, got, "connection: close\r\n"));
+  assert_non_null(find(buf, got, "Transfer-Encoding: chunked\r\n"));
+  assert_non_null(find(buf, got, "Connection: close\r\n"));
   assert_int_equal(count(buf, got, "HI"), 3);
   assert_non_null(find(buf, got, "\r\n0\r\n\r\n"));
   assert_true(closed);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "connectc/http.h"
+#include "h1.h"
 
 /*
  * Checks a complete request head of `len` bytes, as cc_h1_scan() measured
@@ -40,6 +41,22 @@ static inline int cc_h1_check_rules(const char *buf, size_t len, const connectc_
   return connectc_http_parse_target(head->target, head->target_len, target, why) == CONNECTC_OK
              ? 0
              : -1;
+}
+
+/* How the body of a request that passed cc_h1_check_rules() is framed:
+ * chunked, Content-Length bytes (*length, else 0), or none. */
+static inline cc_h1_body cc_h1_request_body(const connectc_http1_head *h, uint64_t *length) {
+  *length = 0;
+  if (h->chunked) return CC_H1_BODY_CHUNKED;
+  if (!h->has_content_length || h->content_length == 0) return CC_H1_BODY_NONE;
+  *length = h->content_length;
+  return CC_H1_BODY_LENGTH;
+}
+
+/* Whether the client waits for 100 Continue: an HTTP/1.0 client's
+ * expectation is ignored (RFC 9110 10.1.1). */
+static inline int cc_h1_wants_continue(const connectc_http1_head *h) {
+  return h->expect_continue && h->minor == 1;
 }
 
 #endif

@@ -102,7 +102,6 @@ struct conn {
   conn *prev, *next;
 };
 
-enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
 struct req {
   connectc_mg_server *s;
@@ -115,7 +114,7 @@ struct req {
   req *wake_next;
   /* The rest is the loop's. */
   conn *mc;
-  int body;
+  cc_h1_body body;
   uint64_t body_left;
   cc_chunked dec;
   int body_done;
@@ -202,52 +201,14 @@ static void loop_unlock(req *r) {
 
 /* ---- writing ---- */
 
-/* Output gathered before it goes to mg_send in one piece. */
-typedef struct outbuf {
-  char stack[2048];
-  char *p;
-  size_t len, cap;
-  int oom;
-} outbuf;
-
-static void ob_init(outbuf *o) {
-  o->p = o->stack;
-  o->len = 0;
-  o->cap = sizeof o->stack;
-  o->oom = 0;
-}
-
-static void ob_put(outbuf *o, const void *d, size_t n) {
-  if (o->oom) return;
-  if (o->len + n > o->cap) {
-    size_t ncap = o->cap * 2;
-    while (ncap < o->len + n) ncap *= 2;
-    char *np = o->p == o->stack ? malloc(ncap) : realloc(o->p, ncap);
-    if (!np) {
-      o->oom = 1;
-      return;
-    }
-    if (o->p == o->stack) memcpy(np, o->stack, o->len);
-    o->p = np;
-    o->cap = ncap;
-  }
-  memcpy(o->p + o->len, d, n);
-  o->len += n;
-}
-
-static void ob_puts(outbuf *o, const char *s) { ob_put(o, s, strlen(s)); }
-
-static void ob_put_uint(outbuf *o, uint64_t v) {
-  char d[24];
-  const char *p = cc_fmt_uint(d, v, 10);
-  ob_put(o, p, (size_t)(d + sizeof d - p));
-}
-
-/* Sends and frees the buffer; 0 when Mongoose could not take it. */
-static int ob_send(outbuf *o, struct mg_connection *c) {
-  int ok = !o->oom && mg_send(c, o->p, o->len);
-  if (o->p != o->stack) free(o->p);
-  ob_init(o);
+/* Sends `n` bytes that a connectc_http1_write_* call (snprintf-like)
+ * wrote into stack[0..cap), or that `big` holds when they did not fit;
+ * 0 when they are nowhere (out of memory) or Mongoose could not take
+ * them. Frees big. */
+static int send_written(struct mg_connection *c, const char *stack, size_t cap, size_t n,
+                        char *big) {
+  int ok = (big || n < cap) && mg_send(c, big ? big : stack, n);
+  free(big);
   return ok;
 }
 
@@ -292,33 +253,18 @@ static int pump_out(req *r) {
     r->chunked = head.content_length < 0 && !r->http10;
     r->close_after = !r->keep_alive || !r->body_done || mc->closing || s->stopping ||
                      (head.content_length < 0 && r->http10);
-    outbuf o;
-    ob_init(&o);
-    int status = head.status >= 100 && head.status <= 999 ? head.status : 500;
-    ob_put(&o, "HTTP/1.1 ", 9);
-    ob_put_uint(&o, (uint64_t)status);
-    ob_put(&o, " ", 1);
-    ob_puts(&o, connectc_http_reason(status));
-    ob_put(&o, "\r\n", 2);
-    for (size_t i = 0; i < head.headers->len; i++) {
-      const connectc_header *e = &head.headers->items[i];
-      ob_put(&o, e->name, e->name_len);
-      ob_put(&o, ": ", 2);
-      ob_put(&o, e->value, e->value_len);
-      ob_put(&o, "\r\n", 2);
-    }
-    if (head.content_length >= 0) {
-      ob_put(&o, "content-length: ", 16);
-      ob_put_uint(&o, (uint64_t)head.content_length);
-      ob_put(&o, "\r\n", 2);
-    } else if (r->chunked) {
-      ob_puts(&o, "transfer-encoding: chunked\r\n");
-    }
-    if (r->close_after) ob_puts(&o, "connection: close\r\n");
-    ob_put(&o, "\r\n", 2);
+    unsigned flags = (r->chunked ? CONNECTC_HTTP1_CHUNKED : 0u) |
+                     (r->close_after ? CONNECTC_HTTP1_CLOSE : 0u);
+    char stack[2048];
+    size_t n = connectc_http1_write_response_head(stack, sizeof stack, head.status, head.headers,
+                                                  head.content_length, flags);
+    char *big = n < sizeof stack ? NULL : malloc(n + 1);
+    if (big)
+      connectc_http1_write_response_head(big, n + 1, head.status, head.headers,
+                                         head.content_length, flags);
     r->head_sent = 1;
     mc->last_io = connectc_mg_now_ms(); /* from now on the client must read */
-    if (!ob_send(&o, c)) return 0;
+    if (!send_written(c, stack, sizeof stack, n, big)) return 0;
   }
   while (!r->resp_done) {
     size_t room = s->send_hwm > c->send.len ? s->send_hwm - c->send.len : 0;
@@ -347,17 +293,11 @@ static int pump_out(req *r) {
       if (r->chunked) {
         /* HTTP trailers (gRPC's status) go in the chunked ending. */
         const connectc_headers *t = connectc_server_call_response_http_trailers(r->call);
-        outbuf o;
-        ob_init(&o);
-        ob_put(&o, "0\r\n", 3);
-        for (size_t i = 0; t && i < t->len; i++) {
-          ob_put(&o, t->items[i].name, t->items[i].name_len);
-          ob_put(&o, ": ", 2);
-          ob_put(&o, t->items[i].value, t->items[i].value_len);
-          ob_put(&o, "\r\n", 2);
-        }
-        ob_put(&o, "\r\n", 2);
-        if (!ob_send(&o, c)) return 0;
+        char stack[1024];
+        size_t n = connectc_http1_write_chunked_end(stack, sizeof stack, t);
+        char *big = n < sizeof stack ? NULL : malloc(n + 1);
+        if (big) connectc_http1_write_chunked_end(big, n + 1, t);
+        if (!send_written(c, stack, sizeof stack, n, big)) return 0;
       }
       r->resp_done = 1;
     }
@@ -398,7 +338,7 @@ static void end_body(req *r) {
 static int pump_in(req *r) {
   struct mg_iobuf *in = &r->mc->c->recv;
   while (!r->body_done && in->len > 0) {
-    if (r->body == BODY_LENGTH) {
+    if (r->body == CC_H1_BODY_LENGTH) {
       size_t n = (uint64_t)in->len < r->body_left ? in->len : (size_t)r->body_left;
       size_t taken = feed(r, in->buf, n);
       r->body_left -= taken;
@@ -583,13 +523,9 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   pthread_mutex_unlock(&s->mu);
   r->keep_alive = keep_alive;
   r->http10 = h.minor == 0;
-  r->body = h.chunked                                       ? BODY_CHUNKED
-            : h.has_content_length && h.content_length > 0 ? BODY_LENGTH
-                                                            : BODY_NONE;
-  r->body_left = r->body == BODY_LENGTH ? h.content_length : 0;
-  if (r->body == BODY_CHUNKED) cc_chunked_init(&r->dec, NULL);
-  /* An HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1). */
-  int expect_continue = h.expect_continue && h.minor == 1;
+  r->body = cc_h1_request_body(&h, &r->body_left);
+  if (r->body == CC_H1_BODY_CHUNKED) cc_chunked_init(&r->dec, NULL);
+  int expect_continue = cc_h1_wants_continue(&h);
   mc->r = r;
 
   loop_lock(r);
@@ -597,7 +533,7 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
                                        connectc_server_call_headers_to_fill(r->call),
                                        connectc_mg_now_ms());
   r->deadline = connectc_server_call_deadline(r->call);
-  if (r->body == BODY_NONE) {
+  if (r->body == CC_H1_BODY_NONE) {
     end_body(r);
   } else if (expect_continue && !connectc_server_call_is_finished(r->call)) {
     mg_send(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);

@@ -294,13 +294,9 @@ static void start(connectc_h2_conn *c, size_t n) {
   }
   h->st = st;
   h->keep_alive = keep_alive;
-  h->body_kind = head.chunked                                          ? CC_H1_BODY_CHUNKED
-                 : head.has_content_length && head.content_length > 0 ? CC_H1_BODY_LENGTH
-                                                                       : CC_H1_BODY_NONE;
-  h->body_left = h->body_kind == CC_H1_BODY_LENGTH ? head.content_length : 0;
+  h->body_kind = cc_h1_request_body(&head, &h->body_left);
   if (h->body_kind == CC_H1_BODY_CHUNKED) cc_chunked_init(&h->chunked, NULL);
-  /* An HTTP/1.0 client's expectation is ignored (RFC 9110 10.1.1). */
-  int expect = head.expect_continue && head.minor == 1;
+  int expect = cc_h1_wants_continue(&head);
   take(h, n);
   h->head_started_ms = -1;
   connectc_server_call_set_hooks(st->call, &cc_stream_ops, st);
@@ -372,37 +368,33 @@ int cc_h1_recv(connectc_h2_conn *c, const uint8_t *data, size_t len) {
   return h->closing || c->hard_close ? -1 : 0;
 }
 
+/* Queues `n` bytes that a connectc_http1_write_* call (snprintf-like)
+ * wrote into stack[0..cap), or that `big` holds when they did not fit.
+ * Frees big. */
+static int put_written(connectc_h2_conn *c, const char *stack, size_t cap, size_t n, char *big) {
+  if (!big && n >= cap) { /* out of memory for a long head */
+    c->hard_close = 1;
+    return -1;
+  }
+  int rv = put(c, big ? big : stack, n);
+  free(big);
+  return rv;
+}
+
 /* Writes the response head. */
 static int write_head(connectc_h2_conn *c, const connectc_response_head *rh) {
   h1_state *h = &c->h1;
-  int status = rh->status >= 100 && rh->status <= 999 ? rh->status : 500;
-  if (put(c, "HTTP/1.1 ", 9) || put_uint(c, (uint64_t)status, 10) || put(c, " ", 1) ||
-      puts_(c, reason(status)) || put(c, "\r\n", 2))
-    return -1;
-  int has_len = 0;
-  for (size_t i = 0; i < rh->headers->len; i++) {
-    const connectc_header *hd = &rh->headers->items[i];
-    if (strcmp(hd->name, "content-length") == 0) has_len = 1;
-    if (strcmp(hd->name, "transfer-encoding") == 0 || strcmp(hd->name, "connection") == 0)
-      continue;
-    if (put(c, hd->name, hd->name_len) || put(c, ": ", 2) || put(c, hd->value, hd->value_len) ||
-        put(c, "\r\n", 2))
-      return -1;
-  }
-  if (!has_len) {
-    if (rh->content_length >= 0) {
-      if (put(c, "content-length: ", 16) || put_uint(c, (uint64_t)rh->content_length, 10) ||
-          put(c, "\r\n", 2))
-        return -1;
-    } else {
-      h->chunked_out = 1;
-      if (puts_(c, "transfer-encoding: chunked\r\n")) return -1;
-    }
-  }
-  if (h->close_after || !h->keep_alive) {
-    if (puts_(c, "connection: close\r\n")) return -1;
-  }
-  return puts_(c, "\r\n");
+  h->chunked_out = rh->content_length < 0;
+  unsigned flags = (h->chunked_out ? CONNECTC_HTTP1_CHUNKED : 0u) |
+                   (h->close_after || !h->keep_alive ? CONNECTC_HTTP1_CLOSE : 0u);
+  char stack[2048];
+  size_t n = connectc_http1_write_response_head(stack, sizeof stack, rh->status, rh->headers,
+                                                rh->content_length, flags);
+  char *big = n < sizeof stack ? NULL : malloc(n + 1);
+  if (big)
+    connectc_http1_write_response_head(big, n + 1, rh->status, rh->headers, rh->content_length,
+                                       flags);
+  return put_written(c, stack, sizeof stack, n, big);
 }
 
 void cc_h1_pull(connectc_h2_conn *c, size_t max) {
@@ -438,15 +430,12 @@ void cc_h1_pull(connectc_h2_conn *c, size_t max) {
     }
     if (!done) return;
     if (h->chunked_out) {
-      if (puts_(c, "0\r\n")) return;
       const connectc_headers *t = connectc_server_call_response_http_trailers(call);
-      for (size_t i = 0; t && i < t->len; i++) {
-        const connectc_header *hd = &t->items[i];
-        if (put(c, hd->name, hd->name_len) || put(c, ": ", 2) ||
-            put(c, hd->value, hd->value_len) || put(c, "\r\n", 2))
-          return;
-      }
-      if (puts_(c, "\r\n")) return;
+      char stack[1024];
+      size_t n = connectc_http1_write_chunked_end(stack, sizeof stack, t);
+      char *big = n < sizeof stack ? NULL : malloc(n + 1);
+      if (big) connectc_http1_write_chunked_end(big, n + 1, t);
+      if (put_written(c, stack, sizeof stack, n, big)) return;
     }
     h->resp_done = 1;
     if (h->phase != H1_WAIT) {

@@ -303,21 +303,46 @@ CONNECTC_API size_t connectc_http1_write_refusal(char *buf, size_t cap,
 CONNECTC_API size_t connectc_http_write_refusal_body(char *buf, size_t cap,
                                                      const connectc_http_refusal *why);
 
+/** connectc_http1_write_response_head(): add Connection: close. */
+#define CONNECTC_HTTP1_CLOSE 1u
+/** connectc_http1_write_response_head(): with no Content-Length, add
+ * Transfer-Encoding: chunked (the body then goes in chunks, ended by
+ * connectc_http1_write_chunked_end()). */
+#define CONNECTC_HTTP1_CHUNKED 2u
+
 /**
- * Writes an HTTP/1.1 response head: the status line, every field of
- * `headers`, Content-Length when content_length >= 0, Connection: close
- * when `close` is set, and the blank line. Like snprintf.
+ * Writes an HTTP/1.1 response head: the status line (a status outside
+ * 100-999 is written as 500), every field of `headers` as it is,
+ * Content-Length when content_length >= 0, otherwise Transfer-Encoding:
+ * chunked with CONNECTC_HTTP1_CHUNKED, Connection: close with
+ * CONNECTC_HTTP1_CLOSE, and the blank line. Like snprintf. The fields are
+ * written unchecked: a connectc_response_head's never hold the ones
+ * HTTP/1.1 framing owns (Content-Length, Transfer-Encoding, Connection and
+ * the like), which the server call drops.
  * @param buf receives the head (may be NULL when cap is 0).
  * @param cap bytes available at buf.
  * @param status the HTTP status.
  * @param headers the fields (borrowed; may be NULL).
- * @param content_length the body length, or -1 to send none.
- * @param close non-zero to add Connection: close.
+ * @param content_length the body length, or -1 for none.
+ * @param flags CONNECTC_HTTP1_CLOSE and CONNECTC_HTTP1_CHUNKED, or 0
+ *        (1, as passed before these flags existed, means close).
  * @return the length of the whole head.
  */
 CONNECTC_API size_t connectc_http1_write_response_head(char *buf, size_t cap, int status,
                                                        const connectc_headers *headers,
-                                                       int64_t content_length, int close);
+                                                       int64_t content_length, unsigned flags);
+
+/**
+ * Writes the end of a chunked body: the last chunk ("0"), each field of
+ * `trailers` (gRPC's status travels here), and the blank line. Like
+ * snprintf.
+ * @param buf receives the bytes (may be NULL when cap is 0).
+ * @param cap bytes available at buf.
+ * @param trailers the trailer fields (borrowed; may be NULL).
+ * @return the length of the whole ending.
+ */
+CONNECTC_API size_t connectc_http1_write_chunked_end(char *buf, size_t cap,
+                                                     const connectc_headers *trailers);
 
 #ifdef __cplusplus
 }
