@@ -732,6 +732,9 @@ static int recv_body(connectc_client_call *c, const uint8_t *data, size_t len, i
       finish_unary(c, data, len);
       return CONNECTC_OK;
     }
+    /* A lent context may hold the last call's body buffer. */
+    if (!c->unary_body.data && c->cctx_lent)
+      cc_compress_ctx_take_buf(c->cctx, &c->alloc, &c->unary_body);
     return cc_buf_append(&c->unary_body, &c->alloc, data, len);
   }
   connectc_error perr;
@@ -837,6 +840,11 @@ static void finish_unary(connectc_client_call *c, const uint8_t *src, size_t src
   if (!p) p = (const uint8_t *)""; /* callbacks never see NULL */
   int stop = deliver_message(c, p, len);
   cc_free(&c->alloc, owned);
+  /* The body's buffer goes back to a lent context for the next call,
+   * unless the application closed the call from on_message (then the
+   * call has let go of the context). */
+  if (src == c->unary_body.data && c->cctx_lent && c->cctx)
+    cc_compress_ctx_give_buf(c->cctx, &c->alloc, &c->unary_body);
   if (!stop) close_call(c); /* success: err is still OK */
 }
 

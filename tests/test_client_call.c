@@ -756,6 +756,81 @@ static void test_lent_compress_ctx(void **state) {
 
 /* A closed call lets go of its lent context: it may be freed before the
  * call is, and nothing the call is told afterwards touches it. */
+/* A unary response of `len` bytes, fed 4 KiB at a time without a
+ * Content-Length, must reach on_message exactly. Returns the allocations
+ * the call made on `t` (its allocator is `ca`). */
+typedef struct sum_msg {
+  const uint8_t *want;
+  size_t want_len;
+  int n, closed;
+  connectc_code code;
+} sum_msg;
+static int sum_on_message(connectc_client_call *c, const uint8_t *data, size_t len, void *ud) {
+  (void)c;
+  sum_msg *m = ud;
+  assert_int_equal(len, m->want_len);
+  assert_memory_equal(data, m->want, len);
+  m->n++;
+  return 0;
+}
+static void sum_on_close(connectc_client_call *c, const connectc_error *err,
+                         const connectc_headers *trailers, void *ud) {
+  (void)c;
+  (void)trailers;
+  sum_msg *m = ud;
+  m->closed++;
+  m->code = err->code;
+}
+static size_t plain_client_unary(connectc_compress_ctx *ctx, const connectc_allocator *ca,
+                                 tally *t, const uint8_t *msg, size_t len) {
+  size_t before = t->calls;
+  connectc_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.procedure = "/demo.v1.Echo/Say";
+  cfg.codec = "proto";
+  cfg.compress_ctx = ctx;
+  sum_msg got = {msg, len, 0, 0, CONNECTC_CODE_UNKNOWN};
+  connectc_client_callbacks cb = {NULL, sum_on_message, sum_on_close};
+  connectc_client_call *c = NULL;
+  assert_int_equal(connectc_client_call_new(&cfg, &cb, &got, ca, 0, &c), CONNECTC_OK);
+  assert_int_equal(connectc_client_call_send(c, (const uint8_t *)"q", 1), CONNECTC_OK);
+  const uint8_t *p;
+  size_t n;
+  int done;
+  connectc_client_call_body_peek(c, &p, &n, &done);
+  connectc_client_call_body_consume(c, n);
+  const char *const hdrs[] = {"content-type", "application/proto", NULL};
+  respond(c, 200, hdrs, msg, len, 4096);
+  assert_int_equal(got.closed, 1);
+  assert_int_equal(got.code, CONNECTC_CODE_OK);
+  assert_int_equal(got.n, 1);
+  connectc_client_call_del(c);
+  return t->calls - before;
+}
+
+/* A lent context keeps a unary response body's buffer for the next call
+ * on the same allocator (the server calls' rules: test_server_call). */
+static void test_lent_ctx_keeps_body_buffer(void **state) {
+  (void)state;
+  static uint8_t msg[100000];
+  for (size_t i = 0; i < sizeof msg; i++) msg[i] = (uint8_t)(i * 7 + 3);
+  tally t = {0, 0};
+  connectc_allocator a = {t_malloc, t_realloc, t_free, &t};
+  connectc_compress_ctx *ctx = NULL;
+  assert_int_equal(connectc_compress_ctx_new(&a, &ctx), CONNECTC_OK);
+  const size_t ctx_live = t.live;
+  size_t first = plain_client_unary(ctx, &a, &t, msg, sizeof msg);
+  assert_int_equal(t.live, ctx_live + 131072);
+  size_t second = plain_client_unary(ctx, &a, &t, msg, sizeof msg);
+  /* 4, 8, 16, 32, 64 and 128 KiB: six allocations the second call, in the
+   * kept buffer, did not make. */
+  assert_int_equal(first - second, 6);
+  assert_int_equal(plain_client_unary(NULL, &a, &t, msg, sizeof msg), second + 6);
+  assert_int_equal(t.live, ctx_live + 131072);
+  connectc_compress_ctx_del(ctx);
+  assert_int_equal(t.live, 0);
+}
+
 static void test_lent_compress_ctx_closed(void **state) {
   (void)state;
   connectc_compress_ctx *lent = NULL;
@@ -793,6 +868,7 @@ static void test_lent_compress_ctx_closed(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_lent_ctx_keeps_body_buffer),
       cmocka_unit_test(test_unary_request_bytes),
       cmocka_unit_test(test_stream_request_bytes),
       cmocka_unit_test(test_stream_request_gzip),

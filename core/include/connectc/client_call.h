@@ -127,7 +127,9 @@ typedef struct connectc_client_config {
    * on_close). Messages are still allocated with the call's allocator.
    * One context may serve many calls as long as no two use it at the same
    * time, e.g. every call driven by one thread (an event loop, a
-   * transport that is one per thread). */
+   * transport that is one per thread). It also keeps a unary response
+   * body's buffer for the next call made with the same allocator (the
+   * rules of connectc_server_call_lend_compress_ctx()). */
   connectc_compress_ctx *compress_ctx;
 } connectc_client_config;
 
