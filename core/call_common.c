@@ -114,6 +114,23 @@ void cc_msg_reader_init(cc_msg_reader *r, size_t max_bytes, uint8_t allowed_flag
 
 void cc_msg_reader_free(cc_msg_reader *r) { connectc_envelope_decoder_reset(&r->dec); }
 
+void cc_msg_reader_take_buf(cc_msg_reader *r, connectc_compress_ctx *ctx) {
+  if (!ctx || r->dec.buf) return;
+  cc_buf b = CC_BUF_INIT;
+  cc_compress_ctx_take_buf(ctx, &r->dec.alloc, &b);
+  r->dec.buf = b.data;
+  r->dec.buf_len = 0;
+  r->dec.buf_cap = b.cap;
+}
+
+void cc_msg_reader_give_buf(cc_msg_reader *r, connectc_compress_ctx *ctx) {
+  if (!ctx || !r->dec.buf || !connectc_envelope_decoder_idle(&r->dec)) return;
+  cc_buf b = {r->dec.buf, r->dec.buf_len, r->dec.buf_cap};
+  r->dec.buf = NULL;
+  r->dec.buf_len = r->dec.buf_cap = 0;
+  cc_compress_ctx_give_buf(ctx, &r->dec.alloc, &b);
+}
+
 int cc_msg_reader_feed(cc_msg_reader *r, connectc_compress_ctx *ctx, const uint8_t *data,
                        size_t len, cc_msg_fn fn, void *ud, connectc_error *err) {
   size_t taken;

@@ -68,6 +68,12 @@ int cc_server_call_new_sized(const connectc_server_config *cfg, const connectc_m
 void cc_msg_reader_init(cc_msg_reader *r, size_t max_bytes, uint8_t allowed_flags,
                         const connectc_allocator *a);
 void cc_msg_reader_free(cc_msg_reader *r);
+/* The buffer a message split across chunks is gathered in, taken from a
+ * lent context when the reader has none (cc_compress_ctx_take_buf), and
+ * given back to it once the reader is idle and done
+ * (cc_compress_ctx_give_buf). `ctx` may be NULL: nothing happens. */
+void cc_msg_reader_take_buf(cc_msg_reader *r, connectc_compress_ctx *ctx);
+void cc_msg_reader_give_buf(cc_msg_reader *r, connectc_compress_ctx *ctx);
 /*
  * Feeds bytes; invokes fn for every complete message. Stops early when fn
  * returns non-zero (that value is returned). Protocol failures return a

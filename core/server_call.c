@@ -895,6 +895,7 @@ static int recv_body(connectc_server_call *s, const uint8_t *data, size_t len, i
   }
   connectc_error e;
   connectc_error_init(&e, &s->alloc);
+  if (s->cctx_lent) cc_msg_reader_take_buf(&s->reader, s->cctx);
   int rv = cc_msg_reader_feed_some(&s->reader, s->cctx, data, len, on_stream_message, s,
                                    some ? &s->recv_paused : NULL, taken, &e);
   s->req_wire += *taken; /* len, unless `some` stopped at a pause */
@@ -992,6 +993,9 @@ int connectc_server_call_recv_end(connectc_server_call *s) {
       fail_with(s, CONNECTC_CODE_UNIMPLEMENTED, "unary request has zero messages");
       return CONNECTC_OK;
     }
+    /* Every message was delivered: the gathering buffer can serve the
+     * next call on a lent context. */
+    if (s->cctx_lent) cc_msg_reader_give_buf(&s->reader, s->cctx);
     s->state = SRV_HANDLING;
   }
   if (s->cb.on_end) s->cb.on_end(s, s->user_data);

@@ -1028,6 +1028,71 @@ static void test_lent_ctx_keeps_body_buffer(void **state) {
   assert_int_equal(t.live, 0);
 }
 
+/* One Connect bidi call carrying one enveloped message of `len` bytes,
+ * fed 4 KiB at a time and echoed: the response holds the exact bytes.
+ * Returns the allocations the call made on `t` (its allocator is `ca`). */
+static size_t plain_stream(connectc_compress_ctx *ctx, const connectc_allocator *ca, tally *t,
+                           const uint8_t *msg, size_t len) {
+  static uint8_t in[5 + 100000];
+  assert_true(len <= sizeof in - 5);
+  connectc_envelope_write_header(in, 0, (uint32_t)len);
+  memcpy(in + 5, msg, len);
+  handler h;
+  memset(&h, 0, sizeof h);
+  h.echo = 1;
+  size_t before = t->calls;
+  connectc_server_call *s = NULL;
+  assert_int_equal(connectc_server_call_new(NULL, &bidi_m, &cbs, &h, ca, &s), CONNECTC_OK);
+  if (ctx) assert_int_equal(connectc_server_call_lend_compress_ctx(s, ctx), CONNECTC_OK);
+  const char *const hdrs[] = {"content-type", "application/connect+proto", NULL};
+  assert_int_equal(head(s, "POST", NULL, hdrs, 0), CONNECTC_OK);
+  for (size_t off = 0; off < len + 5; off += 4096)
+    assert_int_equal(
+        connectc_server_call_recv_body(s, in + off, len + 5 - off < 4096 ? len + 5 - off : 4096),
+        CONNECTC_OK);
+  assert_int_equal(h.n_messages, 1);
+  assert_int_equal(connectc_server_call_recv_end(s), CONNECTC_OK);
+  size_t got = 0;
+  for (;;) {
+    const uint8_t *p;
+    size_t n;
+    int done;
+    connectc_server_call_body_peek(s, &p, &n, &done);
+    /* The echoed envelope, then the end-of-stream message. */
+    for (size_t i = 0; i < n && got < len + 5; i++, got++)
+      if (got >= 5) assert_int_equal(p[i], msg[got - 5]);
+    connectc_server_call_body_consume(s, n);
+    if (done) break;
+    assert_true(n > 0);
+  }
+  assert_int_equal(got, len + 5);
+  connectc_server_call_del(s);
+  return t->calls - before;
+}
+
+/* The same for enveloped messages split across reads: the buffer they are
+ * gathered in stays with a lent context for the next call. */
+static void test_lent_ctx_keeps_stream_buffer(void **state) {
+  (void)state;
+  static uint8_t msg[100000];
+  lend_message(msg, sizeof msg);
+  tally t = {0, 0};
+  connectc_allocator a = {t_malloc, t_realloc, t_free, &t};
+  connectc_compress_ctx *ctx = NULL;
+  assert_int_equal(connectc_compress_ctx_new(&a, &ctx), CONNECTC_OK);
+  const size_t ctx_live = t.live;
+  size_t first = plain_stream(ctx, &a, &t, msg, sizeof msg);
+  assert_int_equal(t.live, ctx_live + sizeof msg); /* grown to the message, not past it */
+  size_t second = plain_stream(ctx, &a, &t, msg, sizeof msg);
+  /* 4, 8, 16, 32 and 64 KiB, then the message's 100000 bytes: six
+   * allocations the second call, in the kept buffer, did not make. */
+  assert_int_equal(first - second, 6);
+  assert_int_equal(plain_stream(NULL, &a, &t, msg, sizeof msg), second + 6);
+  assert_int_equal(t.live, ctx_live + sizeof msg);
+  connectc_compress_ctx_del(ctx);
+  assert_int_equal(t.live, 0);
+}
+
 /* Streams too: two bidi calls, one after the other, on one lent context,
  * each echoing two compressed messages; a call canceled midway lets go of
  * the context (it is freed before the call, which must not touch it). */
@@ -1120,6 +1185,7 @@ int main(void) {
       cmocka_unit_test(test_lent_compress_ctx_level),
       cmocka_unit_test(test_lent_compress_ctx_stream),
       cmocka_unit_test(test_lent_ctx_keeps_body_buffer),
+      cmocka_unit_test(test_lent_ctx_keeps_stream_buffer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
