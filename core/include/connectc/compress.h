@@ -89,10 +89,10 @@ CONNECTC_API const char *connectc_compressions_accept_header(void);
  * connectc_client_config.compress_ctx; the adapters lend one per
  * connection or per loop thread.
  *
- * A context lent to calls also keeps the last Connect unary body's buffer
- * (a server call's request, a client call's response) for the next call
- * (see connectc_server_call_lend_compress_ctx()): it holds memory up to
- * the largest body received until connectc_compress_ctx_del().
+ * A context lent to calls also keeps a receive buffer for the next call
+ * (a Connect unary body, a server call's gathered stream messages; see
+ * connectc_server_call_lend_compress_ctx()): it holds memory up to the
+ * largest message received until connectc_compress_ctx_del().
  */
 typedef struct connectc_compress_ctx connectc_compress_ctx;
 

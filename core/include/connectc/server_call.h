@@ -236,18 +236,9 @@ CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
  * (callbacks and interceptors running inside that function, on_close
  * included, must not free the context yet). A handler may decide the
  * response inside connectc_server_call_recv_end(): that function still
- * uses the context until it returns.
- *
- * The context also keeps a Connect unary request's body buffer for the
- * next call it is lent to, so that calls one after another receive into
- * memory that is already mapped (at 1 MiB a fresh buffer costs about 200
- * page faults per request). It keeps at most one, of at most the largest
- * body received (so at most the receive limit), and frees one over 64 KiB
- * that 16 bodies in a row used less than a quarter of; the buffer is the
- * call's allocator's, and is kept only when the context was made with the
- * same allocator (the same functions and user_data). Messages the call produces are
- * still allocated with the call's own allocator; the states the context
- * creates use the context's.
+ * uses the context until it returns. Messages the call produces are still
+ * allocated with the call's own allocator; the states the context creates
+ * use the context's.
  *
  * So one context may be lent to many calls as long as no two of them use
  * it at the same time: calls that one thread drives (an event loop), or
@@ -256,6 +247,17 @@ CONNECTC_API void connectc_server_call_del(connectc_server_call *call);
  * HTTP/1.1 connection starts its next call after the previous response
  * was decided). It must outlive every call it was lent to that has not
  * let go of it (deleting or canceling the call also ends its use).
+ *
+ * The context also keeps a receive buffer for the next call it is lent
+ * to: a Connect unary request's body, or the buffer enveloped messages
+ * split across reads are gathered in, so that calls one after another
+ * receive into memory that is already mapped (at 1 MiB a fresh buffer
+ * costs about 200 page faults per request). It keeps at most one, no
+ * larger than the largest message received (so within the receive limit),
+ * and frees one over 64 KiB that 16 calls in a row used less than a
+ * quarter of. The buffer is allocated with the call's allocator and kept
+ * only when the context was made with the same one (the same functions
+ * and user_data).
  *
  * @param call the call, before connectc_server_call_recv_head().
  * @param ctx the context, borrowed; NULL: the call creates its own when a
