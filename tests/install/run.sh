@@ -22,6 +22,8 @@
 #     against it.
 # Every program runs and its output is checked.
 set -euo pipefail
+# Under pipefail, `cmd | grep -q` fails when grep stops reading at its
+# first match and cmd dies of SIGPIPE: every grep here reads a here-string.
 build=${1:?usage: tests/install/run.sh <shared build dir>}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -151,7 +153,7 @@ consumers_pkgconfig() { # consumers_pkgconfig <prefix> <tag> [--static]
   [ $with_mongoose = 1 ] && LD_LIBRARY_PATH="$libdir" expect "$want_mongoose" "$out/mongoose"
   if [ -n "$static" ]; then
     for p in core typed adapters; do
-      if ldd "$out/$p" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
+      if grep -q 'libconnectc' <<<"$(ldd "$out/$p")"; then fail "static $p consumer needs a libconnectc .so"; fi
     done
   fi
   unset PKG_CONFIG_PATH
@@ -171,11 +173,11 @@ for so in $sos; do
   echo "install test: $name exports $(nm -D --defined-only "$so" | wc -l) symbols, all connectc_; SONAME $soname"
 done
 core_so=$(echo "$sos" | grep 'libconnectc-core\.so')
-if readelf -d "$core_so" | grep -q 'libprotobuf-c'; then fail "libconnectc-core needs libprotobuf-c"; fi
+if grep -q 'libprotobuf-c' <<<"$(readelf -d "$core_so")"; then fail "libconnectc-core needs libprotobuf-c"; fi
 for a in curl microhttpd nghttp2 mongoose; do
   so=$(echo "$sos" | grep "libconnectc-$a\\.so" || true)
   [ -n "$so" ] || continue
-  if readelf -d "$so" | grep -qE 'libconnectc\.so|libprotobuf-c'; then
+  if grep -qE 'libconnectc\.so|libprotobuf-c' <<<"$(readelf -d "$so")"; then
     fail "libconnectc-$a needs the typed library or protobuf-c; adapters depend on the core only"
   fi
 done
@@ -184,17 +186,17 @@ if [ $with_mongoose = 1 ]; then
   so=$(echo "$sos" | grep 'libconnectc-mongoose\.so') || fail "no libconnectc-mongoose.so installed"
   # Mongoose is the program's: the adapter library leaves every mg_ symbol
   # undefined and defines none.
-  if nm --defined-only "$so" | awk '{print $3}' | grep -q '^mg_'; then
+  if grep -q '^mg_' <<<"$(nm --defined-only "$so" | awk '{print $3}')"; then
     fail "libconnectc-mongoose contains Mongoose (defines mg_ symbols)"
   fi
-  nm -u "$so" | grep -q ' mg_mgr_poll$' || fail "libconnectc-mongoose does not use mg_mgr_poll from the program"
+  grep -q ' mg_mgr_poll$' <<<"$(nm -u "$so")" || fail "libconnectc-mongoose does not use mg_mgr_poll from the program"
   echo "install test: libconnectc-mongoose leaves Mongoose to the program (mg_ symbols undefined)"
 fi
 
 # ---- 2, 3: consumers of the shared install ----
 consumers_cmake "$shared" shared
 core_bin="$work/shared-cmake-core/consumer_core"
-if readelf -d "$core_bin" | grep -qE 'libprotobuf-c|libconnectc\.so'; then
+if grep -qE 'libprotobuf-c|libconnectc\.so' <<<"$(readelf -d "$core_bin")"; then
   fail "the core consumer needs libprotobuf-c or libconnectc: $(readelf -d "$core_bin" | grep NEEDED)"
 fi
 deps=$(cc -std=c11 -M -I"$shared/include" "$here/core/main.c")
@@ -220,7 +222,7 @@ static_consumers=(core typed adapters)
 [ $with_mongoose = 1 ] && static_consumers+=(mongoose)
 for p in "${static_consumers[@]}"; do
   b=$(find "$work/static-cmake-$p" -maxdepth 1 -name 'consumer_*' -type f)
-  if ldd "$b" | grep -q 'libconnectc'; then fail "static $p consumer needs a libconnectc .so"; fi
+  if grep -q 'libconnectc' <<<"$(ldd "$b")"; then fail "static $p consumer needs a libconnectc .so"; fi
 done
 consumers_pkgconfig "$static" static --static
 
