@@ -1,10 +1,11 @@
 # The PNG plots of bench/run.sh's sweeps: ours (eliza_server, connectc +
-# libmicrohttpd) beside connect-go and baseline_h1, from the data files
-# run.sh writes (their columns are listed in their header lines):
+# libmicrohttpd) beside connect-go and baseline_h1, and eliza_mongoose
+# --connect-only (connectc on Mongoose) when nservers is 4, from the data
+# files run.sh writes (their columns are listed in their header lines):
 #
 #   gnuplot -e "conns_dat='bench/sweep-conns.dat'; size_dat='bench/sweep-size.dat'; \
-#               outdir='bench'; size_conns='16'; secs='3'; conns_note='none'; size_note='none'" \
-#           bench/plots.gp
+#               outdir='bench'; nservers=4; size_conns='16'; secs='3'; conns_note='none'; \
+#               size_note='none'" bench/plots.gp
 #
 # Writes outdir/plot-conns-rps.png, plot-conns-p99.png (log x, log y) and
 # plot-size-throughput.png (log x; request MB/s above, requests/s below,
@@ -15,6 +16,7 @@
 if (!exists("conns_dat")) conns_dat = "bench/sweep-conns.dat"
 if (!exists("size_dat")) size_dat = "bench/sweep-size.dat"
 if (!exists("outdir")) outdir = "bench"
+if (!exists("nservers")) nservers = 4
 if (!exists("size_conns")) size_conns = "16"
 if (!exists("secs")) secs = "3"
 if (!exists("conns_note")) conns_note = "none"
@@ -31,9 +33,11 @@ set key outside below center vertical Left reverse # under the x label, never ov
 set border lw 1.2
 
 title_of(i) = i == 0 ? "ours: eliza_server (connectc + libmicrohttpd)" : \
-              i == 1 ? "connect-go (net/http)" : "baseline_h1 (fixed response: the limit)"
-color_of(i) = i == 0 ? "#d62728" : i == 1 ? "#1f77b4" : "#7f7f7f"
-point_of(i) = i == 0 ? 7 : i == 1 ? 5 : 9
+              i == 1 ? "connect-go (net/http)" : \
+              i == 2 ? "baseline_h1 (fixed response: the limit)" : \
+              "ours: eliza_mongoose --connect-only (connectc + Mongoose)"
+color_of(i) = i == 0 ? "#d62728" : i == 1 ? "#1f77b4" : i == 2 ? "#7f7f7f" : "#2ca02c"
+point_of(i) = i == 0 ? 7 : i == 1 ? 5 : i == 2 ? 9 : 13
 dash_of(i) = i == 2 ? 2 : 1
 pos(x) = x > 0 ? x : NaN # log scale: leave out zero and missing points
 
@@ -57,7 +61,7 @@ unset logscale y
 set yrange [0:*]
 set xrange [*:*]
 set offsets graph 0.03, graph 0.03, graph 0.05, 0
-plot for [i=0:2] conns_dat using 1:(column(crps(i))):xtic(1) with linespoints \
+plot for [i=0:nservers-1] conns_dat using 1:(column(crps(i))):xtic(1) with linespoints \
        lw 2 dt dash_of(i) pt point_of(i) ps 1.3 lc rgb color_of(i) title title_of(i)
 
 # ---- p99 latency against connections ----
@@ -67,7 +71,7 @@ set ylabel "p99 latency of 2xx requests (microseconds, log scale)"
 set logscale y
 set yrange [*:*]
 set offsets graph 0.03, graph 0.03, 0, 0
-plot for [i=0:2] conns_dat using 1:(pos(column(cp99(i)))):xtic(1) with linespoints \
+plot for [i=0:nservers-1] conns_dat using 1:(pos(column(cp99(i)))):xtic(1) with linespoints \
        lw 2 dt dash_of(i) pt point_of(i) ps 1.3 lc rgb color_of(i) title title_of(i)
 
 # ---- throughput against request size ----
@@ -82,10 +86,10 @@ set title "throughput of the request bodies of 2xx answers"
 set xlabel "request size: sentence bytes (log scale)" offset 0,0.4
 set ylabel "request bodies MB/s (10^6 B/s, log scale)"
 set logscale xy
-plot for [i=0:2] size_dat using 1:(pos(column(smbps(i)))):xtic(2) with linespoints \
+plot for [i=0:nservers-1] size_dat using 1:(pos(column(smbps(i)))):xtic(2) with linespoints \
        lw 2 dt dash_of(i) pt point_of(i) ps 1.3 lc rgb color_of(i) title title_of(i)
 set title "requests/s"
 set ylabel "requests/s (2xx answers, log scale)"
-plot for [i=0:2] size_dat using 1:(pos(column(srps(i)))):xtic(2) with linespoints \
+plot for [i=0:nservers-1] size_dat using 1:(pos(column(srps(i)))):xtic(2) with linespoints \
        lw 2 dt dash_of(i) pt point_of(i) ps 1.3 lc rgb color_of(i) title title_of(i)
 unset multiplot

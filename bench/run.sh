@@ -31,7 +31,8 @@
 # machine's limit) beside them on the HTTP/1.1 proto rows; nothing is pinned
 # except in one section, where the server has CPU 0 and h2load CPU 1; then
 # bench_calls counts allocations per call. Last come two sweeps of the
-# three HTTP/1.1 servers (ours, connect-go, baseline_h1), unary proto Say:
+# HTTP/1.1 servers (ours, connect-go, baseline_h1, and eliza_mongoose
+# --connect-only when the build has Mongoose), unary proto Say:
 # requests/s and p99 against connections, and throughput against the size
 # of the request; their data files (sweep-conns.dat, sweep-size.dat) and
 # gnuplot's PNGs (plot-conns-rps.png, plot-conns-p99.png,
@@ -198,7 +199,11 @@ load() {
   echo "${rps:-0} $pct ${ok:-0} ${bad:-0}"
 }
 
-# ---- sweeps: connections and request size, three servers, with plots ----
+# ratio <a> <b>: a / b to two places; "-" when either is "-" or "?" or b is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || a == "?" || b == "?" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+int_of() { [ "$1" = "?" ] && echo "?" || echo "${1%.*}"; } # 123.45 -> 123
+
+# ---- sweeps: connections and request size, every HTTP/1.1 server, with plots ----
 # size_request <n>: a SayRequest whose sentence (field 1, string) is n
 # ASCII bytes: the tag 0x0a, n as a varint, the bytes.
 size_request() {
@@ -237,14 +242,20 @@ sweep_point() {
 # sweeps: both sweeps on each server in turn, then the data files, the
 # plots and the document's section. The plots name the points where a check
 # run failed requests ("ours 32/32 at 4MiB").
+# mgl (eliza_mongoose --connect-only) is swept when the build has it; its
+# columns in the data files are "?" otherwise.
 sweeps() {
-  local side bin c n body
+  local side bin c n body sweep_sides="ours theirs base" nservers=3
   local -A S
+  if [ -x "$mongoose" ]; then sweep_sides+=" mgl"; nservers=4; fi
   for n in $SWEEP_SIZES; do size_request "$n" >"$tmp/size$n.bin"; done
-  for side in ours theirs base; do
+  for side in $sweep_sides; do
     bin=$ours
     [ "$side" = theirs ] && bin=$theirs
     [ "$side" = base ] && bin=$baseline
+    [ "$side" = mgl ] && bin=$mongoose
+    SERVER_FLAGS=()
+    [ "$side" = mgl ] && SERVER_FLAGS=(--connect-only)
     start_server "$bin"
     echo "sweeps: server $side ($bin) at $url" >&2
     load proto 16 1 >/dev/null # warm-up, not reported
@@ -258,44 +269,48 @@ sweeps() {
     done
     stop_server
   done
+  SERVER_FLAGS=()
+  local none="? ? ? ? ? ?"
+  for c in $SWEEP_CONNS; do S[mgl,c,$c]=${S[mgl,c,$c]:-$none}; done
+  for n in $SWEEP_SIZES; do S[mgl,s,$n]=${S[mgl,s,$n]:-$none}; done
 
-  # The data files: one line per point, the three servers side by side.
+  # The data files: one line per point, the servers side by side.
   local cdat=$plotdir/sweep-conns.dat sdat=$plotdir/sweep-size.dat
   local rps p50 p99 failed cf cs mbps line cnote="" snote=""
   {
     echo "# bench/run.sh connection sweep, $(date -u '+%Y-%m-%d %H:%M UTC'): h2load --h1 -c CONNS -D $SWEEP_SECS, unary proto Say (7-byte request)"
-    echo "# columns: conns, then for ours (2-7), connect-go (8-13), baseline_h1 (14-19):"
+    echo "# columns: conns, then for ours (2-7), connect-go (8-13), baseline_h1 (14-19), eliza_mongoose --connect-only (20-25):"
     echo "#   req/s (2xx), p50 us, p99 us, failed (timed run), failed (check run), requests (check run); ? = no 2xx"
     for c in $SWEEP_CONNS; do
       line=$c
-      for side in ours theirs base; do
+      for side in ours theirs base mgl; do
         read -r rps p50 p99 failed cf cs <<<"${S[$side,c,$c]}"
         line+=" $rps $p50 $p99 $failed $cf $cs"
-        if [ "$cf" != 0 ]; then cnote+="${cnote:+, }$side $cf/$cs at $c conns"; fi
+        if [ "$cf" != 0 ] && [ "$cf" != "?" ]; then cnote+="${cnote:+, }$side $cf/$cs at $c conns"; fi
       done
       echo "$line"
     done
   } >"$cdat"
   {
     echo "# bench/run.sh size sweep, $(date -u '+%Y-%m-%d %H:%M UTC'): h2load --h1 -c $SIZE_CONNS -D $SWEEP_SECS, unary proto Say, a SayRequest of N sentence bytes"
-    echo "# columns: sentence bytes, label, request body bytes, then for ours (4-10), connect-go (11-17), baseline_h1 (18-24):"
+    echo "# columns: sentence bytes, label, request body bytes, then for ours (4-10), connect-go (11-17), baseline_h1 (18-24), eliza_mongoose --connect-only (25-31):"
     echo "#   req/s (2xx), MB/s of request bodies (10^6 B/s), p50 us, p99 us, failed (timed run), failed (check run), requests (check run); ? = no 2xx"
     for n in $SWEEP_SIZES; do
       body=$(wc -c <"$tmp/size$n.bin")
       line="$n $(size_label "$n") $body"
-      for side in ours theirs base; do
+      for side in ours theirs base mgl; do
         read -r rps p50 p99 failed cf cs <<<"${S[$side,s,$n]}"
-        mbps=$(awk -v r="$rps" -v b="$body" 'BEGIN {printf "%.2f", r * b / 1e6}')
+        mbps=$(awk -v r="$rps" -v b="$body" 'BEGIN {if (r == "?") print "?"; else printf "%.2f", r * b / 1e6}')
         line+=" $rps $mbps $p50 $p99 $failed $cf $cs"
-        if [ "$cf" != 0 ]; then snote+="${snote:+, }$side $cf/$cs at $(size_label "$n")"; fi
+        if [ "$cf" != 0 ] && [ "$cf" != "?" ]; then snote+="${snote:+, }$side $cf/$cs at $(size_label "$n")"; fi
       done
       echo "$line"
     done
   } >"$sdat"
   # names in the notes as in the plots' legends
-  cnote=$(sed 's/theirs/connect-go/g; s/base/baseline/g' <<<"$cnote")
-  snote=$(sed 's/theirs/connect-go/g; s/base/baseline/g' <<<"$snote")
-  if gnuplot -e "conns_dat='$cdat'; size_dat='$sdat'; outdir='$plotdir'; size_conns='$SIZE_CONNS'; secs='$SWEEP_SECS'; conns_note='${cnote:-none}'; size_note='${snote:-none}'" bench/plots.gp; then
+  cnote=$(sed 's/theirs/connect-go/g; s/base/baseline/g; s/mgl/mongoose/g' <<<"$cnote")
+  snote=$(sed 's/theirs/connect-go/g; s/base/baseline/g; s/mgl/mongoose/g' <<<"$snote")
+  if gnuplot -e "conns_dat='$cdat'; size_dat='$sdat'; outdir='$plotdir'; nservers=$nservers; size_conns='$SIZE_CONNS'; secs='$SWEEP_SECS'; conns_note='${cnote:-none}'; size_note='${snote:-none}'" bench/plots.gp; then
     echo "plots: $plotdir/plot-conns-rps.png $plotdir/plot-conns-p99.png $plotdir/plot-size-throughput.png" >&2
   else
     echo "run.sh: gnuplot failed (bench/plots.gp); the figures are still in the tables and in $cdat, $sdat" >&2
@@ -303,35 +318,36 @@ sweeps() {
 
   say "## Sweeps: connections and request size, HTTP/1.1 (h2load --h1), ${SWEEP_SECS} s per point"
   say ""
-  say "The three servers one after the other under the same load, nothing pinned: ours = eliza_server (connectc + libmicrohttpd, its defaults: one thread per CPU, 2 here, at most 1024 connections), go = connect-go, base = baseline_h1 (a fixed response: the machine's limit). Unary Say, proto; one h2load thread. req/s counts 2xx answers; latency is h2load's per-request time (--log-file), p50/p99 over every 2xx request. **failed** = \`timed; check/sent\`: the requests h2load counted as failed in the timed run (-D), then the requests without a 2xx in a check run right after it of 2 requests per connection (h2load -n), which counts what a timed run cannot (h2load -D drops a connection whose request failed without counting it, and does not reconnect it). Data: $(basename "$cdat"), $(basename "$sdat") (columns in their headers); plots by bench/plots.gp."
+  say "The servers one after the other under the same load, nothing pinned: ours = eliza_server (connectc + libmicrohttpd, its defaults: one thread per CPU, 2 here, at most 1024 connections), mgl = eliza_mongoose --connect-only (connectc on Mongoose's event loop, one thread, its own listener: connectc_mg_listen; \"?\" when the build has no Mongoose), go = connect-go, base = baseline_h1 (a fixed response: the machine's limit). Ratios are of requests/s (higher is better). Unary Say, proto; one h2load thread. req/s counts 2xx answers; latency is h2load's per-request time (--log-file), p50/p99 over every 2xx request. **failed** = \`timed; check/sent\`: the requests h2load counted as failed in the timed run (-D), then the requests without a 2xx in a check run right after it of 2 requests per connection (h2load -n), which counts what a timed run cannot (h2load -D drops a connection whose request failed without counting it, and does not reconnect it). Data: $(basename "$cdat"), $(basename "$sdat") (columns in their headers); plots by bench/plots.gp."
   say ""
   say "![requests/s against connections](plot-conns-rps.png) ![p99 latency against connections](plot-conns-p99.png)"
   say ""
   say "### Connections (${SWEEP_SECS} s per point, 7-byte proto request)"
   say ""
-  say "| conns | rps ours | rps go | rps base | p50 ours (us) | p50 go (us) | p50 base (us) | p99 ours (us) | p99 go (us) | p99 base (us) | failed ours | failed go | failed base |"
-  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
-  local ar a50 a99 af acf acs br b50 b99 bf bcf bcs cr c50 c99 cf2 ccf ccs
+  say "| conns | rps ours | rps mgl | rps go | rps base | ours/go | ours/base | mgl/go | mgl/base | base/go | p50 ours (us) | p50 mgl (us) | p50 go (us) | p50 base (us) | p99 ours (us) | p99 mgl (us) | p99 go (us) | p99 base (us) | failed ours | failed mgl | failed go | failed base |"
+  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
+  local ar a50 a99 af acf acs br b50 b99 bf bcf bcs cr c50 c99 cf2 ccf ccs dr d50 d99 df dcf dcs
   for c in $SWEEP_CONNS; do
     read -r ar a50 a99 af acf acs <<<"${S[ours,c,$c]}"
     read -r br b50 b99 bf bcf bcs <<<"${S[theirs,c,$c]}"
     read -r cr c50 c99 cf2 ccf ccs <<<"${S[base,c,$c]}"
-    say "| $c | ${ar%.*} | ${br%.*} | ${cr%.*} | $a50 | $b50 | $c50 | $a99 | $b99 | $c99 | $af; $acf/$acs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
+    read -r dr d50 d99 df dcf dcs <<<"${S[mgl,c,$c]}"
+    say "| $c | $(int_of "$ar") | $(int_of "$dr") | $(int_of "$br") | $(int_of "$cr") | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $(ratio "$dr" "$br") | $(ratio "$dr" "$cr") | $(ratio "$cr" "$br") | $a50 | $d50 | $b50 | $c50 | $a99 | $d99 | $b99 | $c99 | $af; $acf/$acs | $df; $dcf/$dcs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
   done
   say ""
   say "### Request size (${SIZE_CONNS} connections, ${SWEEP_SECS} s per point)"
   say ""
-  say "A SayRequest whose sentence is N ASCII bytes (the body: N plus the tag and the length varint). MB/s = 2xx requests/s x body bytes / 10^6. connectc refuses a message over recv_max_bytes (default CONNECTC_DEFAULT_RECV_MAX_BYTES, 4 MiB = 4194304 bytes; eliza_server has no option to raise it) with resource_exhausted (HTTP 429) from the Content-Length, before reading the body, and closes the connection: the largest default size, a 4194299-byte sentence, makes a message of exactly 4 MiB (4194304 bytes), the most ours accepts; one byte more fails on ours (the failed column would show it). connect-go has no read limit by default (ReadMaxBytes unset); the baseline reads and drops a body of any length."
+  say "A SayRequest whose sentence is N ASCII bytes (the body: N plus the tag and the length varint). MB/s = 2xx requests/s x body bytes / 10^6. connectc refuses a message over recv_max_bytes (default CONNECTC_DEFAULT_RECV_MAX_BYTES, 4 MiB = 4194304 bytes; neither eliza_server nor eliza_mongoose has an option to raise it) with resource_exhausted (HTTP 429) from the Content-Length, before reading the body, and closes the connection: the largest default size, a 4194299-byte sentence, makes a message of exactly 4 MiB (4194304 bytes), the most ours accepts; one byte more fails on ours (the failed column would show it). connect-go has no read limit by default (ReadMaxBytes unset); the baseline reads and drops a body of any length."
   say ""
   say "![throughput against request size](plot-size-throughput.png)"
   say ""
-  say "| sentence (B) | body (B) | MB/s ours | MB/s go | MB/s base | rps ours | rps go | rps base | p99 ours (us) | p99 go (us) | p99 base (us) | failed ours | failed go | failed base |"
-  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|"
-  local am bm cm
+  say "| sentence (B) | body (B) | MB/s ours | MB/s mgl | MB/s go | MB/s base | ours/go | ours/base | mgl/go | mgl/base | rps ours | rps mgl | rps go | rps base | p99 ours (us) | p99 mgl (us) | p99 go (us) | p99 base (us) | failed ours | failed mgl | failed go | failed base |"
+  say "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
+  local am bm cm dm
   for n in $SWEEP_SIZES; do
-    read -r _ _ body ar am a50 a99 af acf acs br bm b50 b99 bf bcf bcs cr cm c50 c99 cf2 ccf ccs \
+    read -r _ _ body ar am a50 a99 af acf acs br bm b50 b99 bf bcf bcs cr cm c50 c99 cf2 ccf ccs dr dm d50 d99 df dcf dcs \
       <<<"$(grep -v '^#' "$sdat" | awk -v n="$n" '$1 == n')"
-    say "| $n | $body | $am | $bm | $cm | ${ar%.*} | ${br%.*} | ${cr%.*} | $a99 | $b99 | $c99 | $af; $acf/$acs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
+    say "| $n | $body | $am | $dm | $bm | $cm | $(ratio "$am" "$bm") | $(ratio "$am" "$cm") | $(ratio "$dm" "$bm") | $(ratio "$dm" "$cm") | $(int_of "$ar") | $(int_of "$dr") | $(int_of "$br") | $(int_of "$cr") | $a99 | $d99 | $b99 | $c99 | $af; $acf/$acs | $df; $dcf/$dcs | $bf; $bcf/$bcs | $cf2; $ccf/$ccs |"
   done
   say ""
 }
@@ -408,7 +424,6 @@ say "## Server: eliza_server (connectc + libmicrohttpd) and connect-go, h2load -
 say ""
 say "Payloads: **proto** = unary Say, 7-byte proto request; **json** = unary Say, ${json_len}-byte JSON request sent gzip-compressed ($(wc -c <"$tmp/json1k.gz") bytes, Content-Encoding: gzip, Accept-Encoding: gzip); **stream** = Introduce, a server stream of 100 messages (ELIZA_INTRODUCE_COUNT=100 in every server); one request = one whole RPC. Latency is h2load's per-request time (--log-file), from the start of the request to the end of its response, p50/p99 over every successful request. CPU = server user+system time (/proc/PID/stat) per 10k requests; RSS = VmHWM during the row (reset before each row). Ratios are ours/connect-go and ours/base (rps: higher is better; the rest: lower is better); base = baseline_h1, proto rows only."
 say ""
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 server_table ours
 say ""
 if [ "$sides" = "ours mg mgl" ]; then
