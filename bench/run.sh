@@ -28,7 +28,8 @@
 # on the nghttp2 adapter, connect-go on its h2c listener). The servers run
 # one after the other under the same load (one h2load thread), with
 # bench/baseline_h1 (a minimal epoll server answering a fixed response: the
-# machine's limit) beside them on the HTTP/1.1 proto rows; nothing is pinned
+# machine's limit) beside them on the HTTP/1.1 proto rows and
+# bench/baseline_h2 (the same on libnghttp2) on the HTTP/2 rows; nothing is pinned
 # except in one section, where the server has CPU 0 and h2load CPU 1; then
 # bench_calls counts allocations per call. Last come two sweeps of the
 # HTTP/1.1 servers (ours, connect-go, baseline_h1, and eliza_mongoose
@@ -79,7 +80,8 @@ sides="ours"
 # --connect-only (Eliza alone on connectc_mg_listen).
 [ -x "$mongoose" ] && sides="ours mg mgl"
 baseline=$build/bench/baseline_h1
-for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client" "$baseline" "$build/bench/bench_calls"; do
+baseline_h2=$build/bench/baseline_h2
+for f in "$ours" "$build/bench/bench_core" "$build/bench/bench_client" "$baseline" "$baseline_h2" "$build/bench/bench_calls"; do
   [ -x "$f" ] || { echo "run.sh: $f is not built (cmake --build $build)" >&2; exit 1; }
 done
 command -v h2load >/dev/null || { echo "run.sh: h2load (nghttp2-client) is needed" >&2; exit 1; }
@@ -503,9 +505,10 @@ say ""
 # ---- servers over HTTP/2 ----
 h2_payloads=${H2_PAYLOADS:-"connect grpc"}
 h2_streams=${H2_SERVER_STREAMS:-"1 100"}
-for side in ours theirs; do
+for side in ours theirs base; do
   bin=$ours
   [ $side = theirs ] && bin=$theirs
+  [ $side = base ] && bin=$baseline_h2
   start_server "$bin" h2
   echo "server $side ($bin) over HTTP/2 at $url" >&2
   for p in $h2_payloads; do load "$p" 16 1 10 >/dev/null; done # warm-up
@@ -526,18 +529,19 @@ for side in ours theirs; do
   stop_server
 done
 
-say "## Server over HTTP/2: eliza_server (connectc + nghttp2, h2c) and connect-go (h2c), h2load, ${SECS} s per row"
+say "## Server over HTTP/2: eliza_server (connectc + nghttp2, h2c), connect-go (h2c) and baseline_h2, h2load, ${SECS} s per row"
 say ""
-say "Payloads: **connect** = unary Say over Connect, 7-byte proto request; **grpc** = unary Say over gRPC (one 12-byte envelope, te: trailers). streams = concurrent streams per connection (h2load -m). Columns as above."
+say "Payloads: **connect** = unary Say over Connect, 7-byte proto request; **grpc** = unary Say over gRPC (one 12-byte envelope, te: trailers). streams = concurrent streams per connection (h2load -m). base = bench/baseline_h2 (a minimal epoll server on libnghttp2 answering each payload with a fixed valid response: the machine's limit for HTTP/2). Ratios are ours/connect-go and ours/base (rps: higher is better; the rest: lower is better); columns otherwise as above."
 say ""
-say "| payload | conns | streams | rps ours | rps go | rps ratio | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 ratio | CPU s/10k ours | CPU s/10k go | CPU ratio | RSS MiB ours | RSS MiB go | failed ours/go |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+say "| payload | conns | streams | rps ours | rps go | rps base | rps ours/go | rps ours/base | p50 ours (us) | p50 go (us) | p99 ours (us) | p99 go (us) | p99 base (us) | p99 ours/go | CPU s/10k ours | CPU s/10k go | CPU s/10k base | CPU ours/go | CPU ours/base | RSS MiB ours | RSS MiB go | failed ours/go/base |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for p in $h2_payloads; do
   for c in $CONNS; do
     for m in $h2_streams; do
       read -r ar a50 a99 acpu arss aok abad <<<"${R[ours,h2$p,$c,$m]}"
       read -r br b50 b99 bcpu brss bok bbad <<<"${R[theirs,h2$p,$c,$m]}"
-      say "| $p | $c | $m | ${ar%.*} | ${br%.*} | $(ratio "$ar" "$br") | $a50 | $b50 | $a99 | $b99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $(ratio "$acpu" "$bcpu") | $arss | $brss | $abad/$bbad |"
+      read -r cr c50 c99 ccpu crss cok cbad <<<"${R[base,h2$p,$c,$m]}"
+      say "| $p | $c | $m | ${ar%.*} | ${br%.*} | ${cr%.*} | $(ratio "$ar" "$br") | $(ratio "$ar" "$cr") | $a50 | $b50 | $a99 | $b99 | $c99 | $(ratio "$a99" "$b99") | $acpu | $bcpu | $ccpu | $(ratio "$acpu" "$bcpu") | $(ratio "$acpu" "$ccpu") | $arss | $brss | $abad/$bbad/$cbad |"
     done
   done
 done
