@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -731,6 +732,108 @@ static void test_typed_client(void **state) {
 }
 
 
+/* A raw socket server counting the connections it accepts: it answers
+ * every request on a connection with the same Connect unary response
+ * (Content-Length framed), until the client closes, then waits for the
+ * next connection, until `stop`. */
+typedef struct keepalive_server {
+  int lfd;
+  atomic_int accepted;
+  atomic_int answered;
+  atomic_int stop;
+} keepalive_server;
+
+/* The length of a complete request (head and Content-Length body) at the
+ * start of buf, or 0 while it is incomplete. */
+static size_t complete_request(const char *buf, size_t len) {
+  for (size_t i = 0; i + 4 <= len; i++) {
+    if (memcmp(buf + i, "\r\n\r\n", 4) != 0) continue;
+    size_t head = i + 4, body = 0;
+    for (size_t j = 0; j + 16 <= head; j++)
+      if (buf[j] == '\n' && strncasecmp(buf + j + 1, "content-length:", 15) == 0)
+        body = (size_t)strtoul(buf + j + 16, NULL, 10);
+    return len >= head + body ? head + body : 0;
+  }
+  return 0;
+}
+
+static void *keepalive_serve(void *arg) {
+  keepalive_server *ks = arg;
+  static const char resp[] =
+      "HTTP/1.1 200 OK\r\ncontent-type: application/proto\r\ncontent-length: 5\r\n\r\nHELLO";
+  while (!atomic_load(&ks->stop)) {
+    struct pollfd pl = {ks->lfd, POLLIN, 0};
+    if (poll(&pl, 1, 20) <= 0) continue;
+    int c = accept(ks->lfd, NULL, NULL);
+    if (c < 0) continue;
+    atomic_fetch_add(&ks->accepted, 1);
+    char buf[8192];
+    size_t len = 0;
+    for (;;) {
+      size_t n = complete_request(buf, len);
+      if (n) {
+        if (send(c, resp, sizeof resp - 1, MSG_NOSIGNAL) < 0) break;
+        atomic_fetch_add(&ks->answered, 1);
+        memmove(buf, buf + n, len - n);
+        len -= n;
+        continue;
+      }
+      struct pollfd cp = {c, POLLIN, 0};
+      if (poll(&cp, 1, 20) == 0) {
+        if (atomic_load(&ks->stop)) break;
+        continue;
+      }
+      ssize_t got = read(c, buf + len, sizeof buf - len);
+      if (got <= 0) break;
+      len += (size_t)got;
+    }
+    close(c);
+  }
+  return NULL;
+}
+
+/* Unary calls one after the other share one HTTP/1.1 connection: a
+ * response complete at its Content-Length leaves the connection open for
+ * the next call (the transport once aborted each transfer as its call
+ * closed on the last byte, so every call connected anew). */
+static void test_unary_calls_reuse_the_connection(void **state) {
+  (void)state;
+  keepalive_server ks;
+  memset(&ks, 0, sizeof ks);
+  ks.lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(ks.lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(ks.lfd, 8), 0);
+  socklen_t al = sizeof a;
+  getsockname(ks.lfd, (struct sockaddr *)&a, &al);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, keepalive_serve, &ks), 0);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  const char *const one[] = {"hello", NULL};
+  result r;
+  for (int i = 0; i < 5; i++) {
+    run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
+    assert_int_equal(r.code, CONNECTC_CODE_OK);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.msgs[0], "HELLO");
+  }
+  assert_int_equal(atomic_load(&ks.answered), 5);
+  assert_int_equal(atomic_load(&ks.accepted), 1);
+  connectc_curl_del(t);
+  atomic_store(&ks.stop, 1);
+  pthread_join(th, NULL);
+  close(ks.lfd);
+}
+
 /* A raw socket server that answers with a flood of headers. */
 static void *header_flood(void *arg) {
   int lfd = *(int *)arg;
@@ -1206,6 +1309,7 @@ int main(void) {
       cmocka_unit_test(test_external_event_loop),
       cmocka_unit_test(test_typed_client),
       cmocka_unit_test(test_header_flood),
+      cmocka_unit_test(test_unary_calls_reuse_the_connection),
       cmocka_unit_test(test_paused_request_is_not_read),
       cmocka_unit_test(test_client_pause_slows_the_server),
       cmocka_unit_test(test_client_end_behind_held_bytes),

@@ -227,8 +227,14 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud) {
    * libcurl may deliver data for a long time without returning. */
   connectc_client_call_tick(x->call, connectc_curl_now_ms());
   if (connectc_client_call_is_closed(x->call)) {
-    /* Keep reading only if the body may still hold trailing data we must
-     * not care about: the call is final, so abort. */
+    /* Final. With every byte taken, this was most likely the end of the
+     * response (a Connect unary body is complete at its Content-Length,
+     * and the call closes as it arrives): libcurl is told so, ends the
+     * transfer cleanly and keeps the connection for the next call, where
+     * aborting here would close it. Anything arriving after this is
+     * refused above; reap() frees the transfer either way. Bytes left over
+     * mean the call ended in the middle of the body: abort. */
+    if (taken == n) return n;
     x->recv_failed = 1;
     return 0;
   }
