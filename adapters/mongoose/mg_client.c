@@ -40,6 +40,7 @@
 #include "connectc/mongoose.h"
 #include "connectc/version.h"
 #include "h1.h"
+#include "mg_iobuf.h"
 #include "mongoose.h"
 
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -343,7 +344,7 @@ static void read_response(xfer *x) {
   x->parsing = 1;
   size_t used = parse(x, c->recv.buf, c->recv.len);
   x->parsing = 0;
-  mg_iobuf_del(&c->recv, 0, used);
+  cc_mg_iobuf_drop(&c->recv, used);
   if (connectc_client_call_is_closed(x->call)) {
     xfer_close(x);
     return;

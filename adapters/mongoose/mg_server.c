@@ -34,6 +34,7 @@
 #include "connectc/mongoose.h"
 #include "h1.h"
 #include "h1_rules.h"
+#include "mg_iobuf.h"
 #include "mongoose.h"
 
 typedef struct req req;
@@ -342,7 +343,7 @@ static int pump_in(req *r) {
       size_t n = (uint64_t)in->len < r->body_left ? in->len : (size_t)r->body_left;
       size_t taken = feed(r, in->buf, n);
       r->body_left -= taken;
-      mg_iobuf_del(in, 0, taken);
+      cc_mg_iobuf_drop(in, taken);
       if (r->body_left == 0) end_body(r);
       if (taken < n) return 2;
       continue;
@@ -355,7 +356,7 @@ static int pump_in(req *r) {
      * the next data: a stream whose last message paused it ends. */
     size_t back = res == CC_CHUNKED_DATA ? dlen - feed(r, data, dlen) : 0;
     if (back) (void)cc_chunked_unread(&r->dec, back); /* just past that span: cannot fail */
-    mg_iobuf_del(in, 0, used - back);
+    cc_mg_iobuf_drop(in, used - back);
     if (back) return 2;
     if (res == CC_CHUNKED_DONE) end_body(r);
   }
@@ -540,7 +541,7 @@ static int start_request(conn *mc, size_t off, size_t head_len) {
   }
   loop_unlock(r);
   if (target != target_small) free(target);
-  mg_iobuf_del(&c->recv, 0, off + head_len);
+  cc_mg_iobuf_drop(&c->recv, off + head_len);
   cc_h1_scanner_init(&mc->scan);
   return 1;
 }
@@ -672,7 +673,7 @@ static void serve(conn *mc) {
     if (!direct || round == DIRECT_ROUNDS || c->is_closing || c->send.len == 0) return;
     long n = mg_io_send(c, c->send.buf, c->send.len);
     if (n <= 0) return; /* would block, or an error Mongoose's own write will see */
-    mg_iobuf_del(&c->send, 0, (size_t)n);
+    cc_mg_iobuf_drop(&c->send, (size_t)n);
     if (!ours) return;
     mc->last_io = connectc_mg_now_ms();
     if (c->send.len > 0 || !mc->r) return;
