@@ -24,12 +24,9 @@
  */
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +34,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cpus.h"
+#include "baseline_common.h"
 
 /* SayResponse{sentence: "Do you often feel that way?"} as Connect unary proto. */
 static const char body[] = "\x0a\x1b" "Do you often feel that way?";
@@ -53,23 +50,6 @@ typedef struct conn {
 
 /* Where a thread drops the bodies that do not fit in a connection's buffer. */
 static _Thread_local char scratch[256 * 1024];
-
-static int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4096) != 0) {
-    perror("baseline_h1: bind/listen");
-    exit(1);
-  }
-  return fd;
-}
 
 /* Answers every complete request in c->buf; returns -1 to close. */
 static int serve(conn *c) {
@@ -100,10 +80,8 @@ static int serve(conn *c) {
 }
 
 static void *worker(void *arg) {
-  int lfd = listen_on(*(int *)arg);
-  int ep = epoll_create1(0);
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+  int lfd = baseline_listen_on(*(int *)arg);
+  int ep = baseline_epoll_for(lfd);
   struct epoll_event evs[256];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, -1);
@@ -111,10 +89,8 @@ static void *worker(void *arg) {
       conn *c = evs[i].data.ptr;
       if (!c) {
         for (;;) {
-          int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+          int fd = baseline_accept(lfd);
           if (fd < 0) break;
-          int one = 1;
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           conn *nc = calloc(1, sizeof *nc);
           nc->fd = fd;
           struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
@@ -149,40 +125,12 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/* SIGINT and SIGTERM end it at once: a shell's background job starts
- * with SIGINT ignored, and bench/run.sh stops servers with SIGINT. */
-static void on_stop(int sig) {
-  (void)sig;
-  _exit(0);
-}
-
 int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 8081;
-  int threads = argc > 2 ? atoi(argv[2]) : (int)cc_usable_cpus(8);
-  if (threads < 1) threads = 1;
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_stop);
-  signal(SIGTERM, on_stop);
   response_len = (size_t)snprintf(response, sizeof response,
                                   "HTTP/1.1 200 OK\r\nContent-Type: application/proto\r\n"
                                   "Accept-Encoding: gzip, br, zstd\r\nContent-Length: %zu\r\n\r\n",
                                   sizeof body - 1);
   memcpy(response + response_len, body, sizeof body - 1);
   response_len += sizeof body - 1;
-  if (port == 0) {
-    /* Pick a free port once, so that every thread listens on the same one. */
-    int fd = listen_on(0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    port = ntohs(a.sin_port);
-    close(fd);
-  }
-  printf("listening on http://127.0.0.1:%d\n", port);
-  fflush(stdout);
-  pthread_t t[64];
-  if (threads > 64) threads = 64;
-  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &port);
-  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-  return 0;
+  return baseline_main(argc, argv, 8081, worker);
 }

@@ -27,13 +27,10 @@
  */
 #define _GNU_SOURCE
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +39,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cpus.h"
+#include "baseline_common.h"
 
 /* SayResponse{sentence: "Do you often feel that way?"}, bare (Connect
  * unary) and in a gRPC envelope (flags 0, length 29). */
@@ -210,23 +207,6 @@ static int flush(conn *c) {
   return nghttp2_session_want_read(c->sess) || nghttp2_session_want_write(c->sess) ? 0 : -1;
 }
 
-static int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4096) != 0) {
-    perror("baseline_h2: bind/listen");
-    exit(1);
-  }
-  return fd;
-}
-
 static conn *conn_new(int fd, int ep, const nghttp2_session_callbacks *cb) {
   conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -251,15 +231,13 @@ static conn *conn_new(int fd, int ep, const nghttp2_session_callbacks *cb) {
 }
 
 static void *worker(void *arg) {
-  int lfd = listen_on(*(int *)arg);
-  int ep = epoll_create1(0);
+  int lfd = baseline_listen_on(*(int *)arg);
+  int ep = baseline_epoll_for(lfd);
   nghttp2_session_callbacks *cb = callbacks();
-  if (ep < 0 || !cb) {
-    fprintf(stderr, "baseline_h2: out of memory or descriptors\n");
+  if (!cb) {
+    fprintf(stderr, "baseline_h2: out of memory\n");
     exit(1);
   }
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
   struct epoll_event evs[256];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, -1);
@@ -267,10 +245,8 @@ static void *worker(void *arg) {
       conn *c = evs[i].data.ptr;
       if (!c) {
         for (;;) {
-          int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+          int fd = baseline_accept(lfd);
           if (fd < 0) break;
-          int one = 1;
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           conn *nc = conn_new(fd, ep, cb);
           if (!nc) {
             close(fd);
@@ -299,34 +275,4 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/* SIGINT and SIGTERM end it at once: a shell's background job starts
- * with SIGINT ignored, and bench/run.sh stops servers with SIGINT. */
-static void on_stop(int sig) {
-  (void)sig;
-  _exit(0);
-}
-
-int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 8082;
-  int threads = argc > 2 ? atoi(argv[2]) : (int)cc_usable_cpus(8);
-  if (threads < 1) threads = 1;
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGINT, on_stop);
-  signal(SIGTERM, on_stop);
-  if (port == 0) {
-    /* Pick a free port once, so that every thread listens on the same one. */
-    int fd = listen_on(0);
-    struct sockaddr_in a;
-    socklen_t al = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    port = ntohs(a.sin_port);
-    close(fd);
-  }
-  printf("listening on http://127.0.0.1:%d\n", port);
-  fflush(stdout);
-  pthread_t t[64];
-  if (threads > 64) threads = 64;
-  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, worker, &port);
-  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-  return 0;
-}
+int main(int argc, char **argv) { return baseline_main(argc, argv, 8082, worker); }

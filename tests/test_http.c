@@ -732,6 +732,28 @@ static void test_typed_client(void **state) {
 }
 
 
+/* A listening socket on 127.0.0.1 for a raw test server (*lfd), and a
+ * libcurl transport whose base URL is that server. */
+static connectc_curl *raw_listener_client(int backlog, int *lfd) {
+  *lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(*lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(*lfd, backlog), 0);
+  socklen_t al = sizeof a;
+  getsockname(*lfd, (struct sockaddr *)&a, &al);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+  connectc_curl_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.base_url = url;
+  connectc_curl *t = NULL;
+  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
+  return t;
+}
+
 /* A raw socket server counting the connections it accepts: it answers
  * every request on a connection with the same Connect unary response
  * (Content-Length framed), until the client closes, then waits for the
@@ -800,24 +822,9 @@ static void test_unary_calls_reuse_the_connection(void **state) {
   (void)state;
   keepalive_server ks;
   memset(&ks, 0, sizeof ks);
-  ks.lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(ks.lfd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(listen(ks.lfd, 8), 0);
-  socklen_t al = sizeof a;
-  getsockname(ks.lfd, (struct sockaddr *)&a, &al);
+  connectc_curl *t = raw_listener_client(8, &ks.lfd);
   pthread_t th;
   assert_int_equal(pthread_create(&th, NULL, keepalive_serve, &ks), 0);
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
-  connectc_curl_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.base_url = url;
-  connectc_curl *t = NULL;
-  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
   const char *const one[] = {"hello", NULL};
   result r;
   for (int i = 0; i < 5; i++) {
@@ -865,24 +872,10 @@ done:
 
 static void test_header_flood(void **state) {
   (void)state;
-  int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(listen(lfd, 1), 0);
-  socklen_t al = sizeof a;
-  getsockname(lfd, (struct sockaddr *)&a, &al);
+  int lfd;
+  connectc_curl *t = raw_listener_client(1, &lfd);
   pthread_t th;
   pthread_create(&th, NULL, header_flood, &lfd);
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
-  connectc_curl_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.base_url = url;
-  connectc_curl *t = NULL;
-  assert_int_equal(connectc_curl_new(&cfg, NULL, &t), CONNECTC_OK);
   const char *const one[] = {"q", NULL};
   result r;
   run_call(t, &m_say, "proto", CONNECTC_COMPRESSION_IDENTITY, 0, 0, one, &r);
