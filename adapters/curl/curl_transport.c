@@ -19,6 +19,10 @@
 typedef struct xfer xfer;
 
 #define EASY_POOL 64
+/* Bodies up to this size, known whole when a call starts, go to libcurl
+ * as a copy sent with the request head (libcurl 7.88 sends post data of
+ * up to 64 KiB in the same write as the head). */
+#define WHOLE_BODY_MAX (64u * 1024u)
 
 struct connectc_curl {
   connectc_allocator alloc;
@@ -583,10 +587,24 @@ int connectc_curl_start_with_release(connectc_curl *t, connectc_client_call *cal
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(e, CURLOPT_READDATA, x);
-    if (head.content_length >= 0)
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)head.content_length);
+    const uint8_t *body;
+    size_t body_len;
+    int body_done;
+    connectc_client_call_body_peek(call, &body, &body_len, &body_done);
+    if (body_done && head.content_length >= 0 && (uint64_t)head.content_length == body_len &&
+        body_len <= WHOLE_BODY_MAX) {
+      /* The whole body is known now (a unary request): libcurl takes a
+       * copy and sends it with the head, in one write, where the read
+       * callback costs a second send (and the server a second read). */
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body_len ? (const char *)body : "");
+      connectc_client_call_body_consume(call, body_len);
+    } else {
+      curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(e, CURLOPT_READDATA, x);
+      if (head.content_length >= 0)
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)head.content_length);
+    }
   }
   if (t->ca.data) curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &t->ca);
   if (t->cert.data) curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &t->cert);
