@@ -334,33 +334,59 @@ static void end_body(req *r) {
  * r->mu held. What a paused call does not take stays at the front of the
  * buffer (for chunked bodies the decoder is given it back, so its place
  * in the chunk stays right); the body ends (recv_end) only once all of it
- * was taken. Returns 0 when the framing is broken and the connection must
- * be closed, 2 when it stopped at a pause with body bytes left, else 1. */
+ * was taken. The bytes taken leave the buffer once, on the way out (and
+ * before recv_end runs the handler), not chunk by chunk: a body of many
+ * tiny chunks would otherwise move the rest of the buffer once per chunk
+ * (perf: memmove 71% of the server's time under 1-byte chunks). Returns 0
+ * when the framing is broken and the connection must be closed, 2 when it
+ * stopped at a pause with body bytes left, else 1. */
 static int pump_in(req *r) {
   struct mg_iobuf *in = &r->mc->c->recv;
-  while (!r->body_done && in->len > 0) {
+  size_t off = 0; /* the bytes of `in` taken so far */
+  int rv = 1;
+  while (!r->body_done && off < in->len) {
+    const uint8_t *p = in->buf + off;
+    size_t avail = in->len - off;
     if (r->body == CC_H1_BODY_LENGTH) {
-      size_t n = (uint64_t)in->len < r->body_left ? in->len : (size_t)r->body_left;
-      size_t taken = feed(r, in->buf, n);
+      size_t n = (uint64_t)avail < r->body_left ? avail : (size_t)r->body_left;
+      size_t taken = feed(r, p, n);
       r->body_left -= taken;
-      cc_mg_iobuf_drop(in, taken);
-      if (r->body_left == 0) end_body(r);
-      if (taken < n) return 2;
+      off += taken;
+      if (r->body_left == 0) {
+        cc_mg_iobuf_drop(in, off);
+        off = 0;
+        end_body(r);
+      }
+      if (taken < n) {
+        rv = 2;
+        break;
+      }
       continue;
     }
     size_t used = 0, dlen = 0;
     const uint8_t *data = NULL;
-    cc_chunked_result res = cc_chunked_decode(&r->dec, in->buf, in->len, &used, &data, &dlen);
-    if (res == CC_CHUNKED_ERROR) return 0;
+    cc_chunked_result res = cc_chunked_decode(&r->dec, p, avail, &used, &data, &dlen);
+    if (res == CC_CHUNKED_ERROR) {
+      rv = 0;
+      break;
+    }
     /* While paused the framing is still read (it holds no body), up to
      * the next data: a stream whose last message paused it ends. */
     size_t back = res == CC_CHUNKED_DATA ? dlen - feed(r, data, dlen) : 0;
     if (back) (void)cc_chunked_unread(&r->dec, back); /* just past that span: cannot fail */
-    cc_mg_iobuf_drop(in, used - back);
-    if (back) return 2;
-    if (res == CC_CHUNKED_DONE) end_body(r);
+    off += used - back;
+    if (back) {
+      rv = 2;
+      break;
+    }
+    if (res == CC_CHUNKED_DONE) {
+      cc_mg_iobuf_drop(in, off);
+      off = 0;
+      end_body(r);
+    }
   }
-  return 1;
+  cc_mg_iobuf_drop(in, off);
+  return rv;
 }
 
 /* ---- connections ---- */
